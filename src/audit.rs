@@ -1,0 +1,229 @@
+//! The audit log: one JSON line per signal sent, per signal that could not be
+//! delivered, and per unkillable report. It lives under a persistent
+//! directory so that after a reboot one can still tell who killed what.
+//! Size-capped with one rotation (`audit.jsonl.1`).
+
+use std::fs::{self, OpenOptions};
+use std::io::{self, BufRead, Write};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+use std::time::SystemTime;
+
+use anyhow::{Context, Result};
+use serde::{Deserialize, Serialize};
+
+/// Rotate when the log grows past this.
+pub const MAX_BYTES: u64 = 8 << 20;
+
+/// One audit record, as written and as read back.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Event {
+    /// RFC 3339, UTC.
+    pub ts: String,
+    pub pid: i32,
+    pub start_time: u64,
+    pub uid: u32,
+    pub comm: String,
+    pub cmdline: String,
+    pub class: String,
+    pub rule: String,
+    pub signal: Option<String>,
+    pub outcome: String,
+}
+
+impl Event {
+    /// The one-line stderr form (journald picks it up under systemd).
+    pub fn line(&self) -> String {
+        format!(
+            "stray: {} pid {} ({}) {} [{}]: {}",
+            self.signal.as_deref().unwrap_or("no signal"),
+            self.pid,
+            crate::report::escape(&self.comm),
+            self.class,
+            self.rule,
+            self.outcome
+        )
+    }
+}
+
+pub fn now_rfc3339() -> String {
+    humantime::format_rfc3339_seconds(SystemTime::now()).to_string()
+}
+
+/// `audit_log` from the config, else `$XDG_STATE_HOME/stray/audit.jsonl`,
+/// else `~/.local/state/stray/audit.jsonl`, or `/var/log/stray/audit.jsonl`
+/// for root.
+pub fn resolve_path(configured: Option<&Path>) -> PathBuf {
+    if let Some(p) = configured {
+        return p.to_path_buf();
+    }
+    let env = |k: &str| std::env::var_os(k).filter(|v| !v.is_empty()).map(PathBuf::from);
+    if let Some(x) = env("XDG_STATE_HOME") {
+        return x.join("stray").join("audit.jsonl");
+    }
+    if nix::unistd::geteuid().is_root() {
+        return PathBuf::from("/var/log/stray/audit.jsonl");
+    }
+    env("HOME")
+        .unwrap_or_else(|| PathBuf::from("/"))
+        .join(".local/state/stray/audit.jsonl")
+}
+
+/// Appends events to the log at `path`.
+pub struct AuditLog {
+    pub path: PathBuf,
+}
+
+impl AuditLog {
+    pub fn new(path: PathBuf) -> Self {
+        AuditLog { path }
+    }
+
+    /// Appends each event as one line, rotating first if the file is over
+    /// [`MAX_BYTES`]. Never follows a symlink at the log's own path.
+    pub fn append(&self, events: &[Event]) -> Result<()> {
+        if events.is_empty() {
+            return Ok(());
+        }
+        if let Some(dir) = self.path.parent() {
+            fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(dir)
+                .with_context(|| format!("cannot create audit dir {}", dir.display()))?;
+        }
+        if let Ok(m) = fs::symlink_metadata(&self.path) {
+            if m.len() > MAX_BYTES {
+                let rotated = rotated_path(&self.path);
+                fs::rename(&self.path, &rotated)
+                    .with_context(|| format!("cannot rotate {}", self.path.display()))?;
+            }
+        }
+        let mut buf = Vec::new();
+        for e in events {
+            serde_json::to_writer(&mut buf, e)?;
+            buf.push(b'\n');
+        }
+        let mut f = OpenOptions::new()
+            .append(true)
+            .create(true)
+            .mode(0o600)
+            .custom_flags(libc::O_NOFOLLOW)
+            .open(&self.path)
+            .with_context(|| format!("cannot open audit log {}", self.path.display()))?;
+        // One write per batch: concurrent appenders cannot interleave lines.
+        f.write_all(&buf)
+            .and_then(|_| f.sync_data())
+            .with_context(|| format!("cannot write audit log {}", self.path.display()))
+    }
+}
+
+pub fn rotated_path(path: &Path) -> PathBuf {
+    let mut s = path.as_os_str().to_owned();
+    s.push(".1");
+    PathBuf::from(s)
+}
+
+/// Reads the rotated and the current log, oldest first. Lines that do not
+/// parse are counted and skipped, not fatal.
+pub fn read_all(path: &Path) -> Result<(Vec<Event>, usize)> {
+    let mut events = Vec::new();
+    let mut bad = 0;
+    for p in [rotated_path(path), path.to_path_buf()] {
+        let f = match fs::File::open(&p) {
+            Ok(f) => f,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(e).with_context(|| format!("cannot read audit log {}", p.display())),
+        };
+        for line in io::BufReader::new(f).split(b'\n') {
+            let line = line.with_context(|| format!("cannot read audit log {}", p.display()))?;
+            if line.iter().all(u8::is_ascii_whitespace) {
+                continue;
+            }
+            match serde_json::from_slice::<Event>(&line) {
+                Ok(e) => events.push(e),
+                Err(_) => bad += 1,
+            }
+        }
+    }
+    Ok((events, bad))
+}
+
+/// Filters for `stray log`.
+pub fn filter(events: Vec<Event>, since: Option<SystemTime>, pid: Option<i32>) -> Vec<Event> {
+    events
+        .into_iter()
+        .filter(|e| pid.is_none_or(|p| e.pid == p))
+        .filter(|e| match since {
+            None => true,
+            Some(t) => humantime::parse_rfc3339_weak(&e.ts).map(|ts| ts >= t).unwrap_or(false),
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    fn ev(pid: i32, ts: &str) -> Event {
+        Event {
+            ts: ts.into(),
+            pid,
+            start_time: 1,
+            uid: 1000,
+            comm: "claude".into(),
+            cmdline: "claude --x".into(),
+            class: "orphan".into(),
+            rule: "name:claude".into(),
+            signal: Some("SIGTERM".into()),
+            outcome: "signalled".into(),
+        }
+    }
+
+    #[test]
+    fn append_rotate_and_read_back() {
+        let t = tempfile::tempdir().unwrap();
+        let path = t.path().join("sub/audit.jsonl");
+        let log = AuditLog::new(path.clone());
+        log.append(&[ev(1, "2026-01-01T00:00:00Z")]).unwrap();
+        // Grow past the cap: next append rotates.
+        fs::OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .unwrap()
+            .write_all(&vec![b' '; MAX_BYTES as usize])
+            .unwrap();
+        log.append(&[ev(2, "2026-06-01T00:00:00Z")]).unwrap();
+        assert!(rotated_path(&path).exists());
+        assert!(fs::metadata(&path).unwrap().len() < 1000);
+        fs::OpenOptions::new().append(true).open(&path).unwrap().write_all(b"not json\n").unwrap();
+        let (events, bad) = read_all(&path).unwrap();
+        assert_eq!(events.iter().map(|e| e.pid).collect::<Vec<_>>(), vec![1, 2]);
+        assert_eq!(bad, 1);
+        let since = humantime::parse_rfc3339("2026-03-01T00:00:00Z").unwrap();
+        assert_eq!(filter(events.clone(), Some(since), None).len(), 1);
+        assert_eq!(filter(events, None, Some(1)).len(), 1);
+        let _ = Duration::ZERO;
+    }
+
+    #[test]
+    fn refuses_a_symlinked_log() {
+        let t = tempfile::tempdir().unwrap();
+        let target = t.path().join("elsewhere");
+        fs::write(&target, "").unwrap();
+        let path = t.path().join("audit.jsonl");
+        std::os::unix::fs::symlink(&target, &path).unwrap();
+        let err = AuditLog::new(path).append(&[ev(1, "x")]).unwrap_err();
+        assert!(format!("{err:#}").contains("audit.jsonl"));
+        assert_eq!(fs::read(&target).unwrap(), b"");
+    }
+
+    #[test]
+    fn event_line_escapes_hostile_comm() {
+        let mut e = ev(1, "x");
+        e.comm = "evil\x1b[2J\n".into();
+        let line = e.line();
+        assert!(!line.contains('\x1b') && !line.contains('\n'), "{line:?}");
+    }
+}

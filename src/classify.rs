@@ -1,0 +1,817 @@
+//! Pure classification: process table + facts + rules → one [`Verdict`] per
+//! process.
+//!
+//! No I/O and no clock: everything read from the system arrives in
+//! [`ProcessTable`] and [`Facts`], and "now" is the table's `now_boot`. That
+//! keeps every decision reproducible in unit tests on synthetic tables.
+//!
+//! Precedence, as in SPEC.md: `defunct`, `protected`, `young`, `orphan`,
+//! `unmanaged`, `headless`. Whenever something needed for a decision is
+//! unknown (a parent that vanished mid-scan, a multiplexer whose fds cannot be
+//! read, socket peers that cannot be resolved) the process is `protected`.
+
+use std::collections::{HashMap, HashSet};
+
+use serde::Serialize;
+
+use crate::config::{Config, Policies, Policy};
+use crate::proc::{ProcKey, Process, ProcessTable, Tty};
+
+/// The class of a process. Exactly one per process.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Class {
+    /// Kernel state Z: exited, its parent has not reaped it; cannot be signalled.
+    Defunct,
+    /// Multiplexer tree, pane terminal, serving a protected process, a
+    /// `[protect]` rule, or `stray` itself: never touched.
+    Protected,
+    /// Would be reapable but is younger than `min_age`.
+    Young,
+    /// No controlling TTY and re-parented to a reaper parent.
+    Orphan,
+    /// Has a controlling TTY whose master is held outside every multiplexer.
+    Unmanaged,
+    /// No controlling TTY, parent alive and not a reaper parent.
+    Headless,
+}
+
+impl Class {
+    pub const ALL: [Class; 6] = [
+        Class::Defunct,
+        Class::Protected,
+        Class::Young,
+        Class::Orphan,
+        Class::Unmanaged,
+        Class::Headless,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Class::Defunct => "defunct",
+            Class::Protected => "protected",
+            Class::Young => "young",
+            Class::Orphan => "orphan",
+            Class::Unmanaged => "unmanaged",
+            Class::Headless => "headless",
+        }
+    }
+}
+
+impl std::fmt::Display for Class {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Why a process is protected. Serialized as an object with a `kind`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum ProtectedBy {
+    /// It is a multiplexer server.
+    MultiplexerServer { pid: i32, comm: String },
+    /// It descends from a multiplexer server.
+    MultiplexerTree { pid: i32, comm: String },
+    /// Its controlling terminal is a pane: the master is held by a server.
+    PaneTty { pid: i32, comm: String, tty: String },
+    /// Its terminal's master holder could not be determined.
+    TtyUnknown { tty: String, detail: String },
+    /// It holds a connected unix socket whose peer a protected process holds.
+    Serves { pid: i32, comm: String },
+    /// Its socket peers could not be resolved.
+    PeersUnknown { detail: String },
+    /// A `[protect]` names or pids rule.
+    Rule { rule: String },
+    /// It is this `stray` process or one of its ancestors.
+    Stray { pid: i32 },
+    /// PID 1 or a kernel thread.
+    System,
+    /// An ancestor vanished during the scan; decided again next cycle.
+    AncestryUnknown { pid: i32 },
+}
+
+/// The decision for one process.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Verdict {
+    pub pid: i32,
+    pub start_time: u64,
+    pub class: Class,
+    pub policy: Policy,
+    /// One line, for people.
+    pub reason: String,
+    pub protected_by: Option<ProtectedBy>,
+    /// The match rule that made it an agent (`name:claude`), or `""` in
+    /// `--all` scans for non-agents.
+    pub rule: String,
+}
+
+impl Verdict {
+    pub fn key(&self) -> ProcKey {
+        ProcKey {
+            pid: self.pid,
+            start_time: self.start_time,
+        }
+    }
+
+    /// True when the policy says to signal it. Protected, young and defunct
+    /// processes never are, whatever the configuration.
+    pub fn reapable(&self) -> bool {
+        self.policy == Policy::Reap
+            && matches!(self.class, Class::Orphan | Class::Unmanaged | Class::Headless)
+    }
+}
+
+/// Who holds the other ends of a process's connected unix sockets.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Peers {
+    /// Pids holding a peer end (possibly empty: nothing connected).
+    Known(Vec<i32>),
+    /// Could not be resolved: protect.
+    Unknown(String),
+}
+
+/// What was read about the system besides the table itself.
+#[derive(Debug, Clone, Default)]
+pub struct Facts {
+    /// Agent pid → the rule that matched (`name:claude`, `exe:*/claude/*`).
+    pub agents: HashMap<i32, String>,
+    /// PTY index → pid of the multiplexer server holding its master.
+    pub pane_ttys: HashMap<u32, i32>,
+    /// Multiplexer servers whose fds could not be read, with the error.
+    /// While any is listed, no PTY can be proven to be outside a pane.
+    pub unreadable_servers: Vec<(i32, String)>,
+    /// Socket peers of the would-be victims (only those are looked up).
+    pub peers: HashMap<i32, Peers>,
+}
+
+/// The configuration slice classification needs.
+#[derive(Debug, Clone)]
+pub struct Rules {
+    pub min_age_secs: f64,
+    pub reaper_parents: Vec<String>,
+    pub multiplexers: Vec<String>,
+    pub protect_names: Vec<String>,
+    pub protect_pids: Vec<i32>,
+    pub policy: Policies,
+    /// The pid of this `stray`; it and its ancestors are never touched.
+    pub self_pid: i32,
+}
+
+impl Rules {
+    pub fn from_config(cfg: &Config, self_pid: i32) -> Rules {
+        Rules {
+            min_age_secs: cfg.min_age.as_secs_f64(),
+            reaper_parents: cfg.reaper_parents.clone(),
+            multiplexers: cfg.multiplexers.iter().map(|m| m.to_lowercase()).collect(),
+            protect_names: cfg.protect_names.clone(),
+            protect_pids: cfg.protect_pids.clone(),
+            policy: cfg.policy,
+            self_pid,
+        }
+    }
+}
+
+/// Is `p` a multiplexer server? From the table alone, so a wedged server or a
+/// missing tmux binary changes nothing. On Linux the tmux server retitles
+/// itself `tmux: server`; elsewhere (and for screen, zellij) it is the
+/// process of that name without a controlling terminal (clients have one).
+pub fn is_multiplexer_server(p: &Process, multiplexers: &[String]) -> bool {
+    if p.kernel_thread || p.is_zombie() {
+        return false;
+    }
+    if p.comm.starts_with("tmux: server") {
+        return multiplexers.iter().any(|m| m == "tmux");
+    }
+    p.tty.is_none() && multiplexers.iter().any(|m| p.comm.eq_ignore_ascii_case(m))
+}
+
+/// Where a walk up the parent chain ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Ancestry {
+    /// The nearest ancestor (or self) that is a multiplexer server.
+    Multiplexer(i32),
+    /// Reached the top without meeting one.
+    Free,
+    /// A parent in the chain is not in the table: it exited mid-scan.
+    Broken(i32),
+}
+
+/// Classifies processes of one table. Build once, then ask per pid.
+pub struct Classifier<'a> {
+    table: &'a ProcessTable,
+    facts: &'a Facts,
+    rules: &'a Rules,
+    ancestry: HashMap<i32, Ancestry>,
+    stray_lineage: HashSet<i32>,
+    /// Pids protected for reasons other than serving (computed for every
+    /// process, agent or not, because any of them may be a socket peer).
+    base_protected: HashMap<i32, ProtectedBy>,
+    /// Would-be victims found to serve a protected process (fixpoint).
+    serving: HashMap<i32, ProtectedBy>,
+}
+
+impl<'a> Classifier<'a> {
+    pub fn new(table: &'a ProcessTable, facts: &'a Facts, rules: &'a Rules) -> Self {
+        let mut c = Classifier {
+            table,
+            facts,
+            rules,
+            ancestry: HashMap::with_capacity(table.len()),
+            stray_lineage: HashSet::new(),
+            base_protected: HashMap::new(),
+            serving: HashMap::new(),
+        };
+        c.compute_ancestry();
+        c.compute_stray_lineage();
+        let base: HashMap<i32, ProtectedBy> = table
+            .iter()
+            .filter_map(|p| c.base_protection(p).map(|why| (p.pid, why)))
+            .collect();
+        c.base_protected = base;
+        c.compute_serving();
+        c
+    }
+
+    /// One memoized walk per chain: every process's nearest multiplexer.
+    fn compute_ancestry(&mut self) {
+        let mut chain = Vec::new();
+        for p in self.table.iter() {
+            if self.ancestry.contains_key(&p.pid) {
+                continue;
+            }
+            chain.clear();
+            let mut cur = p.pid;
+            let result = loop {
+                if let Some(&known) = self.ancestry.get(&cur) {
+                    break known;
+                }
+                let Some(proc_) = self.table.get(cur) else {
+                    break Ancestry::Broken(cur);
+                };
+                if is_multiplexer_server(proc_, &self.rules.multiplexers) {
+                    break Ancestry::Multiplexer(cur);
+                }
+                chain.push(cur);
+                // pid 0 is "no parent" (the namespace init, kthreadd).
+                if proc_.ppid <= 0 || proc_.ppid == cur || chain.len() > self.table.len() {
+                    break Ancestry::Free;
+                }
+                cur = proc_.ppid;
+            };
+            if let Ancestry::Multiplexer(server) = result {
+                self.ancestry.insert(server, result);
+            }
+            for &pid in &chain {
+                self.ancestry.insert(pid, result);
+            }
+        }
+    }
+
+    fn compute_stray_lineage(&mut self) {
+        let mut cur = self.rules.self_pid;
+        while cur > 0 && self.stray_lineage.insert(cur) {
+            match self.table.get(cur) {
+                Some(p) => cur = p.ppid,
+                None => break,
+            }
+        }
+    }
+
+    fn comm(&self, pid: i32) -> String {
+        self.table.get(pid).map(|p| p.comm.clone()).unwrap_or_default()
+    }
+
+    /// Protection that does not depend on sockets.
+    fn base_protection(&self, p: &Process) -> Option<ProtectedBy> {
+        if self.stray_lineage.contains(&p.pid) {
+            return Some(ProtectedBy::Stray { pid: p.pid });
+        }
+        if p.pid <= 1 || p.kernel_thread {
+            return Some(ProtectedBy::System);
+        }
+        match self.ancestry.get(&p.pid).copied().unwrap_or(Ancestry::Free) {
+            Ancestry::Multiplexer(server) if server == p.pid => {
+                return Some(ProtectedBy::MultiplexerServer {
+                    pid: p.pid,
+                    comm: p.comm.clone(),
+                })
+            }
+            Ancestry::Multiplexer(server) => {
+                return Some(ProtectedBy::MultiplexerTree {
+                    pid: server,
+                    comm: self.comm(server),
+                })
+            }
+            Ancestry::Broken(missing) => return Some(ProtectedBy::AncestryUnknown { pid: missing }),
+            Ancestry::Free => {}
+        }
+        if let Some(Tty::Pts(index)) = p.tty {
+            if let Some(&server) = self.facts.pane_ttys.get(&index) {
+                return Some(ProtectedBy::PaneTty {
+                    pid: server,
+                    comm: self.comm(server),
+                    tty: format!("pts/{index}"),
+                });
+            }
+            if let Some((pid, err)) = self.facts.unreadable_servers.first() {
+                return Some(ProtectedBy::TtyUnknown {
+                    tty: format!("pts/{index}"),
+                    detail: format!("cannot read the fds of multiplexer server {pid}: {err}"),
+                });
+            }
+        }
+        if self.rules.protect_pids.contains(&p.pid) {
+            return Some(ProtectedBy::Rule {
+                rule: format!("protect.pids: {}", p.pid),
+            });
+        }
+        if self.rules.protect_names.iter().any(|n| n == &p.comm) {
+            return Some(ProtectedBy::Rule {
+                rule: format!("protect.names: {}", p.comm),
+            });
+        }
+        None
+    }
+
+    /// Serving is transitive: a daemon whose only client is another daemon
+    /// that serves a pane is protected too. Iterate to a fixpoint.
+    fn compute_serving(&mut self) {
+        loop {
+            let mut added = Vec::new();
+            for (&pid, peers) in &self.facts.peers {
+                if self.base_protected.contains_key(&pid) || self.serving.contains_key(&pid) {
+                    continue;
+                }
+                match peers {
+                    Peers::Unknown(detail) => added.push((
+                        pid,
+                        ProtectedBy::PeersUnknown {
+                            detail: detail.clone(),
+                        },
+                    )),
+                    Peers::Known(holders) => {
+                        if let Some(&holder) = holders.iter().find(|&&h| {
+                            h != pid
+                                && (self.base_protected.contains_key(&h)
+                                    || self.serving.contains_key(&h))
+                        }) {
+                            added.push((
+                                pid,
+                                ProtectedBy::Serves {
+                                    pid: holder,
+                                    comm: self.comm(holder),
+                                },
+                            ));
+                        }
+                    }
+                }
+            }
+            if added.is_empty() {
+                break;
+            }
+            self.serving.extend(added);
+        }
+    }
+
+    /// Is `pid` protected (for any reason)?
+    pub fn is_protected(&self, pid: i32) -> bool {
+        self.base_protected.contains_key(&pid) || self.serving.contains_key(&pid)
+    }
+
+    fn is_reaper_parent(&self, p: &Process) -> bool {
+        if p.ppid == 1 {
+            return true;
+        }
+        self.table
+            .get(p.ppid)
+            .is_some_and(|parent| self.rules.reaper_parents.iter().any(|r| r == &parent.comm))
+    }
+
+    fn policy_of(&self, class: Class) -> Policy {
+        match class {
+            Class::Orphan => self.rules.policy.orphan,
+            Class::Unmanaged => self.rules.policy.unmanaged,
+            Class::Headless => self.rules.policy.headless,
+            Class::Defunct => self.rules.policy.defunct,
+            Class::Young => Policy::Report,
+            Class::Protected => Policy::Ignore,
+        }
+    }
+
+    fn parent_desc(&self, p: &Process) -> String {
+        match self.table.get(p.ppid) {
+            Some(parent) => format!("{} ({})", p.ppid, parent.comm),
+            None => p.ppid.to_string(),
+        }
+    }
+
+    /// The verdict for one process of the table.
+    pub fn verdict(&self, p: &Process) -> Verdict {
+        let rule = self.facts.agents.get(&p.pid).cloned().unwrap_or_default();
+        let make = |class: Class, reason: String, protected_by: Option<ProtectedBy>| Verdict {
+            pid: p.pid,
+            start_time: p.start_time,
+            class,
+            policy: self.policy_of(class),
+            reason,
+            protected_by,
+            rule: rule.clone(),
+        };
+
+        if p.is_zombie() {
+            return make(
+                Class::Defunct,
+                format!("zombie; parent {} has not reaped it", self.parent_desc(p)),
+                None,
+            );
+        }
+        if let Some(why) = self.base_protected.get(&p.pid).or_else(|| self.serving.get(&p.pid)) {
+            return make(Class::Protected, protection_reason(why), Some(why.clone()));
+        }
+
+        let (base, reason) = match p.tty {
+            Some(tty) => (
+                Class::Unmanaged,
+                format!("on {tty}, whose master is held outside every multiplexer"),
+            ),
+            None if p.ppid == 0 => (
+                Class::Headless,
+                "no tty; parent is outside this PID namespace".to_string(),
+            ),
+            None if self.is_reaper_parent(p) => (
+                Class::Orphan,
+                format!("no tty; re-parented to {}", self.parent_desc(p)),
+            ),
+            None => (
+                Class::Headless,
+                format!("no tty; parent {} is alive", self.parent_desc(p)),
+            ),
+        };
+        if self.policy_of(base) == Policy::Reap {
+            let age = self.table.age_secs(p);
+            if age < self.rules.min_age_secs {
+                return make(
+                    Class::Young,
+                    format!(
+                        "{base} in {}s (age {}s < min_age {}s)",
+                        (self.rules.min_age_secs - age).ceil() as u64,
+                        age.floor() as u64,
+                        self.rules.min_age_secs as u64
+                    ),
+                    None,
+                );
+            }
+        }
+        make(base, reason, None)
+    }
+
+    /// Verdicts for every process (`all`) or only the agents, by pid.
+    pub fn verdicts(&self, all: bool) -> Vec<Verdict> {
+        self.table
+            .iter()
+            .filter(|p| all || self.facts.agents.contains_key(&p.pid))
+            .map(|p| self.verdict(p))
+            .collect()
+    }
+}
+
+pub fn protection_reason(why: &ProtectedBy) -> String {
+    match why {
+        ProtectedBy::MultiplexerServer { comm, .. } => format!("is a multiplexer server ({comm})"),
+        ProtectedBy::MultiplexerTree { pid, comm } => {
+            format!("descends from multiplexer server {pid} ({comm})")
+        }
+        ProtectedBy::PaneTty { pid, comm, tty } => {
+            format!("on {tty}, a pane of multiplexer server {pid} ({comm})")
+        }
+        ProtectedBy::TtyUnknown { tty, detail } => {
+            format!("on {tty}, whose master holder is unknown ({detail})")
+        }
+        ProtectedBy::Serves { pid, comm } => {
+            format!("serves protected process {pid} ({comm}) over a unix socket")
+        }
+        ProtectedBy::PeersUnknown { detail } => format!("unix socket peers unknown ({detail})"),
+        ProtectedBy::Rule { rule } => format!("matches {rule}"),
+        ProtectedBy::Stray { pid } => format!("is stray itself or its ancestor ({pid})"),
+        ProtectedBy::System => "PID 1 or a kernel thread".to_string(),
+        ProtectedBy::AncestryUnknown { pid } => {
+            format!("ancestor {pid} vanished during the scan; decided next cycle")
+        }
+    }
+}
+
+/// Counts per class, in the order of [`Class::ALL`], for summaries.
+pub fn summarize(verdicts: &[Verdict]) -> Vec<(Class, usize)> {
+    Class::ALL
+        .iter()
+        .map(|&c| (c, verdicts.iter().filter(|v| v.class == c).count()))
+        .collect()
+}
+
+#[cfg(test)]
+pub mod testkit {
+    //! A small builder for synthetic process tables.
+
+    use super::*;
+
+    pub const TICKS: u64 = 100;
+    /// "Now" of every synthetic table: one day after boot.
+    pub const NOW: f64 = 86_400.0;
+
+    pub struct TableBuilder {
+        procs: Vec<Process>,
+        pub facts: Facts,
+    }
+
+    pub fn table() -> TableBuilder {
+        let mut b = TableBuilder {
+            procs: Vec::new(),
+            facts: Facts::default(),
+        };
+        b.add(1, 0, "init", None, 'S', 0.0);
+        b
+    }
+
+    impl TableBuilder {
+        /// Adds a process that started `age` seconds before NOW.
+        pub fn add(&mut self, pid: i32, ppid: i32, comm: &str, tty: Option<Tty>, state: char, age: f64) -> &mut Self {
+            let start = ((NOW - age) * TICKS as f64).max(0.0) as u64;
+            self.procs.push(Process {
+                pid,
+                ppid,
+                start_time: start,
+                uid: 1000,
+                state,
+                tty,
+                comm: comm.to_string(),
+                rss_bytes: 100 << 20,
+                kernel_thread: false,
+                exe: None,
+                cmdline: None,
+            });
+            self
+        }
+        pub fn proc_(&mut self, pid: i32, ppid: i32, comm: &str) -> &mut Self {
+            self.add(pid, ppid, comm, None, 'S', 3600.0)
+        }
+        pub fn agent(&mut self, pid: i32, ppid: i32, tty: Option<Tty>) -> &mut Self {
+            self.add(pid, ppid, "claude", tty, 'S', 3600.0);
+            self.facts.agents.insert(pid, "name:claude".into());
+            self
+        }
+        pub fn tmux_server(&mut self, pid: i32, panes: &[u32]) -> &mut Self {
+            self.add(pid, 1, "tmux: server", None, 'S', 7200.0);
+            for &i in panes {
+                self.facts.pane_ttys.insert(i, pid);
+            }
+            self
+        }
+        pub fn build(&self) -> (ProcessTable, Facts) {
+            (ProcessTable::new(self.procs.clone(), NOW, TICKS), self.facts.clone())
+        }
+    }
+
+    pub fn rules() -> Rules {
+        Rules::from_config(&Config::default(), 99_999)
+    }
+
+    pub fn classify_one(b: &TableBuilder, rules: &Rules, pid: i32) -> Verdict {
+        let (t, f) = b.build();
+        let c = Classifier::new(&t, &f, rules);
+        c.verdict(t.get(pid).unwrap())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::testkit::*;
+    use super::*;
+
+    fn class_of(b: &TableBuilder, pid: i32) -> Class {
+        classify_one(b, &rules(), pid).class
+    }
+
+    #[test]
+    fn pane_descendants_are_protected() {
+        let mut b = table();
+        b.tmux_server(100, &[3]).proc_(101, 100, "bash").agent(102, 101, Some(Tty::Pts(3)));
+        b.proc_(103, 102, "node");
+        b.add(104, 103, "claude", None, 'S', 3600.0);
+        b.facts.agents.insert(104, "name:claude".into());
+        assert_eq!(class_of(&b, 102), Class::Protected);
+        // A tty-less grandchild is still inside the tree.
+        let v = classify_one(&b, &rules(), 104);
+        assert_eq!(v.class, Class::Protected);
+        assert_eq!(
+            v.protected_by,
+            Some(ProtectedBy::MultiplexerTree {
+                pid: 100,
+                comm: "tmux: server".into()
+            })
+        );
+        assert_eq!(class_of(&b, 100), Class::Protected);
+    }
+
+    #[test]
+    fn reparented_pane_process_keeps_its_pane_tty_protection() {
+        let mut b = table();
+        b.tmux_server(100, &[5]).agent(200, 1, Some(Tty::Pts(5)));
+        let v = classify_one(&b, &rules(), 200);
+        assert_eq!(v.class, Class::Protected);
+        assert!(matches!(v.protected_by, Some(ProtectedBy::PaneTty { pid: 100, .. })));
+    }
+
+    #[test]
+    fn orphan_of_pid1_and_of_systemd_user() {
+        let mut b = table();
+        b.proc_(50, 1, "systemd").agent(200, 1, None).agent(201, 50, None);
+        assert_eq!(class_of(&b, 200), Class::Orphan);
+        assert_eq!(class_of(&b, 201), Class::Orphan);
+    }
+
+    #[test]
+    fn headless_when_parent_alive() {
+        let mut b = table();
+        b.proc_(60, 1, "bash").agent(200, 60, None);
+        assert_eq!(class_of(&b, 200), Class::Headless);
+        // Parent outside our PID namespace: not an orphan.
+        b.agent(201, 0, None);
+        assert_eq!(class_of(&b, 201), Class::Headless);
+    }
+
+    #[test]
+    fn unmanaged_when_tty_master_is_outside_multiplexers() {
+        let mut b = table();
+        b.tmux_server(100, &[3]).proc_(70, 1, "sshd").agent(200, 70, Some(Tty::Pts(9)));
+        assert_eq!(class_of(&b, 200), Class::Unmanaged);
+        b.agent(201, 1, Some(Tty::Other { major: 4, minor: 1 }));
+        assert_eq!(class_of(&b, 201), Class::Unmanaged);
+    }
+
+    #[test]
+    fn unknown_tty_holder_protects() {
+        let mut b = table();
+        b.tmux_server(100, &[]).agent(200, 1, Some(Tty::Pts(9)));
+        b.facts.unreadable_servers.push((100, "Permission denied".into()));
+        let v = classify_one(&b, &rules(), 200);
+        assert_eq!(v.class, Class::Protected);
+        assert!(matches!(v.protected_by, Some(ProtectedBy::TtyUnknown { .. })));
+        // A tty-less orphan is unaffected: it cannot be on a pane.
+        b.agent(201, 1, None);
+        assert_eq!(class_of(&b, 201), Class::Orphan);
+    }
+
+    #[test]
+    fn defunct_beats_protected() {
+        let mut b = table();
+        b.tmux_server(100, &[3]);
+        b.add(200, 100, "claude", None, 'Z', 10.0);
+        b.facts.agents.insert(200, "name:claude".into());
+        assert_eq!(class_of(&b, 200), Class::Defunct);
+    }
+
+    #[test]
+    fn protected_beats_young() {
+        let mut b = table();
+        b.tmux_server(100, &[]);
+        b.add(200, 100, "claude", None, 'S', 1.0);
+        b.facts.agents.insert(200, "name:claude".into());
+        assert_eq!(class_of(&b, 200), Class::Protected);
+    }
+
+    #[test]
+    fn young_beats_orphan_only_when_reapable() {
+        let mut b = table();
+        b.add(200, 1, "claude", None, 'S', 5.0);
+        b.facts.agents.insert(200, "name:claude".into());
+        assert_eq!(class_of(&b, 200), Class::Young);
+        // A young headless process is just headless: its policy is report.
+        b.proc_(60, 1, "bash");
+        b.add(201, 60, "claude", None, 'S', 5.0);
+        b.facts.agents.insert(201, "name:claude".into());
+        assert_eq!(class_of(&b, 201), Class::Headless);
+        // With headless = reap it is young.
+        let mut r = rules();
+        r.policy.headless = Policy::Reap;
+        assert_eq!(classify_one(&b, &r, 201).class, Class::Young);
+    }
+
+    #[test]
+    fn orphan_beats_unmanaged_and_headless_by_definition() {
+        // orphan requires no tty; unmanaged requires one: disjoint. An orphan
+        // whose parent is a listed reaper is not headless.
+        let mut b = table();
+        b.proc_(50, 1, "tini").agent(200, 50, None);
+        assert_eq!(class_of(&b, 200), Class::Orphan);
+        let mut r = rules();
+        r.reaper_parents.clear();
+        assert_eq!(classify_one(&b, &r, 200).class, Class::Headless);
+    }
+
+    #[test]
+    fn protect_rules() {
+        let mut b = table();
+        b.agent(200, 1, None).agent(201, 1, None);
+        let mut r = rules();
+        r.protect_pids.push(200);
+        r.protect_names.push("claude".into());
+        assert_eq!(classify_one(&b, &r, 200).class, Class::Protected);
+        assert!(matches!(
+            classify_one(&b, &r, 201).protected_by,
+            Some(ProtectedBy::Rule { .. })
+        ));
+    }
+
+    #[test]
+    fn stray_and_its_ancestors_are_protected() {
+        let mut b = table();
+        b.agent(200, 1, None).proc_(300, 200, "stray");
+        let mut r = rules();
+        r.self_pid = 300;
+        let v = classify_one(&b, &r, 200);
+        assert_eq!(v.class, Class::Protected);
+        assert_eq!(v.protected_by, Some(ProtectedBy::Stray { pid: 200 }));
+    }
+
+    #[test]
+    fn vanished_parent_protects() {
+        let mut b = table();
+        b.agent(200, 4242, None);
+        let v = classify_one(&b, &rules(), 200);
+        assert_eq!(v.class, Class::Protected);
+        assert_eq!(v.protected_by, Some(ProtectedBy::AncestryUnknown { pid: 4242 }));
+    }
+
+    #[test]
+    fn daemon_serving_a_pane_is_protected_until_its_client_leaves() {
+        let mut b = table();
+        b.tmux_server(100, &[3]).agent(101, 100, Some(Tty::Pts(3)));
+        b.add(200, 1, "codex", None, 'S', 3600.0);
+        b.facts.agents.insert(200, "name:codex".into());
+        b.facts.peers.insert(200, Peers::Known(vec![101]));
+        let v = classify_one(&b, &rules(), 200);
+        assert_eq!(v.class, Class::Protected);
+        assert!(matches!(v.protected_by, Some(ProtectedBy::Serves { pid: 101, .. })));
+        b.facts.peers.insert(200, Peers::Known(vec![]));
+        assert_eq!(class_of(&b, 200), Class::Orphan);
+        b.facts.peers.insert(200, Peers::Unknown("no sock_diag".into()));
+        assert_eq!(class_of(&b, 200), Class::Protected);
+    }
+
+    #[test]
+    fn serving_is_transitive() {
+        let mut b = table();
+        b.tmux_server(100, &[]).agent(101, 100, None);
+        b.agent(200, 1, None).agent(201, 1, None).agent(202, 1, None);
+        b.facts.peers.insert(200, Peers::Known(vec![201]));
+        b.facts.peers.insert(201, Peers::Known(vec![101]));
+        b.facts.peers.insert(202, Peers::Known(vec![203]));
+        assert_eq!(class_of(&b, 200), Class::Protected);
+        assert_eq!(class_of(&b, 201), Class::Protected);
+        assert_eq!(class_of(&b, 202), Class::Orphan);
+    }
+
+    #[test]
+    fn tmux_session_named_claude_is_not_an_agent_nor_a_victim() {
+        // The server's comm is `tmux: server` whatever its sessions are called.
+        let mut b = table();
+        b.tmux_server(100, &[]);
+        let (t, f) = b.build();
+        let r = rules();
+        let c = Classifier::new(&t, &f, &r);
+        assert!(c.verdicts(false).is_empty());
+        assert_eq!(c.verdict(t.get(100).unwrap()).class, Class::Protected);
+    }
+
+    #[test]
+    fn screen_and_zellij_servers_need_no_tty() {
+        let mut b = table();
+        b.proc_(100, 1, "SCREEN").agent(101, 100, None);
+        b.add(110, 1, "zellij", Some(Tty::Pts(1)), 'S', 60.0).agent(111, 110, None);
+        assert_eq!(class_of(&b, 101), Class::Protected);
+        // A zellij *client* (has a tty) protects nothing.
+        assert_eq!(class_of(&b, 111), Class::Headless);
+    }
+
+    #[test]
+    fn multiplexers_list_is_honoured() {
+        let mut b = table();
+        b.tmux_server(100, &[]).agent(101, 100, None);
+        let mut r = rules();
+        r.multiplexers = vec!["screen".into()];
+        assert_eq!(classify_one(&b, &r, 101).class, Class::Headless);
+    }
+
+    #[test]
+    fn pid1_and_kernel_threads_are_protected_in_all_scans() {
+        let mut b = table();
+        b.add(2, 0, "kthreadd", None, 'S', 100.0);
+        let (mut t, f) = b.build();
+        t.get_mut(2).unwrap().kernel_thread = true;
+        let r = rules();
+        let c = Classifier::new(&t, &f, &r);
+        for v in c.verdicts(true) {
+            assert_eq!(v.class, Class::Protected, "{v:?}");
+        }
+    }
+}

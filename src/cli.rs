@@ -1,0 +1,208 @@
+//! Command-line flags (clap derive). Nothing below `lib::run` sees these
+//! types: they are merged with the config file into `Settings` first.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// Reap orphaned AI-agent processes, protect live multiplexer sessions,
+/// and watch the PTY pool.
+#[derive(Debug, Parser)]
+#[command(name = "stray", version, about, long_about = None, propagate_version = true)]
+pub struct Cli {
+    /// Config file (default: $STRAY_CONFIG, $XDG_CONFIG_HOME/stray/config.toml, /etc/stray/config.toml)
+    #[arg(short = 'c', long, global = true, value_name = "PATH")]
+    pub config: Option<PathBuf>,
+
+    /// State directory (default: $STRAY_STATE_DIR, $XDG_RUNTIME_DIR/stray, /run/stray as root, /tmp/stray-$UID)
+    #[arg(long, global = true, value_name = "DIR")]
+    pub state_dir: Option<PathBuf>,
+
+    /// Output format
+    #[arg(long, global = true, value_enum, default_value_t = Format::Human)]
+    pub format: Format,
+
+    /// More detail on stderr (repeatable)
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+
+    /// Only errors on stderr
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
+
+    /// Treat processes whose kernel comm is exactly NAME as agents, replacing
+    /// every [match] rule (names, exe, cmdline, env). Repeatable.
+    #[arg(long = "name", global = true, value_name = "NAME")]
+    pub names: Vec<String>,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// `--format`. `nagios` and `prometheus` are only meaningful for `check`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    Human,
+    Json,
+    Nagios,
+    Prometheus,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Classify agent processes; sends no signal
+    Scan(ScanArgs),
+    /// Explain why a process has its class
+    Explain(ExplainArgs),
+    /// Run one escalation cycle: SIGTERM orphans, SIGKILL them after grace
+    Reap(ReapArgs),
+    /// Show the audit log of signals sent
+    Log(LogArgs),
+    /// PTY-slot usage, the processes holding PTY masters, and churn
+    Pty(PtyArgs),
+    /// tmux servers and sockets, alive or dead
+    Tmux(TmuxArgs),
+    /// Health check for monitoring (Nagios, JSON, Prometheus)
+    Check(CheckArgs),
+    /// TCP connections whose peer stopped acknowledging data
+    Sockets(SocketsArgs),
+    /// Reap and sample every interval in the foreground until SIGTERM/SIGINT
+    Watch(WatchArgs),
+    /// Show the effective configuration or write a commented template
+    Config(ConfigArgs),
+    /// Check this installation and say how to fix what is missing
+    Doctor,
+    /// Print shell completions
+    Completions(CompletionsArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ScanArgs {
+    /// Classify every process, not only agents
+    #[arg(long)]
+    pub all: bool,
+    /// Show agents in their process trees
+    #[arg(long)]
+    pub tree: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ExplainArgs {
+    /// Process id
+    pub pid: i32,
+}
+
+#[derive(Debug, Args)]
+pub struct ReapArgs {
+    /// Decide and report, but send nothing and write no state
+    #[arg(long, short = 'n')]
+    pub dry_run: bool,
+    /// Run the whole escalation now: TERM, wait up to grace, KILL, verify
+    #[arg(long)]
+    pub wait: bool,
+    /// Override min_age
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub min_age: Option<Duration>,
+    /// Override grace
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub grace: Option<Duration>,
+    /// How long to wait for another cycle's lock before exiting 75
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "10s")]
+    pub lock_wait: Duration,
+}
+
+#[derive(Debug, Args)]
+pub struct LogArgs {
+    /// Only events newer than this (e.g. 1h, 2d)
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub since: Option<Duration>,
+    /// Only events for this pid
+    #[arg(long)]
+    pub pid: Option<i32>,
+}
+
+#[derive(Debug, Args)]
+pub struct PtyArgs {
+    /// Warning threshold, percent of max (default: [pty] warn)
+    #[arg(long, value_name = "PERCENT", value_parser = clap::value_parser!(u8).range(0..=100))]
+    pub warn: Option<u8>,
+    /// Critical threshold, percent of max (default: [pty] crit)
+    #[arg(long, value_name = "PERCENT", value_parser = clap::value_parser!(u8).range(0..=100))]
+    pub crit: Option<u8>,
+}
+
+#[derive(Debug, Args)]
+pub struct TmuxArgs {
+    /// Remove dead sockets owned by the caller (root: any)
+    #[arg(long)]
+    pub prune: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// Write DIR/stray.prom atomically (node_exporter textfile collector)
+    #[arg(long, value_name = "DIR")]
+    pub textfile_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct SocketsArgs {
+    /// How long the peer must acknowledge nothing (default: [sockets] stall)
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub stall: Option<Duration>,
+    /// Take two samples this far apart inside this run
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub sample: Option<Duration>,
+    /// Close stalled sockets with SOCK_DESTROY (needs CAP_NET_ADMIN)
+    #[arg(long)]
+    pub destroy: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct WatchArgs {
+    /// Time between cycles
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "60s")]
+    pub interval: Duration,
+}
+
+#[derive(Debug, Args)]
+pub struct ConfigArgs {
+    #[command(subcommand)]
+    pub action: ConfigAction,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConfigAction {
+    /// Print the effective configuration and where it came from
+    Show,
+    /// Write a commented template (to PATH, or the user config path; - for stdout)
+    Init {
+        /// Destination; default $XDG_CONFIG_HOME/stray/config.toml (root: /etc/stray/config.toml)
+        path: Option<PathBuf>,
+        /// Overwrite an existing file
+        #[arg(long)]
+        force: bool,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// Shell to generate completions for
+    pub shell: clap_complete::Shell,
+}
+
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    humantime::parse_duration(s).map_err(|e| format!("invalid duration {s:?}: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_is_consistent() {
+        Cli::command().debug_assert();
+    }
+}

@@ -1,0 +1,57 @@
+//! `stray config show|init`.
+
+use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::PathBuf;
+
+use anyhow::{bail, Context, Result};
+
+use crate::cli::{ConfigAction, ConfigArgs};
+use crate::config::{user_config_path, TEMPLATE};
+use crate::exit::ExitCode;
+use crate::{msg, Settings};
+
+pub fn config(s: &Settings, args: &ConfigArgs, out: &mut dyn Write) -> Result<ExitCode> {
+    match &args.action {
+        ConfigAction::Show => {
+            if s.json() {
+                let text = s.config.to_toml();
+                let value: toml::Value = toml::from_str(&text)?;
+                crate::cmd::print_json(
+                    out,
+                    &serde_json::json!({"schema": 1, "source": s.config.source, "config": value}),
+                )?;
+            } else {
+                write!(out, "{}", s.config.to_toml())?;
+            }
+        }
+        ConfigAction::Init { path, force } => {
+            let dest = match path {
+                Some(p) if p.as_os_str() == "-" => {
+                    write!(out, "{TEMPLATE}")?;
+                    return Ok(ExitCode::OK);
+                }
+                Some(p) => p.clone(),
+                None if nix::unistd::geteuid().is_root() => PathBuf::from("/etc/stray/config.toml"),
+                None => user_config_path().context("cannot find a config dir: set XDG_CONFIG_HOME or HOME")?,
+            };
+            if dest.exists() && !force {
+                bail!("{} already exists; pass --force to overwrite it", dest.display());
+            }
+            if let Some(dir) = dest.parent() {
+                std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+            }
+            let mut f = std::fs::OpenOptions::new()
+                .write(true)
+                .create(true)
+                .truncate(true)
+                .mode(0o644)
+                .open(&dest)
+                .with_context(|| format!("cannot write {}", dest.display()))?;
+            f.write_all(TEMPLATE.as_bytes())
+                .with_context(|| format!("cannot write {}", dest.display()))?;
+            msg::warn(&format!("wrote {}", dest.display()));
+        }
+    }
+    Ok(ExitCode::OK)
+}

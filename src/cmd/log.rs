@@ -1,0 +1,44 @@
+//! `stray log`: the audit log, read back.
+
+use std::io::Write;
+use std::time::SystemTime;
+
+use anyhow::Result;
+use serde_json::json;
+
+use crate::audit;
+use crate::cli::LogArgs;
+use crate::exit::ExitCode;
+use crate::report::{self, Table};
+use crate::{msg, Settings};
+
+pub fn log(s: &Settings, args: &LogArgs, out: &mut dyn Write) -> Result<ExitCode> {
+    let path = audit::resolve_path(s.config.audit_log.as_deref());
+    let (events, bad) = audit::read_all(&path)?;
+    if bad > 0 {
+        msg::warn(&format!("{}: {bad} lines could not be parsed and were skipped", path.display()));
+    }
+    let since = args.since.map(|d| SystemTime::now() - d);
+    let events = audit::filter(events, since, args.pid);
+    if s.json() {
+        crate::cmd::print_json(out, &json!({"schema": 1, "path": path, "events": events}))?;
+        return Ok(ExitCode::OK);
+    }
+    if events.is_empty() {
+        writeln!(out, "no audit events in {}", path.display())?;
+        return Ok(ExitCode::OK);
+    }
+    let mut t = Table::new(&["TIME", "SIGNAL", "PID", "CLASS", "OUTCOME", "COMMAND"]);
+    for e in &events {
+        t.row(vec![
+            e.ts.clone(),
+            e.signal.clone().unwrap_or_else(|| "-".into()),
+            e.pid.to_string(),
+            e.class.clone(),
+            e.outcome.clone(),
+            report::clip(if e.cmdline.is_empty() { &e.comm } else { &e.cmdline }, 60),
+        ]);
+    }
+    write!(out, "{}", t.render())?;
+    Ok(ExitCode::OK)
+}

@@ -1,0 +1,350 @@
+//! `stray reap`: one escalation cycle (or, with `--wait`, the whole
+//! escalation in one invocation).
+//!
+//! Order of a real cycle: lock → load state → survey → plan (pure) → write
+//! the planned state *before* signalling (so no signal is ever sent that the
+//! state cannot record) → signal → settle outcomes → write state → audit.
+
+use std::io::Write;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Result};
+use serde::Serialize;
+use serde_json::json;
+
+use crate::audit::{self, AuditLog, Event};
+use crate::classify::{summarize, Class};
+use crate::cli::ReapArgs;
+use crate::exit::ExitCode;
+use crate::proc::ProcKey;
+use crate::reap::{plan, settle, Outcome, Signal};
+use crate::report::{self, Table};
+use crate::signal::Signaller;
+use crate::state::{Lock, State, StateDir};
+use crate::survey::survey;
+use crate::{msg, Settings};
+
+/// One line of a reap report.
+#[derive(Debug, Clone, Serialize)]
+pub struct ActionReport {
+    pub pid: i32,
+    pub start_time: u64,
+    pub comm: String,
+    pub cmdline: String,
+    pub uid: u32,
+    pub class: Class,
+    pub rule: String,
+    pub signal: Option<Signal>,
+    pub outcome: Outcome,
+    /// Kernel state letter at scan time (D for an unkillable in disk sleep).
+    pub state: String,
+    /// Seconds left before SIGKILL, for `waiting`.
+    pub grace_left_secs: Option<u64>,
+}
+
+/// The result of one cycle.
+#[derive(Debug, Default)]
+pub struct CycleReport {
+    pub dry_run: bool,
+    pub actions: Vec<ActionReport>,
+    pub classes: Vec<(Class, usize)>,
+    pub notes: Vec<String>,
+}
+
+/// Knobs of one cycle.
+#[derive(Debug, Clone)]
+pub struct CycleOptions {
+    pub dry_run: bool,
+    pub grace: Duration,
+}
+
+/// Runs one cycle. The caller holds the lock (or runs dry, without one).
+pub fn cycle(
+    s: &Settings,
+    dir: Option<&StateDir>,
+    opts: &CycleOptions,
+    signaller: &mut dyn Signaller,
+) -> Result<CycleReport> {
+    let boot_id = crate::proc::current_boot_id();
+    let loaded = match dir {
+        Some(d) => State::load(d, boot_id.as_deref(), !opts.dry_run)?,
+        None => Default::default(),
+    };
+    let mut notes = loaded.notes.clone();
+    for n in &loaded.notes {
+        msg::warn(n);
+    }
+    let mut state = loaded.state;
+
+    let sv = survey(&s.config, &s.proc_root, false)?;
+    if !sv.problems.is_empty() {
+        bail!(
+            "the process table could not be read consistently ({}{}); no signal sent this cycle",
+            sv.problems[0],
+            if sv.problems.len() > 1 {
+                format!(", and {} more", sv.problems.len() - 1)
+            } else {
+                String::new()
+            }
+        );
+    }
+    let comm_of = |pid: i32| sv.table.get(pid).map(|p| p.comm.clone()).unwrap_or_default();
+    let planned = plan(
+        &sv.verdicts,
+        &state.reap,
+        sv.table.now_boot,
+        opts.grace.as_secs_f64(),
+        comm_of,
+    );
+
+    let real = !opts.dry_run && dir.is_some();
+    let sends = planned.actions.iter().any(|a| a.signal.is_some());
+    if real && sends {
+        // Write-ahead: record what we are about to do. If this fails (full
+        // disk, read-only fs) nothing is sent.
+        state.reap = planned.next.clone();
+        state.save(dir.expect("real cycles have a dir"))?;
+    }
+
+    let mut outcomes: Vec<(ProcKey, Outcome)> = Vec::new();
+    let mut actions = Vec::new();
+    for a in &planned.actions {
+        let p = sv.table.get(a.key.pid);
+        let comm = comm_of(a.key.pid);
+        let outcome = match (a.signal, a.pending) {
+            (Some(_), _) if !real => Outcome::WouldSignal,
+            (Some(sig), _) => signaller.send(a.key, &comm, sig),
+            (None, Some(pending)) => pending,
+            (None, None) => continue,
+        };
+        outcomes.push((a.key, outcome));
+        actions.push(ActionReport {
+            pid: a.key.pid,
+            start_time: a.key.start_time,
+            comm,
+            cmdline: p.map(|p| p.command()).unwrap_or_default(),
+            uid: p.map_or(0, |p| p.uid),
+            class: a.class,
+            rule: a.rule.clone(),
+            signal: a.signal,
+            outcome,
+            state: p.map(|p| p.state.to_string()).unwrap_or_default(),
+            grace_left_secs: a.grace_left.map(|g| g.ceil().max(0.0) as u64),
+        });
+    }
+
+    if real {
+        let d = dir.expect("real cycles have a dir");
+        state.reap = settle(&planned, &outcomes);
+        state.save(d)?;
+        let events: Vec<Event> = actions
+            .iter()
+            .filter(|a| a.signal.is_some() || a.outcome == Outcome::Unkillable)
+            .map(|a| Event {
+                ts: audit::now_rfc3339(),
+                pid: a.pid,
+                start_time: a.start_time,
+                uid: a.uid,
+                comm: a.comm.clone(),
+                cmdline: a.cmdline.clone(),
+                class: a.class.to_string(),
+                rule: a.rule.clone(),
+                signal: a.signal.map(|s| s.as_str().to_string()),
+                outcome: if a.outcome == Outcome::Unkillable {
+                    format!("unkillable (state {})", a.state)
+                } else {
+                    a.outcome.as_str().to_string()
+                },
+            })
+            .collect();
+        for e in &events {
+            msg::warn(&e.line());
+        }
+        let log = AuditLog::new(audit::resolve_path(s.config.audit_log.as_deref()));
+        if let Err(e) = log.append(&events) {
+            // The signals are out; say loudly that the record is missing.
+            msg::error(&format!("{e:#}"));
+            notes.push(format!("audit log not written: {e:#}"));
+        }
+    }
+    Ok(CycleReport {
+        dry_run: !real,
+        actions,
+        classes: summarize(&sv.verdicts),
+        notes,
+    })
+}
+
+pub fn reap(s: &Settings, args: &ReapArgs, out: &mut dyn Write) -> Result<ExitCode> {
+    let mut s = s.clone();
+    if let Some(m) = args.min_age {
+        s.config.min_age = m;
+    }
+    let opts = CycleOptions {
+        dry_run: args.dry_run,
+        grace: args.grace.unwrap_or(s.config.grace),
+    };
+    let mut signaller = live_signaller(&s);
+    let report = if args.dry_run {
+        // Read the state if there is one, but create nothing and lock nothing.
+        let dir = StateDir::open(&s.state_dir, false)?;
+        cycle(&s, dir.as_ref(), &opts, signaller.as_mut())?
+    } else {
+        let dir = StateDir::open(&s.state_dir, true)?.expect("created");
+        let _lock = Lock::acquire(&dir, args.lock_wait)?;
+        if args.wait {
+            wait_cycle(&s, &dir, &opts, signaller.as_mut())?
+        } else {
+            cycle(&s, Some(&dir), &opts, signaller.as_mut())?
+        }
+    };
+    render(&s, &report, out)?;
+    Ok(ExitCode::OK)
+}
+
+/// `--wait`: TERM, wait up to grace for the victims to exit, KILL the rest,
+/// wait briefly, then report what survived as unkillable. All under one lock.
+fn wait_cycle(
+    s: &Settings,
+    dir: &StateDir,
+    opts: &CycleOptions,
+    signaller: &mut dyn Signaller,
+) -> Result<CycleReport> {
+    let first = cycle(s, Some(dir), opts, signaller)?;
+    let mut all = first.actions.clone();
+    let mut notes = first.notes.clone();
+    let pending = |r: &CycleReport| -> Vec<ProcKey> {
+        r.actions
+            .iter()
+            .filter(|a| matches!(a.outcome, Outcome::Signalled | Outcome::Waiting))
+            .map(|a| ProcKey {
+                pid: a.pid,
+                start_time: a.start_time,
+            })
+            .collect()
+    };
+    let mut report = first;
+    for phase_wait in [opts.grace, Duration::from_secs(5)] {
+        let keys = pending(&report);
+        if keys.is_empty() {
+            break;
+        }
+        wait_gone(s, &keys, phase_wait);
+        report = cycle(s, Some(dir), opts, signaller)?;
+        all.extend(report.actions.iter().cloned());
+        notes.extend(report.notes.iter().cloned());
+    }
+    // Keep the latest line per process.
+    let mut latest: Vec<ActionReport> = Vec::new();
+    for a in all {
+        latest.retain(|b| !(b.pid == a.pid && b.start_time == a.start_time));
+        latest.push(a);
+    }
+    Ok(CycleReport {
+        dry_run: false,
+        actions: latest,
+        classes: report.classes,
+        notes,
+    })
+}
+
+/// Polls until none of `keys` is alive (zombies count as gone) or `limit`.
+fn wait_gone(s: &Settings, keys: &[ProcKey], limit: Duration) {
+    let start = Instant::now();
+    loop {
+        let alive = keys.iter().any(|k| {
+            matches!(crate::proc::read_one(&s.proc_root, k.pid), Ok(Some(p)) if p.start_time == k.start_time && !p.is_zombie())
+        });
+        if !alive {
+            return;
+        }
+        let elapsed = start.elapsed();
+        if elapsed >= limit {
+            return;
+        }
+        std::thread::sleep((limit - elapsed).min(Duration::from_millis(50)));
+    }
+}
+
+#[cfg(target_os = "linux")]
+fn live_signaller(s: &Settings) -> Box<dyn Signaller> {
+    Box::new(crate::signal::LiveSignaller::new(&s.proc_root))
+}
+
+#[cfg(not(target_os = "linux"))]
+fn live_signaller(_s: &Settings) -> Box<dyn Signaller> {
+    Box::new(crate::signal::RecordingSignaller::default())
+}
+
+fn outcome_counts(report: &CycleReport) -> Vec<(Outcome, usize)> {
+    [
+        Outcome::Signalled,
+        Outcome::WouldSignal,
+        Outcome::Waiting,
+        Outcome::Gone,
+        Outcome::Denied,
+        Outcome::Unkillable,
+    ]
+    .into_iter()
+    .map(|o| (o, report.actions.iter().filter(|a| a.outcome == o).count()))
+    .collect()
+}
+
+pub fn render(s: &Settings, report: &CycleReport, out: &mut dyn Write) -> Result<()> {
+    if s.json() {
+        let mut summary = serde_json::Map::new();
+        for (o, n) in outcome_counts(report) {
+            summary.insert(o.as_str().to_string(), json!(n));
+        }
+        let classes: serde_json::Map<String, serde_json::Value> =
+            report.classes.iter().map(|(c, n)| (c.to_string(), json!(n))).collect();
+        summary.insert("classes".into(), json!(classes));
+        return crate::cmd::print_json(
+            out,
+            &json!({"schema": 1, "dry_run": report.dry_run, "actions": report.actions,
+                    "summary": summary, "notes": report.notes}),
+        );
+    }
+    if !report.actions.is_empty() {
+        let mut t = Table::new(&["SIGNAL", "PID", "CLASS", "COMMAND", "OUTCOME"]);
+        for a in &report.actions {
+            let outcome = match (a.outcome, a.grace_left_secs) {
+                (Outcome::Waiting, Some(left)) => format!("waiting ({left}s of grace left)"),
+                (Outcome::Unkillable, _) => format!("unkillable (state {})", a.state),
+                (o, _) => o.as_str().to_string(),
+            };
+            t.row(vec![
+                a.signal.map_or("-".to_string(), |s| s.as_str().to_string()),
+                a.pid.to_string(),
+                a.class.to_string(),
+                report::clip(&a.cmdline, 48),
+                outcome,
+            ]);
+        }
+        write!(out, "{}", t.render())?;
+    }
+    let counts: Vec<String> = outcome_counts(report)
+        .into_iter()
+        .filter(|&(_, n)| n > 0)
+        .map(|(o, n)| format!("{n} {}", o.as_str()))
+        .collect();
+    let classes: Vec<String> = report
+        .classes
+        .iter()
+        .filter(|&&(_, n)| n > 0)
+        .map(|(c, n)| format!("{n} {c}"))
+        .collect();
+    let total: usize = report.classes.iter().map(|(_, n)| n).sum();
+    writeln!(
+        out,
+        "{}{}; {} agents{}",
+        if report.dry_run { "dry run: " } else { "reap: " },
+        if counts.is_empty() { "nothing to do".to_string() } else { counts.join(", ") },
+        total,
+        if classes.is_empty() { String::new() } else { format!(": {}", classes.join(", ")) }
+    )?;
+    if report.dry_run && report.actions.iter().any(|a| a.outcome == Outcome::WouldSignal) {
+        writeln!(out, "(nothing was sent; run without --dry-run to act)")?;
+    }
+    Ok(())
+}

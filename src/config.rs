@@ -1,0 +1,520 @@
+//! The TOML configuration: lookup order, parsing, validation.
+//!
+//! The file is deserialized into `Raw*` types that mirror it one to one
+//! (`deny_unknown_fields` everywhere), then validated into [`Config`], whose
+//! fields are typed (durations, compiled globs and regexes). Every error names
+//! the file and the key.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{anyhow, bail, Context, Result};
+use serde::{Deserialize, Serialize};
+
+/// The commented template written by `stray config init`; also the source of
+/// truth for the defaults (a unit test parses it and compares).
+pub const TEMPLATE: &str = include_str!("config.toml");
+
+/// What to do with a class of processes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Policy {
+    Reap,
+    Report,
+    Ignore,
+}
+
+impl std::fmt::Display for Policy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Policy::Reap => "reap",
+            Policy::Report => "report",
+            Policy::Ignore => "ignore",
+        })
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    min_age: Option<String>,
+    grace: Option<String>,
+    reaper_parents: Option<Vec<String>>,
+    audit_log: Option<PathBuf>,
+    #[serde(rename = "match", default)]
+    match_: RawMatch,
+    #[serde(default)]
+    policy: RawPolicy,
+    #[serde(default)]
+    protect: RawProtect,
+    #[serde(default)]
+    pty: RawPty,
+    #[serde(default)]
+    check: RawCheck,
+    #[serde(default)]
+    sockets: RawSockets,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawMatch {
+    names: Option<Vec<String>>,
+    exe: Option<Vec<String>>,
+    cmdline: Option<Vec<String>>,
+    env: Option<Vec<String>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPolicy {
+    orphan: Option<Policy>,
+    unmanaged: Option<Policy>,
+    headless: Option<Policy>,
+    defunct: Option<Policy>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawProtect {
+    multiplexers: Option<Vec<String>>,
+    names: Option<Vec<String>>,
+    pids: Option<Vec<i32>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPty {
+    warn: Option<i64>,
+    crit: Option<i64>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawCheck {
+    rss_warn: Option<String>,
+    rss_crit: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSockets {
+    stall: Option<String>,
+    ports: Option<Vec<i64>>,
+}
+
+/// Agent match rules, compiled.
+#[derive(Debug, Clone)]
+pub struct MatchRules {
+    pub names: Vec<String>,
+    pub exe: Vec<glob::Pattern>,
+    pub cmdline: Vec<regex::Regex>,
+    /// `(KEY, VALUE)` pairs; an entry matches when `KEY=VALUE` is in the
+    /// environment exactly.
+    pub env: Vec<(String, String)>,
+}
+
+impl MatchRules {
+    /// Exact comm names only: what `--name` turns the rules into, so a test
+    /// run can never match a real agent by path, command line or environment.
+    pub fn names_only(names: Vec<String>) -> Self {
+        MatchRules {
+            names,
+            exe: Vec::new(),
+            cmdline: Vec::new(),
+            env: Vec::new(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Policies {
+    pub orphan: Policy,
+    pub unmanaged: Policy,
+    pub headless: Policy,
+    pub defunct: Policy,
+}
+
+/// The validated configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Where it was read from; `None` for built-in defaults.
+    pub source: Option<PathBuf>,
+    pub min_age: Duration,
+    pub grace: Duration,
+    pub reaper_parents: Vec<String>,
+    pub audit_log: Option<PathBuf>,
+    pub matching: MatchRules,
+    pub policy: Policies,
+    pub multiplexers: Vec<String>,
+    pub protect_names: Vec<String>,
+    pub protect_pids: Vec<i32>,
+    pub pty_warn: u8,
+    pub pty_crit: u8,
+    pub rss_warn: u64,
+    pub rss_crit: u64,
+    pub stall: Duration,
+    pub ports: Vec<u16>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config::from_raw(RawConfig::default(), Path::new("<defaults>"))
+            .expect("built-in defaults are valid")
+    }
+}
+
+impl Config {
+    /// Parses TOML text; `origin` names the file in every error.
+    pub fn parse(text: &str, origin: &Path) -> Result<Config> {
+        let de = toml::Deserializer::new(text);
+        let raw: RawConfig = serde_path_to_error::deserialize(de).map_err(|e| {
+            let key = e.path().to_string();
+            let inner = e.into_inner();
+            let line = inner
+                .span()
+                .map(|s| format!(" (line {})", text[..s.start.min(text.len())].lines().count().max(1)))
+                .unwrap_or_default();
+            let msg = inner.message().trim().to_string();
+            if key.is_empty() || key == "." {
+                anyhow!("{}{line}: {msg}", origin.display())
+            } else {
+                anyhow!("{}{line}: key `{key}`: {msg}", origin.display())
+            }
+        })?;
+        let mut cfg = Config::from_raw(raw, origin)?;
+        cfg.source = Some(origin.to_path_buf());
+        Ok(cfg)
+    }
+
+    /// Reads and parses a file.
+    pub fn load(path: &Path) -> Result<Config> {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read config {}", path.display()))?;
+        Config::parse(&text, path)
+    }
+
+    /// Resolves the lookup order and loads the first file found, or the
+    /// defaults. An explicitly named file must exist.
+    pub fn discover(explicit: Option<&Path>) -> Result<Config> {
+        match lookup(explicit) {
+            Some(path) => Config::load(&path),
+            None => Ok(Config::default()),
+        }
+    }
+
+    fn from_raw(raw: RawConfig, origin: &Path) -> Result<Config> {
+        let file = origin.display();
+        let dur = |key: &str, v: Option<String>, default: &str| -> Result<Duration> {
+            let s = v.unwrap_or_else(|| default.to_string());
+            humantime::parse_duration(&s)
+                .map_err(|e| anyhow!("{file}: key `{key}`: invalid duration {s:?}: {e}"))
+        };
+        let size = |key: &str, v: Option<String>, default: &str| -> Result<u64> {
+            let s = v.unwrap_or_else(|| default.to_string());
+            parse_size(&s).map_err(|e| anyhow!("{file}: key `{key}`: {e}"))
+        };
+        let names = |v: Option<Vec<String>>, d: &[&str]| -> Vec<String> {
+            v.unwrap_or_else(|| d.iter().map(|s| s.to_string()).collect())
+        };
+
+        let m = raw.match_;
+        let exe = names(m.exe, &["*/claude/versions/*"])
+            .iter()
+            .map(|g| {
+                glob::Pattern::new(g)
+                    .map_err(|e| anyhow!("{file}: key `match.exe`: invalid glob {g:?}: {e}"))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let cmdline = m
+            .cmdline
+            .unwrap_or_default()
+            .iter()
+            .map(|r| {
+                regex::Regex::new(r)
+                    .map_err(|e| anyhow!("{file}: key `match.cmdline`: invalid regex {r:?}: {}", one_line(&e.to_string())))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let env = m
+            .env
+            .unwrap_or_default()
+            .iter()
+            .map(|kv| match kv.split_once('=') {
+                Some((k, v)) if !k.is_empty() => Ok((k.to_string(), v.to_string())),
+                _ => bail!("{file}: key `match.env`: {kv:?} is not KEY=VALUE"),
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let match_names = names(m.names, &["claude", "claude-code", "codex"]);
+        for n in &match_names {
+            if n.is_empty() || n.len() > 15 {
+                bail!(
+                    "{file}: key `match.names`: {n:?} can never equal a kernel comm (1 to 15 bytes)"
+                );
+            }
+        }
+
+        let p = raw.policy;
+        let defunct = p.defunct.unwrap_or(Policy::Report);
+        if defunct == Policy::Reap {
+            bail!("{file}: key `policy.defunct`: zombies cannot be signalled; use \"report\" or \"ignore\"");
+        }
+        let policy = Policies {
+            orphan: p.orphan.unwrap_or(Policy::Reap),
+            unmanaged: p.unmanaged.unwrap_or(Policy::Report),
+            headless: p.headless.unwrap_or(Policy::Report),
+            defunct,
+        };
+
+        let percent = |key: &str, v: Option<i64>, d: u8| -> Result<u8> {
+            match v {
+                None => Ok(d),
+                Some(x) if (0..=100).contains(&x) => Ok(x as u8),
+                Some(x) => bail!("{file}: key `{key}`: {x} is not a percentage (0 to 100)"),
+            }
+        };
+        let pty_warn = percent("pty.warn", raw.pty.warn, 75)?;
+        let pty_crit = percent("pty.crit", raw.pty.crit, 90)?;
+        if pty_warn > pty_crit {
+            bail!("{file}: key `pty.warn`: warn ({pty_warn}) is above crit ({pty_crit})");
+        }
+        let rss_warn = size("check.rss_warn", raw.check.rss_warn, "4GiB")?;
+        let rss_crit = size("check.rss_crit", raw.check.rss_crit, "8GiB")?;
+        if rss_warn > rss_crit {
+            bail!("{file}: key `check.rss_warn`: rss_warn is above rss_crit");
+        }
+        let ports = raw
+            .sockets
+            .ports
+            .unwrap_or_default()
+            .into_iter()
+            .map(|p| {
+                u16::try_from(p)
+                    .ok()
+                    .filter(|&p| p != 0)
+                    .ok_or_else(|| anyhow!("{file}: key `sockets.ports`: {p} is not a port (1 to 65535)"))
+            })
+            .collect::<Result<Vec<_>>>()?;
+
+        Ok(Config {
+            source: None,
+            min_age: dur("min_age", raw.min_age, "60s")?,
+            grace: dur("grace", raw.grace, "60s")?,
+            reaper_parents: names(raw.reaper_parents, &["systemd", "init", "tini", "dumb-init"]),
+            audit_log: raw.audit_log,
+            matching: MatchRules {
+                names: match_names,
+                exe,
+                cmdline,
+                env,
+            },
+            policy,
+            multiplexers: names(raw.protect.multiplexers, &["tmux", "screen", "zellij"]),
+            protect_names: raw.protect.names.unwrap_or_default(),
+            protect_pids: raw.protect.pids.unwrap_or_default(),
+            pty_warn,
+            pty_crit,
+            rss_warn,
+            rss_crit,
+            stall: dur("sockets.stall", raw.sockets.stall, "30s")?,
+            ports,
+        })
+    }
+
+    /// The effective configuration as TOML, for `stray config show`.
+    pub fn to_toml(&self) -> String {
+        let q = |v: &[String]| {
+            let items: Vec<String> = v.iter().map(|s| toml_str(s)).collect();
+            format!("[{}]", items.join(", "))
+        };
+        let globs: Vec<String> = self.matching.exe.iter().map(|g| g.as_str().to_string()).collect();
+        let regexes: Vec<String> = self.matching.cmdline.iter().map(|r| r.as_str().to_string()).collect();
+        let env: Vec<String> = self.matching.env.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        let pids: Vec<String> = self.protect_pids.iter().map(|p| p.to_string()).collect();
+        let ports: Vec<String> = self.ports.iter().map(|p| p.to_string()).collect();
+        let mut s = String::new();
+        s += &format!(
+            "# source: {}\n",
+            self.source.as_ref().map_or("built-in defaults".to_string(), |p| p.display().to_string())
+        );
+        s += &format!("min_age = {}\n", toml_str(&humantime::format_duration(self.min_age).to_string()));
+        s += &format!("grace = {}\n", toml_str(&humantime::format_duration(self.grace).to_string()));
+        s += &format!("reaper_parents = {}\n", q(&self.reaper_parents));
+        if let Some(a) = &self.audit_log {
+            s += &format!("audit_log = {}\n", toml_str(&a.display().to_string()));
+        }
+        s += "\n[match]\n";
+        s += &format!("names = {}\nexe = {}\ncmdline = {}\nenv = {}\n", q(&self.matching.names), q(&globs), q(&regexes), q(&env));
+        s += "\n[policy]\n";
+        s += &format!(
+            "orphan = \"{}\"\nunmanaged = \"{}\"\nheadless = \"{}\"\ndefunct = \"{}\"\n",
+            self.policy.orphan, self.policy.unmanaged, self.policy.headless, self.policy.defunct
+        );
+        s += "\n[protect]\n";
+        s += &format!("multiplexers = {}\nnames = {}\npids = [{}]\n", q(&self.multiplexers), q(&self.protect_names), pids.join(", "));
+        s += &format!("\n[pty]\nwarn = {}\ncrit = {}\n", self.pty_warn, self.pty_crit);
+        s += &format!(
+            "\n[check]\nrss_warn = {}\nrss_crit = {}\n",
+            toml_str(&format_size(self.rss_warn)),
+            toml_str(&format_size(self.rss_crit))
+        );
+        s += &format!(
+            "\n[sockets]\nstall = {}\nports = [{}]\n",
+            toml_str(&humantime::format_duration(self.stall).to_string()),
+            ports.join(", ")
+        );
+        s
+    }
+}
+
+/// Multi-line library messages (regex errors draw a caret) on one line.
+fn one_line(s: &str) -> String {
+    s.split('\n').map(str::trim).filter(|l| !l.is_empty()).collect::<Vec<_>>().join(" ")
+}
+
+fn toml_str(s: &str) -> String {
+    toml::Value::String(s.to_string()).to_string()
+}
+
+/// The config file lookup order: `--config`, `$STRAY_CONFIG`,
+/// `$XDG_CONFIG_HOME/stray/config.toml` (or `~/.config/…`),
+/// `/etc/stray/config.toml`. Explicit choices are returned even when missing,
+/// so that loading them fails loudly.
+pub fn lookup(explicit: Option<&Path>) -> Option<PathBuf> {
+    if let Some(p) = explicit {
+        return Some(p.to_path_buf());
+    }
+    if let Some(p) = std::env::var_os("STRAY_CONFIG").filter(|v| !v.is_empty()) {
+        return Some(PathBuf::from(p));
+    }
+    [user_config_path(), Some(PathBuf::from("/etc/stray/config.toml"))]
+        .into_iter()
+        .flatten()
+        .find(|p| p.is_file())
+}
+
+/// `$XDG_CONFIG_HOME/stray/config.toml`, else `~/.config/stray/config.toml`.
+pub fn user_config_path() -> Option<PathBuf> {
+    let base = std::env::var_os("XDG_CONFIG_HOME")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".config")))?;
+    Some(base.join("stray").join("config.toml"))
+}
+
+/// Parses sizes such as `4GiB`, `512M`, `1.5 GB`, `1048576`.
+pub fn parse_size(s: &str) -> Result<u64> {
+    let t = s.trim();
+    let split = t.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let n: f64 = num
+        .parse()
+        .map_err(|_| anyhow!("invalid size {s:?} (expected e.g. \"4GiB\")"))?;
+    let mult: u64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "k" | "kb" => 1_000,
+        "kib" => 1 << 10,
+        "m" | "mb" => 1_000_000,
+        "mib" => 1 << 20,
+        "g" | "gb" => 1_000_000_000,
+        "gib" => 1 << 30,
+        "t" | "tb" => 1_000_000_000_000,
+        "tib" => 1 << 40,
+        _ => bail!("invalid size {s:?}: unknown unit {unit:?}"),
+    };
+    let v = n * mult as f64;
+    if !v.is_finite() || v < 0.0 || v > u64::MAX as f64 {
+        bail!("invalid size {s:?}: out of range");
+    }
+    Ok(v as u64)
+}
+
+/// Binary units, at most one decimal: `4GiB`, `1.5MiB`, `512B`.
+pub fn format_size(bytes: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut v = bytes as f64;
+    let mut i = 0;
+    while v >= 1024.0 && i < UNITS.len() - 1 {
+        v /= 1024.0;
+        i += 1;
+    }
+    if i == 0 || (v - v.round()).abs() < 0.05 {
+        format!("{}{}", v.round() as u64, UNITS[i])
+    } else {
+        format!("{v:.1}{}", UNITS[i])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Config> {
+        Config::parse(text, Path::new("/etc/stray/test.toml"))
+    }
+
+    #[test]
+    fn template_parses_to_the_defaults() {
+        let from_template = parse(TEMPLATE).unwrap();
+        let defaults = Config::default();
+        assert_eq!(from_template.to_toml().lines().skip(1).collect::<Vec<_>>(),
+                   defaults.to_toml().lines().skip(1).collect::<Vec<_>>());
+        assert_eq!(defaults.min_age, Duration::from_secs(60));
+        assert_eq!(defaults.policy.orphan, Policy::Reap);
+        assert_eq!(defaults.policy.unmanaged, Policy::Report);
+        assert_eq!(defaults.rss_crit, 8 << 30);
+    }
+
+    #[test]
+    fn shown_config_parses_back() {
+        let cfg = parse("min_age = \"5m\"\n[match]\nnames = [\"x\\\"y\"]\nenv = [\"A=1\"]\n").unwrap();
+        let again = parse(&cfg.to_toml()).unwrap();
+        assert_eq!(again.min_age, Duration::from_secs(300));
+        assert_eq!(again.matching.names, vec!["x\"y".to_string()]);
+        assert_eq!(again.matching.env, vec![("A".into(), "1".into())]);
+    }
+
+    #[test]
+    fn errors_name_file_and_key() {
+        let cases = [
+            ("bogus = 1", "bogus"),
+            ("[pty]\nwarn = 120", "pty.warn"),
+            ("[pty]\nwarn = \"x\"", "pty.warn"),
+            ("[pty]\nwarn = 95\ncrit = 90", "pty.warn"),
+            ("min_age = \"soon\"", "min_age"),
+            ("[policy]\norphan = \"kill\"", "policy.orphan"),
+            ("[policy]\ndefunct = \"reap\"", "policy.defunct"),
+            ("[match]\nexe = [\"[\"]", "match.exe"),
+            ("[match]\ncmdline = [\"(\"]", "match.cmdline"),
+            ("[match]\nenv = [\"NOEQUALS\"]", "match.env"),
+            ("[match]\nnames = [\"a-name-longer-than-15\"]", "match.names"),
+            ("[check]\nrss_warn = \"lots\"", "check.rss_warn"),
+            ("[sockets]\nports = [70000]", "sockets.ports"),
+            ("[sockets]\nstal = \"1s\"", "stal"),
+            ("min_age = ", ""),
+        ];
+        for (text, key) in cases {
+            let err = parse(text).unwrap_err().to_string();
+            assert!(err.contains("/etc/stray/test.toml"), "{text:?}: {err}");
+            assert!(err.contains(key), "{text:?} should name {key:?}: {err}");
+            assert!(!err.contains('\n'), "one line: {err:?}");
+        }
+    }
+
+    #[test]
+    fn sizes() {
+        assert_eq!(parse_size("4GiB").unwrap(), 4 << 30);
+        assert_eq!(parse_size("512M").unwrap(), 512_000_000);
+        assert_eq!(parse_size("1.5 KiB").unwrap(), 1536);
+        assert_eq!(parse_size("42").unwrap(), 42);
+        assert!(parse_size("").is_err());
+        assert!(parse_size("1 parsec").is_err());
+        assert_eq!(format_size(4 << 30), "4GiB");
+        assert_eq!(format_size(1536), "1.5KiB");
+        assert_eq!(format_size(10), "10B");
+    }
+
+    #[test]
+    fn explicit_config_must_exist() {
+        let err = Config::discover(Some(Path::new("/nonexistent/stray.toml"))).unwrap_err();
+        assert!(format!("{err:#}").contains("/nonexistent/stray.toml"));
+    }
+}

@@ -1,0 +1,162 @@
+//! `stray`: a process janitor and watchdog for hosts full of AI coding agents.
+//!
+//! Theory of operation: every command reads the process table once
+//! ([`proc`]), gathers the few extra facts it needs ([`survey`]), and hands
+//! them to pure code that decides ([`classify`], [`reap`]); only then do
+//! effects happen ([`signal`], [`state`], [`audit`]). [`run`] turns flags and
+//! the config file into [`Settings`] and dispatches to one function per
+//! subcommand in [`cmd`].
+
+pub mod audit;
+pub mod classify;
+pub mod cli;
+pub mod cmd;
+pub mod config;
+pub mod exit;
+pub mod msg;
+pub mod proc;
+pub mod reap;
+pub mod report;
+pub mod signal;
+pub mod state;
+pub mod survey;
+pub mod tmux;
+
+use std::ffi::OsString;
+use std::io::Write;
+use std::path::PathBuf;
+
+use anyhow::Result;
+use clap::Parser;
+
+use crate::cli::{Cli, Command, Format};
+use crate::config::{Config, MatchRules};
+use crate::exit::ExitCode;
+
+/// Flags and config file, merged and resolved once.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub config: Config,
+    pub state_dir: PathBuf,
+    pub format: Format,
+    /// The procfs root (always `/proc` outside unit tests).
+    pub proc_root: PathBuf,
+}
+
+impl Settings {
+    pub fn json(&self) -> bool {
+        self.format == Format::Json
+    }
+}
+
+/// Parses `args`, runs the command, prints any error once, and returns the
+/// exit code.
+pub fn run(args: Vec<OsString>) -> ExitCode {
+    let is_check = args.iter().skip(1).any(|a| a == "check");
+    let cli = match Cli::try_parse_from(&args) {
+        Ok(cli) => cli,
+        Err(e) => {
+            let code = match e.kind() {
+                clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion => ExitCode::OK,
+                _ if is_check => ExitCode::UNKNOWN,
+                _ => ExitCode::USAGE,
+            };
+            let _ = e.print();
+            return code;
+        }
+    };
+    msg::set_level(cli.verbose, cli.quiet);
+    let check = matches!(cli.command, Command::Check(_));
+    match dispatch(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            if let Some(busy) = e.downcast_ref::<state::Busy>() {
+                msg::error(&busy.to_string());
+                return ExitCode::LOCK_BUSY;
+            }
+            if is_broken_pipe(&e) {
+                return ExitCode::OK;
+            }
+            if let Some(usage) = e.downcast_ref::<UsageError>() {
+                msg::error(&usage.0);
+                return if check { ExitCode::UNKNOWN } else { ExitCode::USAGE };
+            }
+            msg::error(&format!("{e:#}"));
+            if check {
+                ExitCode::UNKNOWN
+            } else {
+                ExitCode::FAILURE
+            }
+        }
+    }
+}
+
+/// A usage error found after parsing (exit 2, or 3 for `check`).
+#[derive(Debug)]
+pub struct UsageError(pub String);
+
+impl std::fmt::Display for UsageError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for UsageError {}
+
+fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
+}
+
+fn settings(cli: &Cli) -> Result<Settings> {
+    let mut config = Config::discover(cli.config.as_deref())?;
+    if !cli.names.is_empty() {
+        for n in &cli.names {
+            if n.is_empty() || n.len() > 15 {
+                return Err(UsageError(format!(
+                    "--name {n:?} can never equal a kernel comm (1 to 15 bytes)"
+                ))
+                .into());
+            }
+        }
+        config.matching = MatchRules::names_only(cli.names.clone());
+    }
+    Ok(Settings {
+        config,
+        state_dir: state::resolve_dir(cli.state_dir.as_deref()),
+        format: cli.format,
+        proc_root: PathBuf::from("/proc"),
+    })
+}
+
+fn dispatch(cli: Cli) -> Result<ExitCode> {
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    if let Command::Completions(a) = &cli.command {
+        cmd::completions(a.shell, &mut out)?;
+        return Ok(ExitCode::OK);
+    }
+    let is_check = matches!(cli.command, Command::Check(_));
+    if !is_check && matches!(cli.format, Format::Nagios | Format::Prometheus) {
+        return Err(UsageError("--format nagios|prometheus is only for `stray check`".into()).into());
+    }
+    let s = settings(&cli)?;
+    let code = match cli.command {
+        Command::Scan(a) => cmd::scan::scan(&s, &a, &mut out)?,
+        Command::Explain(a) => cmd::scan::explain(&s, a.pid, &mut out)?,
+        Command::Reap(a) => cmd::reap::reap(&s, &a, &mut out)?,
+        Command::Log(a) => cmd::log::log(&s, &a, &mut out)?,
+        Command::Config(a) => cmd::config::config(&s, &a, &mut out)?,
+        Command::Pty(a) => cmd::pty::pty(&s, &a, &mut out)?,
+        Command::Tmux(a) => cmd::tmux::tmux(&s, &a, &mut out)?,
+        Command::Check(a) => cmd::check::check(&s, &a, &mut out)?,
+        Command::Sockets(a) => cmd::sockets::sockets(&s, &a, &mut out)?,
+        Command::Watch(a) => cmd::watch::watch(&s, &a, &mut out)?,
+        Command::Doctor => cmd::doctor::doctor(&s, &mut out)?,
+        Command::Completions(_) => unreachable!("handled above"),
+    };
+    out.flush()?;
+    Ok(code)
+}

@@ -1,0 +1,241 @@
+//! The process table: plain data read once per command, plus the per-OS
+//! readers behind one `cfg` switch.
+//!
+//! Everything above this module sees only [`Process`], [`ProcessTable`] and the
+//! [`ProcSource`] trait; no other module reads `/proc` or calls libproc.
+//! Names and command lines are hostile input: they are kept as (lossily
+//! decoded) strings and escaped only when rendered for a terminal.
+
+use std::collections::HashMap;
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+#[cfg(target_os = "linux")]
+#[path = "linux.rs"]
+mod imp;
+
+#[cfg(target_os = "macos")]
+#[path = "macos.rs"]
+mod imp;
+
+#[cfg(target_os = "linux")]
+pub mod unix_diag;
+
+pub use imp::{current_boot_id, now_boottime, read_one, read_table, LiveSource, TableRead};
+
+/// A process identity that survives pid reuse: the kernel never hands the
+/// same (pid, start time) pair to two processes within one boot.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct ProcKey {
+    pub pid: i32,
+    /// Start time in clock ticks after boot (field 22 of `/proc/PID/stat`).
+    pub start_time: u64,
+}
+
+impl fmt::Display for ProcKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} (start {})", self.pid, self.start_time)
+    }
+}
+
+/// A controlling terminal as the kernel reports it (`tty_nr`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Tty {
+    /// `/dev/pts/N`: a pseudo-terminal whose master someone holds.
+    Pts(u32),
+    /// Any other terminal (virtual console, serial line, legacy pty).
+    Other { major: u32, minor: u32 },
+}
+
+impl Tty {
+    /// Decodes a `tty_nr` value; 0 means "no controlling terminal".
+    pub fn from_dev(dev: u64) -> Option<Tty> {
+        if dev == 0 {
+            return None;
+        }
+        // Linux `new_encode_dev`: 12-bit major in bits 8..20, minor split
+        // around it.
+        let major = ((dev >> 8) & 0xfff) as u32;
+        let minor = ((dev & 0xff) | ((dev >> 12) & 0xfff00)) as u32;
+        Some(Tty::from_major_minor(major, minor))
+    }
+
+    pub fn from_major_minor(major: u32, minor: u32) -> Tty {
+        // UNIX98 pty slaves: major 136 with a 20-bit minor on current kernels;
+        // older kernels spread them over majors 136..=143, 256 minors each.
+        match major {
+            136 => Tty::Pts(minor),
+            137..=143 if minor < 256 => Tty::Pts((major - 136) * 256 + minor),
+            _ => Tty::Other { major, minor },
+        }
+    }
+}
+
+impl fmt::Display for Tty {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Tty::Pts(n) => write!(f, "pts/{n}"),
+            Tty::Other { major: 4, minor } if *minor < 64 => write!(f, "tty{minor}"),
+            Tty::Other { major, minor } => write!(f, "tty({major}:{minor})"),
+        }
+    }
+}
+
+/// One process, as read in the single pass over the process table.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Process {
+    pub pid: i32,
+    pub ppid: i32,
+    pub start_time: u64,
+    /// Effective uid (owner of `/proc/PID`).
+    pub uid: u32,
+    /// Kernel state letter: R, S, D, Z, T, t, X, I, …
+    pub state: char,
+    pub tty: Option<Tty>,
+    /// Kernel `comm` (at most 15 bytes).
+    pub comm: String,
+    pub rss_bytes: u64,
+    pub kernel_thread: bool,
+    /// Filled in only for processes that need it (matching, display).
+    pub exe: Option<String>,
+    /// Filled in only for processes that need it (matching, display).
+    pub cmdline: Option<Vec<String>>,
+}
+
+impl Process {
+    pub fn key(&self) -> ProcKey {
+        ProcKey {
+            pid: self.pid,
+            start_time: self.start_time,
+        }
+    }
+
+    /// The command line joined by spaces, or `[comm]` when it is unknown or
+    /// empty (kernel threads, zombies), as `ps` shows it.
+    pub fn command(&self) -> String {
+        match &self.cmdline {
+            Some(args) if !args.is_empty() => args.join(" "),
+            _ => format!("[{}]", self.comm),
+        }
+    }
+
+    pub fn is_zombie(&self) -> bool {
+        self.state == 'Z'
+    }
+}
+
+/// The whole table, read at one instant (`now` seconds after boot).
+#[derive(Debug, Clone, Default)]
+pub struct ProcessTable {
+    procs: Vec<Process>,
+    index: HashMap<i32, usize>,
+    /// Seconds since boot (CLOCK_BOOTTIME) when the table was read.
+    pub now_boot: f64,
+    /// Clock ticks per second, to turn start times into ages.
+    pub ticks_per_sec: u64,
+}
+
+impl ProcessTable {
+    pub fn new(mut procs: Vec<Process>, now_boot: f64, ticks_per_sec: u64) -> Self {
+        procs.sort_by_key(|p| p.pid);
+        procs.dedup_by_key(|p| p.pid);
+        let index = procs.iter().enumerate().map(|(i, p)| (p.pid, i)).collect();
+        ProcessTable {
+            procs,
+            index,
+            now_boot,
+            ticks_per_sec: ticks_per_sec.max(1),
+        }
+    }
+
+    pub fn get(&self, pid: i32) -> Option<&Process> {
+        self.index.get(&pid).map(|&i| &self.procs[i])
+    }
+
+    pub fn get_mut(&mut self, pid: i32) -> Option<&mut Process> {
+        match self.index.get(&pid) {
+            Some(&i) => Some(&mut self.procs[i]),
+            None => None,
+        }
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &Process> {
+        self.procs.iter()
+    }
+
+    pub fn len(&self) -> usize {
+        self.procs.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.procs.is_empty()
+    }
+
+    /// Seconds since the process started, never negative.
+    pub fn age_secs(&self, p: &Process) -> f64 {
+        (self.now_boot - p.start_time as f64 / self.ticks_per_sec as f64).max(0.0)
+    }
+
+    /// Pid → children pids, built once for tree walks.
+    pub fn children(&self) -> HashMap<i32, Vec<i32>> {
+        let mut map: HashMap<i32, Vec<i32>> = HashMap::new();
+        for p in &self.procs {
+            map.entry(p.ppid).or_default().push(p.pid);
+        }
+        map
+    }
+}
+
+/// Everything a command reads about individual processes after the table
+/// pass. Behind a trait so the gathering logic can be tested on fakes.
+pub trait ProcSource {
+    /// Executable path (`/proc/PID/exe`).
+    fn exe(&self, pid: i32) -> std::io::Result<String>;
+    /// Arguments (`/proc/PID/cmdline`).
+    fn cmdline(&self, pid: i32) -> std::io::Result<Vec<String>>;
+    /// Raw `KEY=VALUE` environment entries (`/proc/PID/environ`).
+    fn environ(&self, pid: i32) -> std::io::Result<Vec<String>>;
+    /// Indexes of the PTYs whose master side this process holds.
+    fn pty_masters(&self, pid: i32) -> std::io::Result<Vec<u32>>;
+    /// Inodes of the sockets this process holds.
+    fn socket_inodes(&self, pid: i32) -> std::io::Result<Vec<u64>>;
+}
+
+/// Decodes a NUL-separated `/proc` blob (cmdline, environ).
+pub fn split_nul(bytes: &[u8]) -> Vec<String> {
+    let bytes = bytes.strip_suffix(b"\0").unwrap_or(bytes);
+    if bytes.is_empty() {
+        return Vec::new();
+    }
+    bytes
+        .split(|&b| b == 0)
+        .map(|s| String::from_utf8_lossy(s).into_owned())
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tty_decoding() {
+        assert_eq!(Tty::from_dev(0), None);
+        // pts/3: major 136, minor 3 → (136 << 8) | 3
+        assert_eq!(Tty::from_dev((136 << 8) | 3), Some(Tty::Pts(3)));
+        // pts/300 on a current kernel: minor 300 = 0x12c → low byte 0x2c,
+        // high bits shifted by 12.
+        let dev = (136u64 << 8) | 0x2c | (0x100 << 12);
+        assert_eq!(Tty::from_dev(dev), Some(Tty::Pts(300)));
+        assert_eq!(Tty::from_major_minor(137, 4), Tty::Pts(260));
+        assert_eq!(Tty::from_dev((4 << 8) | 1).unwrap().to_string(), "tty1");
+    }
+
+    #[test]
+    fn split_nul_handles_edges() {
+        assert!(split_nul(b"").is_empty());
+        assert_eq!(split_nul(b"a\0b\0"), vec!["a", "b"]);
+        assert_eq!(split_nul(b"a\0\0b"), vec!["a", "", "b"]);
+        assert_eq!(split_nul(b"\xff\0"), vec!["\u{fffd}"]);
+    }
+}

@@ -1,0 +1,337 @@
+//! Pure escalation planning: verdicts + previous state + now → [`Plan`].
+//!
+//! No I/O, no clock. The plan says which signal each (pid, start time) gets
+//! this cycle; [`settle`] folds the outcomes of executing it back into the
+//! next state. A dry run renders the same plan without executing it, so
+//! dry-run and real runs cannot drift apart.
+//!
+//! The escalation of SPEC.md, per key:
+//! 1. reapable, not in state → SIGTERM;
+//! 2. in state, SIGTERM ≥ grace ago, still reapable → SIGKILL;
+//! 3. SIGKILL sent and still alive on a later cycle → `unkillable`;
+//! 4. gone, no longer reapable, or another start time → dropped, no signal.
+
+use serde::{Deserialize, Serialize};
+
+use crate::classify::{Class, Verdict};
+use crate::proc::ProcKey;
+
+/// One process under escalation, as kept in the state file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Entry {
+    pub pid: i32,
+    pub start_time: u64,
+    pub comm: String,
+    /// CLOCK_BOOTTIME seconds when SIGTERM was sent.
+    pub term_at: f64,
+    /// CLOCK_BOOTTIME seconds when SIGKILL was sent.
+    #[serde(default)]
+    pub kill_at: Option<f64>,
+}
+
+impl Entry {
+    pub fn key(&self) -> ProcKey {
+        ProcKey {
+            pid: self.pid,
+            start_time: self.start_time,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum Signal {
+    #[serde(rename = "SIGTERM")]
+    Term,
+    #[serde(rename = "SIGKILL")]
+    Kill,
+}
+
+impl Signal {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Signal::Term => "SIGTERM",
+            Signal::Kill => "SIGKILL",
+        }
+    }
+}
+
+/// What happened (or would happen) to one process this cycle.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Outcome {
+    Signalled,
+    WouldSignal,
+    Waiting,
+    Gone,
+    Denied,
+    Unkillable,
+}
+
+impl Outcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Signalled => "signalled",
+            Outcome::WouldSignal => "would-signal",
+            Outcome::Waiting => "waiting",
+            Outcome::Gone => "gone",
+            Outcome::Denied => "denied",
+            Outcome::Unkillable => "unkillable",
+        }
+    }
+}
+
+/// One planned step for one process.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Action {
+    pub key: ProcKey,
+    pub class: Class,
+    pub rule: String,
+    /// The signal to send now, if any.
+    pub signal: Option<Signal>,
+    /// `Waiting` (inside grace) or `Unkillable` for steps without a signal.
+    pub pending: Option<Outcome>,
+    /// Seconds left of grace, for `Waiting`.
+    pub grace_left: Option<f64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Plan {
+    pub actions: Vec<Action>,
+    /// The state to keep if every signal is delivered; see [`settle`].
+    pub next: Vec<Entry>,
+}
+
+/// Plans one cycle. `comm_of` names a pid for new entries.
+pub fn plan(
+    verdicts: &[Verdict],
+    previous: &[Entry],
+    now: f64,
+    grace_secs: f64,
+    comm_of: impl Fn(i32) -> String,
+) -> Plan {
+    let mut out = Plan::default();
+    for v in verdicts.iter().filter(|v| v.reapable()) {
+        let key = v.key();
+        // Only an entry with the same (pid, start time) carries escalation:
+        // a recycled pid starts over from SIGTERM.
+        let entry = previous.iter().find(|e| e.key() == key);
+        let base = Action {
+            key,
+            class: v.class,
+            rule: v.rule.clone(),
+            signal: None,
+            pending: None,
+            grace_left: None,
+        };
+        match entry {
+            None => {
+                out.actions.push(Action {
+                    signal: Some(Signal::Term),
+                    ..base
+                });
+                out.next.push(Entry {
+                    pid: key.pid,
+                    start_time: key.start_time,
+                    comm: comm_of(key.pid),
+                    term_at: now,
+                    kill_at: None,
+                });
+            }
+            Some(e) if e.kill_at.is_some() => {
+                out.actions.push(Action {
+                    pending: Some(Outcome::Unkillable),
+                    ..base
+                });
+                out.next.push(e.clone());
+            }
+            // `now < term_at` only if the state came from a clock we do not
+            // trust (it is boot-relative, so only a forged file): wait a full
+            // grace from now rather than kill early.
+            Some(e) if now < e.term_at => {
+                out.actions.push(Action {
+                    pending: Some(Outcome::Waiting),
+                    grace_left: Some(grace_secs),
+                    ..base
+                });
+                out.next.push(Entry {
+                    term_at: now,
+                    ..e.clone()
+                });
+            }
+            Some(e) if now - e.term_at >= grace_secs => {
+                out.actions.push(Action {
+                    signal: Some(Signal::Kill),
+                    ..base
+                });
+                out.next.push(Entry {
+                    kill_at: Some(now),
+                    ..e.clone()
+                });
+            }
+            Some(e) => {
+                out.actions.push(Action {
+                    pending: Some(Outcome::Waiting),
+                    grace_left: Some(grace_secs - (now - e.term_at)),
+                    ..base
+                });
+                out.next.push(e.clone());
+            }
+        }
+    }
+    // Entries with no reapable verdict of the same key are dropped: gone,
+    // re-classified, or the pid now belongs to another process.
+    out
+}
+
+/// Folds delivery outcomes into the next state: a signal that found the
+/// process gone drops its entry; a denied SIGTERM is not recorded (tried
+/// again next cycle); a denied SIGKILL keeps the entry at the SIGTERM step.
+pub fn settle(plan: &Plan, outcomes: &[(ProcKey, Outcome)]) -> Vec<Entry> {
+    let mut next = plan.next.clone();
+    for (key, outcome) in outcomes {
+        let Some(action) = plan.actions.iter().find(|a| a.key == *key) else {
+            continue;
+        };
+        match (action.signal, outcome) {
+            (Some(_), Outcome::Gone) | (Some(Signal::Term), Outcome::Denied) => {
+                next.retain(|e| e.key() != *key);
+            }
+            (Some(Signal::Kill), Outcome::Denied) => {
+                if let Some(e) = next.iter_mut().find(|e| e.key() == *key) {
+                    e.kill_at = None;
+                }
+            }
+            _ => {}
+        }
+    }
+    next
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::classify::testkit::*;
+    use crate::classify::Classifier;
+
+    const GRACE: f64 = 60.0;
+
+    fn verdicts(b: &TableBuilder) -> Vec<Verdict> {
+        let (t, f) = b.build();
+        let r = rules();
+        Classifier::new(&t, &f, &r).verdicts(false)
+    }
+
+    fn orphan_table() -> TableBuilder {
+        let mut b = table();
+        b.agent(200, 1, None);
+        b
+    }
+
+    fn comm(_: i32) -> String {
+        "claude".into()
+    }
+
+    fn signals(p: &Plan) -> Vec<(i32, Option<Signal>, Option<Outcome>)> {
+        p.actions.iter().map(|a| (a.key.pid, a.signal, a.pending)).collect()
+    }
+
+    #[test]
+    fn term_then_wait_then_kill_then_unkillable() {
+        let v = verdicts(&orphan_table());
+        let p1 = plan(&v, &[], 1000.0, GRACE, comm);
+        assert_eq!(signals(&p1), vec![(200, Some(Signal::Term), None)]);
+        let s1 = settle(&p1, &[(p1.actions[0].key, Outcome::Signalled)]);
+        assert_eq!(s1.len(), 1);
+
+        let p2 = plan(&v, &s1, 1000.0 + GRACE - 1.0, GRACE, comm);
+        assert_eq!(signals(&p2), vec![(200, None, Some(Outcome::Waiting))]);
+        assert!((p2.actions[0].grace_left.unwrap() - 1.0).abs() < 1e-9);
+
+        let p3 = plan(&v, &p2.next, 1000.0 + GRACE, GRACE, comm);
+        assert_eq!(signals(&p3), vec![(200, Some(Signal::Kill), None)]);
+        let s3 = settle(&p3, &[(p3.actions[0].key, Outcome::Signalled)]);
+
+        let p4 = plan(&v, &s3, 1000.0 + GRACE + 60.0, GRACE, comm);
+        assert_eq!(signals(&p4), vec![(200, None, Some(Outcome::Unkillable))]);
+        // and keeps reporting it
+        let p5 = plan(&v, &p4.next, 1000.0 + GRACE + 120.0, GRACE, comm);
+        assert_eq!(signals(&p5), vec![(200, None, Some(Outcome::Unkillable))]);
+    }
+
+    #[test]
+    fn recycled_pid_never_inherits_escalation() {
+        let v = verdicts(&orphan_table());
+        let old = Entry {
+            pid: 200,
+            start_time: v[0].start_time + 1,
+            comm: "claude".into(),
+            term_at: 0.0,
+            kill_at: None,
+        };
+        // Long past grace, but a different start time: a fresh SIGTERM, never
+        // the old entry's SIGKILL, and the old entry is dropped.
+        let p = plan(&v, &[old], 10_000.0, GRACE, comm);
+        assert_eq!(signals(&p), vec![(200, Some(Signal::Term), None)]);
+        assert_eq!(p.next.len(), 1);
+        assert_eq!(p.next[0].start_time, v[0].start_time);
+        assert_eq!(p.next[0].term_at, 10_000.0);
+    }
+
+    #[test]
+    fn reclassified_or_gone_is_dropped_without_signal() {
+        let v = verdicts(&orphan_table());
+        let p1 = plan(&v, &[], 1000.0, GRACE, comm);
+        // Now it sits in a pane's tree.
+        let mut b = table();
+        b.tmux_server(100, &[]).agent(200, 100, None);
+        let p2 = plan(&verdicts(&b), &p1.next, 2000.0, GRACE, comm);
+        assert!(p2.actions.is_empty());
+        assert!(p2.next.is_empty());
+        // Gone entirely.
+        let p3 = plan(&[], &p1.next, 2000.0, GRACE, comm);
+        assert!(p3.actions.is_empty() && p3.next.is_empty());
+    }
+
+    #[test]
+    fn settle_drops_gone_and_denied_term_keeps_denied_kill() {
+        let v = verdicts(&orphan_table());
+        let p1 = plan(&v, &[], 1000.0, GRACE, comm);
+        assert!(settle(&p1, &[(p1.actions[0].key, Outcome::Gone)]).is_empty());
+        assert!(settle(&p1, &[(p1.actions[0].key, Outcome::Denied)]).is_empty());
+        let s1 = settle(&p1, &[(p1.actions[0].key, Outcome::Signalled)]);
+        let p2 = plan(&v, &s1, 1000.0 + GRACE, GRACE, comm);
+        let s2 = settle(&p2, &[(p2.actions[0].key, Outcome::Denied)]);
+        assert_eq!(s2[0].kill_at, None);
+        // retried as a KILL next cycle
+        let p3 = plan(&v, &s2, 1000.0 + GRACE + 60.0, GRACE, comm);
+        assert_eq!(p3.actions[0].signal, Some(Signal::Kill));
+    }
+
+    #[test]
+    fn term_at_in_the_future_restarts_grace() {
+        let v = verdicts(&orphan_table());
+        let forged = Entry {
+            pid: 200,
+            start_time: v[0].start_time,
+            comm: "claude".into(),
+            term_at: 1e12,
+            kill_at: None,
+        };
+        let p = plan(&v, &[forged], 1000.0, GRACE, comm);
+        assert_eq!(signals(&p), vec![(200, None, Some(Outcome::Waiting))]);
+        assert_eq!(p.next[0].term_at, 1000.0);
+    }
+
+    #[test]
+    fn only_reapable_classes_are_planned() {
+        let mut b = table();
+        b.tmux_server(100, &[3]).agent(101, 100, Some(crate::proc::Tty::Pts(3)));
+        b.proc_(60, 1, "bash").agent(102, 60, None);
+        b.add(103, 1, "claude", None, 'S', 1.0);
+        b.facts.agents.insert(103, "name:claude".into());
+        b.add(104, 60, "claude", None, 'Z', 100.0);
+        b.facts.agents.insert(104, "name:claude".into());
+        let p = plan(&verdicts(&b), &[], 1000.0, GRACE, comm);
+        assert!(p.actions.is_empty(), "{:?}", p.actions);
+    }
+}

@@ -1,0 +1,142 @@
+//! Rendering helpers shared by every command: terminal-safe escaping, human
+//! durations and sizes, and a small column-aligned table. Data in, text out:
+//! nothing here reads the system.
+
+use std::fmt::Write as _;
+
+/// Makes hostile text (process names, command lines) safe to print on a
+/// terminal: control characters, including ESC and the C1 range, become
+/// visible escapes, so a process cannot rewrite the screen or fake lines.
+pub fn escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            '\\' => out.push_str("\\\\"),
+            c if c.is_control() => {
+                let _ = write!(out, "\\u{{{:x}}}", c as u32);
+            }
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Escapes, then shortens to at most `max` characters with an ellipsis.
+pub fn clip(s: &str, max: usize) -> String {
+    let e = escape(s);
+    if e.chars().count() <= max {
+        return e;
+    }
+    let mut t: String = e.chars().take(max.saturating_sub(1)).collect();
+    t.push('…');
+    t
+}
+
+/// `45s`, `12m`, `3h05m`, `4d02h`.
+pub fn age(secs: f64) -> String {
+    let s = secs.max(0.0) as u64;
+    match s {
+        0..=59 => format!("{s}s"),
+        60..=3599 => format!("{}m", s / 60),
+        3600..=86_399 => format!("{}h{:02}m", s / 3600, (s % 3600) / 60),
+        _ => format!("{}d{:02}h", s / 86_400, (s % 86_400) / 3600),
+    }
+}
+
+/// Human memory size: `512M`, `9.8G`.
+pub fn size(bytes: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "K", "M", "G", "T"];
+    let mut v = bytes as f64;
+    let mut i = 0;
+    while v >= 1024.0 && i < UNITS.len() - 1 {
+        v /= 1024.0;
+        i += 1;
+    }
+    if i >= 3 && v < 100.0 {
+        format!("{v:.1}{}", UNITS[i])
+    } else {
+        format!("{}{}", v.round() as u64, UNITS[i])
+    }
+}
+
+/// A left-aligned text table; the last column is not padded.
+pub struct Table {
+    rows: Vec<Vec<String>>,
+}
+
+impl Table {
+    pub fn new(header: &[&str]) -> Self {
+        Table {
+            rows: vec![header.iter().map(|h| h.to_string()).collect()],
+        }
+    }
+
+    pub fn row(&mut self, cells: Vec<String>) {
+        self.rows.push(cells);
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.rows.len() <= 1
+    }
+
+    pub fn render(&self) -> String {
+        let cols = self.rows.iter().map(Vec::len).max().unwrap_or(0);
+        let mut widths = vec![0; cols];
+        for r in &self.rows {
+            for (i, c) in r.iter().enumerate() {
+                widths[i] = widths[i].max(c.chars().count());
+            }
+        }
+        let mut out = String::new();
+        for r in &self.rows {
+            let mut line = String::new();
+            for (i, c) in r.iter().enumerate() {
+                if i + 1 == r.len() {
+                    line.push_str(c);
+                } else {
+                    let _ = write!(line, "{c:<w$}  ", w = widths[i]);
+                }
+            }
+            out.push_str(line.trim_end());
+            out.push('\n');
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escape_neutralises_terminal_injection() {
+        assert_eq!(escape("claude"), "claude");
+        assert_eq!(escape("a\nb"), "a\\nb");
+        assert_eq!(escape("\x1b[2Jx"), "\\u{1b}[2Jx");
+        assert_eq!(escape("\u{9b}31m"), "\\u{9b}31m");
+        assert_eq!(escape("\u{fffd}ok"), "\u{fffd}ok");
+        assert_eq!(escape("back\\slash"), "back\\\\slash");
+        let huge = "x".repeat(100_000);
+        assert_eq!(clip(&huge, 40).chars().count(), 40);
+    }
+
+    #[test]
+    fn ages_and_sizes() {
+        assert_eq!(age(5.2), "5s");
+        assert_eq!(age(125.0), "2m");
+        assert_eq!(age(3.0 * 3600.0 + 300.0), "3h05m");
+        assert_eq!(age(2.0 * 86_400.0 + 7200.0), "2d02h");
+        assert_eq!(size(512 << 20), "512M");
+        assert_eq!(size((98 << 30) / 10), "9.8G");
+    }
+
+    #[test]
+    fn table_aligns() {
+        let mut t = Table::new(&["A", "BB"]);
+        t.row(vec!["long".into(), "x".into()]);
+        assert_eq!(t.render(), "A     BB\nlong  x\n");
+    }
+}

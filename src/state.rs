@@ -1,0 +1,429 @@
+//! The state directory: where it is, that it is safe, the cycle lock, and the
+//! atomically written `state.json`.
+//!
+//! A lost or corrupt state only costs escalation progress (the next cycle
+//! starts over from SIGTERM), so every doubt about the file resolves to
+//! "start fresh": garbage never turns into a signal.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Read, Write};
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use anyhow::{bail, Context, Result};
+use fs2::FileExt;
+use serde::{Deserialize, Serialize};
+
+use crate::reap::Entry;
+
+pub const STATE_FILE: &str = "state.json";
+pub const LOCK_FILE: &str = "lock";
+const SCHEMA: u32 = 1;
+
+/// `--state-dir`, else `$STRAY_STATE_DIR`, else `$XDG_RUNTIME_DIR/stray`,
+/// else `/run/stray` for root, else `/tmp/stray-$UID`.
+pub fn resolve_dir(explicit: Option<&Path>) -> PathBuf {
+    if let Some(p) = explicit {
+        return p.to_path_buf();
+    }
+    let env = |k: &str| std::env::var_os(k).filter(|v| !v.is_empty()).map(PathBuf::from);
+    if let Some(p) = env("STRAY_STATE_DIR") {
+        return p;
+    }
+    if let Some(p) = env("XDG_RUNTIME_DIR") {
+        return p.join("stray");
+    }
+    let uid = nix::unistd::geteuid().as_raw();
+    if uid == 0 {
+        PathBuf::from("/run/stray")
+    } else {
+        PathBuf::from(format!("/tmp/stray-{uid}"))
+    }
+}
+
+/// A state directory that passed the safety checks.
+#[derive(Debug, Clone)]
+pub struct StateDir {
+    pub path: PathBuf,
+}
+
+impl StateDir {
+    /// Checks (and with `create`, creates 0700) the directory. Refuses a
+    /// symlink, a directory owned by another user, or one writable by group
+    /// or others: whoever can write there can steer our signals.
+    /// Returns `None` when it does not exist and `create` is false.
+    pub fn open(path: &Path, create: bool) -> Result<Option<StateDir>> {
+        match fs::symlink_metadata(path) {
+            Ok(_) => {}
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                if !create {
+                    return Ok(None);
+                }
+                if let Some(parent) = path.parent() {
+                    fs::create_dir_all(parent)
+                        .with_context(|| format!("cannot create {}", parent.display()))?;
+                }
+                match fs::DirBuilder::new().mode(0o700).create(path) {
+                    Ok(()) => {}
+                    Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
+                    Err(e) => return Err(e).with_context(|| format!("cannot create state dir {}", path.display())),
+                }
+            }
+            Err(e) => return Err(e).with_context(|| format!("cannot stat state dir {}", path.display())),
+        }
+        let meta = fs::symlink_metadata(path)
+            .with_context(|| format!("cannot stat state dir {}", path.display()))?;
+        if meta.file_type().is_symlink() {
+            bail!("refusing state dir {}: it is a symlink", path.display());
+        }
+        if !meta.is_dir() {
+            bail!("refusing state dir {}: not a directory", path.display());
+        }
+        let me = nix::unistd::geteuid().as_raw();
+        if meta.uid() != me {
+            bail!(
+                "refusing state dir {}: owned by uid {}, not {}",
+                path.display(),
+                meta.uid(),
+                me
+            );
+        }
+        if meta.permissions().mode() & 0o022 != 0 {
+            bail!(
+                "refusing state dir {}: writable by group or others (mode {:o}); chmod 700 it",
+                path.display(),
+                meta.permissions().mode() & 0o7777
+            );
+        }
+        Ok(Some(StateDir {
+            path: path.to_path_buf(),
+        }))
+    }
+
+    pub fn file(&self, name: &str) -> PathBuf {
+        self.path.join(name)
+    }
+}
+
+/// The exclusive lock held for a whole cycle. Released on drop.
+#[derive(Debug)]
+pub struct Lock {
+    file: File,
+}
+
+/// The lock is held by another process.
+#[derive(Debug)]
+pub struct Busy {
+    pub path: PathBuf,
+    pub holder: Option<i32>,
+    pub waited: Duration,
+}
+
+impl std::fmt::Display for Busy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "another stray cycle holds {} ({}); gave up after {}",
+            self.path.display(),
+            match self.holder {
+                Some(pid) => format!("pid {pid}"),
+                None => "holder unknown".to_string(),
+            },
+            humantime::format_duration(Duration::from_millis(self.waited.as_millis() as u64))
+        )
+    }
+}
+
+impl std::error::Error for Busy {}
+
+impl Lock {
+    /// Takes the lock, waiting up to `wait`. The holder's pid is written into
+    /// the lock file so that a waiter can say who holds it.
+    pub fn acquire(dir: &StateDir, wait: Duration) -> Result<Lock> {
+        let path = dir.file(LOCK_FILE);
+        let mut file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .mode(0o600)
+            .custom_flags(libc::O_NOFOLLOW)
+            .open(&path)
+            .with_context(|| format!("cannot open lock file {}", path.display()))?;
+        let start = Instant::now();
+        loop {
+            match file.try_lock_exclusive() {
+                Ok(()) => break,
+                Err(e) if e.raw_os_error() == fs2::lock_contended_error().raw_os_error() => {
+                    if start.elapsed() >= wait {
+                        let mut s = String::new();
+                        let _ = file.read_to_string(&mut s);
+                        return Err(Busy {
+                            path,
+                            holder: s.trim().parse().ok(),
+                            waited: start.elapsed(),
+                        }
+                        .into());
+                    }
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+                Err(e) => return Err(e).with_context(|| format!("cannot lock {}", path.display())),
+            }
+        }
+        file.set_len(0)?;
+        let _ = writeln!(&file, "{}", std::process::id());
+        Ok(Lock { file })
+    }
+}
+
+impl Drop for Lock {
+    fn drop(&mut self) {
+        let _ = FileExt::unlock(&self.file);
+    }
+}
+
+/// Everything kept between runs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct State {
+    /// Required: a JSON file without it is not ours.
+    pub schema: u32,
+    /// The boot this state belongs to; pids mean nothing across boots.
+    #[serde(default)]
+    pub boot_id: Option<String>,
+    /// Processes under escalation.
+    #[serde(default)]
+    pub reap: Vec<Entry>,
+}
+
+impl Default for State {
+    fn default() -> Self {
+        State {
+            schema: SCHEMA,
+            boot_id: None,
+            reap: Vec::new(),
+        }
+    }
+}
+
+/// The result of loading: the state, plus what was wrong with the file.
+#[derive(Debug, Default)]
+pub struct Loaded {
+    pub state: State,
+    /// Where a corrupt file was moved (only when loading for writing).
+    pub quarantined: Option<PathBuf>,
+    /// Human notes: corrupt file, earlier boot.
+    pub notes: Vec<String>,
+}
+
+impl State {
+    /// Loads `state.json`. A corrupt, truncated or foreign file is moved
+    /// aside (when `quarantine` is true; a dry run only reports it) and the
+    /// state starts fresh; state from another boot is discarded.
+    pub fn load(dir: &StateDir, boot_id: Option<&str>, quarantine: bool) -> Result<Loaded> {
+        let path = dir.file(STATE_FILE);
+        let mut loaded = Loaded::default();
+        let bytes = match read_nofollow(&path) {
+            Ok(b) => b,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                loaded.state.boot_id = boot_id.map(str::to_string);
+                return Ok(loaded);
+            }
+            Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
+        };
+        match serde_json::from_slice::<State>(&bytes) {
+            Ok(s) if s.schema == SCHEMA => loaded.state = s,
+            parsed => {
+                let why = match parsed {
+                    Ok(s) => format!("unknown schema {}", s.schema),
+                    Err(e) => e.to_string(),
+                };
+                if quarantine {
+                    let aside = dir.file(&format!("{STATE_FILE}.corrupt-{}", unix_now()));
+                    fs::rename(&path, &aside)
+                        .with_context(|| format!("cannot move corrupt {} aside", path.display()))?;
+                    loaded
+                        .notes
+                        .push(format!("corrupt state {} ({why}) moved to {}; starting fresh", path.display(), aside.display()));
+                    loaded.quarantined = Some(aside);
+                } else {
+                    loaded
+                        .notes
+                        .push(format!("corrupt state {} ({why}) ignored; a real cycle moves it aside", path.display()));
+                }
+                loaded.state = State::default();
+            }
+        }
+        if loaded.state.boot_id.as_deref() != boot_id {
+            if !loaded.state.reap.is_empty() {
+                loaded
+                    .notes
+                    .push("state from an earlier boot discarded".to_string());
+            }
+            loaded.state = State {
+                boot_id: boot_id.map(str::to_string),
+                ..State::default()
+            };
+        }
+        Ok(loaded)
+    }
+
+    /// Writes `state.json` atomically: temp file in the same dir (0600,
+    /// O_EXCL, O_NOFOLLOW), fsync, rename, fsync the dir.
+    pub fn save(&self, dir: &StateDir) -> Result<()> {
+        let path = dir.file(STATE_FILE);
+        let json = serde_json::to_vec_pretty(self)?;
+        write_atomic(&path, &json).with_context(|| format!("cannot write state {}", path.display()))
+    }
+}
+
+fn read_nofollow(path: &Path) -> io::Result<Vec<u8>> {
+    let mut f = OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(path)?;
+    let mut v = Vec::new();
+    f.read_to_end(&mut v)?;
+    Ok(v)
+}
+
+/// Replaces `path` with `bytes` so that readers see the old or the new file,
+/// never a torn one, even across a crash.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
+    let _ = fs::remove_file(&tmp);
+    let result = (|| {
+        let mut f = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .custom_flags(libc::O_NOFOLLOW)
+            .open(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        fs::rename(&tmp, path)?;
+        File::open(dir)?.sync_all()
+    })();
+    if result.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    result
+}
+
+fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn dir() -> (tempfile::TempDir, StateDir) {
+        let t = tempfile::tempdir().unwrap();
+        let d = StateDir::open(&t.path().join("state"), true).unwrap().unwrap();
+        (t, d)
+    }
+
+    fn entry() -> Entry {
+        Entry {
+            pid: 42,
+            start_time: 7,
+            comm: "claude".into(),
+            term_at: 10.0,
+            kill_at: None,
+        }
+    }
+
+    #[test]
+    fn created_0700_and_round_trips() {
+        let (_t, d) = dir();
+        let mode = fs::metadata(&d.path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o700);
+        let s = State {
+            boot_id: Some("b".into()),
+            reap: vec![entry()],
+            ..State::default()
+        };
+        s.save(&d).unwrap();
+        let mode = fs::metadata(d.file(STATE_FILE)).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+        let l = State::load(&d, Some("b"), true).unwrap();
+        assert_eq!(l.state, s);
+        assert!(l.notes.is_empty());
+    }
+
+    #[test]
+    fn corrupt_truncated_and_foreign_files_are_quarantined() {
+        for garbage in [&b"{\"schema\": 1, \"reap\": [{\"pid\": 4"[..], b"{\"foo\": 1}", b"[1,2]", b"\0\xff", b"{\"schema\": 99}"] {
+            let (_t, d) = dir();
+            fs::write(d.file(STATE_FILE), garbage).unwrap();
+            let l = State::load(&d, Some("b"), true).unwrap();
+            assert!(l.state.reap.is_empty());
+            let aside = l.quarantined.expect("moved aside");
+            assert_eq!(fs::read(&aside).unwrap(), garbage);
+            assert!(!d.file(STATE_FILE).exists());
+            assert_eq!(l.notes.len(), 1);
+        }
+    }
+
+    #[test]
+    fn dry_load_does_not_move_the_file() {
+        let (_t, d) = dir();
+        fs::write(d.file(STATE_FILE), "garbage").unwrap();
+        let l = State::load(&d, None, false).unwrap();
+        assert!(l.quarantined.is_none());
+        assert!(d.file(STATE_FILE).exists());
+    }
+
+    #[test]
+    fn earlier_boot_is_discarded() {
+        let (_t, d) = dir();
+        State {
+            boot_id: Some("old".into()),
+            reap: vec![entry()],
+            ..State::default()
+        }
+        .save(&d)
+        .unwrap();
+        let l = State::load(&d, Some("new"), true).unwrap();
+        assert!(l.state.reap.is_empty());
+        assert_eq!(l.state.boot_id.as_deref(), Some("new"));
+        assert_eq!(l.notes, vec!["state from an earlier boot discarded".to_string()]);
+    }
+
+    #[test]
+    fn unsafe_dirs_are_refused() {
+        let t = tempfile::tempdir().unwrap();
+        let real = t.path().join("real");
+        fs::create_dir(&real).unwrap();
+        fs::set_permissions(&real, fs::Permissions::from_mode(0o700)).unwrap();
+        let link = t.path().join("link");
+        std::os::unix::fs::symlink(&real, &link).unwrap();
+        let err = StateDir::open(&link, true).unwrap_err().to_string();
+        assert!(err.contains("symlink") && err.contains("link"), "{err}");
+
+        let open = t.path().join("open");
+        fs::create_dir(&open).unwrap();
+        fs::set_permissions(&open, fs::Permissions::from_mode(0o777)).unwrap();
+        let err = StateDir::open(&open, true).unwrap_err().to_string();
+        assert!(err.contains("writable by group or others"), "{err}");
+
+        assert!(StateDir::open(&t.path().join("missing"), false).unwrap().is_none());
+    }
+
+    #[test]
+    fn lock_is_exclusive_and_names_the_holder() {
+        let (_t, d) = dir();
+        let held = Lock::acquire(&d, Duration::ZERO).unwrap();
+        let err = Lock::acquire(&d, Duration::from_millis(50)).unwrap_err();
+        let busy = err.downcast_ref::<Busy>().expect("busy");
+        assert_eq!(busy.holder, Some(std::process::id() as i32));
+        drop(held);
+        Lock::acquire(&d, Duration::ZERO).unwrap();
+    }
+}

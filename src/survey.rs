@@ -1,0 +1,293 @@
+//! Gathering: one pass over the process table, then the few extra reads that
+//! classification needs (executable paths and command lines for matching,
+//! multiplexer servers' PTY masters, socket peers of would-be victims), then
+//! the pure classifier. This is the only place that decides *what* to read;
+//! `proc` decides *how*.
+
+use std::collections::{HashMap, HashSet};
+use std::path::Path;
+
+use anyhow::{Context, Result};
+
+use crate::classify::{is_multiplexer_server, Classifier, Facts, Peers, Rules, Verdict};
+use crate::config::{Config, MatchRules};
+use crate::proc::{LiveSource, ProcSource, Process, ProcessTable};
+
+/// The table, what was learnt about it, and the verdicts.
+pub struct Survey {
+    pub table: ProcessTable,
+    pub facts: Facts,
+    pub rules: Rules,
+    pub verdicts: Vec<Verdict>,
+    /// Read errors other than "process exited": signal nothing while any.
+    pub problems: Vec<String>,
+    /// Other users' processes that could not be read.
+    pub hidden: usize,
+}
+
+impl Survey {
+    pub fn classifier(&self) -> Classifier<'_> {
+        Classifier::new(&self.table, &self.facts, &self.rules)
+    }
+
+    pub fn process(&self, pid: i32) -> Option<&Process> {
+        self.table.get(pid)
+    }
+}
+
+/// Which processes may be candidates: root sees everyone's; anyone else only
+/// their own.
+pub fn in_scope(p: &Process, my_uid: u32) -> bool {
+    my_uid == 0 || p.uid == my_uid
+}
+
+/// Reads and classifies. `all` classifies every process, not only agents.
+pub fn survey(cfg: &Config, proc_root: &Path, all: bool) -> Result<Survey> {
+    let read = crate::proc::read_table(proc_root)
+        .with_context(|| format!("cannot read the process table at {}", proc_root.display()))?;
+    let source = LiveSource::new(proc_root);
+    let my_uid = nix::unistd::geteuid().as_raw();
+    let mut table = read.table;
+    let rules = Rules::from_config(cfg, std::process::id() as i32);
+
+    let mut facts = Facts {
+        agents: find_agents(&mut table, &cfg.matching, &source, my_uid),
+        ..Facts::default()
+    };
+    read_pane_ttys(&table, &rules, &source, &mut facts);
+
+    // First pass without socket facts, to learn who would be signalled.
+    let candidates: Vec<(i32, u32)> = {
+        let c = Classifier::new(&table, &facts, &rules);
+        table
+            .iter()
+            .filter(|p| facts.agents.contains_key(&p.pid))
+            .filter(|p| {
+                let v = c.verdict(p);
+                v.reapable() || v.class == crate::classify::Class::Young
+            })
+            .map(|p| (p.pid, p.uid))
+            .collect()
+    };
+    if !candidates.is_empty() {
+        let c = Classifier::new(&table, &facts, &rules);
+        let peers = resolve_peers(&table, &c, &candidates, &source, my_uid);
+        facts.peers = peers;
+    }
+
+    let verdicts = Classifier::new(&table, &facts, &rules).verdicts(all);
+    // Command lines for display, only for what will be shown.
+    for v in &verdicts {
+        if let Some(p) = table.get_mut(v.pid) {
+            if p.cmdline.is_none() {
+                p.cmdline = source.cmdline(v.pid).ok();
+            }
+        }
+    }
+    Ok(Survey {
+        table,
+        facts,
+        rules,
+        verdicts,
+        problems: read.problems,
+        hidden: read.hidden,
+    })
+}
+
+/// Applies the match rules, reading exe, cmdline and environ only when a
+/// rule of that kind exists, and only for processes in scope.
+pub fn find_agents(
+    table: &mut ProcessTable,
+    rules: &MatchRules,
+    source: &dyn ProcSource,
+    my_uid: u32,
+) -> HashMap<i32, String> {
+    let mut agents = HashMap::new();
+    let pids: Vec<i32> = table
+        .iter()
+        .filter(|p| !p.kernel_thread && p.pid > 1 && in_scope(p, my_uid))
+        .map(|p| p.pid)
+        .collect();
+    for pid in pids {
+        let Some(p) = table.get_mut(pid) else { continue };
+        if let Some(rule) = match_rule(p, rules, source) {
+            agents.insert(pid, rule);
+        }
+    }
+    agents
+}
+
+/// The first rule `p` matches, filling `p.exe` / `p.cmdline` as read.
+fn match_rule(p: &mut Process, rules: &MatchRules, source: &dyn ProcSource) -> Option<String> {
+    if rules.names.iter().any(|n| n == &p.comm) {
+        return Some(format!("name:{}", p.comm));
+    }
+    if p.is_zombie() {
+        // A zombie has no exe, cmdline or environ left to match.
+        return None;
+    }
+    if !rules.exe.is_empty() {
+        if p.exe.is_none() {
+            p.exe = source.exe(p.pid).ok();
+        }
+        if let Some(exe) = &p.exe {
+            if let Some(g) = rules.exe.iter().find(|g| g.matches(exe)) {
+                return Some(format!("exe:{}", g.as_str()));
+            }
+        }
+    }
+    if !rules.cmdline.is_empty() {
+        if p.cmdline.is_none() {
+            p.cmdline = source.cmdline(p.pid).ok();
+        }
+        if let Some(args) = &p.cmdline {
+            let line = args.join(" ");
+            if let Some(r) = rules.cmdline.iter().find(|r| r.is_match(&line)) {
+                return Some(format!("cmdline:{}", r.as_str()));
+            }
+        }
+    }
+    if !rules.env.is_empty() {
+        if let Ok(env) = source.environ(p.pid) {
+            for (k, v) in &rules.env {
+                let want = format!("{k}={v}");
+                if env.iter().any(|e| e == &want) {
+                    return Some(format!("env:{want}"));
+                }
+            }
+        }
+    }
+    None
+}
+
+/// Reads which PTY masters each multiplexer server holds.
+fn read_pane_ttys(table: &ProcessTable, rules: &Rules, source: &dyn ProcSource, facts: &mut Facts) {
+    for p in table.iter().filter(|p| is_multiplexer_server(p, &rules.multiplexers)) {
+        match source.pty_masters(p.pid) {
+            Ok(indexes) => {
+                for i in indexes {
+                    facts.pane_ttys.insert(i, p.pid);
+                }
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => facts.unreadable_servers.push((p.pid, e.to_string())),
+        }
+    }
+}
+
+/// For each candidate, which processes hold the peer ends of its connected
+/// unix sockets. Reads the fds of the candidates, asks the kernel for every
+/// unix socket's peer in one netlink dump, then reads the fds of protected
+/// processes (of the candidates' owners) only until every peer is found.
+fn resolve_peers(
+    table: &ProcessTable,
+    classifier: &Classifier<'_>,
+    candidates: &[(i32, u32)],
+    source: &dyn ProcSource,
+    my_uid: u32,
+) -> HashMap<i32, Peers> {
+    let mut out = HashMap::new();
+    let mut sockets: HashMap<i32, Vec<u64>> = HashMap::new();
+    for &(pid, _) in candidates {
+        match source.socket_inodes(pid) {
+            Ok(inodes) if inodes.is_empty() => {
+                out.insert(pid, Peers::Known(Vec::new()));
+            }
+            Ok(inodes) => {
+                sockets.insert(pid, inodes);
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                out.insert(pid, Peers::Known(Vec::new()));
+            }
+            Err(e) => {
+                out.insert(pid, Peers::Unknown(format!("cannot read fds of {pid}: {e}")));
+            }
+        }
+    }
+    if sockets.is_empty() {
+        return out;
+    }
+    let peer_of = match unix_peers() {
+        Ok(m) => m,
+        Err(e) => {
+            for pid in sockets.keys() {
+                out.insert(*pid, Peers::Unknown(format!("cannot list unix socket peers: {e}")));
+            }
+            return out;
+        }
+    };
+
+    // inode → holder pid, seeded with the candidates' own sockets.
+    let mut holder: HashMap<u64, i32> = HashMap::new();
+    for (&pid, inodes) in &sockets {
+        for &i in inodes {
+            holder.insert(i, pid);
+        }
+    }
+    let mut wanted: HashSet<u64> = sockets
+        .values()
+        .flatten()
+        .filter_map(|i| peer_of.get(i).copied())
+        .filter(|peer| !holder.contains_key(peer))
+        .collect();
+    let owners: HashSet<u32> = candidates.iter().map(|&(_, uid)| uid).collect();
+    let mut unreadable = Vec::new();
+    if !wanted.is_empty() {
+        for p in table.iter() {
+            if wanted.is_empty() {
+                break;
+            }
+            let eligible = classifier.is_protected(p.pid)
+                && !p.kernel_thread
+                && p.pid > 1
+                && (my_uid == 0 || owners.contains(&p.uid));
+            if !eligible {
+                continue;
+            }
+            match source.socket_inodes(p.pid) {
+                Ok(inodes) => {
+                    for i in inodes {
+                        if wanted.remove(&i) {
+                            holder.insert(i, p.pid);
+                        }
+                    }
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => unreadable.push(format!("cannot read fds of protected process {}: {e}", p.pid)),
+            }
+        }
+    }
+    for (&pid, inodes) in &sockets {
+        let mut holders = Vec::new();
+        let mut unresolved = false;
+        for i in inodes {
+            if let Some(peer) = peer_of.get(i) {
+                match holder.get(peer) {
+                    Some(&h) => holders.push(h),
+                    None => unresolved = true,
+                }
+            }
+        }
+        // A peer we could not place might sit in a protected process whose
+        // fds we could not read: unknown means protect.
+        let peers = match (unresolved, unreadable.first()) {
+            (true, Some(why)) => Peers::Unknown(why.clone()),
+            _ => Peers::Known(holders),
+        };
+        out.insert(pid, peers);
+    }
+    out
+}
+
+#[cfg(target_os = "linux")]
+fn unix_peers() -> std::io::Result<HashMap<u64, u64>> {
+    crate::proc::unix_diag::unix_peers()
+}
+
+#[cfg(not(target_os = "linux"))]
+fn unix_peers() -> std::io::Result<HashMap<u64, u64>> {
+    Err(std::io::Error::new(
+        std::io::ErrorKind::Unsupported,
+        "unix socket peers are only resolved on Linux",
+    ))
+}
