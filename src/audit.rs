@@ -57,7 +57,11 @@ pub fn resolve_path(configured: Option<&Path>) -> PathBuf {
     if let Some(p) = configured {
         return p.to_path_buf();
     }
-    let env = |k: &str| std::env::var_os(k).filter(|v| !v.is_empty()).map(PathBuf::from);
+    let env = |k: &str| {
+        std::env::var_os(k)
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+    };
     if let Some(x) = env("XDG_STATE_HOME") {
         return x.join("stray").join("audit.jsonl");
     }
@@ -133,7 +137,9 @@ pub fn read_all(path: &Path) -> Result<(Vec<Event>, usize)> {
         let f = match fs::File::open(&p) {
             Ok(f) => f,
             Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
-            Err(e) => return Err(e).with_context(|| format!("cannot read audit log {}", p.display())),
+            Err(e) => {
+                return Err(e).with_context(|| format!("cannot read audit log {}", p.display()))
+            }
         };
         for line in io::BufReader::new(f).split(b'\n') {
             let line = line.with_context(|| format!("cannot read audit log {}", p.display()))?;
@@ -156,7 +162,9 @@ pub fn filter(events: Vec<Event>, since: Option<SystemTime>, pid: Option<i32>) -
         .filter(|e| pid.is_none_or(|p| e.pid == p))
         .filter(|e| match since {
             None => true,
-            Some(t) => humantime::parse_rfc3339_weak(&e.ts).map(|ts| ts >= t).unwrap_or(false),
+            Some(t) => humantime::parse_rfc3339_weak(&e.ts)
+                .map(|ts| ts >= t)
+                .unwrap_or(false),
         })
         .collect()
 }
@@ -197,7 +205,12 @@ mod tests {
         log.append(&[ev(2, "2026-06-01T00:00:00Z")]).unwrap();
         assert!(rotated_path(&path).exists());
         assert!(fs::metadata(&path).unwrap().len() < 1000);
-        fs::OpenOptions::new().append(true).open(&path).unwrap().write_all(b"not json\n").unwrap();
+        fs::OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .unwrap()
+            .write_all(b"not json\n")
+            .unwrap();
         let (events, bad) = read_all(&path).unwrap();
         assert_eq!(events.iter().map(|e| e.pid).collect::<Vec<_>>(), vec![1, 2]);
         assert_eq!(bad, 1);

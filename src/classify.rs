@@ -117,7 +117,10 @@ impl Verdict {
     /// processes never are, whatever the configuration.
     pub fn reapable(&self) -> bool {
         self.policy == Policy::Reap
-            && matches!(self.class, Class::Orphan | Class::Unmanaged | Class::Headless)
+            && matches!(
+                self.class,
+                Class::Orphan | Class::Unmanaged | Class::Headless
+            )
     }
 }
 
@@ -278,7 +281,10 @@ impl<'a> Classifier<'a> {
     }
 
     fn comm(&self, pid: i32) -> String {
-        self.table.get(pid).map(|p| p.comm.clone()).unwrap_or_default()
+        self.table
+            .get(pid)
+            .map(|p| p.comm.clone())
+            .unwrap_or_default()
     }
 
     /// Protection that does not depend on sockets.
@@ -302,7 +308,9 @@ impl<'a> Classifier<'a> {
                     comm: self.comm(server),
                 })
             }
-            Ancestry::Broken(missing) => return Some(ProtectedBy::AncestryUnknown { pid: missing }),
+            Ancestry::Broken(missing) => {
+                return Some(ProtectedBy::AncestryUnknown { pid: missing })
+            }
             Ancestry::Free => {}
         }
         if let Some(Tty::Pts(index)) = p.tty {
@@ -425,7 +433,11 @@ impl<'a> Classifier<'a> {
                 None,
             );
         }
-        if let Some(why) = self.base_protected.get(&p.pid).or_else(|| self.serving.get(&p.pid)) {
+        if let Some(why) = self
+            .base_protected
+            .get(&p.pid)
+            .or_else(|| self.serving.get(&p.pid))
+        {
             return make(Class::Protected, protection_reason(why), Some(why.clone()));
         }
 
@@ -534,7 +546,15 @@ pub mod testkit {
 
     impl TableBuilder {
         /// Adds a process that started `age` seconds before NOW.
-        pub fn add(&mut self, pid: i32, ppid: i32, comm: &str, tty: Option<Tty>, state: char, age: f64) -> &mut Self {
+        pub fn add(
+            &mut self,
+            pid: i32,
+            ppid: i32,
+            comm: &str,
+            tty: Option<Tty>,
+            state: char,
+            age: f64,
+        ) -> &mut Self {
             let start = ((NOW - age) * TICKS as f64).max(0.0) as u64;
             self.procs.push(Process {
                 pid,
@@ -567,7 +587,10 @@ pub mod testkit {
             self
         }
         pub fn build(&self) -> (ProcessTable, Facts) {
-            (ProcessTable::new(self.procs.clone(), NOW, TICKS), self.facts.clone())
+            (
+                ProcessTable::new(self.procs.clone(), NOW, TICKS),
+                self.facts.clone(),
+            )
         }
     }
 
@@ -594,7 +617,9 @@ mod tests {
     #[test]
     fn pane_descendants_are_protected() {
         let mut b = table();
-        b.tmux_server(100, &[3]).proc_(101, 100, "bash").agent(102, 101, Some(Tty::Pts(3)));
+        b.tmux_server(100, &[3])
+            .proc_(101, 100, "bash")
+            .agent(102, 101, Some(Tty::Pts(3)));
         b.proc_(103, 102, "node");
         b.add(104, 103, "claude", None, 'S', 3600.0);
         b.facts.agents.insert(104, "name:claude".into());
@@ -618,13 +643,18 @@ mod tests {
         b.tmux_server(100, &[5]).agent(200, 1, Some(Tty::Pts(5)));
         let v = classify_one(&b, &rules(), 200);
         assert_eq!(v.class, Class::Protected);
-        assert!(matches!(v.protected_by, Some(ProtectedBy::PaneTty { pid: 100, .. })));
+        assert!(matches!(
+            v.protected_by,
+            Some(ProtectedBy::PaneTty { pid: 100, .. })
+        ));
     }
 
     #[test]
     fn orphan_of_pid1_and_of_systemd_user() {
         let mut b = table();
-        b.proc_(50, 1, "systemd").agent(200, 1, None).agent(201, 50, None);
+        b.proc_(50, 1, "systemd")
+            .agent(200, 1, None)
+            .agent(201, 50, None);
         assert_eq!(class_of(&b, 200), Class::Orphan);
         assert_eq!(class_of(&b, 201), Class::Orphan);
     }
@@ -642,7 +672,9 @@ mod tests {
     #[test]
     fn unmanaged_when_tty_master_is_outside_multiplexers() {
         let mut b = table();
-        b.tmux_server(100, &[3]).proc_(70, 1, "sshd").agent(200, 70, Some(Tty::Pts(9)));
+        b.tmux_server(100, &[3])
+            .proc_(70, 1, "sshd")
+            .agent(200, 70, Some(Tty::Pts(9)));
         assert_eq!(class_of(&b, 200), Class::Unmanaged);
         b.agent(201, 1, Some(Tty::Other { major: 4, minor: 1 }));
         assert_eq!(class_of(&b, 201), Class::Unmanaged);
@@ -652,10 +684,15 @@ mod tests {
     fn unknown_tty_holder_protects() {
         let mut b = table();
         b.tmux_server(100, &[]).agent(200, 1, Some(Tty::Pts(9)));
-        b.facts.unreadable_servers.push((100, "Permission denied".into()));
+        b.facts
+            .unreadable_servers
+            .push((100, "Permission denied".into()));
         let v = classify_one(&b, &rules(), 200);
         assert_eq!(v.class, Class::Protected);
-        assert!(matches!(v.protected_by, Some(ProtectedBy::TtyUnknown { .. })));
+        assert!(matches!(
+            v.protected_by,
+            Some(ProtectedBy::TtyUnknown { .. })
+        ));
         // A tty-less orphan is unaffected: it cannot be on a pane.
         b.agent(201, 1, None);
         assert_eq!(class_of(&b, 201), Class::Orphan);
@@ -739,7 +776,10 @@ mod tests {
         b.agent(200, 4242, None);
         let v = classify_one(&b, &rules(), 200);
         assert_eq!(v.class, Class::Protected);
-        assert_eq!(v.protected_by, Some(ProtectedBy::AncestryUnknown { pid: 4242 }));
+        assert_eq!(
+            v.protected_by,
+            Some(ProtectedBy::AncestryUnknown { pid: 4242 })
+        );
     }
 
     #[test]
@@ -751,10 +791,15 @@ mod tests {
         b.facts.peers.insert(200, Peers::Known(vec![101]));
         let v = classify_one(&b, &rules(), 200);
         assert_eq!(v.class, Class::Protected);
-        assert!(matches!(v.protected_by, Some(ProtectedBy::Serves { pid: 101, .. })));
+        assert!(matches!(
+            v.protected_by,
+            Some(ProtectedBy::Serves { pid: 101, .. })
+        ));
         b.facts.peers.insert(200, Peers::Known(vec![]));
         assert_eq!(class_of(&b, 200), Class::Orphan);
-        b.facts.peers.insert(200, Peers::Unknown("no sock_diag".into()));
+        b.facts
+            .peers
+            .insert(200, Peers::Unknown("no sock_diag".into()));
         assert_eq!(class_of(&b, 200), Class::Protected);
     }
 
@@ -762,7 +807,9 @@ mod tests {
     fn serving_is_transitive() {
         let mut b = table();
         b.tmux_server(100, &[]).agent(101, 100, None);
-        b.agent(200, 1, None).agent(201, 1, None).agent(202, 1, None);
+        b.agent(200, 1, None)
+            .agent(201, 1, None)
+            .agent(202, 1, None);
         b.facts.peers.insert(200, Peers::Known(vec![201]));
         b.facts.peers.insert(201, Peers::Known(vec![101]));
         b.facts.peers.insert(202, Peers::Known(vec![203]));
@@ -787,7 +834,8 @@ mod tests {
     fn screen_and_zellij_servers_need_no_tty() {
         let mut b = table();
         b.proc_(100, 1, "SCREEN").agent(101, 100, None);
-        b.add(110, 1, "zellij", Some(Tty::Pts(1)), 'S', 60.0).agent(111, 110, None);
+        b.add(110, 1, "zellij", Some(Tty::Pts(1)), 'S', 60.0)
+            .agent(111, 110, None);
         assert_eq!(class_of(&b, 101), Class::Protected);
         // A zellij *client* (has a tty) protects nothing.
         assert_eq!(class_of(&b, 111), Class::Headless);

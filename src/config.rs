@@ -172,7 +172,12 @@ impl Config {
             let inner = e.into_inner();
             let line = inner
                 .span()
-                .map(|s| format!(" (line {})", text[..s.start.min(text.len())].lines().count().max(1)))
+                .map(|s| {
+                    format!(
+                        " (line {})",
+                        text[..s.start.min(text.len())].lines().count().max(1)
+                    )
+                })
                 .unwrap_or_default();
             let msg = inner.message().trim().to_string();
             if key.is_empty() || key == "." {
@@ -230,8 +235,12 @@ impl Config {
             .unwrap_or_default()
             .iter()
             .map(|r| {
-                regex::Regex::new(r)
-                    .map_err(|e| anyhow!("{file}: key `match.cmdline`: invalid regex {r:?}: {}", one_line(&e.to_string())))
+                regex::Regex::new(r).map_err(|e| {
+                    anyhow!(
+                        "{file}: key `match.cmdline`: invalid regex {r:?}: {}",
+                        one_line(&e.to_string())
+                    )
+                })
             })
             .collect::<Result<Vec<_>>>()?;
         let env = m
@@ -287,10 +296,9 @@ impl Config {
             .unwrap_or_default()
             .into_iter()
             .map(|p| {
-                u16::try_from(p)
-                    .ok()
-                    .filter(|&p| p != 0)
-                    .ok_or_else(|| anyhow!("{file}: key `sockets.ports`: {p} is not a port (1 to 65535)"))
+                u16::try_from(p).ok().filter(|&p| p != 0).ok_or_else(|| {
+                    anyhow!("{file}: key `sockets.ports`: {p} is not a port (1 to 65535)")
+                })
             })
             .collect::<Result<Vec<_>>>()?;
 
@@ -298,7 +306,10 @@ impl Config {
             source: None,
             min_age: dur("min_age", raw.min_age, "60s")?,
             grace: dur("grace", raw.grace, "60s")?,
-            reaper_parents: names(raw.reaper_parents, &["systemd", "init", "tini", "dumb-init"]),
+            reaper_parents: names(
+                raw.reaper_parents,
+                &["systemd", "init", "tini", "dumb-init"],
+            ),
             audit_log: raw.audit_log,
             matching: MatchRules {
                 names: match_names,
@@ -325,32 +336,69 @@ impl Config {
             let items: Vec<String> = v.iter().map(|s| toml_str(s)).collect();
             format!("[{}]", items.join(", "))
         };
-        let globs: Vec<String> = self.matching.exe.iter().map(|g| g.as_str().to_string()).collect();
-        let regexes: Vec<String> = self.matching.cmdline.iter().map(|r| r.as_str().to_string()).collect();
-        let env: Vec<String> = self.matching.env.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        let globs: Vec<String> = self
+            .matching
+            .exe
+            .iter()
+            .map(|g| g.as_str().to_string())
+            .collect();
+        let regexes: Vec<String> = self
+            .matching
+            .cmdline
+            .iter()
+            .map(|r| r.as_str().to_string())
+            .collect();
+        let env: Vec<String> = self
+            .matching
+            .env
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect();
         let pids: Vec<String> = self.protect_pids.iter().map(|p| p.to_string()).collect();
         let ports: Vec<String> = self.ports.iter().map(|p| p.to_string()).collect();
         let mut s = String::new();
         s += &format!(
             "# source: {}\n",
-            self.source.as_ref().map_or("built-in defaults".to_string(), |p| p.display().to_string())
+            self.source
+                .as_ref()
+                .map_or("built-in defaults".to_string(), |p| p.display().to_string())
         );
-        s += &format!("min_age = {}\n", toml_str(&humantime::format_duration(self.min_age).to_string()));
-        s += &format!("grace = {}\n", toml_str(&humantime::format_duration(self.grace).to_string()));
+        s += &format!(
+            "min_age = {}\n",
+            toml_str(&humantime::format_duration(self.min_age).to_string())
+        );
+        s += &format!(
+            "grace = {}\n",
+            toml_str(&humantime::format_duration(self.grace).to_string())
+        );
         s += &format!("reaper_parents = {}\n", q(&self.reaper_parents));
         if let Some(a) = &self.audit_log {
             s += &format!("audit_log = {}\n", toml_str(&a.display().to_string()));
         }
         s += "\n[match]\n";
-        s += &format!("names = {}\nexe = {}\ncmdline = {}\nenv = {}\n", q(&self.matching.names), q(&globs), q(&regexes), q(&env));
+        s += &format!(
+            "names = {}\nexe = {}\ncmdline = {}\nenv = {}\n",
+            q(&self.matching.names),
+            q(&globs),
+            q(&regexes),
+            q(&env)
+        );
         s += "\n[policy]\n";
         s += &format!(
             "orphan = \"{}\"\nunmanaged = \"{}\"\nheadless = \"{}\"\ndefunct = \"{}\"\n",
             self.policy.orphan, self.policy.unmanaged, self.policy.headless, self.policy.defunct
         );
         s += "\n[protect]\n";
-        s += &format!("multiplexers = {}\nnames = {}\npids = [{}]\n", q(&self.multiplexers), q(&self.protect_names), pids.join(", "));
-        s += &format!("\n[pty]\nwarn = {}\ncrit = {}\n", self.pty_warn, self.pty_crit);
+        s += &format!(
+            "multiplexers = {}\nnames = {}\npids = [{}]\n",
+            q(&self.multiplexers),
+            q(&self.protect_names),
+            pids.join(", ")
+        );
+        s += &format!(
+            "\n[pty]\nwarn = {}\ncrit = {}\n",
+            self.pty_warn, self.pty_crit
+        );
         s += &format!(
             "\n[check]\nrss_warn = {}\nrss_crit = {}\n",
             toml_str(&format_size(self.rss_warn)),
@@ -367,7 +415,11 @@ impl Config {
 
 /// Multi-line library messages (regex errors draw a caret) on one line.
 fn one_line(s: &str) -> String {
-    s.split('\n').map(str::trim).filter(|l| !l.is_empty()).collect::<Vec<_>>().join(" ")
+    s.split('\n')
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 fn toml_str(s: &str) -> String {
@@ -385,10 +437,13 @@ pub fn lookup(explicit: Option<&Path>) -> Option<PathBuf> {
     if let Some(p) = std::env::var_os("STRAY_CONFIG").filter(|v| !v.is_empty()) {
         return Some(PathBuf::from(p));
     }
-    [user_config_path(), Some(PathBuf::from("/etc/stray/config.toml"))]
-        .into_iter()
-        .flatten()
-        .find(|p| p.is_file())
+    [
+        user_config_path(),
+        Some(PathBuf::from("/etc/stray/config.toml")),
+    ]
+    .into_iter()
+    .flatten()
+    .find(|p| p.is_file())
 }
 
 /// `$XDG_CONFIG_HOME/stray/config.toml`, else `~/.config/stray/config.toml`.
@@ -403,7 +458,9 @@ pub fn user_config_path() -> Option<PathBuf> {
 /// Parses sizes such as `4GiB`, `512M`, `1.5 GB`, `1048576`.
 pub fn parse_size(s: &str) -> Result<u64> {
     let t = s.trim();
-    let split = t.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(t.len());
+    let split = t
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(t.len());
     let (num, unit) = t.split_at(split);
     let n: f64 = num
         .parse()
@@ -455,8 +512,10 @@ mod tests {
     fn template_parses_to_the_defaults() {
         let from_template = parse(TEMPLATE).unwrap();
         let defaults = Config::default();
-        assert_eq!(from_template.to_toml().lines().skip(1).collect::<Vec<_>>(),
-                   defaults.to_toml().lines().skip(1).collect::<Vec<_>>());
+        assert_eq!(
+            from_template.to_toml().lines().skip(1).collect::<Vec<_>>(),
+            defaults.to_toml().lines().skip(1).collect::<Vec<_>>()
+        );
         assert_eq!(defaults.min_age, Duration::from_secs(60));
         assert_eq!(defaults.policy.orphan, Policy::Reap);
         assert_eq!(defaults.policy.unmanaged, Policy::Report);
@@ -465,7 +524,8 @@ mod tests {
 
     #[test]
     fn shown_config_parses_back() {
-        let cfg = parse("min_age = \"5m\"\n[match]\nnames = [\"x\\\"y\"]\nenv = [\"A=1\"]\n").unwrap();
+        let cfg =
+            parse("min_age = \"5m\"\n[match]\nnames = [\"x\\\"y\"]\nenv = [\"A=1\"]\n").unwrap();
         let again = parse(&cfg.to_toml()).unwrap();
         assert_eq!(again.min_age, Duration::from_secs(300));
         assert_eq!(again.matching.names, vec!["x\"y".to_string()]);
@@ -485,7 +545,10 @@ mod tests {
             ("[match]\nexe = [\"[\"]", "match.exe"),
             ("[match]\ncmdline = [\"(\"]", "match.cmdline"),
             ("[match]\nenv = [\"NOEQUALS\"]", "match.env"),
-            ("[match]\nnames = [\"a-name-longer-than-15\"]", "match.names"),
+            (
+                "[match]\nnames = [\"a-name-longer-than-15\"]",
+                "match.names",
+            ),
             ("[check]\nrss_warn = \"lots\"", "check.rss_warn"),
             ("[sockets]\nports = [70000]", "sockets.ports"),
             ("[sockets]\nstal = \"1s\"", "stal"),

@@ -57,7 +57,9 @@ pub fn run(args: Vec<OsString>) -> ExitCode {
         Ok(cli) => cli,
         Err(e) => {
             let code = match e.kind() {
-                clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion => ExitCode::OK,
+                clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion => {
+                    ExitCode::OK
+                }
                 _ if is_check => ExitCode::UNKNOWN,
                 _ => ExitCode::USAGE,
             };
@@ -79,7 +81,11 @@ pub fn run(args: Vec<OsString>) -> ExitCode {
             }
             if let Some(usage) = e.downcast_ref::<UsageError>() {
                 msg::error(&usage.0);
-                return if check { ExitCode::UNKNOWN } else { ExitCode::USAGE };
+                return if check {
+                    ExitCode::UNKNOWN
+                } else {
+                    ExitCode::USAGE
+                };
             }
             msg::error(&format!("{e:#}"));
             if check {
@@ -140,7 +146,9 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
     }
     let is_check = matches!(cli.command, Command::Check(_));
     if !is_check && matches!(cli.format, Format::Nagios | Format::Prometheus) {
-        return Err(UsageError("--format nagios|prometheus is only for `stray check`".into()).into());
+        return Err(
+            UsageError("--format nagios|prometheus is only for `stray check`".into()).into(),
+        );
     }
     let s = settings(&cli)?;
     let code = match cli.command {

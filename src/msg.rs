@@ -19,7 +19,11 @@ fn level() -> u8 {
 /// An error that does not stop the command.
 pub fn error(text: &str) {
     // One line, whatever the error's source wrote.
-    let text: Vec<&str> = text.lines().map(str::trim).filter(|l| !l.is_empty()).collect();
+    let text: Vec<&str> = text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect();
     eprintln!("stray: error: {}", text.join(" "));
 }
 

@@ -232,7 +232,10 @@ mod tests {
     }
 
     fn signals(p: &Plan) -> Vec<(i32, Option<Signal>, Option<Outcome>)> {
-        p.actions.iter().map(|a| (a.key.pid, a.signal, a.pending)).collect()
+        p.actions
+            .iter()
+            .map(|a| (a.key.pid, a.signal, a.pending))
+            .collect()
     }
 
     #[test]
@@ -325,7 +328,8 @@ mod tests {
     #[test]
     fn only_reapable_classes_are_planned() {
         let mut b = table();
-        b.tmux_server(100, &[3]).agent(101, 100, Some(crate::proc::Tty::Pts(3)));
+        b.tmux_server(100, &[3])
+            .agent(101, 100, Some(crate::proc::Tty::Pts(3)));
         b.proc_(60, 1, "bash").agent(102, 60, None);
         b.add(103, 1, "claude", None, 'S', 1.0);
         b.facts.agents.insert(103, "name:claude".into());

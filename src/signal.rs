@@ -57,7 +57,9 @@ mod imp {
         /// there is nothing left to signal.
         fn same_process(&self, key: ProcKey, comm: &str) -> Result<bool, Outcome> {
             match crate::proc::read_one(&self.root, key.pid) {
-                Ok(Some(p)) => Ok(p.start_time == key.start_time && p.comm == comm && !p.is_zombie()),
+                Ok(Some(p)) => {
+                    Ok(p.start_time == key.start_time && p.comm == comm && !p.is_zombie())
+                }
                 Ok(None) => Ok(false),
                 // Cannot verify: do not signal.
                 Err(_) => Err(Outcome::Denied),
@@ -153,7 +155,10 @@ pub struct RecordingSignaller {
 impl Signaller for RecordingSignaller {
     fn send(&mut self, key: ProcKey, _comm: &str, signal: Signal) -> Outcome {
         self.calls.push((key, signal));
-        self.outcomes.get(&key.pid).copied().unwrap_or(Outcome::Signalled)
+        self.outcomes
+            .get(&key.pid)
+            .copied()
+            .unwrap_or(Outcome::Signalled)
     }
 }
 
@@ -171,31 +176,85 @@ mod tests {
 
     #[test]
     fn signals_only_the_verified_process() {
-        let mut child = Command::new("sleep").arg("30").stdin(Stdio::null()).spawn().unwrap();
+        let mut child = Command::new("sleep")
+            .arg("30")
+            .stdin(Stdio::null())
+            .spawn()
+            .unwrap();
         let pid = child.id() as i32;
         let st = start_time(pid);
         let mut s = LiveSignaller::new("/proc");
         // Wrong start time: treated as another process, not signalled.
-        let wrong = ProcKey { pid, start_time: st + 1 };
+        let wrong = ProcKey {
+            pid,
+            start_time: st + 1,
+        };
         assert_eq!(s.send(wrong, "sleep", Signal::Term), Outcome::Gone);
         // Wrong comm (exec'd into something else): not signalled.
-        assert_eq!(s.send(ProcKey { pid, start_time: st }, "other", Signal::Term), Outcome::Gone);
+        assert_eq!(
+            s.send(
+                ProcKey {
+                    pid,
+                    start_time: st
+                },
+                "other",
+                Signal::Term
+            ),
+            Outcome::Gone
+        );
         assert!(child.try_wait().unwrap().is_none(), "child must still run");
-        assert_eq!(s.send(ProcKey { pid, start_time: st }, "sleep", Signal::Term), Outcome::Signalled);
+        assert_eq!(
+            s.send(
+                ProcKey {
+                    pid,
+                    start_time: st
+                },
+                "sleep",
+                Signal::Term
+            ),
+            Outcome::Signalled
+        );
         let status = child.wait().unwrap();
         use std::os::unix::process::ExitStatusExt;
         assert_eq!(status.signal(), Some(libc::SIGTERM));
         // Now reaped: gone.
-        assert_eq!(s.send(ProcKey { pid, start_time: st }, "sleep", Signal::Kill), Outcome::Gone);
+        assert_eq!(
+            s.send(
+                ProcKey {
+                    pid,
+                    start_time: st
+                },
+                "sleep",
+                Signal::Kill
+            ),
+            Outcome::Gone
+        );
     }
 
     #[test]
     fn never_pid1_or_self() {
         let mut s = LiveSignaller::new("/proc");
         let me = std::process::id() as i32;
-        assert_eq!(s.send(ProcKey { pid: 1, start_time: 0 }, "init", Signal::Term), Outcome::Denied);
         assert_eq!(
-            s.send(ProcKey { pid: me, start_time: start_time(me) }, "x", Signal::Term),
+            s.send(
+                ProcKey {
+                    pid: 1,
+                    start_time: 0
+                },
+                "init",
+                Signal::Term
+            ),
+            Outcome::Denied
+        );
+        assert_eq!(
+            s.send(
+                ProcKey {
+                    pid: me,
+                    start_time: start_time(me)
+                },
+                "x",
+                Signal::Term
+            ),
             Outcome::Denied
         );
     }

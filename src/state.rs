@@ -27,7 +27,11 @@ pub fn resolve_dir(explicit: Option<&Path>) -> PathBuf {
     if let Some(p) = explicit {
         return p.to_path_buf();
     }
-    let env = |k: &str| std::env::var_os(k).filter(|v| !v.is_empty()).map(PathBuf::from);
+    let env = |k: &str| {
+        std::env::var_os(k)
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+    };
     if let Some(p) = env("STRAY_STATE_DIR") {
         return p;
     }
@@ -67,10 +71,15 @@ impl StateDir {
                 match fs::DirBuilder::new().mode(0o700).create(path) {
                     Ok(()) => {}
                     Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
-                    Err(e) => return Err(e).with_context(|| format!("cannot create state dir {}", path.display())),
+                    Err(e) => {
+                        return Err(e)
+                            .with_context(|| format!("cannot create state dir {}", path.display()))
+                    }
                 }
             }
-            Err(e) => return Err(e).with_context(|| format!("cannot stat state dir {}", path.display())),
+            Err(e) => {
+                return Err(e).with_context(|| format!("cannot stat state dir {}", path.display()))
+            }
         }
         let meta = fs::symlink_metadata(path)
             .with_context(|| format!("cannot stat state dir {}", path.display()))?;
@@ -242,14 +251,17 @@ impl State {
                     let aside = dir.file(&format!("{STATE_FILE}.corrupt-{}", unix_now()));
                     fs::rename(&path, &aside)
                         .with_context(|| format!("cannot move corrupt {} aside", path.display()))?;
-                    loaded
-                        .notes
-                        .push(format!("corrupt state {} ({why}) moved to {}; starting fresh", path.display(), aside.display()));
+                    loaded.notes.push(format!(
+                        "corrupt state {} ({why}) moved to {}; starting fresh",
+                        path.display(),
+                        aside.display()
+                    ));
                     loaded.quarantined = Some(aside);
                 } else {
-                    loaded
-                        .notes
-                        .push(format!("corrupt state {} ({why}) ignored; a real cycle moves it aside", path.display()));
+                    loaded.notes.push(format!(
+                        "corrupt state {} ({why}) ignored; a real cycle moves it aside",
+                        path.display()
+                    ));
                 }
                 loaded.state = State::default();
             }
@@ -291,7 +303,10 @@ fn read_nofollow(path: &Path) -> io::Result<Vec<u8>> {
 /// never a torn one, even across a crash.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
     let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
     let _ = fs::remove_file(&tmp);
     let result = (|| {
@@ -325,7 +340,9 @@ mod tests {
 
     fn dir() -> (tempfile::TempDir, StateDir) {
         let t = tempfile::tempdir().unwrap();
-        let d = StateDir::open(&t.path().join("state"), true).unwrap().unwrap();
+        let d = StateDir::open(&t.path().join("state"), true)
+            .unwrap()
+            .unwrap();
         (t, d)
     }
 
@@ -350,7 +367,11 @@ mod tests {
             ..State::default()
         };
         s.save(&d).unwrap();
-        let mode = fs::metadata(d.file(STATE_FILE)).unwrap().permissions().mode() & 0o777;
+        let mode = fs::metadata(d.file(STATE_FILE))
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o777;
         assert_eq!(mode, 0o600);
         let l = State::load(&d, Some("b"), true).unwrap();
         assert_eq!(l.state, s);
@@ -359,7 +380,13 @@ mod tests {
 
     #[test]
     fn corrupt_truncated_and_foreign_files_are_quarantined() {
-        for garbage in [&b"{\"schema\": 1, \"reap\": [{\"pid\": 4"[..], b"{\"foo\": 1}", b"[1,2]", b"\0\xff", b"{\"schema\": 99}"] {
+        for garbage in [
+            &b"{\"schema\": 1, \"reap\": [{\"pid\": 4"[..],
+            b"{\"foo\": 1}",
+            b"[1,2]",
+            b"\0\xff",
+            b"{\"schema\": 99}",
+        ] {
             let (_t, d) = dir();
             fs::write(d.file(STATE_FILE), garbage).unwrap();
             let l = State::load(&d, Some("b"), true).unwrap();
@@ -393,7 +420,10 @@ mod tests {
         let l = State::load(&d, Some("new"), true).unwrap();
         assert!(l.state.reap.is_empty());
         assert_eq!(l.state.boot_id.as_deref(), Some("new"));
-        assert_eq!(l.notes, vec!["state from an earlier boot discarded".to_string()]);
+        assert_eq!(
+            l.notes,
+            vec!["state from an earlier boot discarded".to_string()]
+        );
     }
 
     #[test]
@@ -413,7 +443,9 @@ mod tests {
         let err = StateDir::open(&open, true).unwrap_err().to_string();
         assert!(err.contains("writable by group or others"), "{err}");
 
-        assert!(StateDir::open(&t.path().join("missing"), false).unwrap().is_none());
+        assert!(StateDir::open(&t.path().join("missing"), false)
+            .unwrap()
+            .is_none());
     }
 
     #[test]

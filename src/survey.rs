@@ -109,7 +109,9 @@ pub fn find_agents(
         .map(|p| p.pid)
         .collect();
     for pid in pids {
-        let Some(p) = table.get_mut(pid) else { continue };
+        let Some(p) = table.get_mut(pid) else {
+            continue;
+        };
         if let Some(rule) = match_rule(p, rules, source) {
             agents.insert(pid, rule);
         }
@@ -162,7 +164,10 @@ fn match_rule(p: &mut Process, rules: &MatchRules, source: &dyn ProcSource) -> O
 
 /// Reads which PTY masters each multiplexer server holds.
 fn read_pane_ttys(table: &ProcessTable, rules: &Rules, source: &dyn ProcSource, facts: &mut Facts) {
-    for p in table.iter().filter(|p| is_multiplexer_server(p, &rules.multiplexers)) {
+    for p in table
+        .iter()
+        .filter(|p| is_multiplexer_server(p, &rules.multiplexers))
+    {
         match source.pty_masters(p.pid) {
             Ok(indexes) => {
                 for i in indexes {
@@ -200,7 +205,10 @@ fn resolve_peers(
                 out.insert(pid, Peers::Known(Vec::new()));
             }
             Err(e) => {
-                out.insert(pid, Peers::Unknown(format!("cannot read fds of {pid}: {e}")));
+                out.insert(
+                    pid,
+                    Peers::Unknown(format!("cannot read fds of {pid}: {e}")),
+                );
             }
         }
     }
@@ -211,7 +219,10 @@ fn resolve_peers(
         Ok(m) => m,
         Err(e) => {
             for pid in sockets.keys() {
-                out.insert(*pid, Peers::Unknown(format!("cannot list unix socket peers: {e}")));
+                out.insert(
+                    *pid,
+                    Peers::Unknown(format!("cannot list unix socket peers: {e}")),
+                );
             }
             return out;
         }
@@ -253,7 +264,10 @@ fn resolve_peers(
                     }
                 }
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                Err(e) => unreadable.push(format!("cannot read fds of protected process {}: {e}", p.pid)),
+                Err(e) => unreadable.push(format!(
+                    "cannot read fds of protected process {}: {e}",
+                    p.pid
+                )),
             }
         }
     }

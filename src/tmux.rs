@@ -29,7 +29,9 @@ pub fn listening_unix_paths(proc_root: &Path) -> HashMap<u64, PathBuf> {
             continue;
         }
         // Flags 00010000 = __SO_ACCEPTCON: a listening socket.
-        let listening = u32::from_str_radix(f[3], 16).map(|x| x & 0x10000 != 0).unwrap_or(false);
+        let listening = u32::from_str_radix(f[3], 16)
+            .map(|x| x & 0x10000 != 0)
+            .unwrap_or(false);
         if !listening || f[7].starts_with('@') {
             continue;
         }
@@ -94,7 +96,12 @@ pub fn query(socket: &Path, args: &[&str], timeout: Duration) -> Option<String> 
 pub fn list_panes(socket: &Path, timeout: Duration) -> Option<Vec<Pane>> {
     let out = query(
         socket,
-        &["list-panes", "-a", "-F", "#{pane_pid}\t#{session_name}:#{window_index}.#{pane_index}\t#{pane_tty}"],
+        &[
+            "list-panes",
+            "-a",
+            "-F",
+            "#{pane_pid}\t#{session_name}:#{window_index}.#{pane_index}\t#{pane_tty}",
+        ],
         timeout,
     )?;
     Some(

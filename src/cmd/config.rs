@@ -33,13 +33,18 @@ pub fn config(s: &Settings, args: &ConfigArgs, out: &mut dyn Write) -> Result<Ex
                 }
                 Some(p) => p.clone(),
                 None if nix::unistd::geteuid().is_root() => PathBuf::from("/etc/stray/config.toml"),
-                None => user_config_path().context("cannot find a config dir: set XDG_CONFIG_HOME or HOME")?,
+                None => user_config_path()
+                    .context("cannot find a config dir: set XDG_CONFIG_HOME or HOME")?,
             };
             if dest.exists() && !force {
-                bail!("{} already exists; pass --force to overwrite it", dest.display());
+                bail!(
+                    "{} already exists; pass --force to overwrite it",
+                    dest.display()
+                );
             }
             if let Some(dir) = dest.parent() {
-                std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+                std::fs::create_dir_all(dir)
+                    .with_context(|| format!("cannot create {}", dir.display()))?;
             }
             let mut f = std::fs::OpenOptions::new()
                 .write(true)

@@ -16,7 +16,10 @@ pub fn log(s: &Settings, args: &LogArgs, out: &mut dyn Write) -> Result<ExitCode
     let path = audit::resolve_path(s.config.audit_log.as_deref());
     let (events, bad) = audit::read_all(&path)?;
     if bad > 0 {
-        msg::warn(&format!("{}: {bad} lines could not be parsed and were skipped", path.display()));
+        msg::warn(&format!(
+            "{}: {bad} lines could not be parsed and were skipped",
+            path.display()
+        ));
     }
     let since = args.since.map(|d| SystemTime::now() - d);
     let events = audit::filter(events, since, args.pid);
@@ -36,7 +39,14 @@ pub fn log(s: &Settings, args: &LogArgs, out: &mut dyn Write) -> Result<ExitCode
             e.pid.to_string(),
             e.class.clone(),
             e.outcome.clone(),
-            report::clip(if e.cmdline.is_empty() { &e.comm } else { &e.cmdline }, 60),
+            report::clip(
+                if e.cmdline.is_empty() {
+                    &e.comm
+                } else {
+                    &e.cmdline
+                },
+                60,
+            ),
         ]);
     }
     write!(out, "{}", t.render())?;

@@ -88,7 +88,12 @@ pub fn cycle(
             }
         );
     }
-    let comm_of = |pid: i32| sv.table.get(pid).map(|p| p.comm.clone()).unwrap_or_default();
+    let comm_of = |pid: i32| {
+        sv.table
+            .get(pid)
+            .map(|p| p.comm.clone())
+            .unwrap_or_default()
+    };
     let planned = plan(
         &sv.verdicts,
         &state.reap,
@@ -296,8 +301,11 @@ pub fn render(s: &Settings, report: &CycleReport, out: &mut dyn Write) -> Result
         for (o, n) in outcome_counts(report) {
             summary.insert(o.as_str().to_string(), json!(n));
         }
-        let classes: serde_json::Map<String, serde_json::Value> =
-            report.classes.iter().map(|(c, n)| (c.to_string(), json!(n))).collect();
+        let classes: serde_json::Map<String, serde_json::Value> = report
+            .classes
+            .iter()
+            .map(|(c, n)| (c.to_string(), json!(n)))
+            .collect();
         summary.insert("classes".into(), json!(classes));
         return crate::cmd::print_json(
             out,
@@ -338,12 +346,29 @@ pub fn render(s: &Settings, report: &CycleReport, out: &mut dyn Write) -> Result
     writeln!(
         out,
         "{}{}; {} agents{}",
-        if report.dry_run { "dry run: " } else { "reap: " },
-        if counts.is_empty() { "nothing to do".to_string() } else { counts.join(", ") },
+        if report.dry_run {
+            "dry run: "
+        } else {
+            "reap: "
+        },
+        if counts.is_empty() {
+            "nothing to do".to_string()
+        } else {
+            counts.join(", ")
+        },
         total,
-        if classes.is_empty() { String::new() } else { format!(": {}", classes.join(", ")) }
+        if classes.is_empty() {
+            String::new()
+        } else {
+            format!(": {}", classes.join(", "))
+        }
     )?;
-    if report.dry_run && report.actions.iter().any(|a| a.outcome == Outcome::WouldSignal) {
+    if report.dry_run
+        && report
+            .actions
+            .iter()
+            .any(|a| a.outcome == Outcome::WouldSignal)
+    {
         writeln!(out, "(nothing was sent; run without --dry-run to act)")?;
     }
     Ok(())

@@ -38,7 +38,12 @@ pub struct ProcessReport {
     pub pane: Option<String>,
 }
 
-pub fn process_report(table: &ProcessTable, p: &Process, v: &Verdict, pane: Option<String>) -> ProcessReport {
+pub fn process_report(
+    table: &ProcessTable,
+    p: &Process,
+    v: &Verdict,
+    pane: Option<String>,
+) -> ProcessReport {
     ProcessReport {
         pid: p.pid,
         ppid: p.ppid,
@@ -64,7 +69,10 @@ fn warn_problems(sv: &Survey) {
         msg::warn(&format!("warning: {p}"));
     }
     if sv.hidden > 0 {
-        msg::info(&format!("{} processes of other users could not be read", sv.hidden));
+        msg::info(&format!(
+            "{} processes of other users could not be read",
+            sv.hidden
+        ));
     }
 }
 
@@ -107,13 +115,24 @@ pub fn scan(s: &Settings, args: &ScanArgs, out: &mut dyn Write) -> Result<ExitCo
                 report::age(r.age_secs as f64),
                 report::size(r.rss_bytes),
                 r.tty.clone().unwrap_or_else(|| "-".into()),
-                report::clip(if r.cmdline.is_empty() { &r.comm } else { &r.cmdline }, 48),
+                report::clip(
+                    if r.cmdline.is_empty() {
+                        &r.comm
+                    } else {
+                        &r.cmdline
+                    },
+                    48,
+                ),
                 report::escape(&why),
             ]);
         }
         write!(out, "{}", t.render())?;
     }
-    writeln!(out, "{}", summary_line(&sv.verdicts, if args.all { "processes" } else { "agents" }))?;
+    writeln!(
+        out,
+        "{}",
+        summary_line(&sv.verdicts, if args.all { "processes" } else { "agents" })
+    )?;
     Ok(ExitCode::OK)
 }
 
@@ -148,13 +167,25 @@ fn render_tree(sv: &Survey, reports: &[ProcessReport]) -> String {
         chain.reverse();
         let mut line = String::new();
         for (depth, p) in chain.iter().enumerate() {
-            line += &format!("{}{} {}\n", "  ".repeat(depth), p.pid, report::escape(&p.comm));
+            line += &format!(
+                "{}{} {}\n",
+                "  ".repeat(depth),
+                p.pid,
+                report::escape(&p.comm)
+            );
         }
         line += &format!(
             "{}{} {} [{}] {}\n",
             "  ".repeat(chain.len()),
             r.pid,
-            report::clip(if r.cmdline.is_empty() { &r.comm } else { &r.cmdline }, 60),
+            report::clip(
+                if r.cmdline.is_empty() {
+                    &r.comm
+                } else {
+                    &r.cmdline
+                },
+                60
+            ),
             r.class,
             report::escape(&r.reason)
         );
@@ -283,7 +314,13 @@ pub fn explain(s: &Settings, pid: i32, out: &mut dyn Write) -> Result<ExitCode> 
         .chain(ancestry.iter().copied())
         .map(|a| format!("{} ({})", a.pid, report::escape(&a.comm)))
         .collect();
-    writeln!(out, "pid {} ({}): {}", p.pid, report::escape(&p.comm), v.class)?;
+    writeln!(
+        out,
+        "pid {} ({}): {}",
+        p.pid,
+        report::escape(&p.comm),
+        v.class
+    )?;
     writeln!(out, "  command:  {}", report::escape(&r.cmdline))?;
     writeln!(
         out,
@@ -302,7 +339,11 @@ pub fn explain(s: &Settings, pid: i32, out: &mut dyn Write) -> Result<ExitCode> 
         humantime::format_duration(s.config.min_age)
     )?;
     writeln!(out, "  state:    {}", p.state)?;
-    writeln!(out, "  tty:      {}", p.tty.map_or("none".to_string(), |t| t.to_string()))?;
+    writeln!(
+        out,
+        "  tty:      {}",
+        p.tty.map_or("none".to_string(), |t| t.to_string())
+    )?;
     writeln!(out, "  ancestry: {}", chain.join(" ← "))?;
     if let Some(pane) = pane {
         writeln!(out, "  pane:     {}", report::escape(&pane))?;
@@ -312,7 +353,11 @@ pub fn explain(s: &Settings, pid: i32, out: &mut dyn Write) -> Result<ExitCode> 
         out,
         "  policy:   {}{}",
         v.policy,
-        if v.reapable() && agent { " (a reap cycle would signal it)" } else { "" }
+        if v.reapable() && agent {
+            " (a reap cycle would signal it)"
+        } else {
+            ""
+        }
     )?;
     Ok(ExitCode::OK)
 }

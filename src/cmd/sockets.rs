@@ -7,6 +7,10 @@ use anyhow::{bail, Result};
 use crate::exit::ExitCode;
 use crate::Settings;
 
-pub fn sockets(_s: &Settings, _a: &crate::cli::SocketsArgs, _out: &mut dyn Write) -> Result<ExitCode> {
+pub fn sockets(
+    _s: &Settings,
+    _a: &crate::cli::SocketsArgs,
+    _out: &mut dyn Write,
+) -> Result<ExitCode> {
     bail!("stray sockets is not implemented yet")
 }

@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use procfs::process::Stat;
 use procfs::FromRead;
 
-use super::{split_nul, Process, ProcSource, ProcessTable, Tty};
+use super::{split_nul, ProcSource, Process, ProcessTable, Tty};
 
 /// `PF_KTHREAD` from `include/linux/sched.h`.
 const PF_KTHREAD: u32 = 0x0020_0000;
@@ -260,7 +260,10 @@ mod tests {
         let info = "pos:\t0\nflags:\t0100002\nmnt_id:\t25\nino:\t3\ntty-index:\t12\n";
         assert_eq!(parse_tty_index(info), Some(12));
         assert_eq!(parse_tty_index("pos:\t0\n"), None);
-        assert_eq!(parse_socket_link(Path::new("socket:[998877]")), Some(998877));
+        assert_eq!(
+            parse_socket_link(Path::new("socket:[998877]")),
+            Some(998877)
+        );
         assert_eq!(parse_socket_link(Path::new("pipe:[1]")), None);
         assert_eq!(parse_socket_link(Path::new("/dev/null")), None);
     }

@@ -8,7 +8,9 @@
 use std::collections::HashMap;
 use std::io;
 
-use netlink_packet_core::{NetlinkHeader, NetlinkMessage, NetlinkPayload, NLM_F_DUMP, NLM_F_REQUEST};
+use netlink_packet_core::{
+    NetlinkHeader, NetlinkMessage, NetlinkPayload, NLM_F_DUMP, NLM_F_REQUEST,
+};
 use netlink_packet_sock_diag::unix::{ShowFlags, StateFlags, UnixRequest};
 use netlink_packet_sock_diag::SockDiagMessage;
 use netlink_sys::{protocols::NETLINK_SOCK_DIAG, Socket, SocketAddr};
@@ -40,7 +42,9 @@ pub fn dump(request: SockDiagMessage) -> io::Result<Vec<SockDiagMessage>> {
         let mut offset = 0;
         while offset < size {
             let message = <NetlinkMessage<SockDiagMessage>>::deserialize(&buf[offset..size])
-                .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, format!("sock_diag: {e}")))?;
+                .map_err(|e| {
+                    io::Error::new(io::ErrorKind::InvalidData, format!("sock_diag: {e}"))
+                })?;
             let len = message.header.length as usize;
             match message.payload {
                 NetlinkPayload::Done(_) => return Ok(answers),

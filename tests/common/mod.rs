@@ -1,0 +1,429 @@
+//! Shared harness for tests that run the real binary against real processes.
+//!
+//! Everything a test creates is its own: a temp dir holding the config, the
+//! state dir, the audit log, copies of `/bin/sleep` under unique names (so the
+//! kernel `comm` is a name no real program has), and tmux servers on private
+//! sockets under that dir. Cleanup is by pid (checked against the start time)
+//! and by socket path — never by name pattern.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+static COUNTER: AtomicU32 = AtomicU32::new(0);
+
+/// A unique kernel-comm-sized name: `st` + tag + pid + counter, ≤ 15 bytes.
+pub fn unique_name(tag: &str) -> String {
+    let n = COUNTER.fetch_add(1, Ordering::SeqCst);
+    let s = format!("st{tag}{:x}{n:x}", std::process::id());
+    s.chars().take(15).collect()
+}
+
+/// A private world for one test.
+pub struct TestEnv {
+    pub dir: tempfile::TempDir,
+    /// Agent names passed with `--name` on every run.
+    pub names: Vec<String>,
+}
+
+impl TestEnv {
+    pub fn new() -> TestEnv {
+        let dir = tempfile::Builder::new()
+            .prefix("stray-test-")
+            .tempdir()
+            .unwrap();
+        for d in ["bin", "xdg-config", "xdg-state", "tmux"] {
+            std::fs::create_dir_all(dir.path().join(d)).unwrap();
+        }
+        // tmux refuses a socket dir that others can write; tempdir is 0700.
+        let env = TestEnv {
+            dir,
+            names: Vec::new(),
+        };
+        env.write_config("");
+        env
+    }
+
+    pub fn path(&self, rel: &str) -> PathBuf {
+        self.dir.path().join(rel)
+    }
+
+    pub fn config_path(&self) -> PathBuf {
+        self.path("config.toml")
+    }
+
+    pub fn state_dir(&self) -> PathBuf {
+        self.path("state")
+    }
+
+    pub fn audit_path(&self) -> PathBuf {
+        self.path("xdg-state/stray/audit.jsonl")
+    }
+
+    /// `TMUX_TMPDIR` for this test's tmux servers and for stray.
+    pub fn tmux_tmpdir(&self) -> PathBuf {
+        self.path("tmux")
+    }
+
+    pub fn write_config(&self, text: &str) {
+        std::fs::write(self.config_path(), text).unwrap();
+    }
+
+    /// A fresh agent name, registered for `--name`, and a copy of
+    /// `/bin/sleep` under it: processes started from it have that comm.
+    pub fn agent_bin(&mut self, tag: &str) -> (String, PathBuf) {
+        let name = unique_name(tag);
+        let bin = self.path(&format!("bin/{name}"));
+        std::fs::copy("/bin/sleep", &bin).unwrap();
+        self.names.push(name.clone());
+        (name, bin)
+    }
+
+    /// The stray binary with this test's isolation applied (config, state
+    /// dir, audit log, tmux dir, agent names). Add the subcommand and run.
+    pub fn cmd(&self) -> Command {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_stray"));
+        c.arg("-c").arg(self.config_path());
+        c.arg("--state-dir").arg(self.state_dir());
+        for n in &self.names {
+            c.arg("--name").arg(n);
+        }
+        self.isolate(&mut c);
+        c
+    }
+
+    /// Environment isolation for any command the test runs.
+    pub fn isolate(&self, c: &mut Command) {
+        c.env("XDG_STATE_HOME", self.path("xdg-state"))
+            .env("XDG_CONFIG_HOME", self.path("xdg-config"))
+            .env("TMUX_TMPDIR", self.tmux_tmpdir())
+            .env_remove("STRAY_CONFIG")
+            .env_remove("STRAY_STATE_DIR")
+            .env_remove("TMUX")
+            .env_remove("JOURNAL_STREAM")
+            .stdin(Stdio::null());
+    }
+
+    pub fn run(&self, args: &[&str]) -> Output {
+        self.cmd().args(args).output().unwrap()
+    }
+
+    /// Runs with `--format json` and parses stdout (asserting one document).
+    pub fn json(&self, args: &[&str]) -> (serde_json::Value, Output) {
+        let out = self
+            .cmd()
+            .arg("--format")
+            .arg("json")
+            .args(args)
+            .output()
+            .unwrap();
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+            panic!(
+                "stdout is not one JSON document ({e}):\n{}\nstderr:\n{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            )
+        });
+        (v, out)
+    }
+}
+
+/// The entry for `pid` in a `scan --format json` document.
+pub fn scan_entry(doc: &serde_json::Value, pid: i32) -> Option<serde_json::Value> {
+    doc["processes"]
+        .as_array()?
+        .iter()
+        .find(|p| p["pid"] == pid)
+        .cloned()
+}
+
+pub fn class_in_scan(doc: &serde_json::Value, pid: i32) -> Option<String> {
+    scan_entry(doc, pid).and_then(|p| p["class"].as_str().map(str::to_string))
+}
+
+/// `(start_time, state, ppid)` of a live pid, from `/proc/PID/stat`.
+pub fn stat_of(pid: i32) -> Option<(u64, char, i32)> {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let rest = &s[s.rfind(')')? + 2..];
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    Some((
+        f[19].parse().ok()?,
+        f[0].chars().next()?,
+        f[1].parse().ok()?,
+    ))
+}
+
+/// Alive and not a zombie, with the same start time.
+pub fn alive(pid: i32, start_time: u64) -> bool {
+    matches!(stat_of(pid), Some((st, state, _)) if st == start_time && state != 'Z')
+}
+
+pub fn wait_until(timeout: Duration, mut cond: impl FnMut() -> bool) -> bool {
+    let start = Instant::now();
+    while start.elapsed() < timeout {
+        if cond() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    cond()
+}
+
+/// A process this test started; SIGKILLed on drop if it is still the same
+/// process (pid and start time), so a recycled pid is never touched.
+pub struct Proc {
+    pub pid: i32,
+    pub start_time: u64,
+    child: Option<Child>,
+}
+
+impl Proc {
+    pub fn from_child(child: Child) -> Proc {
+        let pid = child.id() as i32;
+        let start_time = wait_stat(pid).0;
+        Proc {
+            pid,
+            start_time,
+            child: Some(child),
+        }
+    }
+
+    pub fn from_pid(pid: i32) -> Proc {
+        let start_time = wait_stat(pid).0;
+        Proc {
+            pid,
+            start_time,
+            child: None,
+        }
+    }
+
+    pub fn alive(&self) -> bool {
+        alive(self.pid, self.start_time)
+    }
+
+    pub fn ppid(&self) -> Option<i32> {
+        stat_of(self.pid).map(|s| s.2)
+    }
+
+    pub fn signal(&self, sig: i32) {
+        if self.alive() {
+            // SAFETY: kill has no memory-safety preconditions.
+            unsafe { libc::kill(self.pid, sig) };
+        }
+    }
+
+    /// Reaps our own child if it exited (other processes are reaped by
+    /// whoever adopted them).
+    pub fn reap_child(&mut self) {
+        if let Some(c) = self.child.as_mut() {
+            let _ = c.try_wait();
+        }
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        self.signal(libc::SIGKILL);
+        if let Some(mut c) = self.child.take() {
+            let _ = c.wait();
+        }
+    }
+}
+
+fn wait_stat(pid: i32) -> (u64, char, i32) {
+    let mut last = None;
+    wait_until(Duration::from_secs(5), || {
+        last = stat_of(pid);
+        last.is_some()
+    });
+    last.unwrap_or_else(|| panic!("pid {pid} never appeared"))
+}
+
+/// Starts `bin args…` as an orphan: in a new session (no controlling tty),
+/// through a shell that exits at once, so it is re-parented to PID 1 or the
+/// nearest subreaper. Returns once the re-parenting happened.
+pub fn spawn_orphan(env: &TestEnv, bin: &Path, args: &[&str]) -> Proc {
+    let mut c = Command::new("setsid");
+    c.arg("sh")
+        .arg("-c")
+        .arg("\"$0\" \"$@\" </dev/null >/dev/null 2>&1 & echo $!")
+        .arg(bin)
+        .args(args);
+    env.isolate(&mut c);
+    let out = c.stdout(Stdio::piped()).output().unwrap();
+    let pid: i32 = String::from_utf8_lossy(&out.stdout)
+        .trim()
+        .parse()
+        .expect("orphan pid");
+    let p = Proc::from_pid(pid);
+    let me = std::process::id() as i32;
+    assert!(
+        wait_until(Duration::from_secs(5), || p
+            .ppid()
+            .is_some_and(|pp| pp != me)),
+        "orphan {pid} was not re-parented"
+    );
+    p
+}
+
+/// The comm of the process that adopts orphans here (PID 1, or a subreaper
+/// such as `systemd --user`): tests add it to `reaper_parents` so the
+/// orphan rule holds wherever they run.
+pub fn adopter_comm(orphan: &Proc) -> String {
+    let ppid = orphan.ppid().expect("orphan alive");
+    std::fs::read_to_string(format!("/proc/{ppid}/comm"))
+        .map(|s| s.trim_end().to_string())
+        .unwrap_or_default()
+}
+
+/// A config that makes `orphan`'s adopter a reaper parent and sets min_age
+/// and grace, plus any extra TOML.
+pub fn orphan_config(env: &TestEnv, orphan: &Proc, min_age: &str, grace: &str, extra: &str) {
+    let adopter = adopter_comm(orphan);
+    env.write_config(&format!(
+        "min_age = \"{min_age}\"\ngrace = \"{grace}\"\nreaper_parents = [{:?}]\n{extra}",
+        adopter
+    ));
+}
+
+/// A tmux server on a private socket under the test's `TMUX_TMPDIR`,
+/// killed (by socket, then by pid) on drop.
+pub struct Tmux {
+    pub name: String,
+    pub socket: PathBuf,
+    tmpdir: PathBuf,
+    pub server_pid: i32,
+    server_start: u64,
+}
+
+impl Tmux {
+    /// Starts a server with one detached session running `command`.
+    pub fn start(env: &TestEnv, command: &str) -> Tmux {
+        let name = unique_name("tm");
+        let tmpdir = env.tmux_tmpdir();
+        let uid = nix_uid();
+        let socket = tmpdir.join(format!("tmux-{uid}")).join(&name);
+        let mut t = Tmux {
+            name,
+            socket,
+            tmpdir,
+            server_pid: 0,
+            server_start: 0,
+        };
+        let out = t
+            .cmd()
+            .args([
+                "-f",
+                "/dev/null",
+                "new-session",
+                "-d",
+                "-s",
+                "main",
+                "-x",
+                "100",
+                "-y",
+                "30",
+                command,
+            ])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "tmux new-session: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let pid = t.display("#{pid}");
+        t.server_pid = pid.trim().parse().expect("server pid");
+        t.server_start = wait_stat(t.server_pid).0;
+        t
+    }
+
+    pub fn cmd(&self) -> Command {
+        let mut c = Command::new("tmux");
+        c.arg("-L").arg(&self.name);
+        c.env("TMUX_TMPDIR", &self.tmpdir)
+            .env_remove("TMUX")
+            .stdin(Stdio::null());
+        c
+    }
+
+    pub fn display(&self, format: &str) -> String {
+        let out = self
+            .cmd()
+            .args(["display-message", "-p", format])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    }
+
+    /// Opens a new window running `command`; returns the pane's first pid.
+    pub fn new_window(&self, command: &str) -> i32 {
+        let out = self
+            .cmd()
+            .args(["new-window", "-d", "-P", "-F", "#{pane_pid}", command])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "tmux new-window: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).trim().parse().unwrap()
+    }
+
+    /// The pid of the first process in session main's first pane.
+    pub fn first_pane_pid(&self) -> i32 {
+        self.display("#{pane_pid}").parse().unwrap()
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = self.cmd().arg("kill-server").output();
+        if alive(self.server_pid, self.server_start) {
+            // SAFETY: kill has no memory-safety preconditions.
+            unsafe { libc::kill(self.server_pid, libc::SIGKILL) };
+        }
+        let _ = std::fs::remove_file(&self.socket);
+    }
+}
+
+pub fn nix_uid() -> u32 {
+    // SAFETY: geteuid cannot fail and has no preconditions.
+    unsafe { libc::geteuid() }
+}
+
+/// Children pids of `pid`, from `/proc/PID/task/*/children`.
+pub fn children_of(pid: i32) -> Vec<i32> {
+    let mut out = Vec::new();
+    if let Ok(rd) = std::fs::read_dir(format!("/proc/{pid}/task")) {
+        for t in rd.flatten() {
+            if let Ok(s) = std::fs::read_to_string(t.path().join("children")) {
+                out.extend(s.split_whitespace().filter_map(|x| x.parse::<i32>().ok()));
+            }
+        }
+    }
+    out
+}
+
+/// Finds a descendant of `root` whose comm is `comm`, waiting up to 5 s.
+pub fn find_descendant(root: i32, comm: &str) -> Option<i32> {
+    let mut found = None;
+    wait_until(Duration::from_secs(5), || {
+        let mut stack = vec![root];
+        while let Some(p) = stack.pop() {
+            if std::fs::read_to_string(format!("/proc/{p}/comm"))
+                .is_ok_and(|c| c.trim_end() == comm)
+            {
+                found = Some(p);
+                return true;
+            }
+            stack.extend(children_of(p));
+        }
+        false
+    });
+    found
+}
