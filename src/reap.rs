@@ -207,6 +207,30 @@ pub fn settle(plan: &Plan, outcomes: &[(ProcKey, Outcome)]) -> Vec<Entry> {
     next
 }
 
+/// Carries out a plan: each planned signal goes through `signaller`
+/// (or, in a dry run, is reported as `would-signal` and not sent); steps
+/// without a signal report their pending outcome. Returns one outcome per
+/// action, in plan order.
+pub fn execute(
+    plan: &Plan,
+    dry_run: bool,
+    signaller: &mut dyn crate::signal::Signaller,
+    comm_of: impl Fn(i32) -> String,
+) -> Vec<(ProcKey, Outcome)> {
+    plan.actions
+        .iter()
+        .filter_map(|a| {
+            let outcome = match (a.signal, a.pending) {
+                (Some(_), _) if dry_run => Outcome::WouldSignal,
+                (Some(sig), _) => signaller.send(a.key, &comm_of(a.key.pid), sig),
+                (None, Some(pending)) => pending,
+                (None, None) => return None,
+            };
+            Some((a.key, outcome))
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -337,5 +361,181 @@ mod tests {
         b.facts.agents.insert(104, "name:claude".into());
         let p = plan(&verdicts(&b), &[], 1000.0, GRACE, comm);
         assert!(p.actions.is_empty(), "{:?}", p.actions);
+    }
+}
+
+#[cfg(test)]
+mod properties {
+    //! Random process forests: no protected process is ever planned for a
+    //! signal, and a dry run plans exactly what a real run sends.
+
+    use std::collections::HashMap;
+
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::classify::testkit::{rules, NOW, TICKS};
+    use crate::classify::{Classifier, Facts, Peers};
+    use crate::proc::{Process, ProcessTable, Tty};
+    use crate::signal::RecordingSignaller;
+
+    const COMMS: [&str; 7] = ["claude", "codex", "bash", "tmux: server", "SCREEN", "systemd", "node"];
+
+    #[derive(Debug, Clone)]
+    struct Spec {
+        parent: usize,
+        comm: usize,
+        tty: Option<u32>,
+        zombie: bool,
+        age: u32,
+    }
+
+    fn spec() -> impl Strategy<Value = Spec> {
+        (
+            0usize..64,
+            0usize..COMMS.len(),
+            prop::option::weighted(0.4, 0u32..6),
+            prop::bool::weighted(0.05),
+            0u32..7200,
+        )
+            .prop_map(|(parent, comm, tty, zombie, age)| Spec {
+                parent,
+                comm,
+                tty,
+                zombie,
+                age,
+            })
+    }
+
+    /// Builds a forest: process i+2 has a parent among the earlier ones, or
+    /// PID 1, or (rarely) a pid that vanished.
+    fn build(specs: &[Spec], panes: &[(u32, usize)], peers: &[(usize, usize)]) -> (ProcessTable, Facts) {
+        let mut procs = vec![Process {
+            pid: 1,
+            ppid: 0,
+            start_time: 0,
+            uid: 0,
+            state: 'S',
+            tty: None,
+            comm: "init".into(),
+            rss_bytes: 0,
+            kernel_thread: false,
+            exe: None,
+            cmdline: None,
+        }];
+        let mut facts = Facts::default();
+        for (i, s) in specs.iter().enumerate() {
+            let pid = i as i32 + 2;
+            let ppid = match s.parent % (i + 3) {
+                0 => 1,
+                x if x == i + 2 => 9999, // vanished mid-scan
+                x => x as i32,
+            };
+            procs.push(Process {
+                pid,
+                ppid,
+                start_time: ((NOW - s.age as f64) * TICKS as f64) as u64,
+                uid: 1000,
+                state: if s.zombie { 'Z' } else { 'S' },
+                tty: s.tty.map(Tty::Pts),
+                comm: COMMS[s.comm].into(),
+                rss_bytes: 1,
+                kernel_thread: false,
+                exe: None,
+                cmdline: None,
+            });
+            if COMMS[s.comm] == "claude" || COMMS[s.comm] == "codex" {
+                facts.agents.insert(pid, format!("name:{}", COMMS[s.comm]));
+            }
+        }
+        for &(tty, server) in panes {
+            facts.pane_ttys.insert(tty, server as i32 % (specs.len() as i32 + 2));
+        }
+        let mut by: HashMap<i32, Vec<i32>> = HashMap::new();
+        for &(a, b) in peers {
+            let (a, b) = (a as i32 % (specs.len() as i32 + 2), b as i32 % (specs.len() as i32 + 2));
+            by.entry(a).or_default().push(b);
+        }
+        facts.peers = by.into_iter().map(|(k, v)| (k, Peers::Known(v))).collect();
+        (ProcessTable::new(procs, NOW, TICKS), facts)
+    }
+
+    /// An independent, naive oracle for "must never be signalled".
+    fn must_not_signal(t: &ProcessTable, f: &Facts, pid: i32, min_age: f64) -> bool {
+        let p = t.get(pid).unwrap();
+        if p.pid <= 1 || p.is_zombie() || t.age_secs(p) < min_age {
+            return true;
+        }
+        if let Some(Tty::Pts(n)) = p.tty {
+            if f.pane_ttys.contains_key(&n) {
+                return true;
+            }
+        }
+        let mut cur = Some(p);
+        let mut hops = 0;
+        while let Some(q) = cur {
+            let server = q.comm == "tmux: server" || (q.comm == "SCREEN" && q.tty.is_none());
+            if server {
+                return true;
+            }
+            if q.ppid <= 0 {
+                break;
+            }
+            match t.get(q.ppid) {
+                Some(parent) => cur = Some(parent),
+                None => return true, // unknown ancestry
+            }
+            hops += 1;
+            if hops > 1000 {
+                break;
+            }
+        }
+        false
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 400, .. ProptestConfig::default() })]
+
+        #[test]
+        fn protected_processes_are_never_planned_for_a_signal(
+            specs in prop::collection::vec(spec(), 1..40),
+            panes in prop::collection::vec((0u32..6, 0usize..64), 0..4),
+            peers in prop::collection::vec((0usize..64, 0usize..64), 0..6),
+            term_ago in prop::collection::vec(0u32..200, 0..40),
+        ) {
+            let (t, f) = build(&specs, &panes, &peers);
+            let r = rules();
+            let c = Classifier::new(&t, &f, &r);
+            let verdicts = c.verdicts(false);
+            // Previous state: some of the same keys, TERMed a while ago.
+            let previous: Vec<Entry> = verdicts.iter().zip(&term_ago).map(|(v, &ago)| Entry {
+                pid: v.pid, start_time: v.start_time, comm: String::new(),
+                term_at: NOW - ago as f64, kill_at: None,
+            }).collect();
+            let p = plan(&verdicts, &previous, NOW, 60.0, |_| "x".into());
+            for a in p.actions.iter().filter(|a| a.signal.is_some()) {
+                prop_assert!(!c.is_protected(a.key.pid), "protected {} planned", a.key.pid);
+                prop_assert!(!must_not_signal(&t, &f, a.key.pid, r.min_age_secs), "oracle: {} planned", a.key.pid);
+                prop_assert!(f.agents.contains_key(&a.key.pid));
+            }
+            // Served processes are protected only if a peer is.
+            for v in &verdicts {
+                if let Some(crate::classify::ProtectedBy::Serves { pid, .. }) = v.protected_by {
+                    prop_assert!(c.is_protected(pid));
+                }
+            }
+
+            // Dry run: the same (pid, signal) pairs, nothing sent.
+            let mut dry = RecordingSignaller::default();
+            let dry_out = execute(&p, true, &mut dry, |_| "x".into());
+            let mut real = RecordingSignaller::default();
+            let real_out = execute(&p, false, &mut real, |_| "x".into());
+            prop_assert!(dry.calls.is_empty());
+            let planned: Vec<_> = p.actions.iter().filter_map(|a| a.signal.map(|s| (a.key, s))).collect();
+            prop_assert_eq!(&real.calls, &planned);
+            let would: Vec<_> = dry_out.iter().filter(|(_, o)| *o == Outcome::WouldSignal).map(|(k, _)| *k).collect();
+            let sent: Vec<_> = real_out.iter().filter(|(_, o)| *o == Outcome::Signalled).map(|(k, _)| *k).collect();
+            prop_assert_eq!(would, sent);
+        }
     }
 }
