@@ -35,7 +35,7 @@ impl Event {
     /// The one-line stderr form (journald picks it up under systemd).
     pub fn line(&self) -> String {
         format!(
-            "stray: {} pid {} ({}) {} [{}]: {}",
+            "{} pid {} ({}) {} [{}]: {}",
             self.signal.as_deref().unwrap_or("no signal"),
             self.pid,
             crate::report::escape(&self.comm),
