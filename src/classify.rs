@@ -179,7 +179,9 @@ impl Rules {
 /// itself `tmux: server`; elsewhere (and for screen, zellij) it is the
 /// process of that name without a controlling terminal (clients have one).
 pub fn is_multiplexer_server(p: &Process, multiplexers: &[String]) -> bool {
-    if p.kernel_thread || p.is_zombie() {
+    // A zombie server still counts: nothing can be its child any more, and
+    // erring towards protection costs nothing.
+    if p.kernel_thread {
         return false;
     }
     if p.comm.starts_with("tmux: server") {
