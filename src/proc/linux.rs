@@ -281,6 +281,23 @@ mod tests {
     }
 
     #[test]
+    fn threads_are_not_processes() {
+        let (tx, rx) = std::sync::mpsc::channel();
+        let (done_tx, done_rx) = std::sync::mpsc::channel::<()>();
+        let worker = std::thread::spawn(move || {
+            // SAFETY: gettid has no preconditions.
+            tx.send(unsafe { libc::gettid() }).unwrap();
+            let _ = done_rx.recv();
+        });
+        let tid = rx.recv().unwrap();
+        let read = read_table(Path::new("/proc")).unwrap();
+        assert!(read.table.get(std::process::id() as i32).is_some());
+        assert!(read.table.get(tid).is_none(), "thread {tid} listed as a process");
+        done_tx.send(()).unwrap();
+        worker.join().unwrap();
+    }
+
+    #[test]
     fn hostile_comm_is_parsed_exactly() {
         // The comm field may contain spaces, parentheses and newlines; the
         // parser must split on the last ')'.
