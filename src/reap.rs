@@ -379,7 +379,15 @@ mod properties {
     use crate::proc::{Process, ProcessTable, Tty};
     use crate::signal::RecordingSignaller;
 
-    const COMMS: [&str; 7] = ["claude", "codex", "bash", "tmux: server", "SCREEN", "systemd", "node"];
+    const COMMS: [&str; 7] = [
+        "claude",
+        "codex",
+        "bash",
+        "tmux: server",
+        "SCREEN",
+        "systemd",
+        "node",
+    ];
 
     #[derive(Debug, Clone)]
     struct Spec {
@@ -409,7 +417,11 @@ mod properties {
 
     /// Builds a forest: process i+2 has a parent among the earlier ones, or
     /// PID 1, or (rarely) a pid that vanished.
-    fn build(specs: &[Spec], panes: &[(u32, usize)], peers: &[(usize, usize)]) -> (ProcessTable, Facts) {
+    fn build(
+        specs: &[Spec],
+        panes: &[(u32, usize)],
+        peers: &[(usize, usize)],
+    ) -> (ProcessTable, Facts) {
         let mut procs = vec![Process {
             pid: 1,
             ppid: 0,
@@ -449,11 +461,16 @@ mod properties {
             }
         }
         for &(tty, server) in panes {
-            facts.pane_ttys.insert(tty, server as i32 % (specs.len() as i32 + 2));
+            facts
+                .pane_ttys
+                .insert(tty, server as i32 % (specs.len() as i32 + 2));
         }
         let mut by: HashMap<i32, Vec<i32>> = HashMap::new();
         for &(a, b) in peers {
-            let (a, b) = (a as i32 % (specs.len() as i32 + 2), b as i32 % (specs.len() as i32 + 2));
+            let (a, b) = (
+                a as i32 % (specs.len() as i32 + 2),
+                b as i32 % (specs.len() as i32 + 2),
+            );
             by.entry(a).or_default().push(b);
         }
         facts.peers = by.into_iter().map(|(k, v)| (k, Peers::Known(v))).collect();

@@ -667,3 +667,21 @@ fn config_init_and_show() {
         "{shown}"
     );
 }
+
+#[test]
+fn kill_fallback_without_pidfds_signals_the_same_way() {
+    let mut env = TestEnv::new();
+    let (_n, bin) = env.agent_bin("f");
+    let orphan = spawn_orphan(&env, &bin, &["300"]);
+    orphan_config(&env, &orphan, "0s", "60s", "");
+    let out = env
+        .cmd()
+        .env("STRAY_NO_PIDFD", "1")
+        .args(["--format", "json", "reap"])
+        .output()
+        .unwrap();
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["actions"][0]["pid"], orphan.pid, "{doc}");
+    assert_eq!(doc["actions"][0]["outcome"], "signalled");
+    assert!(wait_until(Duration::from_secs(5), || !orphan.alive()));
+}

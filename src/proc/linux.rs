@@ -292,7 +292,10 @@ mod tests {
         let tid = rx.recv().unwrap();
         let read = read_table(Path::new("/proc")).unwrap();
         assert!(read.table.get(std::process::id() as i32).is_some());
-        assert!(read.table.get(tid).is_none(), "thread {tid} listed as a process");
+        assert!(
+            read.table.get(tid).is_none(),
+            "thread {tid} listed as a process"
+        );
         done_tx.send(()).unwrap();
         worker.join().unwrap();
     }
