@@ -18,6 +18,7 @@ pub mod proc;
 pub mod reap;
 pub mod report;
 pub mod signal;
+pub mod sockets;
 pub mod state;
 pub mod survey;
 pub mod tmux;

@@ -203,6 +203,9 @@ pub struct State {
     /// Processes under escalation.
     #[serde(default)]
     pub reap: Vec<Entry>,
+    /// The last `stray sockets` sample (sockets with queued data).
+    #[serde(default)]
+    pub sockets: crate::sockets::Stored,
 }
 
 impl Default for State {
@@ -211,6 +214,7 @@ impl Default for State {
             schema: SCHEMA,
             boot_id: None,
             reap: Vec::new(),
+            sockets: Default::default(),
         }
     }
 }

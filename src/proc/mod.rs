@@ -22,6 +22,9 @@ mod imp;
 #[cfg(target_os = "linux")]
 pub mod unix_diag;
 
+#[cfg(target_os = "linux")]
+pub mod inet_diag;
+
 pub use imp::{current_boot_id, now_boottime, read_one, read_table, LiveSource, TableRead};
 
 /// A process identity that survives pid reuse: the kernel never hands the
