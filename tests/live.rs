@@ -125,14 +125,15 @@ fn reparented_process_on_a_pane_tty_stays_protected() {
 #[test]
 fn headless_agent_under_a_live_script_is_reported_not_reaped() {
     let mut env = TestEnv::new();
-    let (_name, bin) = env.agent_bin("h");
+    let (name, bin) = env.agent_bin("h");
     // The script (sh) is orphaned; the agent's parent, sh, is alive.
     let script = spawn_orphan(
         &env,
         Path::new("sh"),
         &["-c", &format!("{} 300; :", bin.display())],
     );
-    let agent = Proc::from_pid(wait_child(script.pid));
+    // Wait for the exec: until then the child is still called `sh`.
+    let agent = Proc::from_pid(find_descendant(script.pid, &name).expect("agent under the script"));
     orphan_config(&env, &script, "0s", "60s", "");
     let (doc, _) = env.json(&["scan"]);
     assert_eq!(
@@ -144,16 +145,6 @@ fn headless_agent_under_a_live_script_is_reported_not_reaped() {
     assert!(doc["actions"].as_array().unwrap().is_empty(), "{doc}");
     assert_eq!(doc["summary"]["classes"]["headless"], 1);
     assert!(agent.alive());
-}
-
-/// The only child of `pid`, waiting for it to appear.
-fn wait_child(pid: i32) -> i32 {
-    let mut child = None;
-    assert!(wait_until(Duration::from_secs(5), || {
-        child = children_of(pid).first().copied();
-        child.is_some()
-    }));
-    child.unwrap()
 }
 
 #[test]
