@@ -259,6 +259,17 @@ pub fn spawn_orphan(env: &TestEnv, bin: &Path, args: &[&str]) -> Proc {
         .parse()
         .expect("orphan pid");
     let p = Proc::from_pid(pid);
+    // Until the background child execs, it is still a copy of the shell.
+    if bin != Path::new("sh") {
+        let shell = std::fs::canonicalize("/bin/sh").ok();
+        assert!(
+            wait_until(Duration::from_secs(5), || {
+                std::fs::read_link(format!("/proc/{pid}/exe")).ok() != shell
+            }),
+            "{} never exec'd",
+            bin.display()
+        );
+    }
     let me = std::process::id() as i32;
     assert!(
         wait_until(Duration::from_secs(5), || p
