@@ -13,6 +13,7 @@ pub mod cli;
 pub mod cmd;
 pub mod config;
 pub mod exit;
+pub mod gen;
 pub mod msg;
 pub mod proc;
 pub mod reap;
@@ -52,6 +53,11 @@ impl Settings {
 /// Parses `args`, runs the command, prints any error once, and returns the
 /// exit code.
 pub fn run(args: Vec<OsString>) -> ExitCode {
+    // `stray --generate DIR`: the packagers' generator (man pages and
+    // completion files), kept out of clap so it appears in neither.
+    if args.get(1).is_some_and(|a| a == "--generate") {
+        return gen::main(&args[2..]);
+    }
     let is_check = args.iter().skip(1).any(|a| a == "check");
     let cli = match Cli::try_parse_from(&args) {
         Ok(cli) => cli,

@@ -11,8 +11,6 @@
 //! `ESRCH` and `EPERM` are outcomes ([`Outcome::Gone`], [`Outcome::Denied`]),
 //! never errors.
 
-use std::path::PathBuf;
-
 use crate::proc::ProcKey;
 use crate::reap::{Outcome, Signal};
 
@@ -30,6 +28,7 @@ pub use imp::LiveSignaller;
 mod imp {
     use super::*;
     use std::os::fd::{FromRawFd, OwnedFd};
+    use std::path::PathBuf;
     use std::os::unix::io::AsRawFd;
 
     /// Signals real processes through pidfds, verifying identity in `root`.
