@@ -156,6 +156,12 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
             UsageError("--format nagios|prometheus is only for `stray check`".into()).into(),
         );
     }
+    if let Command::Doctor = cli.command {
+        // Before the config is loaded: a bad config is one of its findings.
+        let code = cmd::doctor::doctor(&cmd::doctor::Inputs::from_cli(&cli), &mut out)?;
+        out.flush()?;
+        return Ok(code);
+    }
     let s = settings(&cli)?;
     let code = match cli.command {
         Command::Scan(a) => cmd::scan::scan(&s, &a, &mut out)?,
@@ -168,8 +174,7 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
         Command::Check(a) => cmd::check::check(&s, &a, &mut out)?,
         Command::Sockets(a) => cmd::sockets::sockets(&s, &a, &mut out)?,
         Command::Watch(a) => cmd::watch::watch(&s, &a, &mut out)?,
-        Command::Doctor => cmd::doctor::doctor(&s, &mut out)?,
-        Command::Completions(_) => unreachable!("handled above"),
+        Command::Doctor | Command::Completions(_) => unreachable!("handled above"),
     };
     out.flush()?;
     Ok(code)

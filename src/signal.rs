@@ -28,8 +28,8 @@ pub use imp::LiveSignaller;
 mod imp {
     use super::*;
     use std::os::fd::{FromRawFd, OwnedFd};
-    use std::path::PathBuf;
     use std::os::unix::io::AsRawFd;
+    use std::path::PathBuf;
 
     /// Signals real processes through pidfds, verifying identity in `root`.
     pub struct LiveSignaller {
