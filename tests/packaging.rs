@@ -140,12 +140,44 @@ fn completions_cover_every_subcommand() {
         assert!(text.contains("dry-run"), "{file} lacks reap's flags");
     }
     // And `stray completions SHELL` prints the same thing.
-    let out = Command::new(env!("CARGO_BIN_EXE_stray"))
-        .args(["completions", "fish"])
-        .output()
-        .unwrap();
-    assert!(out.status.success());
-    assert_eq!(out.stdout, std::fs::read(dir.join("stray.fish")).unwrap());
+    for (shell, file) in [
+        ("bash", "stray.bash"),
+        ("zsh", "_stray"),
+        ("fish", "stray.fish"),
+        ("elvish", "stray.elv"),
+        ("powershell", "_stray.ps1"),
+    ] {
+        let out = Command::new(env!("CARGO_BIN_EXE_stray"))
+            .args(["completions", shell])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "completions {shell}");
+        assert!(
+            out.stdout == std::fs::read(dir.join(file)).unwrap(),
+            "completions {shell} differs from {file}"
+        );
+    }
+    // The scripts at least parse, where the shell is here to say so.
+    for (shell, flag, file) in [
+        ("bash", "-n", "stray.bash"),
+        ("zsh", "-n", "_stray"),
+        ("fish", "--no-execute", "stray.fish"),
+    ] {
+        if !have(shell) {
+            eprintln!("skipped: {shell} not installed, {file} not syntax-checked");
+            continue;
+        }
+        let out = Command::new(shell)
+            .arg(flag)
+            .arg(dir.join(file))
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{shell} {flag} {file}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
 }
 
 /// Copies the units into a temp dir with ExecStart pointing at the built
