@@ -96,6 +96,8 @@ fn item(r: &mut Roff, tag: impl Into<Vec<Inline>>, body: impl Into<Vec<Inline>>)
 /// Prose after clap's one-line description.
 fn description() -> Roff {
     let mut r = Roff::default();
+    // No hyphenation: paths and flag names must stay copy-pasteable.
+    r.control("nh", []);
     para(
         &mut r,
         [roman(
@@ -250,7 +252,7 @@ fn hand_written() -> Roff {
         (
             "JOURNAL_STREAM",
             "Set by systemd when stderr goes to the journal; stray then prefixes each stderr \
-             line with its sd-daemon priority (<3> error, <4> warning, <6> info, <7> debug).",
+             line with its sd-daemon priority (<3> error, <4> warning, <5> notice for each signal sent, <6> info, <7> debug).",
         ),
         (
             "STRAY_NO_PIDFD",
