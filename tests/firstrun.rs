@@ -228,3 +228,48 @@ fn scan_tree_shows_the_tmux_chain() {
     // No colour when stdout is not a terminal.
     assert!(!text.contains('\x1b'), "{text:?}");
 }
+
+/// Quotes one argument for `sh -c`.
+fn sh_quote(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "'\\''"))
+}
+
+#[test]
+fn scan_tree_colours_only_on_a_terminal_without_no_color() {
+    if Command::new("script").arg("--version").output().is_err() {
+        eprintln!("skipped: script(1) from util-linux not installed");
+        return;
+    }
+    let mut env = TestEnv::new();
+    let (name, bin) = env.agent_bin("c");
+    let tmux = Tmux::start(&env, &format!("sh -c '{} 300; :'", bin.display()));
+    let _agent = Proc::from_pid(find_descendant(tmux.server_pid, &name).expect("agent in pane"));
+    // The same command line env.cmd() would run, under a real pty.
+    let cmd = env.cmd();
+    let line: Vec<String> = std::iter::once(cmd.get_program())
+        .chain(cmd.get_args())
+        .map(|a| sh_quote(&a.to_string_lossy()))
+        .chain(["scan".into(), "--tree".into()])
+        .collect();
+    let run = |no_color: bool| {
+        let mut c = Command::new("script");
+        c.args(["-qec", &line.join(" "), "/dev/null"]);
+        env.isolate(&mut c);
+        if no_color {
+            c.env("NO_COLOR", "1");
+        } else {
+            c.env_remove("NO_COLOR");
+        }
+        let out = c.output().unwrap();
+        assert!(out.status.success(), "{out:?}");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let coloured = run(false);
+    assert!(
+        coloured.contains("\x1b[32mprotected\x1b[0m"),
+        "on a terminal the class is coloured: {coloured:?}"
+    );
+    let plain = run(true);
+    assert!(plain.contains("protected"), "{plain:?}");
+    assert!(!plain.contains('\x1b'), "NO_COLOR: {plain:?}");
+}
