@@ -13,6 +13,7 @@ pub mod cli;
 pub mod cmd;
 pub mod config;
 pub mod exit;
+pub mod gen;
 pub mod msg;
 pub mod proc;
 pub mod reap;
@@ -53,6 +54,11 @@ impl Settings {
 /// Parses `args`, runs the command, prints any error once, and returns the
 /// exit code.
 pub fn run(args: Vec<OsString>) -> ExitCode {
+    // `stray --generate DIR`: the packagers' generator (man pages and
+    // completion files), kept out of clap so it appears in neither.
+    if args.get(1).is_some_and(|a| a == "--generate") {
+        return gen::main(&args[2..]);
+    }
     let is_check = args.iter().skip(1).any(|a| a == "check");
     let cli = match Cli::try_parse_from(&args) {
         Ok(cli) => cli,
@@ -151,6 +157,12 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
             UsageError("--format nagios|prometheus is only for `stray check`".into()).into(),
         );
     }
+    if let Command::Doctor = cli.command {
+        // Before the config is loaded: a bad config is one of its findings.
+        let code = cmd::doctor::doctor(&cmd::doctor::Inputs::from_cli(&cli), &mut out)?;
+        out.flush()?;
+        return Ok(code);
+    }
     let s = settings(&cli)?;
     let code = match cli.command {
         Command::Scan(a) => cmd::scan::scan(&s, &a, &mut out)?,
@@ -163,8 +175,7 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
         Command::Check(a) => cmd::check::check(&s, &a, &mut out)?,
         Command::Sockets(a) => cmd::sockets::sockets(&s, &a, &mut out)?,
         Command::Watch(a) => cmd::watch::watch(&s, &a, &mut out)?,
-        Command::Doctor => cmd::doctor::doctor(&s, &mut out)?,
-        Command::Completions(_) => unreachable!("handled above"),
+        Command::Doctor | Command::Completions(_) => unreachable!("handled above"),
     };
     out.flush()?;
     Ok(code)

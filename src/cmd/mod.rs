@@ -11,6 +11,7 @@ pub mod reap;
 pub mod scan;
 pub mod sockets;
 pub mod tmux;
+pub mod tree;
 pub mod watch;
 
 use std::io::Write;

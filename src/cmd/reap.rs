@@ -163,7 +163,7 @@ pub fn cycle(
             })
             .collect();
         for e in &events {
-            msg::warn(&e.line());
+            msg::notice(&e.line());
         }
         let log = AuditLog::new(audit::resolve_path(s.config.audit_log.as_deref()));
         if let Err(e) = log.append(&events) {

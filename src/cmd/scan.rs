@@ -1,7 +1,7 @@
 //! `stray scan` and `stray explain`: classification, no signals.
 
 use std::collections::HashMap;
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 
 use anyhow::Result;
@@ -101,7 +101,22 @@ pub fn scan(s: &Settings, args: &ScanArgs, out: &mut dyn Write) -> Result<ExitCo
         .map(|_| ExitCode::OK);
     }
     if args.tree {
-        write!(out, "{}", render_tree(&sv, &reports))?;
+        let cfg = &s.config;
+        let colour = msg::use_colour(
+            std::io::stdout().is_terminal(),
+            std::env::var_os("NO_COLOR").as_deref(),
+            false,
+        );
+        let anchor = |p: &Process| {
+            p.pid <= 1
+                || cfg.reaper_parents.contains(&p.comm)
+                || crate::classify::is_multiplexer_server(p, &cfg.multiplexers)
+        };
+        write!(
+            out,
+            "{}",
+            crate::cmd::tree::render(&sv.table, &reports, anchor, colour)
+        )?;
     } else if !reports.is_empty() {
         let mut t = Table::new(&["CLASS", "PID", "AGE", "RSS", "TTY", "COMMAND", "WHY"]);
         for r in &reports {
@@ -148,51 +163,6 @@ pub fn summary_line(verdicts: &[Verdict], noun: &str) -> String {
     } else {
         format!("{} {noun}: {}", verdicts.len(), parts.join(", "))
     }
-}
-
-/// Agents under their ancestors, as an indented tree (`scan --tree`).
-fn render_tree(sv: &Survey, reports: &[ProcessReport]) -> String {
-    let by_pid: HashMap<i32, &ProcessReport> = reports.iter().map(|r| (r.pid, r)).collect();
-    let mut lines = Vec::new();
-    for r in reports {
-        let mut chain = Vec::new();
-        let mut cur = sv.table.get(r.ppid);
-        while let Some(p) = cur {
-            chain.push(p);
-            if p.pid <= 1 || sv.classifier().is_protected(p.pid) && p.comm.starts_with("tmux") {
-                break;
-            }
-            cur = sv.table.get(p.ppid);
-        }
-        chain.reverse();
-        let mut line = String::new();
-        for (depth, p) in chain.iter().enumerate() {
-            line += &format!(
-                "{}{} {}\n",
-                "  ".repeat(depth),
-                p.pid,
-                report::escape(&p.comm)
-            );
-        }
-        line += &format!(
-            "{}{} {} [{}] {}\n",
-            "  ".repeat(chain.len()),
-            r.pid,
-            report::clip(
-                if r.cmdline.is_empty() {
-                    &r.comm
-                } else {
-                    &r.cmdline
-                },
-                60
-            ),
-            r.class,
-            report::escape(&r.reason)
-        );
-        let _ = by_pid;
-        lines.push(line);
-    }
-    lines.concat()
 }
 
 /// tmux pane names for display: at most one bounded `list-panes` per tmux

@@ -217,9 +217,53 @@ pub fn split_nul(bytes: &[u8]) -> Vec<String> {
         .collect()
 }
 
+/// Parses a macOS `sysctl(KERN_PROCARGS2)` buffer: a native-endian `i32`
+/// argc, the exec path, NUL padding, argc arguments, then the environment
+/// up to the first empty string. `None` when the buffer is too short for
+/// what it claims. (Pure, so it is tested on every platform.)
+pub fn parse_procargs2(buf: &[u8]) -> Option<(Vec<String>, Vec<String>)> {
+    let argc = i32::from_ne_bytes(buf.get(..4)?.try_into().ok()?);
+    let argc = usize::try_from(argc).ok()?;
+    let rest = &buf[4..];
+    // Skip the exec path, then the padding NULs after it.
+    let path_end = rest.iter().position(|&b| b == 0)?;
+    let mut i = path_end;
+    while rest.get(i) == Some(&0) {
+        i += 1;
+    }
+    let mut strings = rest[i..].split(|&b| b == 0);
+    let mut argv = Vec::with_capacity(argc.min(4096));
+    for _ in 0..argc {
+        argv.push(String::from_utf8_lossy(strings.next()?).into_owned());
+    }
+    let env = strings
+        .take_while(|s| !s.is_empty())
+        .map(|s| String::from_utf8_lossy(s).into_owned())
+        .collect();
+    Some((argv, env))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn procargs2_layout() {
+        let mut buf = 2i32.to_ne_bytes().to_vec();
+        buf.extend(b"/usr/local/bin/claude\0\0\0\0");
+        buf.extend(b"claude\0-p\0HOME=/Users/a\0CLAUDECODE=1\0\0executable_path=x\0");
+        let (argv, env) = parse_procargs2(&buf).unwrap();
+        assert_eq!(argv, vec!["claude", "-p"]);
+        assert_eq!(env, vec!["HOME=/Users/a", "CLAUDECODE=1"]);
+        // Claims more arguments than it holds: rejected, not padded.
+        let mut short = 5i32.to_ne_bytes().to_vec();
+        short.extend(b"/bin/x\0x\0");
+        assert_eq!(parse_procargs2(&short), None);
+        assert_eq!(parse_procargs2(b"\x01"), None);
+        let mut neg = (-1i32).to_ne_bytes().to_vec();
+        neg.extend(b"/bin/x\0");
+        assert_eq!(parse_procargs2(&neg), None);
+    }
 
     #[test]
     fn tty_decoding() {
