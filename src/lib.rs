@@ -17,6 +17,7 @@ pub mod msg;
 pub mod proc;
 pub mod reap;
 pub mod report;
+pub mod safefs;
 pub mod signal;
 pub mod state;
 pub mod survey;

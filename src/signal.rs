@@ -11,8 +11,6 @@
 //! `ESRCH` and `EPERM` are outcomes ([`Outcome::Gone`], [`Outcome::Denied`]),
 //! never errors.
 
-use std::path::PathBuf;
-
 use crate::proc::ProcKey;
 use crate::reap::{Outcome, Signal};
 
@@ -31,6 +29,7 @@ mod imp {
     use super::*;
     use std::os::fd::{FromRawFd, OwnedFd};
     use std::os::unix::io::AsRawFd;
+    use std::path::PathBuf;
 
     /// Signals real processes through pidfds, verifying identity in `root`.
     pub struct LiveSignaller {
