@@ -42,9 +42,10 @@ impl Event {
             self.signal.as_deref().unwrap_or("no signal"),
             self.pid,
             crate::report::escape(&self.comm),
-            self.class,
-            self.rule,
-            self.outcome
+            crate::report::escape(&self.class),
+            // The rule names the comm it matched: hostile too.
+            crate::report::escape(&self.rule),
+            crate::report::escape(&self.outcome)
         )
     }
 }
@@ -320,6 +321,7 @@ mod tests {
     fn event_line_escapes_hostile_comm() {
         let mut e = ev(1, "x");
         e.comm = "evil\x1b[2J\n".into();
+        e.rule = "name:evil\x1b[2J\n".into();
         let line = e.line();
         assert!(!line.contains('\x1b') && !line.contains('\n'), "{line:?}");
     }
