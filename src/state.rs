@@ -462,6 +462,21 @@ mod tests {
     }
 
     #[test]
+    fn a_dir_swapped_after_open_is_not_followed() {
+        let t = tempfile::tempdir().unwrap();
+        let path = t.path().join("state");
+        let d = StateDir::open(&path, true).unwrap().unwrap();
+        // Someone swaps the checked directory for a symlink to theirs.
+        fs::rename(&path, t.path().join("moved")).unwrap();
+        fs::create_dir(t.path().join("theirs")).unwrap();
+        std::os::unix::fs::symlink(t.path().join("theirs"), &path).unwrap();
+        State::default().save(&d).unwrap();
+        let _lock = Lock::acquire(&d, Duration::ZERO).unwrap();
+        assert!(t.path().join("moved").join(STATE_FILE).exists());
+        assert_eq!(fs::read_dir(t.path().join("theirs")).unwrap().count(), 0);
+    }
+
+    #[test]
     fn lock_is_exclusive_and_names_the_holder() {
         let (_t, d) = dir();
         let held = Lock::acquire(&d, Duration::ZERO).unwrap();
