@@ -5,7 +5,7 @@
 
 use std::fs::{self, File};
 use std::io::{self, BufRead, Write};
-use std::os::unix::fs::DirBuilderExt;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
@@ -219,7 +219,15 @@ pub fn read_all(path: &Path) -> Result<(Vec<Event>, usize)> {
     let mut events = Vec::new();
     let mut bad = 0;
     for p in [rotated_path(path), path.to_path_buf()] {
-        let f = match fs::File::open(&p) {
+        // O_NONBLOCK: a FIFO planted as the log cannot hang `stray log`.
+        let f = match fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_NONBLOCK)
+            .open(&p)
+        {
+            Ok(f) if !f.metadata().is_ok_and(|m| m.is_file()) => {
+                bail!("cannot read audit log {}: not a regular file", p.display())
+            }
             Ok(f) => f,
             Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
             Err(e) => {
