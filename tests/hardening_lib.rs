@@ -29,6 +29,15 @@ fn fixture(case: &str) -> PathBuf {
         .join(case)
 }
 
+/// A copy of a fixture under `dir`, owned by whoever runs the test: the
+/// reader takes a process's uid from its directory's owner, and a non-root
+/// run only considers its own processes.
+fn fixture_in(dir: &Path, case: &str) -> PathBuf {
+    let dest = dir.join(format!("proc-{case}"));
+    copy_tree(&fixture(case), &dest);
+    dest
+}
+
 /// Settings for a cycle against `proc_root` with agent `name`, reaper parent
 /// `adopter`, min_age 0, the given grace, and an audit log under `dir`.
 fn settings(dir: &Path, proc_root: &Path, name: &str, adopter: &str, grace: &str) -> Settings {
@@ -283,9 +292,10 @@ fn inconsistent_proc_tables_signal_nothing() {
     // Built at run time: git cannot hold a directory named `stat`.
     let unreadable = t.path().join("unreadable");
     copy_tree(&fixture("ok"), &unreadable);
+    let ok_root = fixture_in(t.path(), "ok");
     fs::create_dir_all(unreadable.join("500/stat")).unwrap();
 
-    let ok = settings(t.path(), &fixture("ok"), "fixagent", "init", "60s");
+    let ok = settings(t.path(), &ok_root, "fixagent", "init", "60s");
     let dir = state_dir(&ok);
     let mut sig = RecordingSignaller::default();
     let r = cycle(&ok, Some(&dir), &opts(60), &mut sig).unwrap();
@@ -301,7 +311,9 @@ fn inconsistent_proc_tables_signal_nothing() {
     );
     assert_eq!(r.actions.len(), 1);
 
-    for root in [fixture("garbage"), fixture("truncated"), unreadable] {
+    let garbage = fixture_in(t.path(), "garbage");
+    let truncated = fixture_in(t.path(), "truncated");
+    for root in [garbage, truncated, unreadable] {
         let read = stray::proc::read_table(&root).unwrap();
         assert_eq!(read.problems.len(), 1, "{root:?}: {:?}", read.problems);
         assert!(read.problems[0].contains("500/stat"), "{:?}", read.problems);
@@ -478,7 +490,13 @@ proptest! {
 #[test]
 fn intact_state_does_escalate() {
     let t = tempfile::tempdir().unwrap();
-    let s = settings(t.path(), &fixture("ok"), "fixagent", "init", "60s");
+    let s = settings(
+        t.path(),
+        &fixture_in(t.path(), "ok"),
+        "fixagent",
+        "init",
+        "60s",
+    );
     let dir = state_dir(&s);
     fs::write(dir.file("state.json"), kill_state()).unwrap();
     let mut sig = RecordingSignaller::default();
@@ -505,7 +523,7 @@ proptest! {
     #[test]
     fn corrupt_state_never_escalates(bytes in mutated_state()) {
         let t = tempfile::tempdir().unwrap();
-        let s = settings(t.path(), &fixture("ok"), "fixagent", "init", "60s");
+        let s = settings(t.path(), &fixture_in(t.path(), "ok"), "fixagent", "init", "60s");
         let dir = state_dir(&s);
         fs::write(dir.file("state.json"), &bytes).unwrap();
         fs::set_permissions(dir.file("state.json"), fs::Permissions::from_mode(0o600)).unwrap();
