@@ -149,7 +149,10 @@ fn parse_ids(s: &str) -> std::collections::HashMap<String, u64> {
 /// Runs the PID-reuse scenario; the new process is an agent (`agent`) or
 /// not. Returns (ids, reap json, exit status of the new process, alive
 /// after the reap), or None when skipped.
-fn pid_reuse(agent: bool) -> Option<(std::collections::HashMap<String, u64>, Value, i32, bool)> {
+fn pid_reuse(
+    agent: bool,
+    no_pidfd: bool,
+) -> Option<(std::collections::HashMap<String, u64>, Value, i32, bool)> {
     if !is_root() {
         skip("PID reuse test needs root (unshare --pid, ns_last_pid)");
         return None;
@@ -186,6 +189,10 @@ fn pid_reuse(agent: bool) -> Option<(std::collections::HashMap<String, u64>, Val
     .arg(&new_comm)
     .arg(&out);
     env.isolate(&mut c);
+    if no_pidfd {
+        // The kill(2) fallback of kernels without pidfds.
+        c.env("STRAY_NO_PIDFD", "1");
+    }
     let o = c.output().unwrap();
     let ids = fs::read_to_string(out.join("ids")).unwrap_or_default();
     if !o.status.success() && ids.is_empty() {
@@ -230,7 +237,7 @@ fn pid_reuse(agent: bool) -> Option<(std::collections::HashMap<String, u64>, Val
 /// (exit status 128+15), never the old entry's SIGKILL (128+9).
 #[test]
 fn pid_reuse_in_a_pid_namespace_gets_a_fresh_term_never_the_old_kill() {
-    let Some((ids, doc, status, alive)) = pid_reuse(true) else {
+    let Some((ids, doc, status, alive)) = pid_reuse(true, false) else {
         return;
     };
     let a = action_for(&doc, ids["new"] as i32)
@@ -243,10 +250,25 @@ fn pid_reuse_in_a_pid_namespace_gets_a_fresh_term_never_the_old_kill() {
     assert_eq!(status, 128 + libc::SIGTERM, "killed by the wrong signal");
 }
 
+/// The same through the `kill(2)` fallback used where pidfds are missing.
+#[test]
+fn pid_reuse_without_pidfds_gets_a_fresh_term_too() {
+    let Some((ids, doc, status, _)) = pid_reuse(true, true) else {
+        return;
+    };
+    let a = action_for(&doc, ids["new"] as i32).expect("planned");
+    assert_eq!(
+        (a["signal"].as_str(), a["outcome"].as_str()),
+        (Some("SIGTERM"), Some("signalled"))
+    );
+    assert_eq!(a["start_time"], ids["new_start"]);
+    assert_eq!(status, 128 + libc::SIGTERM, "killed by the wrong signal");
+}
+
 /// The recycled pid is not an agent: nothing at all is sent to it.
 #[test]
 fn pid_reuse_by_a_non_agent_gets_nothing() {
-    let Some((_ids, doc, status, alive)) = pid_reuse(false) else {
+    let Some((_ids, doc, status, alive)) = pid_reuse(false, false) else {
         return;
     };
     assert!(actions(&doc).is_empty(), "{doc}");
