@@ -35,10 +35,11 @@ pub struct Event {
 }
 
 impl Event {
-    /// The one-line stderr form (journald picks it up under systemd).
+    /// The one-line stderr form, without the `stray:` prefix that
+    /// `msg::warn` adds (journald picks it up under systemd).
     pub fn line(&self) -> String {
         format!(
-            "stray: {} pid {} ({}) {} [{}]: {}",
+            "{} pid {} ({}) {} [{}]: {}",
             self.signal.as_deref().unwrap_or("no signal"),
             self.pid,
             crate::report::escape(&self.comm),
