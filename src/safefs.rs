@@ -108,12 +108,20 @@ impl Dir {
         Ok(f)
     }
 
-    /// Reads a whole regular file. A symlink fails with ELOOP, a FIFO,
-    /// socket or device with `InvalidData`; neither can hang the read.
-    pub fn read(&self, name: &str) -> io::Result<Vec<u8>> {
-        let mut f = self.open_file(name, OFlag::O_RDONLY, 0)?;
+    /// Reads a whole regular file of at most `max` bytes. A symlink fails
+    /// with ELOOP; a FIFO, socket, device or oversized file with
+    /// `InvalidData`: none can hang the read or exhaust memory.
+    pub fn read(&self, name: &str, max: u64) -> io::Result<Vec<u8>> {
+        let f = self.open_file(name, OFlag::O_RDONLY, 0)?;
         let mut v = Vec::new();
-        f.read_to_end(&mut v)?;
+        // One byte more than allowed tells "too large" from "exactly max".
+        f.take(max + 1).read_to_end(&mut v)?;
+        if v.len() as u64 > max {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("larger than {max} bytes"),
+            ));
+        }
         Ok(v)
     }
 
@@ -193,20 +201,26 @@ mod tests {
         let d = Dir::open(&t.path().join("real")).unwrap();
         std::fs::write(t.path().join("target"), "secret").unwrap();
         std::os::unix::fs::symlink(t.path().join("target"), t.path().join("real/f")).unwrap();
-        let err = d.read("f").unwrap_err();
+        let err = d.read("f", 1 << 20).unwrap_err();
         assert_eq!(err.raw_os_error(), Some(libc::ELOOP), "{err}");
         // A write to the symlinked name replaces the link, not the target.
         d.write_atomic("f", b"new").unwrap();
         assert_eq!(std::fs::read(t.path().join("target")).unwrap(), b"secret");
-        assert_eq!(d.read("f").unwrap(), b"new");
+        assert_eq!(d.read("f", 1 << 20).unwrap(), b"new");
         let mode = std::fs::metadata(t.path().join("real/f"))
             .unwrap()
             .permissions()
             .mode();
         assert_eq!(mode & 0o777, 0o600);
         nix::unistd::mkfifo(&t.path().join("real/fifo"), Mode::from_bits_truncate(0o600)).unwrap();
-        let err = d.read("fifo").unwrap_err();
+        let err = d.read("fifo", 1 << 20).unwrap_err();
         assert_eq!(err.kind(), io::ErrorKind::InvalidData);
+        // A huge (sparse) file is refused without reading it all.
+        let big = std::fs::File::create(t.path().join("real/big")).unwrap();
+        big.set_len(1 << 40).unwrap();
+        let err = d.read("big", 1 << 20).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::InvalidData);
+        assert_eq!(d.read("f", 3).unwrap(), b"new");
     }
 
     #[test]

@@ -22,6 +22,9 @@ use crate::safefs::{self, Dir};
 
 pub const STATE_FILE: &str = "state.json";
 pub const LOCK_FILE: &str = "lock";
+/// A state file larger than this is not ours (thousands of entries fit in
+/// a fraction of it): moved aside unread rather than loaded into memory.
+pub const MAX_STATE_BYTES: u64 = 64 << 20;
 const SCHEMA: u32 = 1;
 
 /// `--state-dir`, else `$STRAY_STATE_DIR`, else `$XDG_RUNTIME_DIR/stray`,
@@ -248,7 +251,7 @@ impl State {
         let mut loaded = Loaded::default();
         // A symlink or a FIFO planted as state.json is foreign: it is never
         // followed or read (O_NOFOLLOW, O_NONBLOCK), only moved aside.
-        let parsed = match dir.dir().read(STATE_FILE) {
+        let parsed = match dir.dir().read(STATE_FILE, MAX_STATE_BYTES) {
             Ok(bytes) => serde_json::from_slice::<State>(&bytes).map_err(|e| e.to_string()),
             Err(e) if e.kind() == io::ErrorKind::NotFound => {
                 loaded.state.boot_id = boot_id.map(str::to_string);
@@ -409,6 +412,17 @@ mod tests {
             assert!(!d.file(STATE_FILE).exists());
             assert_eq!(l.notes.len(), 1);
         }
+    }
+
+    #[test]
+    fn oversized_state_is_moved_aside_unread() {
+        let (_t, d) = dir();
+        let f = File::create(d.file(STATE_FILE)).unwrap();
+        f.set_len(MAX_STATE_BYTES + 1).unwrap();
+        let l = State::load(&d, Some("b"), true).unwrap();
+        assert!(l.state.reap.is_empty());
+        assert!(l.quarantined.is_some());
+        assert!(l.notes[0].contains("larger than"), "{:?}", l.notes);
     }
 
     #[test]
