@@ -3,14 +3,17 @@
 //! directory so that after a reboot one can still tell who killed what.
 //! Size-capped with one rotation (`audit.jsonl.1`).
 
-use std::fs::{self, OpenOptions};
+use std::fs::{self, File};
 use std::io::{self, BufRead, Write};
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
+use nix::fcntl::OFlag;
 use serde::{Deserialize, Serialize};
+
+use crate::safefs::Dir;
 
 /// Rotate when the log grows past this.
 pub const MAX_BYTES: u64 = 8 << 20;
@@ -32,16 +35,18 @@ pub struct Event {
 }
 
 impl Event {
-    /// The one-line stderr form (journald picks it up under systemd).
+    /// The one-line stderr form, without the `stray:` prefix that
+    /// `msg::warn` adds (journald picks it up under systemd).
     pub fn line(&self) -> String {
         format!(
             "{} pid {} ({}) {} [{}]: {}",
             self.signal.as_deref().unwrap_or("no signal"),
             self.pid,
             crate::report::escape(&self.comm),
-            self.class,
-            self.rule,
-            self.outcome
+            crate::report::escape(&self.class),
+            // The rule names the comm it matched: hostile too.
+            crate::report::escape(&self.rule),
+            crate::report::escape(&self.outcome)
         )
     }
 }
@@ -83,38 +88,119 @@ impl AuditLog {
         AuditLog { path }
     }
 
-    /// Appends each event as one line, rotating first if the file is over
-    /// [`MAX_BYTES`]. Never follows a symlink at the log's own path.
-    pub fn append(&self, events: &[Event]) -> Result<()> {
-        if events.is_empty() {
-            return Ok(());
-        }
-        if let Some(dir) = self.path.parent() {
-            fs::DirBuilder::new()
-                .recursive(true)
-                .mode(0o700)
-                .create(dir)
-                .with_context(|| format!("cannot create audit dir {}", dir.display()))?;
-        }
-        if let Ok(m) = fs::symlink_metadata(&self.path) {
-            if m.len() > MAX_BYTES {
-                let rotated = rotated_path(&self.path);
-                fs::rename(&self.path, &rotated)
-                    .with_context(|| format!("cannot rotate {}", self.path.display()))?;
-            }
-        }
+    /// Serialized events, one JSON line each.
+    pub fn lines(events: &[Event]) -> Result<Vec<u8>> {
         let mut buf = Vec::new();
         for e in events {
             serde_json::to_writer(&mut buf, e)?;
             buf.push(b'\n');
         }
-        let mut f = OpenOptions::new()
-            .append(true)
-            .create(true)
-            .mode(0o600)
-            .custom_flags(libc::O_NOFOLLOW)
-            .open(&self.path)
-            .with_context(|| format!("cannot open audit log {}", self.path.display()))?;
+        Ok(buf)
+    }
+
+    fn name(&self) -> Result<String> {
+        self.path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .map(str::to_string)
+            .with_context(|| format!("audit log {} has no file name", self.path.display()))
+    }
+
+    /// Creates (0700) and opens the log's directory, refusing one that
+    /// others could use to swap files under us: owned by someone other than
+    /// us or root, or writable by others without the sticky bit.
+    fn open_dir(&self) -> Result<Dir> {
+        let dir = match self.path.parent() {
+            Some(d) if !d.as_os_str().is_empty() => d,
+            _ => Path::new("."),
+        };
+        fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
+            .with_context(|| format!("cannot create audit dir {}", dir.display()))?;
+        let d =
+            Dir::open(dir).with_context(|| format!("cannot open audit dir {}", dir.display()))?;
+        let st = d
+            .stat()
+            .with_context(|| format!("cannot stat audit dir {}", dir.display()))?;
+        let me = nix::unistd::geteuid().as_raw();
+        let mode = crate::safefs::mode(&st);
+        if st.st_uid != me && st.st_uid != 0 {
+            bail!(
+                "refusing audit dir {}: owned by uid {}, not {me}",
+                dir.display(),
+                st.st_uid
+            );
+        }
+        if mode & 0o022 != 0 && mode & 0o1000 == 0 {
+            bail!(
+                "refusing audit dir {}: writable by group or others (mode {:o})",
+                dir.display(),
+                mode & 0o7777
+            );
+        }
+        Ok(d)
+    }
+
+    /// Opens the log for appending (never through a symlink), rotating
+    /// first if it is over [`MAX_BYTES`] (or would be after `extra` bytes).
+    fn open_for_append(&self, extra: u64) -> Result<File> {
+        let d = self.open_dir()?;
+        let name = self.name()?;
+        let open = || {
+            d.open_file(
+                &name,
+                OFlag::O_WRONLY | OFlag::O_APPEND | OFlag::O_CREAT,
+                0o600,
+            )
+            .with_context(|| format!("cannot open audit log {}", self.path.display()))
+        };
+        let mut f = open()?;
+        let len = f.metadata()?.len();
+        if len > 0 && len.saturating_add(extra) > MAX_BYTES {
+            let rotated = format!("{name}.1");
+            d.rename(&name, &rotated)
+                .with_context(|| format!("cannot rotate {}", self.path.display()))?;
+            f = open()?;
+        }
+        let st = nix::sys::stat::fstat(&f)
+            .map_err(|e| std::io::Error::from_raw_os_error(e as i32))
+            .with_context(|| format!("cannot stat audit log {}", self.path.display()))?;
+        let me = nix::unistd::geteuid().as_raw();
+        if st.st_uid != me {
+            bail!(
+                "refusing audit log {}: owned by uid {}, not {me}",
+                self.path.display(),
+                st.st_uid
+            );
+        }
+        Ok(f)
+    }
+
+    /// Makes sure `bytes` more can be appended before anything is done that
+    /// must be recorded: the log opens, is ours, and (where the filesystem
+    /// can reserve space) the space is set aside, so a full disk fails
+    /// here, before a signal, rather than after it.
+    pub fn prepare(&self, bytes: u64) -> Result<()> {
+        let f = self.open_for_append(bytes)?;
+        crate::safefs::reserve(&f, bytes).with_context(|| {
+            format!(
+                "cannot reserve {bytes} bytes in audit log {}",
+                self.path.display()
+            )
+        })?;
+        Ok(())
+    }
+
+    /// Appends each event as one line, rotating first if the file is over
+    /// [`MAX_BYTES`]. Never follows a symlink at the log's path.
+    pub fn append(&self, events: &[Event]) -> Result<()> {
+        if events.is_empty() {
+            return Ok(());
+        }
+        let buf = Self::lines(events)?;
+        let mut f = self.open_for_append(buf.len() as u64)?;
         // One write per batch: concurrent appenders cannot interleave lines.
         f.write_all(&buf)
             .and_then(|_| f.sync_data())
@@ -134,7 +220,15 @@ pub fn read_all(path: &Path) -> Result<(Vec<Event>, usize)> {
     let mut events = Vec::new();
     let mut bad = 0;
     for p in [rotated_path(path), path.to_path_buf()] {
-        let f = match fs::File::open(&p) {
+        // O_NONBLOCK: a FIFO planted as the log cannot hang `stray log`.
+        let f = match fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_NONBLOCK)
+            .open(&p)
+        {
+            Ok(f) if !f.metadata().is_ok_and(|m| m.is_file()) => {
+                bail!("cannot read audit log {}: not a regular file", p.display())
+            }
             Ok(f) => f,
             Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
             Err(e) => {
@@ -236,6 +330,7 @@ mod tests {
     fn event_line_escapes_hostile_comm() {
         let mut e = ev(1, "x");
         e.comm = "evil\x1b[2J\n".into();
+        e.rule = "name:evil\x1b[2J\n".into();
         let line = e.line();
         assert!(!line.contains('\x1b') && !line.contains('\n'), "{line:?}");
     }

@@ -18,6 +18,7 @@ pub mod msg;
 pub mod proc;
 pub mod reap;
 pub mod report;
+pub mod safefs;
 pub mod signal;
 pub mod sockets;
 pub mod state;

@@ -7,18 +7,24 @@
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Write};
-use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::{bail, Context, Result};
 use fs2::FileExt;
+use nix::fcntl::OFlag;
 use serde::{Deserialize, Serialize};
 
 use crate::reap::Entry;
+use crate::safefs::{self, Dir};
 
 pub const STATE_FILE: &str = "state.json";
 pub const LOCK_FILE: &str = "lock";
+/// A state file larger than this is not ours (thousands of entries fit in
+/// a fraction of it): moved aside unread rather than loaded into memory.
+pub const MAX_STATE_BYTES: u64 = 64 << 20;
 const SCHEMA: u32 = 1;
 
 /// `--state-dir`, else `$STRAY_STATE_DIR`, else `$XDG_RUNTIME_DIR/stray`,
@@ -49,7 +55,9 @@ pub fn resolve_dir(explicit: Option<&Path>) -> PathBuf {
 /// A state directory that passed the safety checks.
 #[derive(Debug, Clone)]
 pub struct StateDir {
+    /// For messages and for callers that need a path.
     pub path: PathBuf,
+    dir: Arc<Dir>,
 }
 
 impl StateDir {
@@ -89,25 +97,39 @@ impl StateDir {
         if !meta.is_dir() {
             bail!("refusing state dir {}: not a directory", path.display());
         }
-        let me = nix::unistd::geteuid().as_raw();
-        if meta.uid() != me {
-            bail!(
-                "refusing state dir {}: owned by uid {}, not {}",
-                path.display(),
-                meta.uid(),
-                me
-            );
-        }
-        if meta.permissions().mode() & 0o022 != 0 {
-            bail!(
-                "refusing state dir {}: writable by group or others (mode {:o}); chmod 700 it",
-                path.display(),
-                meta.permissions().mode() & 0o7777
-            );
+        // The checks that count are made on the opened directory, so that a
+        // swap between the check and the use cannot redirect anything; all
+        // later file operations go through this descriptor.
+        let dir = match Dir::open(path) {
+            Ok(d) => d,
+            Err(e) if matches!(e.raw_os_error(), Some(libc::ELOOP) | Some(libc::ENOTDIR)) => {
+                bail!(
+                    "refusing state dir {}: not a plain directory",
+                    path.display()
+                )
+            }
+            Err(e) => {
+                return Err(e).with_context(|| format!("cannot open state dir {}", path.display()))
+            }
+        };
+        let st = dir
+            .stat()
+            .with_context(|| format!("cannot stat state dir {}", path.display()))?;
+        if let Some(why) = safefs::untrusted(&st) {
+            if why.starts_with("writable") {
+                bail!("refusing state dir {}: {why}; chmod 700 it", path.display());
+            }
+            bail!("refusing state dir {}: {why}", path.display());
         }
         Ok(Some(StateDir {
             path: path.to_path_buf(),
+            dir: Arc::new(dir),
         }))
+    }
+
+    /// The opened directory, for `*at` operations relative to it.
+    pub fn dir(&self) -> &Dir {
+        &self.dir
     }
 
     pub fn file(&self, name: &str) -> PathBuf {
@@ -151,14 +173,9 @@ impl Lock {
     /// the lock file so that a waiter can say who holds it.
     pub fn acquire(dir: &StateDir, wait: Duration) -> Result<Lock> {
         let path = dir.file(LOCK_FILE);
-        let mut file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .mode(0o600)
-            .custom_flags(libc::O_NOFOLLOW)
-            .open(&path)
+        let mut file = dir
+            .dir()
+            .open_file(LOCK_FILE, OFlag::O_RDWR | OFlag::O_CREAT, 0o600)
             .with_context(|| format!("cannot open lock file {}", path.display()))?;
         let start = Instant::now();
         loop {
@@ -236,24 +253,30 @@ impl State {
     pub fn load(dir: &StateDir, boot_id: Option<&str>, quarantine: bool) -> Result<Loaded> {
         let path = dir.file(STATE_FILE);
         let mut loaded = Loaded::default();
-        let bytes = match read_nofollow(&path) {
-            Ok(b) => b,
+        // A symlink or a FIFO planted as state.json is foreign: it is never
+        // followed or read (O_NOFOLLOW, O_NONBLOCK), only moved aside.
+        let parsed = match dir.dir().read(STATE_FILE, MAX_STATE_BYTES) {
+            Ok(bytes) => serde_json::from_slice::<State>(&bytes).map_err(|e| e.to_string()),
             Err(e) if e.kind() == io::ErrorKind::NotFound => {
                 loaded.state.boot_id = boot_id.map(str::to_string);
                 return Ok(loaded);
             }
+            Err(e) if e.raw_os_error() == Some(libc::ELOOP) => Err("it is a symlink".to_string()),
+            Err(e) if e.kind() == io::ErrorKind::InvalidData => Err(e.to_string()),
             Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
         };
-        match serde_json::from_slice::<State>(&bytes) {
+        match parsed {
             Ok(s) if s.schema == SCHEMA => loaded.state = s,
             parsed => {
                 let why = match parsed {
                     Ok(s) => format!("unknown schema {}", s.schema),
-                    Err(e) => e.to_string(),
+                    Err(e) => e,
                 };
                 if quarantine {
-                    let aside = dir.file(&format!("{STATE_FILE}.corrupt-{}", unix_now()));
-                    fs::rename(&path, &aside)
+                    let aside_name = format!("{STATE_FILE}.corrupt-{}", unix_now());
+                    let aside = dir.file(&aside_name);
+                    dir.dir()
+                        .rename(STATE_FILE, &aside_name)
                         .with_context(|| format!("cannot move corrupt {} aside", path.display()))?;
                     loaded.notes.push(format!(
                         "corrupt state {} ({why}) moved to {}; starting fresh",
@@ -289,18 +312,10 @@ impl State {
     pub fn save(&self, dir: &StateDir) -> Result<()> {
         let path = dir.file(STATE_FILE);
         let json = serde_json::to_vec_pretty(self)?;
-        write_atomic(&path, &json).with_context(|| format!("cannot write state {}", path.display()))
+        dir.dir()
+            .write_atomic(STATE_FILE, &json)
+            .with_context(|| format!("cannot write state {}", path.display()))
     }
-}
-
-fn read_nofollow(path: &Path) -> io::Result<Vec<u8>> {
-    let mut f = OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NOFOLLOW)
-        .open(path)?;
-    let mut v = Vec::new();
-    f.read_to_end(&mut v)?;
-    Ok(v)
 }
 
 /// Replaces `path` with `bytes` so that readers see the old or the new file,
@@ -341,6 +356,7 @@ fn unix_now() -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::os::unix::fs::PermissionsExt;
 
     fn dir() -> (tempfile::TempDir, StateDir) {
         let t = tempfile::tempdir().unwrap();
@@ -403,6 +419,17 @@ mod tests {
     }
 
     #[test]
+    fn oversized_state_is_moved_aside_unread() {
+        let (_t, d) = dir();
+        let f = File::create(d.file(STATE_FILE)).unwrap();
+        f.set_len(MAX_STATE_BYTES + 1).unwrap();
+        let l = State::load(&d, Some("b"), true).unwrap();
+        assert!(l.state.reap.is_empty());
+        assert!(l.quarantined.is_some());
+        assert!(l.notes[0].contains("larger than"), "{:?}", l.notes);
+    }
+
+    #[test]
     fn dry_load_does_not_move_the_file() {
         let (_t, d) = dir();
         fs::write(d.file(STATE_FILE), "garbage").unwrap();
@@ -450,6 +477,21 @@ mod tests {
         assert!(StateDir::open(&t.path().join("missing"), false)
             .unwrap()
             .is_none());
+    }
+
+    #[test]
+    fn a_dir_swapped_after_open_is_not_followed() {
+        let t = tempfile::tempdir().unwrap();
+        let path = t.path().join("state");
+        let d = StateDir::open(&path, true).unwrap().unwrap();
+        // Someone swaps the checked directory for a symlink to theirs.
+        fs::rename(&path, t.path().join("moved")).unwrap();
+        fs::create_dir(t.path().join("theirs")).unwrap();
+        std::os::unix::fs::symlink(t.path().join("theirs"), &path).unwrap();
+        State::default().save(&d).unwrap();
+        let _lock = Lock::acquire(&d, Duration::ZERO).unwrap();
+        assert!(t.path().join("moved").join(STATE_FILE).exists());
+        assert_eq!(fs::read_dir(t.path().join("theirs")).unwrap().count(), 0);
     }
 
     #[test]

@@ -33,12 +33,14 @@ pub fn log(s: &Settings, args: &LogArgs, out: &mut dyn Write) -> Result<ExitCode
     }
     let mut t = Table::new(&["TIME", "SIGNAL", "PID", "CLASS", "OUTCOME", "COMMAND"]);
     for e in &events {
+        // The log is a file: whatever is in it is escaped like any other
+        // untrusted text before it reaches a terminal.
         t.row(vec![
-            e.ts.clone(),
-            e.signal.clone().unwrap_or_else(|| "-".into()),
+            report::escape(&e.ts),
+            report::escape(e.signal.as_deref().unwrap_or("-")),
             e.pid.to_string(),
-            e.class.clone(),
-            e.outcome.clone(),
+            report::escape(&e.class),
+            report::escape(&e.outcome),
             report::clip(
                 if e.cmdline.is_empty() {
                     &e.comm

@@ -8,7 +8,7 @@
 use std::io::Write;
 use std::time::{Duration, Instant};
 
-use anyhow::{bail, Result};
+use anyhow::{bail, Context, Result};
 use serde::Serialize;
 use serde_json::json;
 
@@ -103,30 +103,21 @@ pub fn cycle(
     );
 
     let real = !opts.dry_run && dir.is_some();
-    let sends = planned.actions.iter().any(|a| a.signal.is_some());
-    if real && sends {
-        // Write-ahead: record what we are about to do. If this fails (full
-        // disk, read-only fs) nothing is sent.
-        state.reap = planned.next.clone();
-        state.save(dir.expect("real cycles have a dir"))?;
-    }
-
-    let mut outcomes: Vec<(ProcKey, Outcome)> = Vec::new();
+    // The report lines, first as planned; outcomes are filled in below.
     let mut actions = Vec::new();
+    let mut keys = Vec::new();
     for a in &planned.actions {
-        let p = sv.table.get(a.key.pid);
-        let comm = comm_of(a.key.pid);
         let outcome = match (a.signal, a.pending) {
-            (Some(_), _) if !real => Outcome::WouldSignal,
-            (Some(sig), _) => signaller.send(a.key, &comm, sig),
+            (Some(_), _) => Outcome::WouldSignal,
             (None, Some(pending)) => pending,
             (None, None) => continue,
         };
-        outcomes.push((a.key, outcome));
+        let p = sv.table.get(a.key.pid);
+        keys.push(a.key);
         actions.push(ActionReport {
             pid: a.key.pid,
             start_time: a.key.start_time,
-            comm,
+            comm: comm_of(a.key.pid),
             cmdline: p.map(|p| p.command()).unwrap_or_default(),
             uid: p.map_or(0, |p| p.uid),
             class: a.class,
@@ -138,39 +129,54 @@ pub fn cycle(
         });
     }
 
+    let sends = actions.iter().any(|a| a.signal.is_some());
+    let log = AuditLog::new(audit::resolve_path(s.config.audit_log.as_deref()));
+    if real && sends {
+        // Nothing is sent that cannot be recorded. First the audit log: it
+        // must open, be ours, and have room for every line this cycle can
+        // write (space reserved up front where the filesystem allows).
+        // Then write-ahead the planned state. If either fails (full disk,
+        // read-only fs, a planted symlink) the cycle stops here, unsent.
+        let worst: Vec<Event> = actions
+            .iter()
+            .map(|a| event(a, &"x".repeat(OUTCOME_MAX)))
+            .collect();
+        let need = AuditLog::lines(&worst)?.len() as u64;
+        log.prepare(need).context("no signal sent this cycle")?;
+        state.reap = planned.next.clone();
+        state
+            .save(dir.expect("real cycles have a dir"))
+            .context("no signal sent this cycle")?;
+    }
+
+    let mut outcomes: Vec<(ProcKey, Outcome)> = Vec::new();
+    for (a, key) in actions.iter_mut().zip(&keys) {
+        if let (Some(sig), true) = (a.signal, real) {
+            a.outcome = signaller.send(*key, &a.comm, sig);
+        }
+        outcomes.push((*key, a.outcome));
+    }
+
     if real {
         let d = dir.expect("real cycles have a dir");
         state.reap = settle(&planned, &outcomes);
-        state.save(d)?;
+        // If this fails, the write-ahead state still holds every entry
+        // signalled now; the audit lines are written before reporting it.
+        let saved = state.save(d);
         let events: Vec<Event> = actions
             .iter()
             .filter(|a| a.signal.is_some() || a.outcome == Outcome::Unkillable)
-            .map(|a| Event {
-                ts: audit::now_rfc3339(),
-                pid: a.pid,
-                start_time: a.start_time,
-                uid: a.uid,
-                comm: a.comm.clone(),
-                cmdline: a.cmdline.clone(),
-                class: a.class.to_string(),
-                rule: a.rule.clone(),
-                signal: a.signal.map(|s| s.as_str().to_string()),
-                outcome: if a.outcome == Outcome::Unkillable {
-                    format!("unkillable (state {})", a.state)
-                } else {
-                    a.outcome.as_str().to_string()
-                },
-            })
+            .map(|a| event(a, &outcome_text(a)))
             .collect();
         for e in &events {
             msg::notice(&e.line());
         }
-        let log = AuditLog::new(audit::resolve_path(s.config.audit_log.as_deref()));
         if let Err(e) = log.append(&events) {
             // The signals are out; say loudly that the record is missing.
             msg::error(&format!("{e:#}"));
             notes.push(format!("audit log not written: {e:#}"));
         }
+        saved?;
     }
     Ok(CycleReport {
         dry_run: !real,
@@ -178,6 +184,32 @@ pub fn cycle(
         classes: summarize(&sv.verdicts),
         notes,
     })
+}
+
+/// Longer than any outcome text an audit line can carry.
+const OUTCOME_MAX: usize = 40;
+
+fn outcome_text(a: &ActionReport) -> String {
+    if a.outcome == Outcome::Unkillable {
+        format!("unkillable (state {})", crate::report::escape(&a.state))
+    } else {
+        a.outcome.as_str().to_string()
+    }
+}
+
+fn event(a: &ActionReport, outcome: &str) -> Event {
+    Event {
+        ts: audit::now_rfc3339(),
+        pid: a.pid,
+        start_time: a.start_time,
+        uid: a.uid,
+        comm: a.comm.clone(),
+        cmdline: a.cmdline.clone(),
+        class: a.class.to_string(),
+        rule: a.rule.clone(),
+        signal: a.signal.map(|s| s.as_str().to_string()),
+        outcome: outcome.to_string(),
+    }
 }
 
 pub fn reap(s: &Settings, args: &ReapArgs, out: &mut dyn Write) -> Result<ExitCode> {

@@ -296,7 +296,7 @@ pub fn explain(s: &Settings, pid: i32, out: &mut dyn Write) -> Result<ExitCode> 
         out,
         "  agent:    {}",
         if agent {
-            format!("yes, by rule {}", v.rule)
+            format!("yes, by rule {}", report::escape(&v.rule))
         } else {
             "no: it matches no [match] rule, so stray never acts on it".into()
         }
