@@ -306,11 +306,11 @@ fn orphan_that_joins_a_pane_between_cycles_is_dropped_not_killed() {
     // the pane's terminal, which becomes its controlling tty.
     let agent_py = format!(
         "import ctypes,os,signal,time\n\
-         ctypes.CDLL(None).prctl(15, b'{name}', 0, 0, 0)\n\
          os.setsid()\n\
          signal.signal(signal.SIGTERM, signal.SIG_IGN)\n\
          fds = []\n\
          signal.signal(signal.SIGUSR1, lambda *a: fds.append(os.open('{pane_tty}', os.O_RDWR)))\n\
+         ctypes.CDLL(None).prctl(15, b'{name}', 0, 0, 0)  # ready: handlers are in place\n\
          while True: time.sleep(0.05)\n"
     );
     let orphan = spawn_orphan(&env, Path::new("/usr/bin/python3"), &["-c", &agent_py]);
@@ -817,6 +817,7 @@ fn term_at_in_the_future_restarts_grace_once() {
     let mut env = TestEnv::new();
     let (_name, bin) = stubborn_bin(&mut env, "g");
     let orphan = spawn_orphan(&env, &bin, &["-c", STUBBORN]);
+    wait_term_ignored(&orphan);
     orphan_config(&env, &orphan, "0s", "0s", "");
     write_state(
         &env.state_dir(),
@@ -1047,6 +1048,7 @@ fn concurrent_reaps_signal_each_orphan_exactly_once_per_step() {
     let orphans: Vec<Proc> = (0..50)
         .map(|_| spawn_orphan(&env, &bin, &["-c", STUBBORN]))
         .collect();
+    orphans.iter().for_each(wait_term_ignored);
     orphan_config(&env, &orphans[0], "0s", "2s", "");
     let round = |env: &TestEnv| {
         let children: Vec<_> = (0..20)

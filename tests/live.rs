@@ -159,6 +159,7 @@ fn term_ignoring_orphan_is_killed_only_after_grace() {
         &bin,
         &["-c", "trap '' TERM; while :; do sleep 1; done"],
     );
+    wait_term_ignored(&orphan);
     orphan_config(&env, &orphan, "0s", "2s", "");
 
     let (doc, _) = env.json(&["reap"]);
@@ -203,6 +204,7 @@ fn reap_wait_runs_the_whole_escalation() {
         &bin,
         &["-c", "trap '' TERM; while :; do sleep 1; done"],
     );
+    wait_term_ignored(&stubborn);
     let (_n2, sleeper) = env.agent_bin("w");
     let polite = spawn_orphan(&env, &sleeper, &["300"]);
     orphan_config(&env, &stubborn, "0s", "1s", "");

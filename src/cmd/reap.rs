@@ -105,7 +105,6 @@ pub fn cycle(
     let real = !opts.dry_run && dir.is_some();
     // The report lines, first as planned; outcomes are filled in below.
     let mut actions = Vec::new();
-    let mut keys = Vec::new();
     for a in &planned.actions {
         let outcome = match (a.signal, a.pending) {
             (Some(_), _) => Outcome::WouldSignal,
@@ -113,7 +112,6 @@ pub fn cycle(
             (None, None) => continue,
         };
         let p = sv.table.get(a.key.pid);
-        keys.push(a.key);
         actions.push(ActionReport {
             pid: a.key.pid,
             start_time: a.key.start_time,
@@ -149,12 +147,10 @@ pub fn cycle(
             .context("no signal sent this cycle")?;
     }
 
-    let mut outcomes: Vec<(ProcKey, Outcome)> = Vec::new();
-    for (a, key) in actions.iter_mut().zip(&keys) {
-        if let (Some(sig), true) = (a.signal, real) {
-            a.outcome = signaller.send(*key, &a.comm, sig);
-        }
-        outcomes.push((*key, a.outcome));
+    // Same order and filter as `actions`: one outcome per reported line.
+    let outcomes = crate::reap::execute(&planned, !real, signaller, comm_of);
+    for (a, (_, outcome)) in actions.iter_mut().zip(&outcomes) {
+        a.outcome = *outcome;
     }
 
     if real {

@@ -438,3 +438,26 @@ pub fn find_descendant(root: i32, comm: &str) -> Option<i32> {
     });
     found
 }
+
+/// Waits until `p` ignores SIGTERM (its `trap '' TERM` ran): a TERM sent
+/// earlier would kill it and the test would race its own setup.
+pub fn wait_term_ignored(p: &Proc) {
+    let ignores = || {
+        std::fs::read_to_string(format!("/proc/{}/status", p.pid))
+            .ok()
+            .and_then(|s| {
+                let mask = s
+                    .lines()
+                    .find_map(|l| l.strip_prefix("SigIgn:"))?
+                    .trim()
+                    .to_string();
+                u64::from_str_radix(&mask, 16).ok()
+            })
+            .is_some_and(|m| m & (1 << (libc::SIGTERM - 1)) != 0)
+    };
+    assert!(
+        wait_until(Duration::from_secs(10), ignores),
+        "pid {} never ignored SIGTERM",
+        p.pid
+    );
+}
