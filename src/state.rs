@@ -203,6 +203,9 @@ pub struct State {
     /// Processes under escalation.
     #[serde(default)]
     pub reap: Vec<Entry>,
+    /// PTY usage samples for churn (`stray pty`, `stray watch`), bounded.
+    #[serde(default)]
+    pub pty_samples: Vec<crate::pty::PtySample>,
 }
 
 impl Default for State {
@@ -211,6 +214,7 @@ impl Default for State {
             schema: SCHEMA,
             boot_id: None,
             reap: Vec::new(),
+            pty_samples: Vec::new(),
         }
     }
 }
