@@ -287,9 +287,9 @@ mod tests {
             lines[1],
             "churn: +40.0/h over 5 samples; pool exhausted in ~10h00m at this rate"
         );
-        assert_eq!(lines[2], "MASTERS  PID  COMM          COMMAND");
+        assert_eq!(lines[2], "MASTERS  PID  COMM           COMMAND");
         assert_eq!(lines[3], "500      100  evil\\u{1b}[2J  x");
-        assert_eq!(lines.len(), 3 + 1 + TOP + 1);
+        assert_eq!(lines.len(), 3 + TOP + 1);
         assert!(lines.last().unwrap().starts_with("12 holders, "), "{text}");
         assert!(lines.last().unwrap().contains("2 more not shown"));
     }
