@@ -427,3 +427,11 @@ pub fn find_descendant(root: i32, comm: &str) -> Option<i32> {
     });
     found
 }
+
+impl Proc {
+    /// Waits for our own child to exit; its exit code (`None` when killed
+    /// by a signal, or when this is not our child).
+    pub fn wait_status(&mut self) -> Option<i32> {
+        self.child.as_mut()?.wait().ok()?.code()
+    }
+}
