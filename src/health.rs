@@ -77,7 +77,9 @@ impl std::fmt::Display for Status {
 pub struct Item {
     pub name: String,
     pub status: Status,
-    /// The check's main figure (number or null).
+    /// The check's main figure (number or null; whole numbers print as
+    /// integers).
+    #[serde(serialize_with = "whole_or_float")]
     pub value: Option<f64>,
     /// One line for people; names pids and paths.
     pub message: String,
@@ -95,6 +97,23 @@ impl Item {
             message: message.into(),
             details: Vec::new(),
         }
+    }
+}
+
+fn whole_or_float<S: serde::Serializer>(v: &Option<f64>, s: S) -> Result<S::Ok, S::Error> {
+    match v {
+        Some(x) if x.fract() == 0.0 && x.abs() < 9e15 => s.serialize_i64(*x as i64),
+        Some(x) => s.serialize_f64(*x),
+        None => s.serialize_none(),
+    }
+}
+
+/// `1 agent`, `2 agents`.
+pub fn plural(n: usize, word: &str) -> String {
+    if n == 1 {
+        format!("{n} {word}")
+    } else {
+        format!("{n} {word}s")
     }
 }
 
@@ -373,6 +392,9 @@ mod tests {
         assert_eq!(v["checks"][0]["value"], 0.5);
         assert_eq!(v["checks"][2]["value"], serde_json::Value::Null);
         assert_eq!(v["checks"][2]["status"], "unknown");
+        assert_eq!(v["checks"][1]["value"].to_string(), "1");
+        assert_eq!(plural(1, "agent"), "1 agent");
+        assert_eq!(plural(0, "agent"), "0 agents");
     }
 
     #[test]

@@ -18,7 +18,7 @@ use fs2::FileExt;
 use crate::classify::{summarize, Class};
 use crate::cli::{CheckArgs, Format};
 use crate::exit::ExitCode;
-use crate::health::{self, Item, Metric, Perf, Report, Status};
+use crate::health::{self, plural, Item, Metric, Perf, Report, Status};
 use crate::pty::{self, Counts};
 use crate::state::{State, StateDir, LOCK_FILE, STATE_FILE};
 use crate::Settings;
@@ -448,7 +448,7 @@ pub fn build(g: &Gathered) -> Report {
             } else {
                 Status::Warning
             };
-            let mut msg = format!("{} agents waiting to be reaped", a.pending.len());
+            let mut msg = format!("{} waiting to be reaped", plural(a.pending.len(), "agent"));
             if !a.pending.is_empty() {
                 msg.push_str(&format!(": {}", list(&a.pending, 5)));
             }
@@ -476,7 +476,7 @@ pub fn build(g: &Gathered) -> Report {
                 if a.unkillable.is_empty() {
                     "no unkillable agents".to_string()
                 } else {
-                    format!("{} agents survived SIGKILL", a.unkillable.len())
+                    format!("{} survived SIGKILL", plural(a.unkillable.len(), "agent"))
                 },
             );
             for (n, st) in &a.unkillable {
@@ -500,8 +500,8 @@ pub fn build(g: &Gathered) -> Report {
                 } else {
                     let parents: Vec<Named> = a.defunct.iter().map(|(_, p)| p.clone()).collect();
                     format!(
-                        "{} defunct agents not reaped by their parents: {}",
-                        a.defunct.len(),
+                        "{} not reaped by their parents: {}",
+                        plural(a.defunct.len(), "defunct agent"),
                         list(&parents, 5)
                     )
                 },
@@ -629,10 +629,11 @@ pub fn build(g: &Gathered) -> Report {
         },
         Some(dead as f64),
         if dead == 0 {
-            format!("{} tmux sockets, none dead", g.tmux.total)
+            format!("{}, none dead", plural(g.tmux.total, "tmux socket"))
         } else {
             format!(
-                "{dead} dead tmux sockets of {} (stray tmux --prune removes them)",
+                "{} of {} (stray tmux --prune removes them)",
+                plural(dead, "dead tmux socket"),
                 g.tmux.total
             )
         },
@@ -673,8 +674,8 @@ pub fn build(g: &Gathered) -> Report {
         }
         if let Some(last) = st.corrupt_recent.last() {
             problems.push(format!(
-                "{} corrupt state files moved aside in the last day (latest {})",
-                st.corrupt_recent.len(),
+                "{} moved aside in the last day (latest {})",
+                plural(st.corrupt_recent.len(), "corrupt state file"),
                 last.display()
             ));
         }
@@ -722,7 +723,10 @@ pub fn build(g: &Gathered) -> Report {
                     "sockets",
                     if *n == 0 { Status::Ok } else { Status::Warning },
                     Some(*n as f64),
-                    format!("{n} stalled TCP sockets (stray sockets lists them)"),
+                    format!(
+                        "{} (stray sockets lists them)",
+                        plural(*n as usize, "stalled TCP socket")
+                    ),
                 ));
                 perf.push(Perf::gauge("stalled_sockets", *n as f64));
                 metrics.push(Metric::single(
@@ -820,7 +824,7 @@ mod tests {
         assert_eq!(
             first,
             "STRAY OK - 7 checks ok; 12 of 4096 PTYs in use (0.3%), exhausted in ~85d02h, \
-             1 agents waiting to be reaped: 700 (claude), no unkillable agents, no defunct agents, \
+             1 agent waiting to be reaped: 700 (claude), no unkillable agents, no defunct agents, \
              largest agent 500 (claude) 2.0G (warn 4.0G, crit 8.0G); all agents 3.0G, \
              2 tmux sockets, none dead, state at /run/stray healthy \
              | pty_used=12;3072;3687;0;4096 pty_usage=0.29%;75;90;0;100 pending=1;;;0 \
@@ -844,7 +848,7 @@ mod tests {
         assert_eq!(status("tmux"), Status::Warning);
         assert_eq!(r.status(), Status::Critical);
         let text = health::nagios(&r);
-        assert!(text.starts_with("STRAY CRITICAL - unkillable: 1 agents survived SIGKILL; "));
+        assert!(text.starts_with("STRAY CRITICAL - unkillable: 1 agent survived SIGKILL; "));
         assert!(text.contains("    pid 801 (claude) not reaped by parent 800 (bash)\n"));
         assert!(text.contains("    pid 900 (codex) still alive in state D\n"));
 

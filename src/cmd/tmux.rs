@@ -65,8 +65,8 @@ pub fn render_human(sockets: &[SocketInfo], pruned: &[PathBuf], prune: bool) -> 
     let alive = sockets.iter().filter(|s| s.alive).count();
     let dead = sockets.len() - alive;
     out.push_str(&format!(
-        "{} tmux sockets: {alive} alive, {dead} dead",
-        sockets.len()
+        "{}: {alive} alive, {dead} dead",
+        crate::health::plural(sockets.len(), "tmux socket")
     ));
     if prune {
         out.push_str(&format!("; {} pruned", pruned.len()));
