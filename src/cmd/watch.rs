@@ -183,12 +183,13 @@ pub fn render_line(l: &CycleLine) -> String {
             .collect();
         let total: usize = r.classes.iter().map(|(_, n)| n).sum();
         parts.push(format!(
-            "reap: {}; {total} agents",
+            "reap: {}; {}",
             if counts.is_empty() {
                 "nothing to do".to_string()
             } else {
                 counts.join(", ")
-            }
+            },
+            crate::health::plural(total, "agent")
         ));
     }
     if let Some((used, max, pct, st)) = l.pty {
