@@ -223,6 +223,9 @@ pub struct State {
     /// The last `stray sockets` sample (sockets with queued data).
     #[serde(default)]
     pub sockets: crate::sockets::Stored,
+    /// PTY usage samples for churn (`stray pty`, `stray watch`), bounded.
+    #[serde(default)]
+    pub pty_samples: Vec<crate::pty::PtySample>,
 }
 
 impl Default for State {
@@ -232,6 +235,7 @@ impl Default for State {
             boot_id: None,
             reap: Vec::new(),
             sockets: Default::default(),
+            pty_samples: Vec::new(),
         }
     }
 }

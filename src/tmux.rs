@@ -6,7 +6,7 @@
 //! live server, and every query has a timeout so that a hung server cannot
 //! hang `stray`.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -118,6 +118,259 @@ pub fn list_panes(socket: &Path, timeout: Duration) -> Option<Vec<Pane>> {
     )
 }
 
+/// Where tmux puts its `tmux-UID` socket dirs: `$TMUX_TMPDIR`, else `/tmp`.
+pub fn tmpdir() -> PathBuf {
+    std::env::var_os("TMUX_TMPDIR")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/tmp"))
+}
+
+/// One tmux socket, alive or dead.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct SocketInfo {
+    pub socket: PathBuf,
+    /// Owner of the socket file (`null` for a live server's socket whose
+    /// file is gone or unreadable).
+    pub owner_uid: Option<u32>,
+    pub alive: bool,
+    /// The server process listening on it, when seen in the process table.
+    pub pid: Option<i32>,
+    /// Sessions, from one bounded query (`null` when not asked or no answer).
+    pub sessions: Option<u32>,
+}
+
+/// Liveness of a socket path, without asking tmux.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Probe {
+    /// Something listens: the path is in `/proc/net/unix` or a connect
+    /// succeeded (or would block on a full backlog).
+    Alive,
+    /// Nothing listens: connect was refused.
+    Dead,
+    /// Could not tell (permissions, path too long): treat as alive.
+    Unknown,
+}
+
+/// Connects to a unix socket without blocking: refused means dead.
+pub fn probe_connect(path: &Path) -> Probe {
+    use std::os::unix::ffi::OsStrExt;
+    let bytes = path.as_os_str().as_bytes();
+    // SAFETY: an all-zero sockaddr_un is a valid value.
+    let mut addr: libc::sockaddr_un = unsafe { std::mem::zeroed() };
+    if bytes.len() >= addr.sun_path.len() || bytes.contains(&0) {
+        return Probe::Unknown;
+    }
+    addr.sun_family = libc::AF_UNIX as libc::sa_family_t;
+    for (d, s) in addr.sun_path.iter_mut().zip(bytes) {
+        *d = *s as libc::c_char;
+    }
+    // SAFETY: plain socket(2); the fd is owned below and closed on drop.
+    let raw = unsafe { libc::socket(libc::AF_UNIX, libc::SOCK_STREAM, 0) };
+    if raw < 0 {
+        return Probe::Unknown;
+    }
+    // SAFETY: raw is a fresh fd that nothing else owns.
+    let fd = unsafe { <std::os::fd::OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(raw) };
+    use std::os::fd::AsRawFd;
+    // SAFETY: fcntl on an fd we own; sets O_NONBLOCK and O_CLOEXEC bits.
+    unsafe {
+        let fl = libc::fcntl(fd.as_raw_fd(), libc::F_GETFL);
+        libc::fcntl(fd.as_raw_fd(), libc::F_SETFL, fl | libc::O_NONBLOCK);
+        libc::fcntl(fd.as_raw_fd(), libc::F_SETFD, libc::FD_CLOEXEC);
+    }
+    // SAFETY: addr is a valid sockaddr_un of the length passed.
+    let rc = unsafe {
+        libc::connect(
+            fd.as_raw_fd(),
+            (&addr as *const libc::sockaddr_un).cast(),
+            std::mem::size_of::<libc::sockaddr_un>() as libc::socklen_t,
+        )
+    };
+    if rc == 0 {
+        return Probe::Alive;
+    }
+    match std::io::Error::last_os_error().raw_os_error() {
+        Some(libc::ECONNREFUSED) => Probe::Dead,
+        // A full backlog: someone listens.
+        Some(libc::EAGAIN) | Some(libc::EINPROGRESS) => Probe::Alive,
+        // The file vanished: nothing to prune either way.
+        Some(libc::ENOENT) => Probe::Dead,
+        _ => Probe::Unknown,
+    }
+}
+
+/// Alive if the path (or its canonical form) is listening, else by connect.
+pub fn probe(path: &Path, listening: &HashSet<PathBuf>) -> Probe {
+    if listening.contains(path) {
+        return Probe::Alive;
+    }
+    if let Ok(c) = std::fs::canonicalize(path) {
+        if listening.contains(&c) {
+            return Probe::Alive;
+        }
+    }
+    probe_connect(path)
+}
+
+/// Socket files in `tmpdir/tmux-UID/` dirs: only `uid`'s dir, or every
+/// user's when `all`. Symlinks are not followed.
+pub fn dir_sockets(tmpdir: &Path, uid: u32, all: bool) -> Vec<(PathBuf, u32)> {
+    use std::os::unix::fs::{FileTypeExt, MetadataExt};
+    let mut dirs = Vec::new();
+    if all {
+        if let Ok(rd) = std::fs::read_dir(tmpdir) {
+            for e in rd.flatten() {
+                let n = e.file_name();
+                let is_tmux_dir = n.to_str().is_some_and(|n| {
+                    n.strip_prefix("tmux-")
+                        .is_some_and(|d| !d.is_empty() && d.bytes().all(|b| b.is_ascii_digit()))
+                });
+                if is_tmux_dir && e.file_type().is_ok_and(|t| t.is_dir()) {
+                    dirs.push(e.path());
+                }
+            }
+        }
+    } else {
+        dirs.push(tmpdir.join(format!("tmux-{uid}")));
+    }
+    dirs.sort();
+    let mut out = Vec::new();
+    for d in dirs {
+        let Ok(rd) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for e in rd.flatten() {
+            if let Ok(m) = std::fs::symlink_metadata(e.path()) {
+                if m.file_type().is_socket() {
+                    out.push((e.path(), m.uid()));
+                }
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// tmux servers in the process table and the paths they listen on (which
+/// finds `-S` sockets anywhere). Needs the servers' fds: as non-root only
+/// one's own.
+pub fn server_sockets(
+    table: &crate::proc::ProcessTable,
+    source: &dyn crate::proc::ProcSource,
+    listening: &HashMap<u64, PathBuf>,
+) -> Vec<(i32, PathBuf)> {
+    let tmux = ["tmux".to_string()];
+    let mut out = Vec::new();
+    for p in table
+        .iter()
+        .filter(|p| crate::classify::is_multiplexer_server(p, &tmux))
+    {
+        if let Ok(inodes) = source.socket_inodes(p.pid) {
+            for i in inodes {
+                if let Some(path) = listening.get(&i) {
+                    out.push((p.pid, path.clone()));
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Sessions on the server at `socket`: one bounded `list-sessions`.
+pub fn session_count(socket: &Path, timeout: Duration) -> Option<u32> {
+    query(socket, &["list-sessions", "-F", "#{session_id}"], timeout)
+        .map(|s| s.lines().filter(|l| !l.trim().is_empty()).count() as u32)
+}
+
+/// Every tmux socket: those in the `tmux-UID` dirs (every user's when
+/// `all`) and those live servers listen on. With `sessions`, asks each live
+/// server we may talk to (ours, or any as root) for its session count,
+/// once, with [`QUERY_TIMEOUT`].
+pub fn discover(proc_root: &Path, tmpdir: &Path, my_uid: u32, sessions: bool) -> Vec<SocketInfo> {
+    let listening = listening_unix_paths(proc_root);
+    let listening_paths: HashSet<PathBuf> = listening.values().cloned().collect();
+    let servers = match crate::proc::read_table(proc_root) {
+        Ok(read) => {
+            let source = crate::proc::LiveSource::new(proc_root);
+            server_sockets(&read.table, &source, &listening)
+        }
+        Err(_) => Vec::new(),
+    };
+    let mut out: Vec<SocketInfo> = Vec::new();
+    for (path, owner) in dir_sockets(tmpdir, my_uid, my_uid == 0) {
+        let alive = probe(&path, &listening_paths) != Probe::Dead;
+        out.push(SocketInfo {
+            socket: path,
+            owner_uid: Some(owner),
+            alive,
+            pid: None,
+            sessions: None,
+        });
+    }
+    for (pid, path) in servers {
+        let canon = std::fs::canonicalize(&path).ok();
+        let existing = out.iter_mut().find(|s| {
+            s.socket == path || std::fs::canonicalize(&s.socket).ok() == canon && canon.is_some()
+        });
+        match existing {
+            Some(s) => {
+                s.pid = Some(pid);
+                s.alive = true;
+            }
+            None => {
+                use std::os::unix::fs::MetadataExt;
+                let owner = std::fs::symlink_metadata(&path).ok().map(|m| m.uid());
+                out.push(SocketInfo {
+                    socket: path,
+                    owner_uid: owner,
+                    alive: true,
+                    pid: Some(pid),
+                    sessions: None,
+                });
+            }
+        }
+    }
+    if sessions {
+        for s in out.iter_mut().filter(|s| s.alive) {
+            if my_uid == 0 || s.owner_uid == Some(my_uid) {
+                s.sessions = session_count(&s.socket, QUERY_TIMEOUT);
+            }
+        }
+    }
+    out.sort_by(|a, b| a.socket.cmp(&b.socket));
+    out
+}
+
+/// Removes the dead sockets the caller owns (root: any). Each one is probed
+/// again right before removal, so a server that started meanwhile keeps its
+/// socket. Returns the removed paths and one error line per failure.
+pub fn prune(sockets: &[SocketInfo], proc_root: &Path, my_uid: u32) -> (Vec<PathBuf>, Vec<String>) {
+    use std::os::unix::fs::{FileTypeExt, MetadataExt};
+    let listening: HashSet<PathBuf> = listening_unix_paths(proc_root).into_values().collect();
+    let mut removed = Vec::new();
+    let mut errors = Vec::new();
+    for s in sockets.iter().filter(|s| !s.alive && s.pid.is_none()) {
+        let Some(owner) = s.owner_uid else { continue };
+        if my_uid != 0 && owner != my_uid {
+            continue;
+        }
+        if probe(&s.socket, &listening) != Probe::Dead {
+            continue;
+        }
+        match std::fs::symlink_metadata(&s.socket) {
+            Ok(m) if m.file_type().is_socket() && m.uid() == owner => {}
+            _ => continue,
+        }
+        match std::fs::remove_file(&s.socket) {
+            Ok(()) => removed.push(s.socket.clone()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => errors.push(format!("cannot remove {}: {e}", s.socket.display())),
+        }
+    }
+    (removed, errors)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -143,5 +396,68 @@ mod tests {
         let m = listening_unix_paths(t.path());
         assert_eq!(m.len(), 1);
         assert_eq!(m[&12345], PathBuf::from("/tmp/tmux-1000/default"));
+    }
+
+    #[test]
+    fn probe_tells_live_from_dead_sockets() {
+        let t = tempfile::tempdir().unwrap();
+        let live = t.path().join("live");
+        let _l = std::os::unix::net::UnixListener::bind(&live).unwrap();
+        assert_eq!(probe_connect(&live), Probe::Alive);
+        let dead = t.path().join("dead");
+        drop(std::os::unix::net::UnixListener::bind(&dead).unwrap());
+        assert!(dead.exists());
+        assert_eq!(probe_connect(&dead), Probe::Dead);
+        assert_eq!(probe(&dead, &HashSet::new()), Probe::Dead);
+        let set: HashSet<PathBuf> = [dead.clone()].into_iter().collect();
+        assert_eq!(probe(&dead, &set), Probe::Alive);
+        assert_eq!(
+            probe_connect(&t.path().join("x".repeat(200))),
+            Probe::Unknown
+        );
+    }
+
+    #[test]
+    fn prune_removes_only_dead_sockets_of_the_owner() {
+        let t = tempfile::tempdir().unwrap();
+        let uid = nix::unistd::geteuid().as_raw();
+        let dir = t.path().join(format!("tmux-{uid}"));
+        std::fs::create_dir(&dir).unwrap();
+        let live = dir.join("live");
+        let _l = std::os::unix::net::UnixListener::bind(&live).unwrap();
+        let dead = dir.join("dead");
+        drop(std::os::unix::net::UnixListener::bind(&dead).unwrap());
+        std::fs::write(dir.join("plain-file"), "x").unwrap();
+        let found = dir_sockets(t.path(), uid, false);
+        assert_eq!(found, vec![(dead.clone(), uid), (live.clone(), uid)]);
+        let infos: Vec<SocketInfo> = found
+            .iter()
+            .map(|(p, o)| SocketInfo {
+                socket: p.clone(),
+                owner_uid: Some(*o),
+                // Claim both dead: prune must re-probe and spare the live one.
+                alive: false,
+                pid: None,
+                sessions: None,
+            })
+            .collect();
+        let (removed, errors) = prune(&infos, Path::new("/proc"), uid);
+        assert_eq!(removed, vec![dead.clone()]);
+        assert!(errors.is_empty());
+        assert!(!dead.exists());
+        assert!(live.exists());
+        // Someone else's dead socket is left alone by a non-root caller.
+        let theirs = dir.join("theirs");
+        drop(std::os::unix::net::UnixListener::bind(&theirs).unwrap());
+        let info = SocketInfo {
+            socket: theirs.clone(),
+            owner_uid: Some(uid),
+            alive: false,
+            pid: None,
+            sessions: None,
+        };
+        let (removed, _) = prune(&[info], Path::new("/proc"), uid + 4242);
+        assert!(theirs.exists());
+        assert!(removed.is_empty());
     }
 }

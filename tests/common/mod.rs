@@ -461,3 +461,11 @@ pub fn wait_term_ignored(p: &Proc) {
         p.pid
     );
 }
+
+impl Proc {
+    /// Waits for our own child to exit; its exit code (`None` when killed
+    /// by a signal, or when this is not our child).
+    pub fn wait_status(&mut self) -> Option<i32> {
+        self.child.as_mut()?.wait().ok()?.code()
+    }
+}

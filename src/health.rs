@@ -1,0 +1,411 @@
+//! The health-check model and its renderers: Nagios plugin output, JSON and
+//! the Prometheus text exposition format. Data in, text out: nothing here
+//! reads the system or the clock.
+
+use std::fmt::Write as _;
+
+use serde::Serialize;
+
+/// A check's (or the whole run's) status, Nagios-style.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    Ok,
+    Warning,
+    Critical,
+    Unknown,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Ok => "ok",
+            Status::Warning => "warning",
+            Status::Critical => "critical",
+            Status::Unknown => "unknown",
+        }
+    }
+
+    /// `OK`, `WARNING`, … as Nagios prints them.
+    pub fn nagios(self) -> &'static str {
+        match self {
+            Status::Ok => "OK",
+            Status::Warning => "WARNING",
+            Status::Critical => "CRITICAL",
+            Status::Unknown => "UNKNOWN",
+        }
+    }
+
+    /// The Nagios plugin exit code (0, 1, 2, 3); also the value of the
+    /// `stray_check_status` gauge.
+    pub fn code(self) -> u8 {
+        match self {
+            Status::Ok => 0,
+            Status::Warning => 1,
+            Status::Critical => 2,
+            Status::Unknown => 3,
+        }
+    }
+
+    /// Rank for "worst of": CRITICAL > WARNING > UNKNOWN > OK, so one check
+    /// that could not run never hides a real warning.
+    fn rank(self) -> u8 {
+        match self {
+            Status::Ok => 0,
+            Status::Unknown => 1,
+            Status::Warning => 2,
+            Status::Critical => 3,
+        }
+    }
+
+    pub fn worst(items: impl IntoIterator<Item = Status>) -> Status {
+        items
+            .into_iter()
+            .max_by_key(|s| s.rank())
+            .unwrap_or(Status::Ok)
+    }
+}
+
+impl std::fmt::Display for Status {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One check: `{name, status, value, message}` as in the JSON shape.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Item {
+    pub name: String,
+    pub status: Status,
+    /// The check's main figure (number or null; whole numbers print as
+    /// integers).
+    #[serde(serialize_with = "whole_or_float")]
+    pub value: Option<f64>,
+    /// One line for people; names pids and paths.
+    pub message: String,
+    /// Further lines (e.g. one per defunct agent and its parent).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub details: Vec<String>,
+}
+
+impl Item {
+    pub fn new(name: &str, status: Status, value: Option<f64>, message: impl Into<String>) -> Item {
+        Item {
+            name: name.to_string(),
+            status,
+            value,
+            message: message.into(),
+            details: Vec::new(),
+        }
+    }
+}
+
+fn whole_or_float<S: serde::Serializer>(v: &Option<f64>, s: S) -> Result<S::Ok, S::Error> {
+    match v {
+        Some(x) if x.fract() == 0.0 && x.abs() < 9e15 => s.serialize_i64(*x as i64),
+        Some(x) => s.serialize_f64(*x),
+        None => s.serialize_none(),
+    }
+}
+
+/// `1 agent`, `2 agents`.
+pub fn plural(n: usize, word: &str) -> String {
+    if n == 1 {
+        format!("{n} {word}")
+    } else {
+        format!("{n} {word}s")
+    }
+}
+
+/// One Nagios performance-data figure.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Perf {
+    pub label: &'static str,
+    pub value: f64,
+    /// `""`, `"%"`, `"B"`, `"s"`, `"c"`.
+    pub uom: &'static str,
+    pub warn: Option<f64>,
+    pub crit: Option<f64>,
+    pub min: Option<f64>,
+    pub max: Option<f64>,
+}
+
+impl Perf {
+    pub fn gauge(label: &'static str, value: f64) -> Perf {
+        Perf {
+            label,
+            value,
+            uom: "",
+            warn: None,
+            crit: None,
+            min: Some(0.0),
+            max: None,
+        }
+    }
+}
+
+/// One Prometheus metric family (all gauges: every figure is a snapshot).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Metric {
+    pub name: &'static str,
+    pub help: &'static str,
+    /// `(labels, value)`; labels are `(name, value)` pairs.
+    pub samples: Vec<(Vec<(&'static str, String)>, f64)>,
+}
+
+impl Metric {
+    pub fn single(name: &'static str, help: &'static str, value: f64) -> Metric {
+        Metric {
+            name,
+            help,
+            samples: vec![(Vec::new(), value)],
+        }
+    }
+}
+
+/// A whole check run.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Report {
+    pub items: Vec<Item>,
+    pub perf: Vec<Perf>,
+    pub metrics: Vec<Metric>,
+}
+
+impl Report {
+    pub fn status(&self) -> Status {
+        Status::worst(self.items.iter().map(|i| i.status))
+    }
+}
+
+/// Nagios plugin output: `STRAY STATUS - summary | perfdata`, then one
+/// line per check. The summary lists the checks that are not OK.
+pub fn nagios(r: &Report) -> String {
+    let status = r.status();
+    let bad: Vec<String> = r
+        .items
+        .iter()
+        .filter(|i| i.status != Status::Ok)
+        .map(|i| format!("{}: {}", i.name, plain(&i.message)))
+        .collect();
+    let summary = if bad.is_empty() {
+        let figures: Vec<String> = r.items.iter().map(|i| plain(&i.message)).collect();
+        format!("{} checks ok; {}", r.items.len(), figures.join(", "))
+    } else {
+        bad.join("; ")
+    };
+    let mut out = format!("STRAY {} - {}", status.nagios(), summary);
+    if !r.perf.is_empty() {
+        out.push_str(" |");
+        for p in &r.perf {
+            let _ = write!(out, " {}={}{}", p.label, num(p.value), p.uom);
+            let opt = |v: Option<f64>| v.map(num).unwrap_or_default();
+            let tail = [opt(p.warn), opt(p.crit), opt(p.min), opt(p.max)];
+            let used = tail
+                .iter()
+                .rposition(|s| !s.is_empty())
+                .map_or(0, |i| i + 1);
+            for t in &tail[..used] {
+                let _ = write!(out, ";{t}");
+            }
+        }
+    }
+    out.push('\n');
+    for i in &r.items {
+        let _ = writeln!(
+            out,
+            "[{}] {}: {}",
+            i.status.nagios(),
+            i.name,
+            plain(&i.message)
+        );
+        for d in &i.details {
+            let _ = writeln!(out, "    {}", plain(d));
+        }
+    }
+    out
+}
+
+/// `{"schema": 1, "status", "checks": [...]}`.
+pub fn json(r: &Report) -> serde_json::Value {
+    serde_json::json!({
+        "schema": 1,
+        "status": r.status(),
+        "checks": r.items,
+    })
+}
+
+/// The Prometheus text exposition format (version 0.0.4), with HELP and
+/// TYPE for every family.
+pub fn prometheus(r: &Report) -> String {
+    let mut out = String::new();
+    for m in &r.metrics {
+        let _ = writeln!(out, "# HELP {} {}", m.name, help_escape(m.help));
+        let _ = writeln!(out, "# TYPE {} gauge", m.name);
+        for (labels, v) in &m.samples {
+            out.push_str(m.name);
+            if !labels.is_empty() {
+                out.push('{');
+                for (i, (k, val)) in labels.iter().enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    let _ = write!(out, "{k}=\"{}\"", label_escape(val));
+                }
+                out.push('}');
+            }
+            let _ = writeln!(out, " {}", prom_num(*v));
+        }
+    }
+    out
+}
+
+/// Nagios output is one logical record per line and `|` starts perfdata:
+/// escape control characters and replace pipes.
+fn plain(s: &str) -> String {
+    crate::report::escape(s).replace('|', "/")
+}
+
+/// Integers without a fraction, others with up to 3 decimals.
+fn num(v: f64) -> String {
+    if v.fract() == 0.0 && v.abs() < 1e15 {
+        format!("{}", v as i64)
+    } else {
+        let s = format!("{v:.3}");
+        s.trim_end_matches('0').trim_end_matches('.').to_string()
+    }
+}
+
+fn prom_num(v: f64) -> String {
+    if v.is_nan() {
+        "NaN".into()
+    } else if v.is_infinite() {
+        if v > 0.0 { "+Inf" } else { "-Inf" }.into()
+    } else {
+        format!("{v}")
+    }
+}
+
+fn help_escape(s: &str) -> String {
+    s.replace('\\', "\\\\").replace('\n', "\\n")
+}
+
+fn label_escape(s: &str) -> String {
+    s.replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> Report {
+        let mut defunct = Item::new("defunct", Status::Warning, Some(1.0), "1 defunct agent");
+        defunct
+            .details
+            .push("pid 42 (claude) not reaped by parent 41 (bash|x)".into());
+        Report {
+            items: vec![
+                Item::new(
+                    "pty",
+                    Status::Ok,
+                    Some(0.5),
+                    "12 of 4096 PTYs in use (0.3%)",
+                ),
+                defunct,
+                Item::new("state", Status::Unknown, None, "cannot read \u{1b}[2J"),
+            ],
+            perf: vec![
+                Perf {
+                    label: "pty_used",
+                    value: 12.0,
+                    uom: "",
+                    warn: Some(3072.0),
+                    crit: Some(3686.0),
+                    min: Some(0.0),
+                    max: Some(4096.0),
+                },
+                Perf {
+                    uom: "%",
+                    ..Perf::gauge("pty_usage", 0.29296875)
+                },
+                Perf::gauge("defunct", 1.0),
+            ],
+            metrics: vec![
+                Metric::single("stray_up", "1 when the checks ran", 1.0),
+                Metric {
+                    name: "stray_agents",
+                    help: "Agents by class",
+                    samples: vec![
+                        (vec![("class", "orphan".into())], 2.0),
+                        (vec![("class", "we\"ird\\\n".into())], 0.5),
+                    ],
+                },
+            ],
+        }
+    }
+
+    #[test]
+    fn worst_status_ranks_critical_over_warning_over_unknown() {
+        use Status::*;
+        assert_eq!(Status::worst([]), Ok);
+        assert_eq!(Status::worst([Ok, Unknown]), Unknown);
+        assert_eq!(Status::worst([Unknown, Warning, Ok]), Warning);
+        assert_eq!(Status::worst([Warning, Critical, Unknown]), Critical);
+        assert_eq!(
+            [Ok, Warning, Critical, Unknown].map(Status::code),
+            [0, 1, 2, 3]
+        );
+    }
+
+    #[test]
+    fn nagios_snapshot() {
+        assert_eq!(
+            nagios(&sample()),
+            "STRAY WARNING - defunct: 1 defunct agent; state: cannot read \\u{1b}[2J \
+             | pty_used=12;3072;3686;0;4096 pty_usage=0.293%;;;0 defunct=1;;;0\n\
+             [OK] pty: 12 of 4096 PTYs in use (0.3%)\n\
+             [WARNING] defunct: 1 defunct agent\n    pid 42 (claude) not reaped by parent 41 (bash/x)\n\
+             [UNKNOWN] state: cannot read \\u{1b}[2J\n"
+        );
+    }
+
+    #[test]
+    fn nagios_all_ok_summary() {
+        let r = Report {
+            items: vec![Item::new("pty", Status::Ok, Some(1.0), "1 of 2")],
+            perf: vec![],
+            metrics: vec![],
+        };
+        assert_eq!(
+            nagios(&r),
+            "STRAY OK - 1 checks ok; 1 of 2\n[OK] pty: 1 of 2\n"
+        );
+    }
+
+    #[test]
+    fn json_shape() {
+        let v = json(&sample());
+        assert_eq!(v["schema"], 1);
+        assert_eq!(v["status"], "warning");
+        assert_eq!(v["checks"][0]["name"], "pty");
+        assert_eq!(v["checks"][0]["value"], 0.5);
+        assert_eq!(v["checks"][2]["value"], serde_json::Value::Null);
+        assert_eq!(v["checks"][2]["status"], "unknown");
+        assert_eq!(v["checks"][1]["value"].to_string(), "1");
+        assert_eq!(plural(1, "agent"), "1 agent");
+        assert_eq!(plural(0, "agent"), "0 agents");
+    }
+
+    #[test]
+    fn prometheus_snapshot() {
+        assert_eq!(
+            prometheus(&sample()),
+            "# HELP stray_up 1 when the checks ran\n# TYPE stray_up gauge\nstray_up 1\n\
+             # HELP stray_agents Agents by class\n# TYPE stray_agents gauge\n\
+             stray_agents{class=\"orphan\"} 2\nstray_agents{class=\"we\\\"ird\\\\\\n\"} 0.5\n"
+        );
+        assert_eq!(prom_num(f64::NAN), "NaN");
+        assert_eq!(prom_num(f64::INFINITY), "+Inf");
+    }
+}
