@@ -62,7 +62,7 @@ pub fn run(args: Vec<OsString>) -> ExitCode {
     if args.get(1).is_some_and(|a| a == "--generate") {
         return gen::main(&args[2..]);
     }
-    let is_check = args.iter().skip(1).any(|a| a == "check");
+    let is_check = subcommand_of(&args).is_some_and(|c| c == "check");
     let cli = match Cli::try_parse_from(&args) {
         Ok(cli) => cli,
         Err(e) => {
@@ -70,7 +70,12 @@ pub fn run(args: Vec<OsString>) -> ExitCode {
                 clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion => {
                     ExitCode::OK
                 }
-                _ if is_check => ExitCode::UNKNOWN,
+                _ if is_check => {
+                    let first = e.to_string();
+                    let first = first.lines().next().unwrap_or("usage error");
+                    check_unknown(&args, first.trim_start_matches("error: "));
+                    ExitCode::UNKNOWN
+                }
                 _ => ExitCode::USAGE,
             };
             let _ = e.print();
@@ -89,6 +94,10 @@ pub fn run(args: Vec<OsString>) -> ExitCode {
             if is_broken_pipe(&e) {
                 return ExitCode::OK;
             }
+            if check {
+                // A monitoring system reads stdout: say UNKNOWN there too.
+                check_unknown(&args, &format!("{e:#}"));
+            }
             if let Some(usage) = e.downcast_ref::<UsageError>() {
                 msg::error(&usage.0);
                 return if check {
@@ -104,6 +113,53 @@ pub fn run(args: Vec<OsString>) -> ExitCode {
                 ExitCode::FAILURE
             }
         }
+    }
+}
+
+/// The subcommand named in `args`: the first word that is not an option or
+/// the value of a global option (so `--name check scan` is a `scan`).
+fn subcommand_of(args: &[OsString]) -> Option<&OsString> {
+    const TAKES_VALUE: [&str; 5] = ["-c", "--config", "--state-dir", "--format", "--name"];
+    let mut words = args.iter().skip(1);
+    while let Some(w) = words.next() {
+        let text = w.to_string_lossy();
+        if TAKES_VALUE.contains(&text.as_ref()) {
+            words.next();
+        } else if !text.starts_with('-') {
+            return Some(w);
+        }
+    }
+    None
+}
+
+/// What `check` prints on stdout when it cannot run at all, in the format
+/// asked for (read from the raw arguments: parsing may have failed).
+fn check_unknown(args: &[OsString], message: &str) {
+    let words: Vec<String> = args
+        .iter()
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
+    let format = words
+        .iter()
+        .position(|w| w == "--format")
+        .and_then(|i| words.get(i + 1).cloned())
+        .or_else(|| {
+            words
+                .iter()
+                .find_map(|w| w.strip_prefix("--format=").map(str::to_string))
+        })
+        .unwrap_or_default();
+    let message = message.replace('\n', " ");
+    match format.as_str() {
+        "json" => println!(
+            "{}",
+            serde_json::json!({"schema": 1, "status": "unknown", "checks": [
+                {"name": "stray", "status": "unknown", "value": null, "message": message}]})
+        ),
+        "prometheus" => println!(
+            "# HELP stray_up Whether stray check could run (1) or not (0).\n# TYPE stray_up gauge\nstray_up 0"
+        ),
+        _ => println!("STRAY UNKNOWN - {message}"),
     }
 }
 

@@ -8,8 +8,13 @@
 //! before `kill(2)`; the window left is the few microseconds between the two
 //! calls, during which the pid would have to exit, be reaped and be reused.
 //!
+//! macOS has no pidfds: there the identity check (libproc) and `kill(2)`
+//! path is the only one.
+//!
 //! `ESRCH` and `EPERM` are outcomes ([`Outcome::Gone`], [`Outcome::Denied`]),
 //! never errors.
+
+use std::path::{Path, PathBuf};
 
 use crate::proc::ProcKey;
 use crate::reap::{Outcome, Signal};
@@ -21,52 +26,66 @@ pub trait Signaller {
     fn send(&mut self, key: ProcKey, comm: &str, signal: Signal) -> Outcome;
 }
 
-#[cfg(target_os = "linux")]
-pub use imp::LiveSignaller;
+/// Signals real processes, verifying identity in the procfs root `root`
+/// (on macOS the root is ignored: libproc answers).
+pub struct LiveSignaller {
+    root: PathBuf,
+    use_pidfd: bool,
+    self_pid: i32,
+}
 
-#[cfg(target_os = "linux")]
-mod imp {
-    use super::*;
-    use std::os::fd::{FromRawFd, OwnedFd};
-    use std::os::unix::io::AsRawFd;
-    use std::path::PathBuf;
-
-    /// Signals real processes through pidfds, verifying identity in `root`.
-    pub struct LiveSignaller {
-        root: PathBuf,
-        use_pidfd: bool,
-        self_pid: i32,
-    }
-
-    impl LiveSignaller {
-        pub fn new(root: impl Into<PathBuf>) -> Self {
-            LiveSignaller {
-                root: root.into(),
-                use_pidfd: std::env::var_os("STRAY_NO_PIDFD").is_none_or(|v| v.is_empty()),
-                self_pid: std::process::id() as i32,
-            }
-        }
-
-        /// Whether this kernel supports pidfd_open (for `doctor`).
-        pub fn pidfd_supported() -> bool {
-            pidfd_open(std::process::id() as i32).is_ok()
-        }
-
-        /// Is `key` still the process we classified? Zombies count as gone:
-        /// there is nothing left to signal.
-        fn same_process(&self, key: ProcKey, comm: &str) -> Result<bool, Outcome> {
-            match crate::proc::read_one(&self.root, key.pid) {
-                Ok(Some(p)) => {
-                    Ok(p.start_time == key.start_time && p.comm == comm && !p.is_zombie())
-                }
-                Ok(None) => Ok(false),
-                // Cannot verify: do not signal.
-                Err(_) => Err(Outcome::Denied),
-            }
+impl LiveSignaller {
+    pub fn new(root: impl Into<PathBuf>) -> Self {
+        LiveSignaller {
+            root: root.into(),
+            use_pidfd: cfg!(target_os = "linux")
+                && std::env::var_os("STRAY_NO_PIDFD").is_none_or(|v| v.is_empty()),
+            self_pid: std::process::id() as i32,
         }
     }
 
-    fn pidfd_open(pid: i32) -> std::io::Result<OwnedFd> {
+    /// Whether this kernel supports pidfd_open (for `doctor`).
+    pub fn pidfd_supported() -> bool {
+        pidfd::open(std::process::id() as i32).is_ok()
+    }
+
+    /// Is `key` still the process we classified? Zombies count as gone:
+    /// there is nothing left to signal.
+    fn same_process(&self, key: ProcKey, comm: &str) -> Result<bool, Outcome> {
+        match crate::proc::read_one(&self.root, key.pid) {
+            Ok(Some(p)) => Ok(p.start_time == key.start_time && p.comm == comm && !p.is_zombie()),
+            Ok(None) => Ok(false),
+            // Cannot verify: do not signal.
+            Err(_) => Err(Outcome::Denied),
+        }
+    }
+}
+
+/// A boxed live signaller, as `reap` and `watch` use it.
+pub fn live(root: &Path) -> Box<dyn Signaller> {
+    Box::new(LiveSignaller::new(root))
+}
+
+fn outcome_of(err: &std::io::Error) -> Outcome {
+    match err.raw_os_error() {
+        Some(libc::ESRCH) => Outcome::Gone,
+        _ => Outcome::Denied,
+    }
+}
+
+fn signo(signal: Signal) -> i32 {
+    match signal {
+        Signal::Term => libc::SIGTERM,
+        Signal::Kill => libc::SIGKILL,
+    }
+}
+
+/// pidfd_open / pidfd_send_signal (Linux ≥ 5.3).
+#[cfg(target_os = "linux")]
+mod pidfd {
+    use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+
+    pub fn open(pid: i32) -> std::io::Result<OwnedFd> {
         // SAFETY: pidfd_open takes a pid and flags and returns a new fd or -1;
         // no pointers are passed.
         let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
@@ -77,68 +96,76 @@ mod imp {
         Ok(unsafe { OwnedFd::from_raw_fd(fd as i32) })
     }
 
-    fn outcome_of(err: &std::io::Error) -> Outcome {
-        match err.raw_os_error() {
-            Some(libc::ESRCH) => Outcome::Gone,
-            _ => Outcome::Denied,
+    pub fn send(fd: &OwnedFd, signo: i32) -> std::io::Result<()> {
+        // SAFETY: fd is a valid pidfd owned by the caller; a null siginfo asks
+        // for the default (what kill(2) sends).
+        let r = unsafe {
+            libc::syscall(
+                libc::SYS_pidfd_send_signal,
+                fd.as_raw_fd(),
+                signo,
+                std::ptr::null::<libc::siginfo_t>(),
+                0,
+            )
+        };
+        if r == 0 {
+            Ok(())
+        } else {
+            Err(std::io::Error::last_os_error())
         }
     }
+}
 
-    fn signo(signal: Signal) -> i32 {
-        match signal {
-            Signal::Term => libc::SIGTERM,
-            Signal::Kill => libc::SIGKILL,
-        }
+/// No pidfds here: every open fails as unsupported, so the identity-checked
+/// `kill(2)` path is taken.
+#[cfg(not(target_os = "linux"))]
+mod pidfd {
+    pub struct Unsupported;
+
+    pub fn open(_pid: i32) -> std::io::Result<Unsupported> {
+        Err(std::io::Error::from_raw_os_error(libc::ENOSYS))
     }
 
-    impl Signaller for LiveSignaller {
-        fn send(&mut self, key: ProcKey, comm: &str, signal: Signal) -> Outcome {
-            // Whatever the plan says, never these.
-            if key.pid <= 1 || key.pid == self.self_pid {
-                return Outcome::Denied;
-            }
-            if self.use_pidfd {
-                match pidfd_open(key.pid) {
-                    Ok(fd) => {
-                        match self.same_process(key, comm) {
-                            Ok(true) => {}
-                            Ok(false) => return Outcome::Gone,
-                            Err(o) => return o,
-                        }
-                        // SAFETY: fd is a valid pidfd owned by us; a null
-                        // siginfo asks for the default (as kill(2) sends).
-                        let r = unsafe {
-                            libc::syscall(
-                                libc::SYS_pidfd_send_signal,
-                                fd.as_raw_fd(),
-                                signo(signal),
-                                std::ptr::null::<libc::siginfo_t>(),
-                                0,
-                            )
-                        };
-                        return if r == 0 {
-                            Outcome::Signalled
-                        } else {
-                            outcome_of(&std::io::Error::last_os_error())
-                        };
+    pub fn send(_fd: &Unsupported, _signo: i32) -> std::io::Result<()> {
+        Err(std::io::Error::from_raw_os_error(libc::ENOSYS))
+    }
+}
+
+impl Signaller for LiveSignaller {
+    fn send(&mut self, key: ProcKey, comm: &str, signal: Signal) -> Outcome {
+        // Whatever the plan says, never these.
+        if key.pid <= 1 || key.pid == self.self_pid {
+            return Outcome::Denied;
+        }
+        if self.use_pidfd {
+            match pidfd::open(key.pid) {
+                Ok(fd) => {
+                    // Opened first: from here on `fd` is this one process.
+                    match self.same_process(key, comm) {
+                        Ok(true) => {}
+                        Ok(false) => return Outcome::Gone,
+                        Err(o) => return o,
                     }
-                    Err(e) if e.raw_os_error() == Some(libc::ESRCH) => return Outcome::Gone,
-                    Err(e) if e.raw_os_error() == Some(libc::ENOSYS) => self.use_pidfd = false,
-                    Err(_) => return Outcome::Denied,
+                    return match pidfd::send(&fd, signo(signal)) {
+                        Ok(()) => Outcome::Signalled,
+                        Err(e) => outcome_of(&e),
+                    };
                 }
+                Err(e) if e.raw_os_error() == Some(libc::ESRCH) => return Outcome::Gone,
+                Err(e) if e.raw_os_error() == Some(libc::ENOSYS) => self.use_pidfd = false,
+                Err(_) => return Outcome::Denied,
             }
-            match self.same_process(key, comm) {
-                Ok(true) => {}
-                Ok(false) => return Outcome::Gone,
-                Err(o) => return o,
-            }
-            // SAFETY: kill has no memory-safety preconditions.
-            let r = unsafe { libc::kill(key.pid, signo(signal)) };
-            if r == 0 {
-                Outcome::Signalled
-            } else {
-                outcome_of(&std::io::Error::last_os_error())
-            }
+        }
+        match self.same_process(key, comm) {
+            Ok(true) => {}
+            Ok(false) => return Outcome::Gone,
+            Err(o) => return o,
+        }
+        // SAFETY: kill has no memory-safety preconditions.
+        if unsafe { libc::kill(key.pid, signo(signal)) } == 0 {
+            Outcome::Signalled
+        } else {
+            outcome_of(&std::io::Error::last_os_error())
         }
     }
 }

@@ -5,9 +5,9 @@
 //! starts over from SIGTERM), so every doubt about the file resolves to
 //! "start fresh": garbage never turns into a signal.
 
-use std::fs::{self, File, OpenOptions};
+use std::fs::{self, File};
 use std::io::{self, Read, Write};
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -277,7 +277,9 @@ impl State {
                     Err(e) => e,
                 };
                 if quarantine {
-                    let aside_name = format!("{STATE_FILE}.corrupt-{}", unix_now());
+                    // The pid too: two quarantines in one second must not overwrite.
+                    let aside_name =
+                        format!("{STATE_FILE}.corrupt-{}-{}", unix_now(), std::process::id());
                     let aside = dir.file(&aside_name);
                     dir.dir()
                         .rename(STATE_FILE, &aside_name)
@@ -320,34 +322,6 @@ impl State {
             .write_atomic(STATE_FILE, &json)
             .with_context(|| format!("cannot write state {}", path.display()))
     }
-}
-
-/// Replaces `path` with `bytes` so that readers see the old or the new file,
-/// never a torn one, even across a crash.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
-    let _ = fs::remove_file(&tmp);
-    let result = (|| {
-        let mut f = OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .custom_flags(libc::O_NOFOLLOW)
-            .open(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-        fs::rename(&tmp, path)?;
-        File::open(dir)?.sync_all()
-    })();
-    if result.is_err() {
-        let _ = fs::remove_file(&tmp);
-    }
-    result
 }
 
 fn unix_now() -> u64 {

@@ -54,22 +54,44 @@ pub struct Pane {
 
 /// Runs `tmux -S socket ARGS` with a timeout; `None` on timeout, a missing
 /// binary or a failure. Stdout is drained on a thread so that a large answer
-/// cannot block the child.
+/// cannot block the child, and that thread is waited for only until the
+/// deadline too.
+///
+/// A tmux client obeys its server (it runs the shell or lock command the
+/// server names), so a client started by root against a socket another user
+/// controls could run that user's code as root. As root, the client
+/// therefore runs as the socket's owner, with a cleared environment; a
+/// symlinked socket path is not queried at all.
 pub fn query(socket: &Path, args: &[&str], timeout: Duration) -> Option<String> {
-    let mut child = Command::new("tmux")
-        .arg("-S")
+    use std::os::unix::fs::MetadataExt;
+    use std::os::unix::process::CommandExt;
+
+    let meta = std::fs::symlink_metadata(socket).ok()?;
+    if meta.file_type().is_symlink() {
+        return None;
+    }
+    let mut cmd = Command::new("tmux");
+    cmd.arg("-S")
         .arg(socket)
         .args(args)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .ok()?;
+        .stderr(Stdio::null());
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } == 0 && meta.uid() != 0 {
+        // std drops supplementary groups (setgroups(0)) when root sets a uid.
+        cmd.uid(meta.uid()).gid(meta.gid()).env_clear();
+        if let Some(path) = std::env::var_os("PATH") {
+            cmd.env("PATH", path);
+        }
+    }
+    let mut child = cmd.spawn().ok()?;
     let mut stdout = child.stdout.take()?;
-    let reader = std::thread::spawn(move || {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
         let mut s = String::new();
         let _ = stdout.read_to_string(&mut s);
-        s
+        let _ = tx.send(s);
     });
     let start = Instant::now();
     let status = loop {
@@ -83,13 +105,16 @@ pub fn query(socket: &Path, args: &[&str], timeout: Duration) -> Option<String> 
             }
         }
     };
-    // After a kill the pipe closes (unless a grandchild holds it; do not wait
-    // for that).
-    let status = status?;
-    if !status.success() {
+    if !status?.success() {
         return None;
     }
-    reader.join().ok()
+    // A grandchild could keep the pipe open: never wait past the deadline.
+    rx.recv_timeout(
+        timeout
+            .saturating_sub(start.elapsed())
+            .max(Duration::from_millis(50)),
+    )
+    .ok()
 }
 
 /// Panes of the server listening on `socket`.
@@ -130,6 +155,10 @@ pub fn tmpdir() -> PathBuf {
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct SocketInfo {
     pub socket: PathBuf,
+    /// Found in a `tmux-UID` dir under `$TMUX_TMPDIR` (not only through a
+    /// live server's listening socket).
+    #[serde(skip)]
+    pub in_tmpdir: bool,
     /// Owner of the socket file (`null` for a live server's socket whose
     /// file is gone or unreadable).
     pub owner_uid: Option<u32>,
@@ -285,8 +314,8 @@ pub fn session_count(socket: &Path, timeout: Duration) -> Option<u32> {
 
 /// Every tmux socket: those in the `tmux-UID` dirs (every user's when
 /// `all`) and those live servers listen on. With `sessions`, asks each live
-/// server we may talk to (ours, or any as root) for its session count,
-/// once, with [`QUERY_TIMEOUT`].
+/// server in those dirs that we may talk to (ours, or any as root, as its
+/// owner) for its session count, once, with [`QUERY_TIMEOUT`].
 pub fn discover(proc_root: &Path, tmpdir: &Path, my_uid: u32, sessions: bool) -> Vec<SocketInfo> {
     let listening = listening_unix_paths(proc_root);
     let listening_paths: HashSet<PathBuf> = listening.values().cloned().collect();
@@ -302,6 +331,7 @@ pub fn discover(proc_root: &Path, tmpdir: &Path, my_uid: u32, sessions: bool) ->
         let alive = probe(&path, &listening_paths) != Probe::Dead;
         out.push(SocketInfo {
             socket: path,
+            in_tmpdir: true,
             owner_uid: Some(owner),
             alive,
             pid: None,
@@ -323,6 +353,7 @@ pub fn discover(proc_root: &Path, tmpdir: &Path, my_uid: u32, sessions: bool) ->
                 let owner = std::fs::symlink_metadata(&path).ok().map(|m| m.uid());
                 out.push(SocketInfo {
                     socket: path,
+                    in_tmpdir: false,
                     owner_uid: owner,
                     alive: true,
                     pid: Some(pid),
@@ -331,8 +362,10 @@ pub fn discover(proc_root: &Path, tmpdir: &Path, my_uid: u32, sessions: bool) ->
             }
         }
     }
+    // Only servers in the socket dirs are asked: a `-S` server elsewhere is
+    // listed with its pid but left alone (it may be anyone's, anywhere).
     if sessions {
-        for s in out.iter_mut().filter(|s| s.alive) {
+        for s in out.iter_mut().filter(|s| s.alive && s.in_tmpdir) {
             if my_uid == 0 || s.owner_uid == Some(my_uid) {
                 s.sessions = session_count(&s.socket, QUERY_TIMEOUT);
             }
@@ -433,6 +466,7 @@ mod tests {
         let infos: Vec<SocketInfo> = found
             .iter()
             .map(|(p, o)| SocketInfo {
+                in_tmpdir: true,
                 socket: p.clone(),
                 owner_uid: Some(*o),
                 // Claim both dead: prune must re-probe and spare the live one.
@@ -450,6 +484,7 @@ mod tests {
         let theirs = dir.join("theirs");
         drop(std::os::unix::net::UnixListener::bind(&theirs).unwrap());
         let info = SocketInfo {
+            in_tmpdir: true,
             socket: theirs.clone(),
             owner_uid: Some(uid),
             alive: false,

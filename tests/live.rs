@@ -513,7 +513,9 @@ fn explain_shows_the_chain_to_the_pane() {
 
 #[test]
 fn exe_env_and_cmdline_rules_match_without_names() {
-    let env = TestEnv::new();
+    let mut env = TestEnv::new();
+    // This test's own [match] rules, each specific to its temp dir or token.
+    env.names.clear();
     // A number `sleep` accepts, unique to this test, for the cmdline rule.
     let token = format!("0.000{}{}", std::process::id(), unique_name("m").len());
     let versions = env.path("claude/versions");

@@ -3,8 +3,10 @@
 //! [`gather`] reads everything (PTY counters, one survey, the state, tmux
 //! sockets) into plain [`Gathered`] data; [`build`] turns that into checks,
 //! perfdata and metrics without touching the system; `health` renders them
-//! as Nagios, JSON or Prometheus text. Nothing here signals, prunes or
-//! writes state: the only write is `--textfile-dir DIR/stray.prom`.
+//! as Nagios, JSON or Prometheus text. Nothing here signals or prunes; the
+//! writes are `--textfile-dir DIR/stray.prom` and the `stray sockets` sample
+//! in the state (so that periodic checks detect stalled sockets by
+//! themselves).
 
 use std::fs::{self, OpenOptions};
 use std::io::{self, Write};
@@ -12,7 +14,7 @@ use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use fs2::FileExt;
 
 use crate::classify::{summarize, Class};
@@ -109,19 +111,26 @@ pub struct Gathered {
 
 pub fn check(s: &Settings, args: &CheckArgs, out: &mut dyn Write) -> Result<ExitCode> {
     let g = gather(s);
-    let report = build(&g);
-    let prom = health::prometheus(&report);
+    let mut report = build(&g);
+    // Written before anything is printed, so a failure shows in the status
+    // that is printed (as UNKNOWN) rather than contradicting it.
+    if let Some(dir) = &args.textfile_dir {
+        let path = dir.join("stray.prom");
+        if let Err(e) = write_textfile(&path, health::prometheus(&report).as_bytes()) {
+            report.items.push(Item::new(
+                "textfile",
+                Status::Unknown,
+                None,
+                format!("cannot write {}: {e}", path.display()),
+            ));
+        }
+    }
     match s.format {
         Format::Json => crate::cmd::print_json(out, &health::json(&report))?,
-        Format::Prometheus => out.write_all(prom.as_bytes())?,
+        Format::Prometheus => out.write_all(health::prometheus(&report).as_bytes())?,
         Format::Human | Format::Nagios => out.write_all(health::nagios(&report).as_bytes())?,
     }
     out.flush()?;
-    if let Some(dir) = &args.textfile_dir {
-        let path = dir.join("stray.prom");
-        write_textfile(&path, prom.as_bytes())
-            .with_context(|| format!("cannot write {}", path.display()))?;
-    }
     Ok(ExitCode(report.status().code()))
 }
 

@@ -217,7 +217,7 @@ pub fn reap(s: &Settings, args: &ReapArgs, out: &mut dyn Write) -> Result<ExitCo
         dry_run: args.dry_run,
         grace: args.grace.unwrap_or(s.config.grace),
     };
-    let mut signaller = live_signaller(&s);
+    let mut signaller = crate::signal::live(&s.proc_root);
     let report = if args.dry_run {
         // Read the state if there is one, but create nothing and lock nothing.
         let dir = StateDir::open(&s.state_dir, false)?;
@@ -297,16 +297,6 @@ fn wait_gone(s: &Settings, keys: &[ProcKey], limit: Duration) {
         }
         std::thread::sleep((limit - elapsed).min(Duration::from_millis(50)));
     }
-}
-
-#[cfg(target_os = "linux")]
-fn live_signaller(s: &Settings) -> Box<dyn Signaller> {
-    Box::new(crate::signal::LiveSignaller::new(&s.proc_root))
-}
-
-#[cfg(not(target_os = "linux"))]
-fn live_signaller(_s: &Settings) -> Box<dyn Signaller> {
-    Box::new(crate::signal::RecordingSignaller::default())
 }
 
 fn outcome_counts(report: &CycleReport) -> Vec<(Outcome, usize)> {

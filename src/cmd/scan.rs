@@ -79,7 +79,7 @@ fn warn_problems(sv: &Survey) {
 pub fn scan(s: &Settings, args: &ScanArgs, out: &mut dyn Write) -> Result<ExitCode> {
     let sv = survey(&s.config, &s.proc_root, args.all)?;
     warn_problems(&sv);
-    let panes = PaneLabels::query(&sv, s);
+    let panes = PaneLabels::query(&sv, s, |pid| sv.facts.agents.contains_key(&pid));
     let reports: Vec<ProcessReport> = sv
         .verdicts
         .iter()
@@ -174,12 +174,16 @@ pub struct PaneLabels {
 }
 
 impl PaneLabels {
-    pub fn query(sv: &Survey, s: &Settings) -> PaneLabels {
+    /// Asks only the tmux servers that protect a process `wanted` says is
+    /// shown with a pane name (agents, or the one `explain` is about): a scan
+    /// of every process must not query every tmux server on the host.
+    pub fn query(sv: &Survey, s: &Settings, wanted: impl Fn(i32) -> bool) -> PaneLabels {
         let mut labels = PaneLabels::default();
         let servers: Vec<i32> = {
             let mut v: Vec<i32> = sv
                 .verdicts
                 .iter()
+                .filter(|v| wanted(v.pid))
                 .filter_map(|v| match &v.protected_by {
                     Some(ProtectedBy::MultiplexerTree { pid, comm })
                     | Some(ProtectedBy::PaneTty { pid, comm, .. })
@@ -255,7 +259,7 @@ pub fn explain(s: &Settings, pid: i32, out: &mut dyn Write) -> Result<ExitCode> 
         crate::msg::error(&format!("no such process: {pid}"));
         return Ok(ExitCode::FAILURE);
     };
-    let panes = PaneLabels::query(&sv, s);
+    let panes = PaneLabels::query(&sv, s, |q| q == pid);
     let pane = panes.label(&sv.table, p);
     let agent = sv.facts.agents.contains_key(&pid);
     let mut ancestry = Vec::new();

@@ -85,6 +85,7 @@ mod tests {
     fn human_snapshot() {
         let s = vec![
             SocketInfo {
+                in_tmpdir: true,
                 socket: "/tmp/tmux-1000/default".into(),
                 owner_uid: Some(1000),
                 alive: true,
@@ -92,6 +93,7 @@ mod tests {
                 sessions: Some(3),
             },
             SocketInfo {
+                in_tmpdir: true,
                 socket: "/tmp/tmux-1000/old\nx".into(),
                 owner_uid: Some(1000),
                 alive: false,

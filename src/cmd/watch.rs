@@ -72,7 +72,7 @@ pub fn watch(s: &Settings, args: &WatchArgs, out: &mut dyn Write) -> Result<Exit
         dry_run: false,
         grace: s.config.grace,
     };
-    let mut signaller = live_signaller(s);
+    let mut signaller = crate::signal::live(&s.proc_root);
     let lock_wait = args.interval.min(Duration::from_secs(10));
     msg::info(&format!(
         "watching every {}; SIGTERM or SIGINT stops after the current cycle",
@@ -228,17 +228,6 @@ pub fn to_json(l: &CycleLine) -> serde_json::Value {
         })),
         "notes": l.notes,
     })
-}
-
-#[cfg(target_os = "linux")]
-fn live_signaller(s: &Settings) -> Box<dyn Signaller> {
-    Box::new(crate::signal::LiveSignaller::new(&s.proc_root))
-}
-
-#[cfg(not(target_os = "linux"))]
-fn live_signaller(_s: &Settings) -> Box<dyn Signaller> {
-    // Same stand-in as `reap` until macOS signalling exists.
-    Box::new(crate::signal::RecordingSignaller::default())
 }
 
 #[cfg(test)]

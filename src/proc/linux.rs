@@ -117,7 +117,8 @@ fn process_from_stat(stat: Stat, uid: u32, page: u64) -> Process {
         uid,
         state: stat.state,
         tty,
-        kernel_thread: stat.flags & PF_KTHREAD != 0 || stat.pid == 2 || stat.ppid == 2,
+        // PF_KTHREAD alone: inside a PID namespace pid 2 is an ordinary process.
+        kernel_thread: stat.flags & PF_KTHREAD != 0,
         comm: stat.comm,
         rss_bytes: stat.rss.saturating_mul(page),
         exe: None,
@@ -210,11 +211,17 @@ impl ProcSource for LiveSource {
         for fd in master_fds {
             let path = self.file(pid, &format!("fdinfo/{fd}"));
             match fs::read_to_string(&path) {
-                Ok(info) => {
-                    if let Some(i) = parse_tty_index(&info) {
-                        indexes.push(i);
+                Ok(info) => match parse_tty_index(&info) {
+                    Some(i) => indexes.push(i),
+                    // A master whose pane we cannot name: unknown, so the
+                    // caller must treat every terminal as possibly a pane.
+                    None => {
+                        return Err(io::Error::new(
+                            io::ErrorKind::InvalidData,
+                            format!("{}: no tty-index (kernel too old?)", path.display()),
+                        ))
                     }
-                }
+                },
                 Err(e) if vanished(&e) => {}
                 Err(e) => return Err(with_path(e, &path)),
             }

@@ -9,17 +9,44 @@ use std::collections::HashMap;
 use std::io;
 
 use netlink_packet_core::{
-    NetlinkHeader, NetlinkMessage, NetlinkPayload, NLM_F_DUMP, NLM_F_REQUEST,
+    NetlinkHeader, NetlinkMessage, NetlinkPayload, NLM_F_DUMP, NLM_F_DUMP_INTR, NLM_F_REQUEST,
 };
 use netlink_packet_sock_diag::unix::{ShowFlags, StateFlags, UnixRequest};
 use netlink_packet_sock_diag::SockDiagMessage;
 use netlink_sys::{protocols::NETLINK_SOCK_DIAG, Socket, SocketAddr};
+
+/// The kernel answers a dump at once; this only bounds a wedged socket.
+const RECV_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
+
+fn set_recv_timeout(socket: &Socket, timeout: std::time::Duration) -> io::Result<()> {
+    use std::os::fd::AsRawFd;
+    let tv = libc::timeval {
+        tv_sec: timeout.as_secs() as libc::time_t,
+        tv_usec: timeout.subsec_micros() as libc::suseconds_t,
+    };
+    // SAFETY: a valid fd, a pointer to a live timeval and its exact size.
+    let r = unsafe {
+        libc::setsockopt(
+            socket.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_RCVTIMEO,
+            (&tv as *const libc::timeval).cast(),
+            std::mem::size_of::<libc::timeval>() as libc::socklen_t,
+        )
+    };
+    if r == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}
 
 /// Sends one dump request and collects every answer until `NLMSG_DONE`.
 pub fn dump(request: SockDiagMessage) -> io::Result<Vec<SockDiagMessage>> {
     let mut socket = Socket::new(NETLINK_SOCK_DIAG)?;
     socket.bind_auto()?;
     socket.connect(&SocketAddr::new(0, 0))?;
+    set_recv_timeout(&socket, RECV_TIMEOUT)?;
 
     let mut header = NetlinkHeader::default();
     header.flags = NLM_F_REQUEST | NLM_F_DUMP;
@@ -46,6 +73,14 @@ pub fn dump(request: SockDiagMessage) -> io::Result<Vec<SockDiagMessage>> {
                     io::Error::new(io::ErrorKind::InvalidData, format!("sock_diag: {e}"))
                 })?;
             let len = message.header.length as usize;
+            // The socket table changed while the kernel walked it: the dump
+            // may miss sockets, so it must not be taken as complete.
+            if message.header.flags & NLM_F_DUMP_INTR != 0 {
+                return Err(io::Error::new(
+                    io::ErrorKind::Interrupted,
+                    "sock_diag: dump interrupted by concurrent changes",
+                ));
+            }
             match message.payload {
                 NetlinkPayload::Done(_) => return Ok(answers),
                 NetlinkPayload::Error(e) => {
@@ -69,6 +104,17 @@ pub fn dump(request: SockDiagMessage) -> io::Result<Vec<SockDiagMessage>> {
 /// Fails when the kernel lacks `unix_diag` (module not loaded, or a kernel
 /// without CONFIG_UNIX_DIAG); callers must then treat peers as unknown.
 pub fn unix_peers() -> io::Result<HashMap<u64, u64>> {
+    // An interrupted dump is retried a few times, then reported.
+    let mut attempt = 0;
+    loop {
+        match unix_peers_once() {
+            Err(e) if e.kind() == io::ErrorKind::Interrupted && attempt < 3 => attempt += 1,
+            other => return other,
+        }
+    }
+}
+
+fn unix_peers_once() -> io::Result<HashMap<u64, u64>> {
     let request = SockDiagMessage::UnixRequest(UnixRequest {
         state_flags: StateFlags::all(),
         inode: 0,

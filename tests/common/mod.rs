@@ -25,7 +25,8 @@ pub fn unique_name(tag: &str) -> String {
 /// A private world for one test.
 pub struct TestEnv {
     pub dir: tempfile::TempDir,
-    /// Agent names passed with `--name` on every run.
+    /// Agent names passed with `--name` on every run (never empty unless a
+    /// test clears it to exercise its own, test-specific `[match]` rules).
     pub names: Vec<String>,
 }
 
@@ -39,9 +40,11 @@ impl TestEnv {
             std::fs::create_dir_all(dir.path().join(d)).unwrap();
         }
         // tmux refuses a socket dir that others can write; tempdir is 0700.
+        // One unique name from the start: a run can never fall back to the
+        // default rules (`claude`, `codex`) and touch a real session.
         let env = TestEnv {
             dir,
-            names: Vec::new(),
+            names: vec![unique_name("n")],
         };
         env.write_config("");
         env
@@ -274,7 +277,7 @@ pub fn spawn_orphan(env: &TestEnv, bin: &Path, args: &[&str]) -> Proc {
     assert!(
         wait_until(Duration::from_secs(5), || p
             .ppid()
-            .is_some_and(|pp| pp != me)),
+            .is_none_or(|pp| pp != me)), // gone already (a running watch) counts
         "orphan {pid} was not re-parented"
     );
     p
