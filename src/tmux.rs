@@ -379,7 +379,6 @@ pub fn discover(proc_root: &Path, tmpdir: &Path, my_uid: u32, sessions: bool) ->
 /// again right before removal, so a server that started meanwhile keeps its
 /// socket. Returns the removed paths and one error line per failure.
 pub fn prune(sockets: &[SocketInfo], proc_root: &Path, my_uid: u32) -> (Vec<PathBuf>, Vec<String>) {
-    use std::os::unix::fs::{FileTypeExt, MetadataExt};
     let listening: HashSet<PathBuf> = listening_unix_paths(proc_root).into_values().collect();
     let mut removed = Vec::new();
     let mut errors = Vec::new();
@@ -391,17 +390,40 @@ pub fn prune(sockets: &[SocketInfo], proc_root: &Path, my_uid: u32) -> (Vec<Path
         if probe(&s.socket, &listening) != Probe::Dead {
             continue;
         }
-        match std::fs::symlink_metadata(&s.socket) {
-            Ok(m) if m.file_type().is_socket() && m.uid() == owner => {}
-            _ => continue,
-        }
-        match std::fs::remove_file(&s.socket) {
-            Ok(()) => removed.push(s.socket.clone()),
+        match remove_dead_socket(&s.socket, owner) {
+            Ok(true) => removed.push(s.socket.clone()),
+            Ok(false) => {}
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
             Err(e) => errors.push(format!("cannot remove {}: {e}", s.socket.display())),
         }
     }
     (removed, errors)
+}
+
+/// Unlinks `path` if it still is a socket owned by `owner`, checking and
+/// unlinking relative to its opened directory: the directory's owner could
+/// otherwise swap it for a symlink between the check and the unlink, and
+/// root would remove a file of that name elsewhere. `Ok(false)`: left alone.
+fn remove_dead_socket(path: &Path, owner: u32) -> std::io::Result<bool> {
+    use nix::fcntl::AtFlags;
+    use nix::sys::stat::{fstatat, SFlag};
+
+    let (Some(parent), Some(name)) = (path.parent(), path.file_name().and_then(|n| n.to_str())) else {
+        return Ok(false);
+    };
+    let dir = crate::safefs::Dir::open(parent)?;
+    let dir_owner = dir.stat()?.st_uid;
+    if dir_owner != owner && dir_owner != 0 {
+        return Ok(false);
+    }
+    let st = fstatat(dir.as_fd(), name, AtFlags::AT_SYMLINK_NOFOLLOW)
+        .map_err(|e| std::io::Error::from_raw_os_error(e as i32))?;
+    let is_socket = SFlag::from_bits_truncate(st.st_mode) & SFlag::S_IFMT == SFlag::S_IFSOCK;
+    if !is_socket || st.st_uid != owner {
+        return Ok(false);
+    }
+    dir.remove(name)?;
+    Ok(true)
 }
 
 #[cfg(test)]
