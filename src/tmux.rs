@@ -408,7 +408,8 @@ fn remove_dead_socket(path: &Path, owner: u32) -> std::io::Result<bool> {
     use nix::fcntl::AtFlags;
     use nix::sys::stat::{fstatat, SFlag};
 
-    let (Some(parent), Some(name)) = (path.parent(), path.file_name().and_then(|n| n.to_str())) else {
+    let (Some(parent), Some(name)) = (path.parent(), path.file_name().and_then(|n| n.to_str()))
+    else {
         return Ok(false);
     };
     let dir = crate::safefs::Dir::open(parent)?;

@@ -109,14 +109,20 @@ fn record_sample(s: &Settings, sample: PtySample) -> std::result::Result<Vec<Pty
         .map_err(|e| format!("{e:#}"))?
         .ok_or("no state dir")?;
     let _lock = Lock::acquire(&dir, Duration::from_millis(500)).map_err(|e| format!("{e:#}"))?;
+    record_into(&dir, sample).map_err(|e| format!("{e:#}"))
+}
+
+/// Adds one sample to the state in `dir` and saves it; the caller holds the
+/// cycle lock. Returns the samples kept.
+pub fn record_into(dir: &StateDir, sample: PtySample) -> Result<Vec<PtySample>> {
     let boot_id = crate::proc::current_boot_id();
-    let loaded = State::load(&dir, boot_id.as_deref(), true).map_err(|e| format!("{e:#}"))?;
+    let loaded = State::load(dir, boot_id.as_deref(), true)?;
     for n in &loaded.notes {
         msg::warn(n);
     }
     let mut state = loaded.state;
     pty::record(&mut state.pty_samples, sample);
-    state.save(&dir).map_err(|e| format!("{e:#}"))?;
+    state.save(dir)?;
     Ok(state.pty_samples)
 }
 

@@ -299,7 +299,8 @@ fn wait_gone(s: &Settings, keys: &[ProcKey], limit: Duration) {
     }
 }
 
-fn outcome_counts(report: &CycleReport) -> Vec<(Outcome, usize)> {
+/// How many actions ended in each outcome, in a fixed order.
+pub fn outcome_counts(report: &CycleReport) -> Vec<(Outcome, usize)> {
     [
         Outcome::Signalled,
         Outcome::WouldSignal,

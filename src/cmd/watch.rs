@@ -24,9 +24,8 @@ use crate::cmd::reap::{cycle, CycleOptions, CycleReport};
 use crate::exit::ExitCode;
 use crate::health::Status;
 use crate::pty::{self, PtySample};
-use crate::reap::Outcome;
 use crate::signal::Signaller;
-use crate::state::{Lock, State, StateDir};
+use crate::state::{Lock, StateDir};
 use crate::{msg, Settings, UsageError};
 
 static STOP: AtomicBool = AtomicBool::new(false);
@@ -139,17 +138,14 @@ fn sample(s: &Settings, dir: &StateDir) -> Result<(u64, u64, f64, Status)> {
     let highest = pty::holders(&s.proc_root)
         .ok()
         .and_then(|h| h.highest_index());
-    let boot_id = crate::proc::current_boot_id();
-    let mut state = State::load(dir, boot_id.as_deref(), true)?.state;
-    pty::record(
-        &mut state.pty_samples,
+    crate::cmd::pty::record_into(
+        dir,
         PtySample {
             t: crate::proc::now_boottime(),
             used: counts.used,
             highest,
         },
-    );
-    state.save(dir)?;
+    )?;
     let pct = counts.percent();
     Ok((
         counts.used,
@@ -159,26 +155,13 @@ fn sample(s: &Settings, dir: &StateDir) -> Result<(u64, u64, f64, Status)> {
     ))
 }
 
-fn outcome_counts(r: &CycleReport) -> Vec<(Outcome, usize)> {
-    [
-        Outcome::Signalled,
-        Outcome::Waiting,
-        Outcome::Gone,
-        Outcome::Denied,
-        Outcome::Unkillable,
-    ]
-    .into_iter()
-    .map(|o| (o, r.actions.iter().filter(|a| a.outcome == o).count()))
-    .filter(|&(_, n)| n > 0)
-    .collect()
-}
-
 /// `2026-01-01T00:00:00Z cycle 3: reap: 1 signalled; 4 agents; pty 12/4096 (0.3%) ok`
 pub fn render_line(l: &CycleLine) -> String {
     let mut parts = Vec::new();
     if let Some(r) = &l.reap {
-        let counts: Vec<String> = outcome_counts(r)
+        let counts: Vec<String> = crate::cmd::reap::outcome_counts(r)
             .into_iter()
+            .filter(|&(_, n)| n > 0)
             .map(|(o, n)| format!("{n} {}", o.as_str()))
             .collect();
         let total: usize = r.classes.iter().map(|(_, n)| n).sum();
@@ -212,7 +195,7 @@ pub fn to_json(l: &CycleLine) -> serde_json::Value {
         "ts": l.ts,
         "cycle": l.n,
         "reap": l.reap.as_ref().map(|r| {
-            let summary: serde_json::Map<String, serde_json::Value> = outcome_counts(r)
+            let summary: serde_json::Map<String, serde_json::Value> = crate::cmd::reap::outcome_counts(r)
                 .into_iter()
                 .map(|(o, n)| (o.as_str().to_string(), json!(n)))
                 .collect();
