@@ -574,20 +574,6 @@ fn line_reader(out: std::process::ChildStdout) -> mpsc::Receiver<String> {
     rx
 }
 
-fn fd_count(pid: i32) -> usize {
-    std::fs::read_dir(format!("/proc/{pid}/fd"))
-        .unwrap()
-        .count()
-}
-
-fn rss_kib(pid: i32) -> u64 {
-    let s = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    s.lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.split_whitespace().next()?.parse().ok())
-        .unwrap()
-}
-
 #[test]
 fn watch_reaps_samples_and_stops_cleanly_on_sigterm() {
     let mut env = TestEnv::new();
@@ -666,23 +652,10 @@ fn watch_keeps_fds_and_memory_flat() {
             assert!(l.contains(" cycle "), "{l}");
         }
     };
-    // A cycle opens fds while it runs: right after a cycle's line, take the
-    // fewest seen while it sleeps as the baseline between cycles.
-    let min_fds = |pid: i32| {
-        // Over a full second: on a loaded machine a cycle can take longer
-        // than the interval, and only the quiet moments are comparable.
-        (0..100)
-            .map(|_| {
-                std::thread::sleep(Duration::from_millis(10));
-                fd_count(pid)
-            })
-            .min()
-            .unwrap()
-    };
     upto(20);
-    let (fds, rss) = (min_fds(watch.pid), rss_kib(watch.pid));
+    let (fds, rss) = (quiet_fds(watch.pid), rss_kib(watch.pid));
     upto(150);
-    let (fds2, rss2) = (min_fds(watch.pid), rss_kib(watch.pid));
+    let (fds2, rss2) = (quiet_fds(watch.pid), rss_kib(watch.pid));
     assert!(fds2 <= fds, "fds grew from {fds} to {fds2} over 150 cycles");
     assert!(rss2 <= rss + 1024, "RSS grew from {rss} KiB to {rss2} KiB");
     watch.signal(libc::SIGINT);

@@ -10,33 +10,6 @@ use std::time::{Duration, Instant};
 
 use common::*;
 
-fn fd_count(pid: i32) -> usize {
-    std::fs::read_dir(format!("/proc/{pid}/fd")).map_or(0, |d| d.count())
-}
-
-fn rss_kib(pid: i32) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find_map(|l| l.strip_prefix("VmRSS:"))
-                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        })
-        .unwrap_or(0)
-}
-
-/// The fewest fds seen over a second: cycles open fds while they run, so
-/// only the quiet moments between cycles are comparable.
-fn quiet_fds(pid: i32) -> usize {
-    (0..100)
-        .map(|_| {
-            std::thread::sleep(Duration::from_millis(10));
-            fd_count(pid)
-        })
-        .min()
-        .unwrap()
-}
-
 #[test]
 fn watch_under_churn_keeps_fds_and_memory_flat() {
     let mut env = TestEnv::new();

@@ -472,3 +472,33 @@ impl Proc {
         self.child.as_mut()?.wait().ok()?.code()
     }
 }
+
+/// Open fds of `pid` (0 when it is gone).
+pub fn fd_count(pid: i32) -> usize {
+    std::fs::read_dir(format!("/proc/{pid}/fd")).map_or(0, |d| d.count())
+}
+
+/// Resident memory of `pid` in KiB (0 when it is gone).
+pub fn rss_kib(pid: i32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("VmRSS:"))
+                .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+/// The fewest fds `pid` had over a second: a `watch` cycle opens fds while
+/// it runs (and on a loaded machine may run longer than its interval), so
+/// only the quiet moments between cycles are comparable.
+pub fn quiet_fds(pid: i32) -> usize {
+    (0..100)
+        .map(|_| {
+            std::thread::sleep(Duration::from_millis(10));
+            fd_count(pid)
+        })
+        .min()
+        .unwrap_or(0)
+}
