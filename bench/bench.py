@@ -123,6 +123,7 @@ class Forest:
         self.children = []  # Popen objects we must reap
         self.servers = []  # tmux -L names
         self.ptys = 0
+        self.orphan_probe = 0  # one orphaned agent, to learn who adopts orphans
         self.env = dict(os.environ, TMUX_TMPDIR=self.path("tmux"))
         self.env.pop("TMUX", None)
 
@@ -203,6 +204,8 @@ class Forest:
                 subprocess.run(spawn + [binary, str(k), self.pidfile], env=self.env, start_new_session=True, check=True)
                 count -= k
                 self.expected += k
+                if binary == self.agent:
+                    self.orphan_probe = self.recorded()[-1]
         self.settle()
 
     def recorded(self):
@@ -318,6 +321,7 @@ def main():
     ap.add_argument("--warmup", type=int, default=2)
     ap.add_argument("--rss-runs", type=int, default=3, help="runs under GNU time for peak RSS")
     ap.add_argument("--no-write", action="store_true", help="do not update BENCHMARKS.md")
+    ap.add_argument("--hold", action="store_true", help="build the first size, then wait for Ctrl-C (for profiling)")
     opts = ap.parse_args()
     sizes = [int(s) for s in opts.sizes.split(",")]
     stray = os.path.abspath(opts.bin)
@@ -372,28 +376,10 @@ def measure(forest, stray, sizes, opts):
     rows = []
     for size in sizes:
         forest.grow(size - proc_count())
-        # Orphans are re-parented to PID 1 or a subreaper: make that parent
-        # a reaper parent, as a real install would.
-        orphan_parent = "init"
-        for pid in forest.recorded():
-            try:
-                with open(f"/proc/{pid}/stat") as f:
-                    s = f.read()
-                ppid = int(s[s.rfind(")") + 2 :].split()[1])
-                with open(f"/proc/{ppid}/comm") as f:
-                    comm = f.read().strip()
-            except (OSError, ValueError, IndexError):
-                continue
-            if comm != "sh" and ppid != os.getpid():
-                orphan_parent = comm
-                break
-        # The agents match by name; the default exe glob stays on, so every
-        # in-scope process costs what it costs under the default config.
-        with open(cfg, "w") as f:
-            f.write(
-                f'min_age = "0s"\nreaper_parents = ["systemd", "init", {orphan_parent!r}]\n'
-                f'[match]\nnames = ["{forest.agent_name}"]\nexe = ["*/claude/versions/*"]\n'.replace("'", '"')
-            )
+        write_config(forest, cfg)
+        if opts.hold:
+            print(f"holding {proc_count()} processes; config {cfg}; Ctrl-C to clean up", flush=True)
+            signal.pause()
         available = {}
         for name, (argv, _) in commands.items():
             ms, code = run_once(argv, env)
@@ -429,6 +415,29 @@ def measure(forest, stray, sizes, opts):
             ratio = med[n] / med[baseline] if baseline and baseline in med else None
             rows.append((size, count, n, med[n], ratio, rss[n], None))
     return rows
+
+
+def write_config(forest, cfg):
+    """The benchmark config: orphans' adopter as a reaper parent, agents
+    matched by name, and the default exe glob kept on."""
+    # Orphans are re-parented to PID 1 or a subreaper: make that parent
+    # a reaper parent, as a real install would.
+    orphan_parent = "init"
+    try:
+        with open(f"/proc/{forest.orphan_probe}/stat") as f:
+            s = f.read()
+        ppid = int(s[s.rfind(")") + 2 :].split()[1])
+        with open(f"/proc/{ppid}/comm") as f:
+            orphan_parent = f.read().strip()
+    except (OSError, ValueError, IndexError):
+        pass
+    # The agents match by name; the default exe glob stays on, so every
+    # in-scope process costs what it costs under the default config.
+    with open(cfg, "w") as f:
+        f.write(
+            f'min_age = "0s"\nreaper_parents = ["systemd", "init", {orphan_parent!r}]\n'
+            f'[match]\nnames = ["{forest.agent_name}"]\nexe = ["*/claude/versions/*"]\n'.replace("'", '"')
+        )
 
 
 def render(rows):

@@ -25,9 +25,11 @@ pub fn completions(shell: clap_complete::Shell, out: &mut dyn Write) -> Result<(
     Ok(())
 }
 
-/// Writes one JSON document followed by a newline.
+/// Writes one JSON document followed by a newline, in one write: stdout is
+/// line-buffered, and a pretty document has a line per field.
 pub fn print_json(out: &mut dyn Write, value: &impl serde::Serialize) -> Result<()> {
-    serde_json::to_writer_pretty(&mut *out, value)?;
-    writeln!(out)?;
+    let mut doc = serde_json::to_vec_pretty(value)?;
+    doc.push(b'\n');
+    out.write_all(&doc)?;
     Ok(())
 }

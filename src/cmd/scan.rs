@@ -229,15 +229,21 @@ impl PaneLabels {
         }
         let listening = tmux::listening_unix_paths(&s.proc_root);
         let source = LiveSource::new(&s.proc_root);
+        // All queries first, then all answers: they run side by side.
+        let mut queries = Vec::new();
         for server in servers {
             let socket: Option<PathBuf> = source
                 .socket_inodes(server)
                 .ok()
                 .and_then(|inodes| inodes.iter().find_map(|i| listening.get(i).cloned()));
             let Some(socket) = socket else { continue };
-            match tmux::list_panes(&socket, tmux::QUERY_TIMEOUT) {
-                Some(panes) => {
-                    labels.panes.insert(server, panes);
+            let query = tmux::Query::start(&socket, &tmux::LIST_PANES);
+            queries.push((server, socket, query));
+        }
+        for (server, socket, query) in queries {
+            match query.and_then(|q| q.finish(tmux::QUERY_TIMEOUT)) {
+                Some(out) => {
+                    labels.panes.insert(server, tmux::parse_panes(&out));
                 }
                 None => msg::info(&format!(
                     "tmux server {server} ({}) did not answer within {:?}; pane names omitted",

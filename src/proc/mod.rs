@@ -128,8 +128,9 @@ impl Process {
 /// The whole table, read at one instant (`now` seconds after boot).
 #[derive(Debug, Clone, Default)]
 pub struct ProcessTable {
+    /// Sorted by pid, unique: lookups are a binary search (no index to
+    /// build, hash or keep in memory).
     procs: Vec<Process>,
-    index: HashMap<i32, usize>,
     /// Seconds since boot (CLOCK_BOOTTIME) when the table was read.
     pub now_boot: f64,
     /// Clock ticks per second, to turn start times into ages.
@@ -138,30 +139,36 @@ pub struct ProcessTable {
 
 impl ProcessTable {
     pub fn new(mut procs: Vec<Process>, now_boot: f64, ticks_per_sec: u64) -> Self {
-        procs.sort_by_key(|p| p.pid);
+        // Usually sorted already: /proc lists pids in order.
+        if !procs.is_sorted_by_key(|p| p.pid) {
+            procs.sort_by_key(|p| p.pid);
+        }
         procs.dedup_by_key(|p| p.pid);
-        let index = procs.iter().enumerate().map(|(i, p)| (p.pid, i)).collect();
         ProcessTable {
             procs,
-            index,
             now_boot,
             ticks_per_sec: ticks_per_sec.max(1),
         }
     }
 
     pub fn get(&self, pid: i32) -> Option<&Process> {
-        self.index.get(&pid).map(|&i| &self.procs[i])
+        let i = self.procs.binary_search_by_key(&pid, |p| p.pid).ok()?;
+        Some(&self.procs[i])
     }
 
     pub fn get_mut(&mut self, pid: i32) -> Option<&mut Process> {
-        match self.index.get(&pid) {
-            Some(&i) => Some(&mut self.procs[i]),
-            None => None,
-        }
+        let i = self.procs.binary_search_by_key(&pid, |p| p.pid).ok()?;
+        Some(&mut self.procs[i])
     }
 
     pub fn iter(&self) -> impl Iterator<Item = &Process> {
         self.procs.iter()
+    }
+
+    /// Every process, mutably, in pid order (for filling in details; the
+    /// pids must not change).
+    pub fn iter_mut(&mut self) -> impl Iterator<Item = &mut Process> {
+        self.procs.iter_mut()
     }
 
     pub fn len(&self) -> usize {
