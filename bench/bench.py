@@ -321,6 +321,7 @@ def main():
     ap.add_argument("--warmup", type=int, default=2)
     ap.add_argument("--rss-runs", type=int, default=3, help="runs under GNU time for peak RSS")
     ap.add_argument("--no-write", action="store_true", help="do not update BENCHMARKS.md")
+    ap.add_argument("--before", metavar="BIN", help="also time this older stray build")
     ap.add_argument("--hold", action="store_true", help="build the first size, then wait for Ctrl-C (for profiling)")
     opts = ap.parse_args()
     sizes = [int(s) for s in opts.sizes.split(",")]
@@ -369,6 +370,11 @@ def measure(forest, stray, sizes, opts):
         "ps": ([ps, "-eo", *PS_ARGS], None),
         "ls -l /proc/*/fd": (["/bin/sh", "-c", "exec ls -l /proc/*/fd"], None),
     }
+    if opts.before:
+        # An older build, to show what a change bought (not in the targets).
+        old = os.path.abspath(opts.before)
+        commands["before: stray scan --format json"] = ([old, *base, "scan", "--format", "json"], "ps")
+        commands["before: stray reap --dry-run"] = ([old, *base, "reap", "--dry-run"], "ps")
     lsof = shutil.which("lsof")
     if lsof:
         commands["lsof -t /dev/ptmx"] = ([lsof, "-t", "/dev/ptmx"], None)
@@ -386,7 +392,7 @@ def measure(forest, stray, sizes, opts):
             err = subprocess.run(argv, env=env, capture_output=True).stderr.decode(errors="replace")
             if "not implemented" in err:
                 available[name] = "n/a (not implemented in this build)"
-            elif name.startswith("stray") and code not in (0, 1, 2):
+            elif "stray" in name and code not in (0, 1, 2):
                 raise RuntimeError(f"{name} failed (exit {code}): {err.strip()}")
             else:
                 available[name] = None

@@ -43,6 +43,18 @@ pub fn in_scope(p: &Process, my_uid: u32) -> bool {
 
 /// Reads and classifies. `all` classifies every process, not only agents.
 pub fn survey(cfg: &Config, proc_root: &Path, all: bool) -> Result<Survey> {
+    survey_with(cfg, proc_root, all, |_, _, _| {})
+}
+
+/// [`survey`], calling `early` as soon as the agents and the multiplexers'
+/// panes are known, before classification and the remaining reads: work
+/// started there (`scan` starts its tmux queries) overlaps the rest.
+pub fn survey_with(
+    cfg: &Config,
+    proc_root: &Path,
+    all: bool,
+    early: impl FnOnce(&ProcessTable, &Facts, &Rules),
+) -> Result<Survey> {
     let read = crate::proc::read_table(proc_root)
         .with_context(|| format!("cannot read the process table at {}", proc_root.display()))?;
     let source = LiveSource::new(proc_root);
@@ -55,6 +67,7 @@ pub fn survey(cfg: &Config, proc_root: &Path, all: bool) -> Result<Survey> {
         ..Facts::default()
     };
     read_pane_ttys(&table, &rules, &source, &mut facts);
+    early(&table, &facts, &rules);
 
     // First pass without socket facts, to learn who would be signalled; the
     // same classifier then tells which processes are protected.

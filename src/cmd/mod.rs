@@ -25,11 +25,12 @@ pub fn completions(shell: clap_complete::Shell, out: &mut dyn Write) -> Result<(
     Ok(())
 }
 
-/// Writes one JSON document followed by a newline, in one write: stdout is
-/// line-buffered, and a pretty document has a line per field.
+/// Writes one JSON document followed by a newline, through a buffer: stdout
+/// is line-buffered, and a pretty document has a line per field.
 pub fn print_json(out: &mut dyn Write, value: &impl serde::Serialize) -> Result<()> {
-    let mut doc = serde_json::to_vec_pretty(value)?;
-    doc.push(b'\n');
-    out.write_all(&doc)?;
+    let mut w = std::io::BufWriter::with_capacity(64 * 1024, out);
+    serde_json::to_writer_pretty(&mut w, value)?;
+    w.write_all(b"\n")?;
+    w.flush()?;
     Ok(())
 }
