@@ -19,26 +19,37 @@ use crate::report::{self, Table};
 use crate::survey::{survey, survey_with, Survey};
 use crate::{msg, tmux, Settings};
 
-/// One process as `scan --format json` shows it.
+/// One process as `scan --format json` shows it. The fields are declared in
+/// sorted order, and `protected_by` goes through a `Value`, so that the
+/// derived output is byte for byte what a `json!` document (whose maps keep
+/// keys sorted) prints, without building one.
 #[derive(Debug, Serialize)]
 pub struct ProcessReport {
-    pub pid: i32,
-    pub ppid: i32,
-    pub start_time: u64,
-    pub uid: u32,
-    pub comm: String,
-    pub cmdline: String,
-    pub tty: Option<String>,
     pub age_secs: u64,
-    pub rss_bytes: u64,
-    pub state: String,
     pub class: Class,
-    pub policy: crate::config::Policy,
-    pub reason: String,
-    pub protected_by: Option<ProtectedBy>,
-    pub rule: String,
+    pub cmdline: String,
+    pub comm: String,
     /// `session:window.pane` when tmux could tell.
     pub pane: Option<String>,
+    pub pid: i32,
+    pub policy: crate::config::Policy,
+    pub ppid: i32,
+    #[serde(serialize_with = "as_value")]
+    pub protected_by: Option<ProtectedBy>,
+    pub reason: String,
+    pub rss_bytes: u64,
+    pub rule: String,
+    pub start_time: u64,
+    pub state: String,
+    pub tty: Option<String>,
+    pub uid: u32,
+}
+
+/// Serializes through a `serde_json::Value` (sorted keys).
+fn as_value<T: Serialize, S: serde::Serializer>(v: &T, s: S) -> Result<S::Ok, S::Error> {
+    serde_json::to_value(v)
+        .map_err(serde::ser::Error::custom)?
+        .serialize(s)
 }
 
 pub fn process_report(
@@ -70,28 +81,13 @@ pub fn process_report(
 /// The `scan --format json` document. It prints exactly what
 /// `json!({...})` would (keys in sorted order, as `serde_json::Map` keeps
 /// them), without first building the whole document as a `Value` tree,
-/// which at thousands of processes dominated the peak memory.
+/// which at thousands of processes dominated the time and peak memory.
 #[derive(Serialize)]
 struct ScanDoc<'a> {
     problems: &'a [String],
-    processes: EachAsValue<'a, ProcessReport>,
+    processes: &'a [ProcessReport],
     schema: u32,
     summary: &'a serde_json::Map<String, serde_json::Value>,
-}
-
-/// A sequence whose items are serialized through a `Value` one at a time,
-/// so that each object's keys come out sorted, as in a `json!` document.
-struct EachAsValue<'a, T>(&'a [T]);
-
-impl<T: Serialize> Serialize for EachAsValue<'_, T> {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        use serde::ser::{Error, SerializeSeq};
-        let mut seq = s.serialize_seq(Some(self.0.len()))?;
-        for item in self.0 {
-            seq.serialize_element(&serde_json::to_value(item).map_err(S::Error::custom)?)?;
-        }
-        seq.end()
-    }
 }
 
 fn warn_problems(sv: &Survey) {
@@ -134,7 +130,7 @@ pub fn scan(s: &Settings, args: &ScanArgs, out: &mut dyn Write) -> Result<ExitCo
             out,
             &ScanDoc {
                 problems: &sv.problems,
-                processes: EachAsValue(&reports),
+                processes: &reports,
                 schema: 1,
                 summary: &summary,
             },
@@ -508,4 +504,66 @@ pub fn explain(s: &Settings, pid: i32, out: &mut dyn Write) -> Result<ExitCode> 
         }
     )?;
     Ok(ExitCode::OK)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn report(protected_by: Option<ProtectedBy>, pane: Option<&str>) -> ProcessReport {
+        ProcessReport {
+            age_secs: 61,
+            class: Class::Protected,
+            cmdline: "claude --resume \"x\"\n\u{1b}[31m".into(),
+            comm: "claude".into(),
+            pane: pane.map(str::to_string),
+            pid: 4242,
+            policy: crate::config::Policy::Report,
+            ppid: 4000,
+            protected_by,
+            reason: "in a pane".into(),
+            rss_bytes: 1 << 30,
+            rule: "name:claude".into(),
+            start_time: 777,
+            state: "S".into(),
+            tty: Some("pts/3".into()),
+            uid: 1000,
+        }
+    }
+
+    /// The streamed document is byte for byte the `json!` one.
+    #[test]
+    fn scan_json_matches_the_value_rendering() {
+        let reports = vec![
+            report(
+                Some(ProtectedBy::PaneTty {
+                    pid: 12,
+                    comm: "tmux: server".into(),
+                    tty: "pts/3".into(),
+                }),
+                Some("main:0.1"),
+            ),
+            report(None, None),
+            report(Some(ProtectedBy::System), None),
+        ];
+        let summary: serde_json::Map<String, serde_json::Value> = [
+            ("protected".to_string(), json!(2)),
+            ("orphan".to_string(), json!(1)),
+        ]
+        .into_iter()
+        .collect();
+        for problems in [vec![], vec!["/proc/9/stat: cannot parse".to_string()]] {
+            let want = serde_json::to_string_pretty(&json!({"schema": 1, "processes": reports,
+                "summary": summary, "problems": problems}))
+            .unwrap();
+            let got = serde_json::to_string_pretty(&ScanDoc {
+                problems: &problems,
+                processes: &reports,
+                schema: 1,
+                summary: &summary,
+            })
+            .unwrap();
+            assert_eq!(got, want);
+        }
+    }
 }
