@@ -61,14 +61,15 @@ pub fn read_table(root: &Path) -> io::Result<TableRead> {
     let mut procs = Vec::with_capacity(1024);
     let mut problems = Vec::new();
     let mut hidden = 0;
-    let mut buf = Vec::with_capacity(STAT_BUF);
+    let mut buf = vec![0; STAT_BUF];
 
     for entry in entries {
         let entry = entry.map_err(|e| with_path(e, root))?;
-        let Some(pid) = parse_pid(entry.file_name().as_bytes()) else {
+        let name = entry.file_name();
+        let Some(pid) = parse_pid(name.as_bytes()) else {
             continue;
         };
-        match read_stat(&dir, pid, &mut buf, page) {
+        match read_stat(&dir, name.as_bytes(), &mut buf, page) {
             Ok(Some(p)) => procs.push(p),
             Ok(None) => {}
             Err(StatError::Denied { uid, .. }) if uid != me => hidden += 1,
@@ -86,8 +87,10 @@ pub fn read_table(root: &Path) -> io::Result<TableRead> {
 /// signal. `None` when the process is gone.
 pub fn read_one(root: &Path, pid: i32) -> io::Result<Option<Process>> {
     let dir = open_dir(root)?;
-    let mut buf = Vec::with_capacity(STAT_BUF);
-    read_stat(&dir, pid, &mut buf, sysconf(SysconfVar::PAGE_SIZE, 4096)).map_err(|e| {
+    let mut buf = vec![0; STAT_BUF];
+    let mut name = [0u8; 32];
+    let name = pid_path(&mut name, pid, "");
+    read_stat(&dir, name, &mut buf, sysconf(SysconfVar::PAGE_SIZE, 4096)).map_err(|e| {
         let what = e.describe(root, pid);
         match e {
             StatError::Dir(e) | StatError::Stat(e) | StatError::Denied { err: e, .. } => {
@@ -158,6 +161,17 @@ fn pid_path<'a>(buf: &'a mut [u8; 32], pid: i32, suffix: &str) -> &'a [u8] {
     &buf[..len]
 }
 
+/// `a` + `b` into `buf`, if it fits.
+fn join<'a>(buf: &'a mut [u8; 32], a: &[u8], b: &[u8]) -> Option<&'a [u8]> {
+    let len = a.len() + b.len();
+    if len > buf.len() {
+        return None;
+    }
+    buf[..a.len()].copy_from_slice(a);
+    buf[a.len()..len].copy_from_slice(b);
+    Some(&buf[..len])
+}
+
 /// Why one process could not be read.
 #[derive(Debug)]
 enum StatError {
@@ -194,12 +208,11 @@ impl StatError {
 /// `setuid`). `Ok(None)`: the process exited while we looked.
 fn read_stat(
     dir: &OwnedFd,
-    pid: i32,
+    name: &[u8],
     buf: &mut Vec<u8>,
     page: u64,
 ) -> Result<Option<Process>, StatError> {
-    let mut name = [0u8; 32];
-    let uid = match fstatat(dir, pid_path(&mut name, pid, ""), AtFlags::empty()) {
+    let uid = match fstatat(dir, name, AtFlags::empty()) {
         Ok(st) => st.st_uid,
         Err(e) => {
             let e = io::Error::from(e);
@@ -210,12 +223,11 @@ fn read_stat(
             };
         }
     };
-    let fd = match openat(
-        dir,
-        pid_path(&mut name, pid, "/stat"),
-        OFlag::O_RDONLY | OFlag::O_CLOEXEC,
-        Mode::empty(),
-    ) {
+    let mut path = [0u8; 32];
+    let Some(path) = join(&mut path, name, b"/stat") else {
+        return Err(StatError::Dir(io::Error::other("name too long")));
+    };
+    let fd = match openat(dir, path, OFlag::O_RDONLY | OFlag::O_CLOEXEC, Mode::empty()) {
         Ok(fd) => fd,
         Err(e) => {
             let e = io::Error::from(e);
@@ -226,34 +238,42 @@ fn read_stat(
             };
         }
     };
-    match read_all(&fd, buf) {
-        Ok(()) => {}
+    let len = match read_all(&fd, buf) {
+        Ok(len) => len,
         Err(e) if vanished(&e) => return Ok(None),
         Err(e) if e.kind() == io::ErrorKind::PermissionDenied => {
             return Err(StatError::Denied { err: e, uid })
         }
         Err(e) => return Err(StatError::Stat(e)),
-    }
-    parse_stat(buf)
+    };
+    parse_stat(&buf[..len])
         .map(|s| Some(process_from_stat(s, uid, page)))
         .map_err(StatError::Parse)
 }
 
-/// Reads a whole small procfs file into `buf`. procfs hands out a record in
-/// one `read` when the buffer is large enough, so a short read that ends the
-/// line is the end of the file; anything else reads on until EOF.
-fn read_all(fd: &OwnedFd, buf: &mut Vec<u8>) -> io::Result<()> {
-    buf.clear();
-    let mut chunk = [0u8; STAT_BUF];
+/// Reads a whole small procfs file into `buf` (kept zero-filled to its
+/// length, so nothing is cleared per read), returning the length read.
+/// procfs hands out a record in one `read` when the buffer is large enough,
+/// so a short read that ends the line is the end of the file; anything else
+/// reads on until EOF.
+fn read_all(fd: &OwnedFd, buf: &mut Vec<u8>) -> io::Result<usize> {
+    if buf.len() < STAT_BUF {
+        buf.resize(STAT_BUF, 0);
+    }
+    let mut len = 0;
     loop {
-        let n = match nix::unistd::read(fd, &mut chunk) {
+        if len == buf.len() {
+            buf.resize(buf.len() * 2, 0);
+        }
+        let n = match nix::unistd::read(fd, &mut buf[len..]) {
             Ok(n) => n,
             Err(nix::errno::Errno::EINTR) => continue,
             Err(e) => return Err(e.into()),
         };
-        buf.extend_from_slice(&chunk[..n]);
-        if n == 0 || (n < chunk.len() && buf.ends_with(b"\n")) {
-            return Ok(());
+        let short = len + n < buf.len();
+        len += n;
+        if n == 0 || (short && buf[..len].ends_with(b"\n")) {
+            return Ok(len);
         }
     }
 }
@@ -277,26 +297,45 @@ struct StatFields {
 /// spaces.
 fn parse_stat(bytes: &[u8]) -> Result<StatFields, String> {
     let line = bytes.trim_ascii();
-    let open = line.iter().position(|&b| b == b'(').ok_or("no '('")?;
-    let close = line.iter().rposition(|&b| b == b')').ok_or("no ')'")?;
+    let open = memchr::memchr(b'(', line).ok_or("no '('")?;
+    let close = memchr::memrchr(b')', line).ok_or("no ')'")?;
     if open == 0 || close < open || line.get(close + 1) != Some(&b' ') {
         return Err("malformed comm".into());
     }
     let pid = field(&line[..open - 1], "pid")?;
     let comm = String::from_utf8_lossy(&line[open + 1..close]).into_owned();
-    // Field 3 (state) is rest[0]; field N is rest[N - 3].
-    let mut rest = line[close + 2..].split(|&b| b == b' ');
-    let mut next = |n: usize| rest.nth(n).ok_or_else(|| "too few fields".to_string());
-    let state_field = next(0)?;
-    let state = match state_field.first() {
-        Some(b) if b.is_ascii() => *b as char,
+    // Fields 3 (state) to 24 (rss): f[N - 3] is field N.
+    let rest = &line[close + 2..];
+    // (Fields are a few bytes each: a plain loop beats a memchr per field.)
+    let mut f: [&[u8]; 22] = [&[]; 22];
+    let mut n = 0;
+    let mut start = 0;
+    for (i, &b) in rest.iter().enumerate() {
+        if b == b' ' {
+            f[n] = &rest[start..i];
+            n += 1;
+            start = i + 1;
+            if n == f.len() {
+                break;
+            }
+        }
+    }
+    if n == f.len() - 1 {
+        f[n] = &rest[start..];
+        n += 1;
+    }
+    if n < f.len() {
+        return Err("too few fields".into());
+    }
+    let state = match f[0] {
+        [b, ..] if b.is_ascii() => *b as char,
         _ => return Err("bad state".into()),
     };
-    let ppid = field(next(0)?, "ppid")?;
-    let tty_nr = field(next(2)?, "tty_nr")?;
-    let flags = field(next(1)?, "flags")?;
-    let starttime = field(next(12)?, "starttime")?;
-    let rss = field(next(1)?, "rss")?;
+    let ppid = field(f[1], "ppid")?;
+    let tty_nr = field(f[4], "tty_nr")?;
+    let flags = field(f[6], "flags")?;
+    let starttime = field(f[19], "starttime")?;
+    let rss = field(f[21], "rss")?;
     Ok(StatFields {
         pid,
         comm,
