@@ -474,6 +474,37 @@ def render(rows):
     return "\n".join(out)
 
 
+def verdicts(rows):
+    """The issue's targets, checked against this run's rows."""
+    out = []
+    by = {(r[0], r[2]): r for r in rows}
+    sizes = sorted({r[0] for r in rows})
+
+    def mark(ok):
+        return "met" if ok else "NOT met"
+
+    for cmd, limit in [("stray scan --format json", 0.5), ("stray reap --dry-run", 0.5), ("stray pty", 1.0)]:
+        ratios = [(size, by[(size, cmd)][4]) for size in sizes if (size, cmd) in by]
+        if not ratios or any(r is None for _, r in ratios):
+            out.append(f"- `{cmd}` ≤ {limit}× its baseline: n/a in this build")
+            continue
+        shown = ", ".join(f"{r:.2f}× at {size}" for size, r in ratios)
+        out.append(f"- `{cmd}` ≤ {limit}× its baseline at every size: {mark(all(r <= limit for _, r in ratios))} ({shown})")
+        if cmd != "stray pty":
+            per = [by[(size, cmd)][3] * 1000 / by[(size, cmd)][1] for size in sizes]
+            spread = max(per) / min(per)
+            out.append(
+                f"- `{cmd}` time per process flat (±30%): {mark(spread <= 1.3)} "
+                f"({' / '.join(f'{x:.1f}' for x in per)} µs, max/min {spread:.2f})"
+            )
+    top = sizes[-1]
+    rss = [(r[2], r[5]) for r in rows if r[0] == top and r[2].startswith("stray") and r[5] is not None]
+    if rss:
+        worst = max(k for _, k in rss)
+        out.append(f"- peak RSS ≤ 8 MiB at {top} processes: {mark(worst <= 8 * 1024)} (largest {worst / 1024:.1f} MiB)")
+    return "\n".join(out)
+
+
 def write_md(table, rows, baseline, opts):
     with open("/proc/sys/kernel/pid_max") as f:
         pid_max = f.read().strip()
@@ -500,10 +531,20 @@ commands run interleaved, so ratios are fair.
   default `exe` glob, so every in-scope process is checked as under the
   default config. `scan` asks each live tmux server once for pane names.
 
-Targets (issue 4): `scan` and `reap --dry-run` ≤ 0.5× `ps` at every size and
-time per process flat from 200 to 3000 (±30%); `pty` ≤ 1.0× `ls -l /proc/*/fd`;
-peak RSS ≤ 8 MiB at 3000 processes; no child process per candidate or pane
-(checked by `tests/forks.rs`).
+Targets (issue 4), as measured in this run:
+
+{verdicts(rows)}
+- no child process per candidate or pane: `scan` starts at most one tmux
+  query per live tmux server, `reap --dry-run` none (`tests/forks.rs`, under
+  strace).
+
+Where `scan` misses 0.5× at the smallest size, the cause is fixed cost, not
+per-process cost: one `tmux list-panes` per live tmux server (for pane
+names; about 2 ms of wall time for the tmux client to start and the server
+to answer, overlapped with the survey but not hidden at 200 processes) and
+about 1 ms to start the binary, against a `ps` that needs about 10 ms for
+the whole table. `reap --dry-run`, which asks tmux nothing, shows the
+per-process cost alone.
 
 Reproduce: `bench/run.sh` (needs tmux, python3, ps; lsof optional). It cleans up
 everything it started, also on Ctrl-C.
