@@ -10,12 +10,12 @@
 //! unknown (a parent that vanished mid-scan, a multiplexer whose fds cannot be
 //! read, socket peers that cannot be resolved) the process is `protected`.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 use serde::Serialize;
 
 use crate::config::{Config, Policies, Policy};
-use crate::proc::{ProcKey, Process, ProcessTable, Tty};
+use crate::proc::{PidMap, PidSet, ProcKey, Process, ProcessTable, Tty};
 
 /// The class of a process. Exactly one per process.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
@@ -206,13 +206,13 @@ pub struct Classifier<'a> {
     table: &'a ProcessTable,
     facts: &'a Facts,
     rules: &'a Rules,
-    ancestry: HashMap<i32, Ancestry>,
-    stray_lineage: HashSet<i32>,
+    ancestry: PidMap<Ancestry>,
+    stray_lineage: PidSet,
     /// Pids protected for reasons other than serving (computed for every
     /// process, agent or not, because any of them may be a socket peer).
-    base_protected: HashMap<i32, ProtectedBy>,
+    base_protected: PidMap<ProtectedBy>,
     /// Would-be victims found to serve a protected process (fixpoint).
-    serving: HashMap<i32, ProtectedBy>,
+    serving: PidMap<ProtectedBy>,
 }
 
 impl<'a> Classifier<'a> {
@@ -221,14 +221,14 @@ impl<'a> Classifier<'a> {
             table,
             facts,
             rules,
-            ancestry: HashMap::with_capacity(table.len()),
-            stray_lineage: HashSet::new(),
-            base_protected: HashMap::new(),
-            serving: HashMap::new(),
+            ancestry: PidMap::with_capacity_and_hasher(table.len(), Default::default()),
+            stray_lineage: PidSet::default(),
+            base_protected: PidMap::default(),
+            serving: PidMap::default(),
         };
         c.compute_ancestry();
         c.compute_stray_lineage();
-        let base: HashMap<i32, ProtectedBy> = table
+        let base: PidMap<ProtectedBy> = table
             .iter()
             .filter_map(|p| c.base_protection(p).map(|why| (p.pid, why)))
             .collect();

@@ -43,6 +43,18 @@ pub fn in_scope(p: &Process, my_uid: u32) -> bool {
 
 /// Reads and classifies. `all` classifies every process, not only agents.
 pub fn survey(cfg: &Config, proc_root: &Path, all: bool) -> Result<Survey> {
+    survey_with(cfg, proc_root, all, |_, _, _| {})
+}
+
+/// [`survey`], calling `early` as soon as the agents and the multiplexers'
+/// panes are known, before classification and the remaining reads: work
+/// started there (`scan` starts its tmux queries) overlaps the rest.
+pub fn survey_with(
+    cfg: &Config,
+    proc_root: &Path,
+    all: bool,
+    early: impl FnOnce(&ProcessTable, &Facts, &Rules),
+) -> Result<Survey> {
     let read = crate::proc::read_table(proc_root)
         .with_context(|| format!("cannot read the process table at {}", proc_root.display()))?;
     let source = LiveSource::new(proc_root);
@@ -55,11 +67,13 @@ pub fn survey(cfg: &Config, proc_root: &Path, all: bool) -> Result<Survey> {
         ..Facts::default()
     };
     read_pane_ttys(&table, &rules, &source, &mut facts);
+    early(&table, &facts, &rules);
 
-    // First pass without socket facts, to learn who would be signalled.
-    let candidates: Vec<(i32, u32)> = {
+    // First pass without socket facts, to learn who would be signalled; the
+    // same classifier then tells which processes are protected.
+    let peers = {
         let c = Classifier::new(&table, &facts, &rules);
-        table
+        let candidates: Vec<(i32, u32)> = table
             .iter()
             .filter(|p| facts.agents.contains_key(&p.pid))
             .filter(|p| {
@@ -67,11 +81,10 @@ pub fn survey(cfg: &Config, proc_root: &Path, all: bool) -> Result<Survey> {
                 v.reapable() || v.class == crate::classify::Class::Young
             })
             .map(|p| (p.pid, p.uid))
-            .collect()
+            .collect();
+        (!candidates.is_empty()).then(|| resolve_peers(&table, &c, &candidates, &source, my_uid))
     };
-    if !candidates.is_empty() {
-        let c = Classifier::new(&table, &facts, &rules);
-        let peers = resolve_peers(&table, &c, &candidates, &source, my_uid);
+    if let Some(peers) = peers {
         facts.peers = peers;
     }
 
@@ -103,24 +116,42 @@ pub fn find_agents(
     my_uid: u32,
 ) -> HashMap<i32, String> {
     let mut agents = HashMap::new();
-    let pids: Vec<i32> = table
-        .iter()
-        .filter(|p| !p.kernel_thread && p.pid > 1 && in_scope(p, my_uid))
-        .map(|p| p.pid)
-        .collect();
-    for pid in pids {
-        let Some(p) = table.get_mut(pid) else {
+    let exe_needles: Vec<Option<String>> = rules.exe.iter().map(required_literal).collect();
+    for p in table.iter_mut() {
+        if p.kernel_thread || p.pid <= 1 || !in_scope(p, my_uid) {
             continue;
-        };
-        if let Some(rule) = match_rule(p, rules, source) {
-            agents.insert(pid, rule);
+        }
+        if let Some(rule) = match_rule(p, rules, &exe_needles, source) {
+            agents.insert(p.pid, rule);
         }
     }
     agents
 }
 
+/// A substring that every string matching `glob` must contain, so that most
+/// executable paths are rejected without running the (backtracking) glob
+/// matcher. Only for patterns made of literals, `?` and `*`: in those every
+/// run of literal characters must appear verbatim (case-sensitive, `*` may
+/// span `/`). Patterns with `[...]` classes or `**` get no shortcut.
+pub fn required_literal(glob: &glob::Pattern) -> Option<String> {
+    let text = glob.as_str();
+    if text.contains(['[', ']']) || text.contains("**") {
+        return None;
+    }
+    text.split(['*', '?'])
+        .max_by_key(|run| run.len())
+        .filter(|run| !run.is_empty())
+        .map(str::to_string)
+}
+
 /// The first rule `p` matches, filling `p.exe` / `p.cmdline` as read.
-fn match_rule(p: &mut Process, rules: &MatchRules, source: &dyn ProcSource) -> Option<String> {
+/// `exe_needles[i]` is the [`required_literal`] of `rules.exe[i]`.
+fn match_rule(
+    p: &mut Process,
+    rules: &MatchRules,
+    exe_needles: &[Option<String>],
+    source: &dyn ProcSource,
+) -> Option<String> {
     if rules.names.iter().any(|n| n == &p.comm) {
         return Some(format!("name:{}", p.comm));
     }
@@ -133,7 +164,10 @@ fn match_rule(p: &mut Process, rules: &MatchRules, source: &dyn ProcSource) -> O
             p.exe = source.exe(p.pid).ok();
         }
         if let Some(exe) = &p.exe {
-            if let Some(g) = rules.exe.iter().find(|g| g.matches(exe)) {
+            let matched = rules.exe.iter().zip(exe_needles).find(|(g, needle)| {
+                needle.as_deref().is_none_or(|n| exe.contains(n)) && g.matches(exe)
+            });
+            if let Some((g, _)) = matched {
                 return Some(format!("exe:{}", g.as_str()));
             }
         }
@@ -304,4 +338,43 @@ fn unix_peers() -> std::io::Result<HashMap<u64, u64>> {
         std::io::ErrorKind::Unsupported,
         "unix socket peers are only resolved on Linux",
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn needle(g: &str) -> Option<String> {
+        required_literal(&glob::Pattern::new(g).unwrap())
+    }
+
+    #[test]
+    fn required_literal_of_common_patterns() {
+        assert_eq!(
+            needle("*/claude/versions/*").as_deref(),
+            Some("/claude/versions/")
+        );
+        assert_eq!(needle("/usr/bin/codex").as_deref(), Some("/usr/bin/codex"));
+        assert_eq!(needle("*a?bc*").as_deref(), Some("bc"));
+        assert_eq!(needle("*"), None);
+        assert_eq!(needle("*/[cC]laude/*"), None);
+        assert_eq!(needle("**/claude"), None);
+    }
+
+    proptest! {
+        /// The shortcut never rejects a path the glob matches.
+        #[test]
+        fn needle_is_necessary(
+            glob in "[a/*?.]{0,8}",
+            path in "[a/.b]{0,12}",
+        ) {
+            let Ok(g) = glob::Pattern::new(&glob) else { return Ok(()); };
+            if g.matches(&path) {
+                if let Some(n) = required_literal(&g) {
+                    prop_assert!(path.contains(&n), "{glob:?} matches {path:?} without {n:?}");
+                }
+            }
+        }
+    }
 }

@@ -9,7 +9,8 @@
 use std::collections::{HashMap, HashSet};
 use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 /// Default bound on any tmux query.
@@ -53,94 +54,128 @@ pub struct Pane {
 }
 
 /// Runs `tmux -S socket ARGS` with a timeout; `None` on timeout, a missing
-/// binary or a failure. Stdout is drained on a thread so that a large answer
-/// cannot block the child, and that thread is waited for only until the
-/// deadline too.
-///
-/// A tmux client obeys its server (it runs the shell or lock command the
-/// server names), so a client started by root against a socket another user
-/// controls could run that user's code as root. As root, the client
-/// therefore runs as the socket's owner, with a cleared environment; a
-/// symlinked socket path is not queried at all.
+/// binary or a failure (see [`Query::start`] for who the client runs as).
 pub fn query(socket: &Path, args: &[&str], timeout: Duration) -> Option<String> {
-    use std::os::unix::fs::MetadataExt;
-    use std::os::unix::process::CommandExt;
+    Query::start(socket, args)?.finish(timeout)
+}
 
-    let meta = std::fs::symlink_metadata(socket).ok()?;
-    if meta.file_type().is_symlink() {
-        return None;
-    }
-    let mut cmd = Command::new("tmux");
-    cmd.arg("-S")
-        .arg(socket)
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null());
-    // SAFETY: geteuid has no preconditions.
-    if unsafe { libc::geteuid() } == 0 && meta.uid() != 0 {
-        // std drops supplementary groups (setgroups(0)) when root sets a uid.
-        cmd.uid(meta.uid()).gid(meta.gid()).env_clear();
-        if let Some(path) = std::env::var_os("PATH") {
-            cmd.env("PATH", path);
+/// A tmux query under way: several can run at once, so that asking N
+/// servers costs about one round trip, not N.
+pub struct Query {
+    child: Child,
+    started: Instant,
+    /// The whole stdout, once the client closed it.
+    output: mpsc::Receiver<String>,
+}
+
+impl Query {
+    /// Starts `tmux -S socket ARGS`. Stdout is drained on a thread so that a
+    /// large answer cannot block the child.
+    ///
+    /// A tmux client obeys its server (it runs the shell or lock command the
+    /// server names), so a client started by root against a socket another
+    /// user controls could run that user's code as root. As root, the client
+    /// therefore runs as the socket's owner, with a cleared environment; a
+    /// symlinked socket path is not queried at all.
+    pub fn start(socket: &Path, args: &[&str]) -> Option<Query> {
+        use std::os::unix::fs::MetadataExt;
+        use std::os::unix::process::CommandExt;
+
+        let meta = std::fs::symlink_metadata(socket).ok()?;
+        if meta.file_type().is_symlink() {
+            return None;
         }
-    }
-    let mut child = cmd.spawn().ok()?;
-    let mut stdout = child.stdout.take()?;
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let mut s = String::new();
-        let _ = stdout.read_to_string(&mut s);
-        let _ = tx.send(s);
-    });
-    let start = Instant::now();
-    let status = loop {
-        match child.try_wait() {
-            Ok(Some(status)) => break Some(status),
-            Ok(None) if start.elapsed() < timeout => std::thread::sleep(Duration::from_millis(5)),
-            _ => {
-                let _ = child.kill();
-                let _ = child.wait();
-                break None;
+        let mut cmd = Command::new("tmux");
+        cmd.arg("-S")
+            .arg(socket)
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null());
+        // SAFETY: geteuid has no preconditions.
+        if unsafe { libc::geteuid() } == 0 && meta.uid() != 0 {
+            // std drops supplementary groups (setgroups(0)) when root sets a uid.
+            cmd.uid(meta.uid()).gid(meta.gid()).env_clear();
+            if let Some(path) = std::env::var_os("PATH") {
+                cmd.env("PATH", path);
             }
         }
-    };
-    if !status?.success() {
-        return None;
+        let mut child = cmd.spawn().ok()?;
+        let started = Instant::now();
+        let Some(mut stdout) = child.stdout.take() else {
+            let _ = child.kill();
+            let _ = child.wait();
+            return None;
+        };
+        let (tx, output) = mpsc::channel();
+        std::thread::spawn(move || {
+            let mut s = String::new();
+            let _ = stdout.read_to_string(&mut s);
+            let _ = tx.send(s);
+        });
+        Some(Query {
+            child,
+            started,
+            output,
+        })
     }
-    // A grandchild could keep the pipe open: never wait past the deadline.
-    rx.recv_timeout(
-        timeout
-            .saturating_sub(start.elapsed())
-            .max(Duration::from_millis(50)),
-    )
-    .ok()
+
+    /// Waits for the answer until `timeout` after the start (no polling
+    /// interval: it returns as soon as the client exits). `None` on timeout
+    /// (the client is killed and reaped) or failure.
+    pub fn finish(mut self, timeout: Duration) -> Option<String> {
+        let deadline = self.started + timeout;
+        let left = || deadline.saturating_duration_since(Instant::now());
+        let answer = self.output.recv_timeout(left()).ok();
+        // Stdout closed: the client is exiting. Wait for its status, still
+        // bounded (a client could close stdout and hang).
+        let status = loop {
+            match self.child.try_wait() {
+                Ok(Some(status)) => break Some(status),
+                Ok(None) if answer.is_some() && !left().is_zero() => {
+                    std::thread::sleep(Duration::from_micros(100))
+                }
+                _ => {
+                    // After a kill the pipe closes (unless a grandchild holds
+                    // it; the reader thread is not waited for).
+                    let _ = self.child.kill();
+                    let _ = self.child.wait();
+                    break None;
+                }
+            }
+        };
+        if !status?.success() {
+            return None;
+        }
+        answer
+    }
 }
+
+/// The `list-panes` arguments that [`parse_panes`] reads.
+pub const LIST_PANES: [&str; 4] = [
+    "list-panes",
+    "-a",
+    "-F",
+    "#{pane_pid}\t#{session_name}:#{window_index}.#{pane_index}\t#{pane_tty}",
+];
 
 /// Panes of the server listening on `socket`.
 pub fn list_panes(socket: &Path, timeout: Duration) -> Option<Vec<Pane>> {
-    let out = query(
-        socket,
-        &[
-            "list-panes",
-            "-a",
-            "-F",
-            "#{pane_pid}\t#{session_name}:#{window_index}.#{pane_index}\t#{pane_tty}",
-        ],
-        timeout,
-    )?;
-    Some(
-        out.lines()
-            .filter_map(|l| {
-                let mut f = l.splitn(3, '\t');
-                Some(Pane {
-                    pid: f.next()?.parse().ok()?,
-                    target: f.next()?.to_string(),
-                    tty: f.next()?.to_string(),
-                })
+    query(socket, &LIST_PANES, timeout).map(|out| parse_panes(&out))
+}
+
+/// Parses the output of [`LIST_PANES`].
+pub fn parse_panes(out: &str) -> Vec<Pane> {
+    out.lines()
+        .filter_map(|l| {
+            let mut f = l.splitn(3, '\t');
+            Some(Pane {
+                pid: f.next()?.parse().ok()?,
+                target: f.next()?.to_string(),
+                tty: f.next()?.to_string(),
             })
-            .collect(),
-    )
+        })
+        .collect()
 }
 
 /// Where tmux puts its `tmux-UID` socket dirs: `$TMUX_TMPDIR`, else `/tmp`.

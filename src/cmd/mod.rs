@@ -26,9 +26,12 @@ pub fn completions(shell: clap_complete::Shell, out: &mut dyn Write) -> Result<(
     Ok(())
 }
 
-/// Writes one JSON document followed by a newline.
+/// Writes one JSON document followed by a newline, through a buffer: stdout
+/// is line-buffered, and a pretty document has a line per field.
 pub fn print_json(out: &mut dyn Write, value: &impl serde::Serialize) -> Result<()> {
-    serde_json::to_writer_pretty(&mut *out, value)?;
-    writeln!(out)?;
+    let mut w = std::io::BufWriter::with_capacity(64 * 1024, out);
+    serde_json::to_writer_pretty(&mut w, value)?;
+    w.write_all(b"\n")?;
+    w.flush()?;
     Ok(())
 }

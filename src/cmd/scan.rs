@@ -3,20 +3,24 @@
 use std::collections::HashMap;
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
+use std::thread::JoinHandle;
 
 use anyhow::Result;
 use serde::Serialize;
 use serde_json::json;
 
-use crate::classify::{summarize, Class, ProtectedBy, Verdict};
+use crate::classify::{
+    is_multiplexer_server, summarize, Class, Facts, ProtectedBy, Rules, Verdict,
+};
 use crate::cli::ScanArgs;
 use crate::exit::ExitCode;
 use crate::proc::{LiveSource, ProcSource, Process, ProcessTable, Tty};
 use crate::report::{self, Table};
-use crate::survey::{survey, Survey};
+use crate::survey::{survey, survey_with, Survey};
 use crate::{msg, tmux, Settings};
 
-/// One process as `scan --format json` shows it.
+/// One process as `scan --format json` shows it, fields in the order of
+/// SPEC.md's `scan` shape.
 #[derive(Debug, Serialize)]
 pub struct ProcessReport {
     pub pid: i32,
@@ -64,6 +68,17 @@ pub fn process_report(
     }
 }
 
+/// The `scan --format json` document, streamed as is: building it as a
+/// `Value` tree first dominated time and peak memory at thousands of
+/// processes.
+#[derive(Serialize)]
+struct ScanDoc<'a> {
+    schema: u32,
+    processes: &'a [ProcessReport],
+    summary: &'a serde_json::Map<String, serde_json::Value>,
+    problems: &'a [String],
+}
+
 fn warn_problems(sv: &Survey) {
     for p in &sv.problems {
         msg::warn(&format!("warning: {p}"));
@@ -77,9 +92,17 @@ fn warn_problems(sv: &Survey) {
 }
 
 pub fn scan(s: &Settings, args: &ScanArgs, out: &mut dyn Write) -> Result<ExitCode> {
-    let sv = survey(&s.config, &s.proc_root, args.all)?;
+    let mut pending = None;
+    let sv = survey_with(&s.config, &s.proc_root, args.all, |table, facts, rules| {
+        // Pane names label agents only, even with --all: a scan of every
+        // process must not query every tmux server on the host.
+        pending = Some(PaneLabels::start(table, facts, rules, s));
+    })?;
     warn_problems(&sv);
-    let panes = PaneLabels::query(&sv, s, |pid| sv.facts.agents.contains_key(&pid));
+    let panes = match pending {
+        Some(p) => p.collect(&sv, s, |pid| sv.facts.agents.contains_key(&pid)),
+        None => PaneLabels::query(&sv, s, |pid| sv.facts.agents.contains_key(&pid)),
+    };
     let reports: Vec<ProcessReport> = sv
         .verdicts
         .iter()
@@ -96,7 +119,12 @@ pub fn scan(s: &Settings, args: &ScanArgs, out: &mut dyn Write) -> Result<ExitCo
     if s.json() {
         return crate::cmd::print_json(
             out,
-            &json!({"schema": 1, "processes": reports, "summary": summary, "problems": sv.problems}),
+            &ScanDoc {
+                schema: 1,
+                processes: &reports,
+                summary: &summary,
+                problems: &sv.problems,
+            },
         )
         .map(|_| ExitCode::OK);
     }
@@ -169,78 +197,134 @@ pub fn summary_line(verdicts: &[Verdict], noun: &str) -> String {
 /// server that protects something shown.
 #[derive(Default)]
 pub struct PaneLabels {
-    /// server pid → panes
-    panes: HashMap<i32, Vec<tmux::Pane>>,
+    /// `/dev/pts/N` → `session:window.pane`
+    by_tty: HashMap<String, String>,
+    /// pane's first pid → `session:window.pane`
+    by_pid: HashMap<i32, String>,
+}
+
+/// tmux queries started early (see [`PaneLabels::start`]).
+pub struct PendingPanes {
+    /// server pid, socket, the query running on its own thread (so that not
+    /// even the spawn holds up the survey).
+    queries: Vec<(i32, PathBuf, JoinHandle<Option<String>>)>,
 }
 
 impl PaneLabels {
-    /// Asks only the tmux servers that protect a process `wanted` says is
-    /// shown with a pane name (agents, or the one `explain` is about): a scan
-    /// of every process must not query every tmux server on the host.
+    /// Asks the tmux servers that protect a process `wanted` names (agents,
+    /// or the one `explain` is about), each once.
     pub fn query(sv: &Survey, s: &Settings, wanted: impl Fn(i32) -> bool) -> PaneLabels {
-        let mut labels = PaneLabels::default();
-        let servers: Vec<i32> = {
-            let mut v: Vec<i32> = sv
-                .verdicts
-                .iter()
-                .filter(|v| wanted(v.pid))
-                .filter_map(|v| match &v.protected_by {
-                    Some(ProtectedBy::MultiplexerTree { pid, comm })
-                    | Some(ProtectedBy::PaneTty { pid, comm, .. })
-                        if comm.starts_with("tmux") =>
-                    {
-                        Some(*pid)
+        let servers = Self::servers_shown(sv, &wanted);
+        if servers.is_empty() {
+            return PaneLabels::default();
+        }
+        Self::start_for(&servers, s).collect(sv, s, wanted)
+    }
+
+    /// The tmux servers that protect a process `wanted` names: the only
+    /// ones whose panes label anything shown.
+    fn servers_shown(sv: &Survey, wanted: &impl Fn(i32) -> bool) -> Vec<i32> {
+        let mut v: Vec<i32> = sv
+            .verdicts
+            .iter()
+            .filter(|v| wanted(v.pid))
+            .filter_map(|v| match &v.protected_by {
+                Some(ProtectedBy::MultiplexerTree { pid, comm })
+                | Some(ProtectedBy::PaneTty { pid, comm, .. })
+                    if comm.starts_with("tmux") =>
+                {
+                    Some(*pid)
+                }
+                _ => None,
+            })
+            .collect();
+        v.sort_unstable();
+        v.dedup();
+        v
+    }
+
+    /// Starts the queries while the survey is still under way (called from
+    /// [`crate::survey::survey_with`]'s early hook), for every tmux server
+    /// that may protect a shown process: the nearest multiplexer above an
+    /// agent, or the holder of an agent's pane (never every server, even for
+    /// `scan --all`). [`PendingPanes::collect`] keeps exactly the servers
+    /// [`PaneLabels::query`] would have asked.
+    pub fn start(table: &ProcessTable, facts: &Facts, rules: &Rules, s: &Settings) -> PendingPanes {
+        let is_tmux = |pid: i32| {
+            table.get(pid).is_some_and(|p| {
+                p.comm.starts_with("tmux") && is_multiplexer_server(p, &rules.multiplexers)
+            })
+        };
+        let mut servers: Vec<i32> = {
+            let mut v = Vec::new();
+            for &agent in facts.agents.keys() {
+                let Some(p) = table.get(agent) else { continue };
+                if let Some(Tty::Pts(n)) = p.tty {
+                    if let Some(&server) = facts.pane_ttys.get(&n) {
+                        v.push(server);
                     }
-                    _ => None,
-                })
-                .collect();
-            v.sort_unstable();
-            v.dedup();
+                }
+                // The nearest multiplexer server above the agent.
+                let mut cur = table.get(p.ppid);
+                let mut hops = 0;
+                while let Some(q) = cur {
+                    if is_multiplexer_server(q, &rules.multiplexers) {
+                        v.push(q.pid);
+                        break;
+                    }
+                    hops += 1;
+                    if q.ppid <= 0 || q.ppid == q.pid || hops > table.len() {
+                        break;
+                    }
+                    cur = table.get(q.ppid);
+                }
+            }
+            v.retain(|&pid| is_tmux(pid));
             v
         };
+        servers.sort_unstable();
+        servers.dedup();
+        Self::start_for(&servers, s)
+    }
+
+    fn start_for(servers: &[i32], s: &Settings) -> PendingPanes {
+        let mut queries = Vec::new();
         if servers.is_empty() {
-            return labels;
+            return PendingPanes { queries };
         }
         let listening = tmux::listening_unix_paths(&s.proc_root);
         let source = LiveSource::new(&s.proc_root);
-        for server in servers {
+        for &server in servers {
             let socket: Option<PathBuf> = source
                 .socket_inodes(server)
                 .ok()
                 .and_then(|inodes| inodes.iter().find_map(|i| listening.get(i).cloned()));
             let Some(socket) = socket else { continue };
-            match tmux::list_panes(&socket, tmux::QUERY_TIMEOUT) {
-                Some(panes) => {
-                    labels.panes.insert(server, panes);
-                }
-                None => msg::info(&format!(
-                    "tmux server {server} ({}) did not answer within {:?}; pane names omitted",
-                    socket.display(),
-                    tmux::QUERY_TIMEOUT
-                )),
-            }
+            let sock = socket.clone();
+            let query = std::thread::spawn(move || {
+                tmux::Query::start(&sock, &tmux::LIST_PANES)?.finish(tmux::QUERY_TIMEOUT)
+            });
+            queries.push((server, socket, query));
         }
-        labels
+        PendingPanes { queries }
     }
 
     /// The pane a process sits in: by its terminal, else by the nearest
     /// ancestor that is a pane's first process.
     pub fn label(&self, table: &ProcessTable, p: &Process) -> Option<String> {
-        if self.panes.is_empty() {
+        if self.by_pid.is_empty() && self.by_tty.is_empty() {
             return None;
         }
-        let all = || self.panes.values().flatten();
         if let Some(Tty::Pts(n)) = p.tty {
-            let dev = format!("/dev/pts/{n}");
-            if let Some(pane) = all().find(|pane| pane.tty == dev) {
-                return Some(pane.target.clone());
+            if let Some(target) = self.by_tty.get(&format!("/dev/pts/{n}")) {
+                return Some(target.clone());
             }
         }
         let mut cur = Some(p);
         let mut hops = 0;
         while let Some(q) = cur {
-            if let Some(pane) = all().find(|pane| pane.pid == q.pid) {
-                return Some(pane.target.clone());
+            if let Some(target) = self.by_pid.get(&q.pid) {
+                return Some(target.clone());
             }
             hops += 1;
             if q.ppid <= 1 || hops > 64 {
@@ -249,6 +333,44 @@ impl PaneLabels {
             cur = table.get(q.ppid);
         }
         None
+    }
+}
+
+impl PendingPanes {
+    /// Waits for the answers (each bounded by [`tmux::QUERY_TIMEOUT`] from
+    /// its start; they run side by side) and keeps the panes of the servers
+    /// that protect a shown process.
+    pub fn collect(mut self, sv: &Survey, s: &Settings, shown: impl Fn(i32) -> bool) -> PaneLabels {
+        let wanted = PaneLabels::servers_shown(sv, &shown);
+        // The early guess is a superset; should it ever miss one, ask now.
+        let missed: Vec<i32> = wanted
+            .iter()
+            .copied()
+            .filter(|w| !self.queries.iter().any(|(server, _, _)| server == w))
+            .collect();
+        if !missed.is_empty() {
+            self.queries
+                .extend(PaneLabels::start_for(&missed, s).queries);
+        }
+        let mut labels = PaneLabels::default();
+        for (server, socket, query) in self.queries {
+            // Bounded: the thread's query kills its client at the timeout.
+            match query.join().ok().flatten() {
+                Some(out) if wanted.binary_search(&server).is_ok() => {
+                    for pane in tmux::parse_panes(&out) {
+                        labels.by_tty.entry(pane.tty).or_insert(pane.target.clone());
+                        labels.by_pid.entry(pane.pid).or_insert(pane.target);
+                    }
+                }
+                Some(_) => {}
+                None => msg::info(&format!(
+                    "tmux server {server} ({}) did not answer within {:?}; pane names omitted",
+                    socket.display(),
+                    tmux::QUERY_TIMEOUT
+                )),
+            }
+        }
+        labels
     }
 }
 
@@ -334,4 +456,66 @@ pub fn explain(s: &Settings, pid: i32, out: &mut dyn Write) -> Result<ExitCode> 
         }
     )?;
     Ok(ExitCode::OK)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn report(protected_by: Option<ProtectedBy>, pane: Option<&str>) -> ProcessReport {
+        ProcessReport {
+            age_secs: 61,
+            class: Class::Protected,
+            cmdline: "claude --resume \"x\"\n\u{1b}[31m".into(),
+            comm: "claude".into(),
+            pane: pane.map(str::to_string),
+            pid: 4242,
+            policy: crate::config::Policy::Report,
+            ppid: 4000,
+            protected_by,
+            reason: "in a pane".into(),
+            rss_bytes: 1 << 30,
+            rule: "name:claude".into(),
+            start_time: 777,
+            state: "S".into(),
+            tty: Some("pts/3".into()),
+            uid: 1000,
+        }
+    }
+
+    /// The streamed document is byte for byte the `json!` one.
+    #[test]
+    fn scan_json_matches_the_value_rendering() {
+        let reports = vec![
+            report(
+                Some(ProtectedBy::PaneTty {
+                    pid: 12,
+                    comm: "tmux: server".into(),
+                    tty: "pts/3".into(),
+                }),
+                Some("main:0.1"),
+            ),
+            report(None, None),
+            report(Some(ProtectedBy::System), None),
+        ];
+        let summary: serde_json::Map<String, serde_json::Value> = [
+            ("protected".to_string(), json!(2)),
+            ("orphan".to_string(), json!(1)),
+        ]
+        .into_iter()
+        .collect();
+        for problems in [vec![], vec!["/proc/9/stat: cannot parse".to_string()]] {
+            let want = serde_json::to_string_pretty(&json!({"schema": 1, "processes": reports,
+                "summary": summary, "problems": problems}))
+            .unwrap();
+            let got = serde_json::to_string_pretty(&ScanDoc {
+                schema: 1,
+                processes: &reports,
+                summary: &summary,
+                problems: &problems,
+            })
+            .unwrap();
+            assert_eq!(got, want);
+        }
+    }
 }

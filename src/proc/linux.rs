@@ -1,19 +1,22 @@
 //! Linux process table from procfs, in one pass.
 //!
-//! For each `/proc/PID` this reads the directory's owner (one `stat`) and the
-//! `stat` file (one open + read) into a reused buffer; nothing else. Command
+//! For each `/proc/PID` this reads the directory's owner (one `fstatat`) and
+//! the `stat` file (one `openat` + `read`) into a reused buffer, relative to
+//! an open `/proc`, without building paths; nothing else. Command
 //! lines, executables and fds are read later, through [`LiveSource`], only for
 //! the few processes that need them. A process that exits mid-read is
 //! skipped; any other read error is recorded as a problem so that callers can
 //! refuse to signal on an inconsistent table.
 
 use std::fs;
-use std::io::{self, Read};
-use std::os::unix::fs::MetadataExt;
+use std::io::{self, Write};
+use std::os::fd::OwnedFd;
+use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
-use procfs::process::Stat;
-use procfs::FromRead;
+use nix::fcntl::{openat, AtFlags, OFlag, AT_FDCWD};
+use nix::sys::stat::{fstatat, Mode};
+use nix::unistd::SysconfVar;
 
 use super::{split_nul, ProcSource, Process, ProcessTable, Tty};
 
@@ -49,52 +52,29 @@ pub struct TableRead {
 /// Reads every process under `root` (normally `/proc`).
 pub fn read_table(root: &Path) -> io::Result<TableRead> {
     let now_boot = now_boottime();
-    let ticks = procfs::ticks_per_second();
-    let page = procfs::page_size();
+    let ticks = sysconf(SysconfVar::CLK_TCK, 100);
+    let page = sysconf(SysconfVar::PAGE_SIZE, 4096);
     let me = nix::unistd::geteuid().as_raw();
 
+    let dir = open_dir(root)?;
     let entries = fs::read_dir(root).map_err(|e| with_path(e, root))?;
     let mut procs = Vec::with_capacity(1024);
     let mut problems = Vec::new();
     let mut hidden = 0;
-    let mut buf = Vec::with_capacity(512);
-    let mut path = PathBuf::from(root);
+    let mut buf = vec![0; STAT_BUF];
 
     for entry in entries {
         let entry = entry.map_err(|e| with_path(e, root))?;
         let name = entry.file_name();
-        if name.to_str().and_then(|s| s.parse::<i32>().ok()).is_none() {
+        let Some(pid) = parse_pid(name.as_bytes()) else {
             continue;
         };
-        path.push(&name);
-        let uid = match fs::metadata(&path) {
-            Ok(m) => m.uid(),
-            Err(e) if vanished(&e) => {
-                path.pop();
-                continue;
-            }
-            Err(e) => {
-                problems.push(format!("{}: {e}", path.display()));
-                path.pop();
-                continue;
-            }
-        };
-        path.push("stat");
-        let read = fs::File::open(&path).and_then(|mut f| {
-            buf.clear();
-            f.read_to_end(&mut buf)
-        });
-        match read {
-            Ok(_) => match Stat::from_read(&buf[..]) {
-                Ok(stat) => procs.push(process_from_stat(stat, uid, page)),
-                Err(e) => problems.push(format!("{}: cannot parse: {e}", path.display())),
-            },
-            Err(e) if vanished(&e) => {}
-            Err(e) if e.kind() == io::ErrorKind::PermissionDenied && uid != me => hidden += 1,
-            Err(e) => problems.push(format!("{}: {e}", path.display())),
+        match read_stat(&dir, name.as_bytes(), &mut buf, page) {
+            Ok(Some(p)) => procs.push(p),
+            Ok(None) => {}
+            Err(StatError::Denied { uid, .. }) if uid != me => hidden += 1,
+            Err(e) => problems.push(e.describe(root, pid)),
         }
-        path.pop();
-        path.pop();
     }
     Ok(TableRead {
         table: ProcessTable::new(procs, now_boot, ticks),
@@ -103,11 +83,317 @@ pub fn read_table(root: &Path) -> io::Result<TableRead> {
     })
 }
 
-fn process_from_stat(stat: Stat, uid: u32, page: u64) -> Process {
-    let (major, minor) = stat.tty_nr();
+/// Reads one process's stat again, for the start-time check right before a
+/// signal. `None` when the process is gone.
+pub fn read_one(root: &Path, pid: i32) -> io::Result<Option<Process>> {
+    let dir = open_dir(root)?;
+    let mut buf = vec![0; STAT_BUF];
+    let mut name = [0u8; 32];
+    let name = pid_path(&mut name, pid, "");
+    read_stat(&dir, name, &mut buf, sysconf(SysconfVar::PAGE_SIZE, 4096)).map_err(|e| {
+        let what = e.describe(root, pid);
+        match e {
+            StatError::Dir(e) | StatError::Stat(e) | StatError::Denied { err: e, .. } => {
+                io::Error::new(e.kind(), what)
+            }
+            StatError::Parse(_) => io::Error::other(what),
+        }
+    })
+}
+
+/// A positive `sysconf` value, else `default`. (Not procfs's helpers: they
+/// initialise rustix's auxv reader, which crashes under valgrind.)
+fn sysconf(var: SysconfVar, default: u64) -> u64 {
+    match nix::unistd::sysconf(var) {
+        Ok(Some(v)) if v > 0 => v as u64,
+        _ => default,
+    }
+}
+
+/// Room for any `/proc/PID/stat` line (about 300 bytes with a 15-byte comm).
+const STAT_BUF: usize = 1024;
+
+/// Opens a procfs root for `*at` calls.
+fn open_dir(root: &Path) -> io::Result<OwnedFd> {
+    openat(
+        AT_FDCWD,
+        root,
+        OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(|e| with_path(e.into(), root))
+}
+
+/// A `/proc` entry name that is a pid: ASCII digits only.
+fn parse_pid(name: &[u8]) -> Option<i32> {
+    if name.is_empty() || !name.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    std::str::from_utf8(name).ok()?.parse().ok()
+}
+
+/// `PID` + `suffix` into `buf`, without allocating or formatting machinery
+/// (this runs twice per process).
+fn pid_path<'a>(buf: &'a mut [u8; 32], pid: i32, suffix: &str) -> &'a [u8] {
+    let mut digits = [0u8; 10];
+    let mut n = pid.unsigned_abs();
+    let mut i = digits.len();
+    loop {
+        i -= 1;
+        digits[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    let mut len = 0;
+    if pid < 0 {
+        buf[0] = b'-';
+        len = 1;
+    }
+    for &b in digits[i..].iter().chain(suffix.as_bytes()) {
+        // 11 bytes of i32 plus the longest suffix used here fit in 32.
+        if len < buf.len() {
+            buf[len] = b;
+            len += 1;
+        }
+    }
+    &buf[..len]
+}
+
+/// `a` + `b` into `buf`, if it fits.
+fn join<'a>(buf: &'a mut [u8; 32], a: &[u8], b: &[u8]) -> Option<&'a [u8]> {
+    let len = a.len() + b.len();
+    if len > buf.len() {
+        return None;
+    }
+    buf[..a.len()].copy_from_slice(a);
+    buf[a.len()..len].copy_from_slice(b);
+    Some(&buf[..len])
+}
+
+/// Why one process could not be read.
+#[derive(Debug)]
+enum StatError {
+    /// `/proc/PID` itself could not be examined.
+    Dir(io::Error),
+    /// `/proc/PID/stat` could not be opened for lack of permission; `uid`
+    /// owns the process (hidepid, or another user's process under an LSM).
+    Denied { err: io::Error, uid: u32 },
+    /// `/proc/PID/stat` could not be read.
+    Stat(io::Error),
+    /// `/proc/PID/stat` did not parse.
+    Parse(String),
+}
+
+impl StatError {
+    /// One line naming the file, as every error in `stray` does.
+    fn describe(&self, root: &Path, pid: i32) -> String {
+        let dir = root.join(pid.to_string());
+        match self {
+            StatError::Dir(e) => format!("{}: {e}", dir.display()),
+            StatError::Stat(e) | StatError::Denied { err: e, .. } => {
+                format!("{}: {e}", dir.join("stat").display())
+            }
+            StatError::Parse(e) => format!("{}: cannot parse: {e}", dir.join("stat").display()),
+        }
+    }
+}
+
+/// Reads one process with four system calls and no allocation: `fstatat`
+/// of `PID` for the owner, `openat(PID/stat)`, one `read`, `close` — all
+/// relative to the open procfs root, so no path is built or walked from `/`.
+/// The owner must come from the directory: the files under it can keep the
+/// owner the process had when they were first looked up (seen after a
+/// `setuid`). `Ok(None)`: the process exited while we looked.
+fn read_stat(
+    dir: &OwnedFd,
+    name: &[u8],
+    buf: &mut Vec<u8>,
+    page: u64,
+) -> Result<Option<Process>, StatError> {
+    let uid = match fstatat(dir, name, AtFlags::empty()) {
+        Ok(st) => st.st_uid,
+        Err(e) => {
+            let e = io::Error::from(e);
+            return if vanished(&e) {
+                Ok(None)
+            } else {
+                Err(StatError::Dir(e))
+            };
+        }
+    };
+    let mut path = [0u8; 32];
+    let Some(path) = join(&mut path, name, b"/stat") else {
+        return Err(StatError::Dir(io::Error::other("name too long")));
+    };
+    let fd = match openat(dir, path, OFlag::O_RDONLY | OFlag::O_CLOEXEC, Mode::empty()) {
+        Ok(fd) => fd,
+        Err(e) => {
+            let e = io::Error::from(e);
+            return match e.kind() {
+                _ if vanished(&e) => Ok(None),
+                io::ErrorKind::PermissionDenied => Err(StatError::Denied { err: e, uid }),
+                _ => Err(StatError::Stat(e)),
+            };
+        }
+    };
+    let len = match read_all(&fd, buf) {
+        Ok(len) => len,
+        Err(e) if vanished(&e) => return Ok(None),
+        Err(e) if e.kind() == io::ErrorKind::PermissionDenied => {
+            return Err(StatError::Denied { err: e, uid })
+        }
+        Err(e) => return Err(StatError::Stat(e)),
+    };
+    parse_stat(&buf[..len])
+        .map(|s| Some(process_from_stat(s, uid, page)))
+        .map_err(StatError::Parse)
+}
+
+/// Reads a whole small procfs file into `buf` (kept zero-filled to its
+/// length, so nothing is cleared per read), returning the length read.
+/// procfs hands out a record in one `read` when the buffer is large enough,
+/// so a short read that ends the line is the end of the file; anything else
+/// reads on until EOF.
+fn read_all(fd: &OwnedFd, buf: &mut Vec<u8>) -> io::Result<usize> {
+    if buf.len() < STAT_BUF {
+        buf.resize(STAT_BUF, 0);
+    }
+    let mut len = 0;
+    loop {
+        if len == buf.len() {
+            buf.resize(buf.len() * 2, 0);
+        }
+        let n = match nix::unistd::read(fd, &mut buf[len..]) {
+            Ok(n) => n,
+            Err(nix::errno::Errno::EINTR) => continue,
+            Err(e) => return Err(e.into()),
+        };
+        let short = len + n < buf.len();
+        len += n;
+        if n == 0 || (short && buf[..len].ends_with(b"\n")) {
+            return Ok(len);
+        }
+    }
+}
+
+/// The fields of `/proc/PID/stat` that `stray` uses.
+#[derive(Debug, Clone, PartialEq)]
+struct StatFields {
+    pid: i32,
+    comm: String,
+    state: char,
+    ppid: i32,
+    tty_nr: i32,
+    flags: u32,
+    starttime: u64,
+    rss: u64,
+}
+
+/// Parses `/proc/PID/stat`. The comm sits between the first `(` and the
+/// *last* `)`, since it may itself hold spaces, parentheses and newlines;
+/// it is decoded lossily. The numbered fields follow, separated by single
+/// spaces.
+fn parse_stat(bytes: &[u8]) -> Result<StatFields, String> {
+    let line = bytes.trim_ascii();
+    let open = memchr::memchr(b'(', line).ok_or("no '('")?;
+    let close = memchr::memrchr(b')', line).ok_or("no ')'")?;
+    if open == 0 || close < open || line.get(close + 1) != Some(&b' ') {
+        return Err("malformed comm".into());
+    }
+    let pid = field(&line[..open - 1], "pid")?;
+    let comm = String::from_utf8_lossy(&line[open + 1..close]).into_owned();
+    // Fields 3 (state) to 24 (rss): f[N - 3] is field N.
+    let rest = &line[close + 2..];
+    // (Fields are a few bytes each: a plain loop beats a memchr per field.)
+    let mut f: [&[u8]; 22] = [&[]; 22];
+    let mut n = 0;
+    let mut start = 0;
+    for (i, &b) in rest.iter().enumerate() {
+        if b == b' ' {
+            f[n] = &rest[start..i];
+            n += 1;
+            start = i + 1;
+            if n == f.len() {
+                break;
+            }
+        }
+    }
+    if n == f.len() - 1 {
+        f[n] = &rest[start..];
+        n += 1;
+    }
+    if n < f.len() {
+        return Err("too few fields".into());
+    }
+    let state = match f[0] {
+        [b, ..] if b.is_ascii() => *b as char,
+        _ => return Err("bad state".into()),
+    };
+    let ppid = field(f[1], "ppid")?;
+    let tty_nr = field(f[4], "tty_nr")?;
+    let flags = field(f[6], "flags")?;
+    let starttime = field(f[19], "starttime")?;
+    let rss = field(f[21], "rss")?;
+    Ok(StatFields {
+        pid,
+        comm,
+        state,
+        ppid,
+        tty_nr,
+        flags,
+        starttime,
+        rss,
+    })
+}
+
+/// A decimal field, as `str::parse` would read it (an optional sign, then
+/// digits only), without the UTF-8 check and generic machinery.
+fn field<T: Decimal>(bytes: &[u8], name: &str) -> Result<T, String> {
+    T::parse_decimal(bytes).ok_or_else(|| format!("bad {name}"))
+}
+
+trait Decimal: Sized {
+    fn parse_decimal(bytes: &[u8]) -> Option<Self>;
+}
+
+macro_rules! decimal {
+    ($($t:ty),*) => {$(
+        impl Decimal for $t {
+            fn parse_decimal(bytes: &[u8]) -> Option<Self> {
+                let (neg, digits) = match bytes {
+                    [b'-', rest @ ..] => (true, rest),
+                    [b'+', rest @ ..] => (false, rest),
+                    _ => (false, bytes),
+                };
+                // `str::parse` takes no `-` at all for unsigned types.
+                if digits.is_empty() || (neg && <$t>::MIN == 0) {
+                    return None;
+                }
+                let mut v: $t = 0;
+                for &b in digits {
+                    if !b.is_ascii_digit() {
+                        return None;
+                    }
+                    let d = (b - b'0') as $t;
+                    v = v.checked_mul(10)?;
+                    v = if neg { v.checked_sub(d)? } else { v.checked_add(d)? };
+                }
+                Some(v)
+            }
+        }
+    )*};
+}
+decimal!(i32, u32, u64);
+
+fn process_from_stat(stat: StatFields, uid: u32, page: u64) -> Process {
     let tty = if stat.tty_nr == 0 {
         None
     } else {
+        // Bits 15..8 major, 31..20 and 7..0 minor (as procfs decodes it).
+        let major = (stat.tty_nr & 0xfff00) >> 8;
+        let minor = (stat.tty_nr & 0xff) | ((stat.tty_nr >> 12) & 0xfff00);
         Some(Tty::from_major_minor(major as u32, minor as u32))
     };
     Process {
@@ -123,25 +409,6 @@ fn process_from_stat(stat: Stat, uid: u32, page: u64) -> Process {
         rss_bytes: stat.rss.saturating_mul(page),
         exe: None,
         cmdline: None,
-    }
-}
-
-/// Reads one process's stat again, for the start-time check right before a
-/// signal. `None` when the process is gone.
-pub fn read_one(root: &Path, pid: i32) -> io::Result<Option<Process>> {
-    let dir = root.join(pid.to_string());
-    let uid = match fs::metadata(&dir) {
-        Ok(m) => m.uid(),
-        Err(e) if vanished(&e) => return Ok(None),
-        Err(e) => return Err(with_path(e, &dir)),
-    };
-    let path = dir.join("stat");
-    match fs::read(&path) {
-        Ok(bytes) => Stat::from_read(&bytes[..])
-            .map(|s| Some(process_from_stat(s, uid, procfs::page_size())))
-            .map_err(|e| io::Error::other(format!("{}: cannot parse: {e}", path.display()))),
-        Err(e) if vanished(&e) => Ok(None),
-        Err(e) => Err(with_path(e, &path)),
     }
 }
 
@@ -171,6 +438,19 @@ impl LiveSource {
         p
     }
 
+    /// Calls `f` with `ROOT/PID/NAME`, built on the stack when it fits.
+    fn with_file<R>(&self, pid: i32, name: &str, f: impl FnOnce(&Path) -> R) -> R {
+        let mut buf = [0u8; 256];
+        let mut cur = io::Cursor::new(&mut buf[..]);
+        let root = self.root.as_os_str().as_bytes();
+        let fits = cur.write_all(root).is_ok() && write!(cur, "/{pid}/{name}").is_ok();
+        if !fits {
+            return f(&self.file(pid, name));
+        }
+        let len = cur.position() as usize;
+        f(Path::new(std::ffi::OsStr::from_bytes(&buf[..len])))
+    }
+
     /// Calls `f(fd_number, link_target)` for every fd of `pid`.
     fn each_fd(&self, pid: i32, mut f: impl FnMut(&str, &Path)) -> io::Result<()> {
         let dir = self.file(pid, "fd");
@@ -189,15 +469,24 @@ impl LiveSource {
 
 impl ProcSource for LiveSource {
     fn exe(&self, pid: i32) -> io::Result<String> {
-        fs::read_link(self.file(pid, "exe")).map(|p| p.to_string_lossy().into_owned())
+        // Called for every in-scope process under the default `[match] exe`
+        // rule: build the path on the stack.
+        self.with_file(pid, "exe", |p| fs::read_link(p)).map(|p| {
+            match p.into_os_string().into_string() {
+                Ok(s) => s,
+                Err(raw) => raw.to_string_lossy().into_owned(),
+            }
+        })
     }
 
     fn cmdline(&self, pid: i32) -> io::Result<Vec<String>> {
-        fs::read(self.file(pid, "cmdline")).map(|b| split_nul(&b))
+        self.with_file(pid, "cmdline", read_small)
+            .map(|b| split_nul(&b))
     }
 
     fn environ(&self, pid: i32) -> io::Result<Vec<String>> {
-        fs::read(self.file(pid, "environ")).map(|b| split_nul(&b))
+        self.with_file(pid, "environ", read_small)
+            .map(|b| split_nul(&b))
     }
 
     fn pty_masters(&self, pid: i32) -> io::Result<Vec<u32>> {
@@ -238,6 +527,15 @@ impl ProcSource for LiveSource {
         })?;
         Ok(inodes)
     }
+}
+
+/// Reads a procfs file whole without `fs::read`'s size probe (`statx` and
+/// `lseek`, useless on procfs, where every size is 0).
+fn read_small(path: &Path) -> io::Result<Vec<u8>> {
+    let mut f = fs::File::open(path)?;
+    let mut buf = Vec::with_capacity(1024);
+    io::Read::read_to_end(&mut f, &mut buf)?;
+    Ok(buf)
 }
 
 /// `tty-index:\t7` in `/proc/PID/fdinfo/FD` of a PTY master (Linux ≥ 4.x).
@@ -308,6 +606,136 @@ mod tests {
     }
 
     #[test]
+    fn parser_agrees_with_procfs_on_every_live_process() {
+        use procfs::FromRead;
+        let mut seen = 0;
+        for entry in fs::read_dir("/proc").unwrap().flatten() {
+            let Some(pid) = parse_pid(entry.file_name().as_bytes()) else {
+                continue;
+            };
+            let Ok(bytes) = fs::read(entry.path().join("stat")) else {
+                continue;
+            };
+            let theirs = procfs::process::Stat::from_read(&bytes[..]).unwrap();
+            let ours = parse_stat(&bytes).unwrap();
+            assert_eq!(ours.pid, pid);
+            assert_eq!(
+                (ours.pid, &ours.comm, ours.state, ours.ppid),
+                (theirs.pid, &theirs.comm, theirs.state, theirs.ppid)
+            );
+            assert_eq!(
+                (ours.tty_nr, ours.flags, ours.starttime, ours.rss),
+                (theirs.tty_nr, theirs.flags, theirs.starttime, theirs.rss)
+            );
+            let (major, minor) = theirs.tty_nr();
+            let tty = process_from_stat(ours, 0, 4096).tty;
+            if theirs.tty_nr == 0 {
+                assert_eq!(tty, None);
+            } else {
+                assert_eq!(tty, Some(Tty::from_major_minor(major as u32, minor as u32)));
+            }
+            seen += 1;
+        }
+        assert!(seen > 1);
+    }
+
+    #[test]
+    fn owner_is_the_owner_of_the_directory() {
+        use std::os::unix::fs::MetadataExt;
+        let read = read_table(Path::new("/proc")).unwrap();
+        let mut checked = 0;
+        for p in read.table.iter() {
+            let Ok(m) = fs::metadata(format!("/proc/{}", p.pid)) else {
+                continue;
+            };
+            if m.uid() != p.uid {
+                // A process may change its uid between the two looks: look
+                // again, the other way round.
+                let Ok(Some(again)) = read_one(Path::new("/proc"), p.pid) else {
+                    continue;
+                };
+                let m = fs::metadata(format!("/proc/{}", p.pid)).unwrap();
+                assert_eq!(m.uid(), again.uid, "pid {}", p.pid);
+            }
+            checked += 1;
+        }
+        assert!(checked > 1);
+    }
+
+    #[test]
+    fn reads_a_fake_root_and_reports_bad_files() {
+        let t = tempfile::tempdir().unwrap();
+        let good = "77 (ok) S 1 77 77 0 -1 4194560 0 0 0 0 0 0 0 0 20 0 1 0 555 1000 3 \
+                    18446744073709551615 0 0 0 0 0 0 0 0 0 0 0 0 17 0 0 0 0 0 0\n";
+        fs::create_dir_all(t.path().join("77")).unwrap();
+        fs::write(t.path().join("77/stat"), good).unwrap();
+        fs::create_dir_all(t.path().join("78")).unwrap();
+        fs::write(t.path().join("78/stat"), "78 (trunc) S 1\n").unwrap();
+        fs::create_dir_all(t.path().join("79")).unwrap(); // exited: no stat
+        fs::create_dir_all(t.path().join("self")).unwrap();
+        let read = read_table(t.path()).unwrap();
+        assert_eq!(read.table.len(), 1);
+        let p = read.table.get(77).unwrap();
+        assert_eq!(
+            (p.comm.as_str(), p.start_time, p.rss_bytes),
+            ("ok", 555, 3 * procfs::page_size())
+        );
+        assert_eq!(read.problems.len(), 1, "{:?}", read.problems);
+        assert!(
+            read.problems[0].contains("78/stat: cannot parse"),
+            "{:?}",
+            read.problems
+        );
+        assert_eq!(read_one(t.path(), 79).unwrap(), None);
+        assert!(read_one(t.path(), 78).is_err());
+        assert_eq!(read_one(t.path(), 77).unwrap().unwrap().start_time, 555);
+    }
+
+    #[test]
+    fn a_long_stat_line_is_read_whole() {
+        let t = tempfile::tempdir().unwrap();
+        fs::create_dir_all(t.path().join("5")).unwrap();
+        // Longer than one read buffer, and without a final newline.
+        let pad = " 0".repeat(STAT_BUF);
+        let line = format!("5 (x) R 1 5 5 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 9 1 2{pad}");
+        fs::write(t.path().join("5/stat"), line).unwrap();
+        let p = read_one(t.path(), 5).unwrap().unwrap();
+        assert_eq!((p.state, p.start_time), ('R', 9));
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn decimal_parsing_agrees_with_str_parse(s in "[-+]?[0-9]{0,21}|[-+0-9a ]{0,6}") {
+            let b = s.as_bytes();
+            proptest::prop_assert_eq!(i32::parse_decimal(b), s.parse::<i32>().ok());
+            proptest::prop_assert_eq!(u32::parse_decimal(b), s.parse::<u32>().ok());
+            proptest::prop_assert_eq!(u64::parse_decimal(b), s.parse::<u64>().ok());
+        }
+
+        #[test]
+        fn pid_paths_are_decimal(pid in proptest::prelude::any::<i32>()) {
+            let mut buf = [0u8; 32];
+            let got = pid_path(&mut buf, pid, "/stat").to_vec();
+            proptest::prop_assert_eq!(got, format!("{pid}/stat").into_bytes());
+        }
+    }
+
+    #[test]
+    fn parse_rejects_garbage() {
+        for bad in [
+            "",
+            "1",
+            "(x) S",
+            "1 (x)S 1",
+            "1 (x) S",
+            "x (y) S 1 2 3",
+            "1 (x) \u{e9} 1",
+        ] {
+            assert!(parse_stat(bad.as_bytes()).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
     fn hostile_comm_is_parsed_exactly() {
         // The comm field may contain spaces, parentheses and newlines; the
         // parser must split on the last ')'.
@@ -316,7 +744,7 @@ mod tests {
                 "4242 ({comm}) S 1 4242 4242 0 -1 4194560 0 0 0 0 0 0 0 0 20 0 1 0 777 1000 10 \
                  18446744073709551615 0 0 0 0 0 0 0 0 0 0 0 0 17 0 0 0 0 0 0\n"
             );
-            let stat = Stat::from_read(line.as_bytes()).unwrap();
+            let stat = parse_stat(line.as_bytes()).unwrap();
             let p = process_from_stat(stat, 1000, 4096);
             assert_eq!(p.comm, comm);
             assert_eq!(p.ppid, 1);

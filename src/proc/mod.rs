@@ -8,6 +8,7 @@
 
 use std::collections::HashMap;
 use std::fmt;
+use std::hash::{BuildHasherDefault, Hasher};
 
 use serde::{Deserialize, Serialize};
 
@@ -26,6 +27,37 @@ pub mod unix_diag;
 pub mod inet_diag;
 
 pub use imp::{current_boot_id, now_boottime, read_one, read_table, LiveSource, TableRead};
+
+/// A map keyed by pid with a cheap hash: pids are small integers handed out
+/// by the kernel, so SipHash's flooding resistance buys nothing here and
+/// costs a measurable share of a scan.
+pub type PidMap<V> = HashMap<i32, V, BuildHasherDefault<PidHasher>>;
+
+/// A set of pids with the same hash as [`PidMap`].
+pub type PidSet = std::collections::HashSet<i32, BuildHasherDefault<PidHasher>>;
+
+/// Multiplicative (Fibonacci) hashing of one integer key.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct PidHasher(u64);
+
+impl Hasher for PidHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0.rotate_left(8) ^ u64::from(b)).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        }
+    }
+
+    fn write_i32(&mut self, i: i32) {
+        // The high bits of the product are the well-mixed ones; hashbrown
+        // uses the top 7 bits as a tag and the low bits as the bucket.
+        let h = u64::from(i as u32).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        self.0 = h ^ (h >> 32);
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
 
 /// A process identity that survives pid reuse: the kernel never hands the
 /// same (pid, start time) pair to two processes within one boot.
@@ -131,8 +163,9 @@ impl Process {
 /// The whole table, read at one instant (`now` seconds after boot).
 #[derive(Debug, Clone, Default)]
 pub struct ProcessTable {
+    /// Sorted by pid, unique: lookups are a binary search (no index to
+    /// build, hash or keep in memory).
     procs: Vec<Process>,
-    index: HashMap<i32, usize>,
     /// Seconds since boot (CLOCK_BOOTTIME) when the table was read.
     pub now_boot: f64,
     /// Clock ticks per second, to turn start times into ages.
@@ -141,30 +174,36 @@ pub struct ProcessTable {
 
 impl ProcessTable {
     pub fn new(mut procs: Vec<Process>, now_boot: f64, ticks_per_sec: u64) -> Self {
-        procs.sort_by_key(|p| p.pid);
+        // Usually sorted already: /proc lists pids in order.
+        if !procs.is_sorted_by_key(|p| p.pid) {
+            procs.sort_by_key(|p| p.pid);
+        }
         procs.dedup_by_key(|p| p.pid);
-        let index = procs.iter().enumerate().map(|(i, p)| (p.pid, i)).collect();
         ProcessTable {
             procs,
-            index,
             now_boot,
             ticks_per_sec: ticks_per_sec.max(1),
         }
     }
 
     pub fn get(&self, pid: i32) -> Option<&Process> {
-        self.index.get(&pid).map(|&i| &self.procs[i])
+        let i = self.procs.binary_search_by_key(&pid, |p| p.pid).ok()?;
+        Some(&self.procs[i])
     }
 
     pub fn get_mut(&mut self, pid: i32) -> Option<&mut Process> {
-        match self.index.get(&pid) {
-            Some(&i) => Some(&mut self.procs[i]),
-            None => None,
-        }
+        let i = self.procs.binary_search_by_key(&pid, |p| p.pid).ok()?;
+        Some(&mut self.procs[i])
     }
 
     pub fn iter(&self) -> impl Iterator<Item = &Process> {
         self.procs.iter()
+    }
+
+    /// Every process, mutably, in pid order (for filling in details; the
+    /// pids must not change).
+    pub fn iter_mut(&mut self) -> impl Iterator<Item = &mut Process> {
+        self.procs.iter_mut()
     }
 
     pub fn len(&self) -> usize {
@@ -276,6 +315,26 @@ mod tests {
         assert_eq!(Tty::from_dev(dev), Some(Tty::Pts(300)));
         assert_eq!(Tty::from_major_minor(137, 4), Tty::Pts(260));
         assert_eq!(Tty::from_dev((4 << 8) | 1).unwrap().to_string(), "tty1");
+    }
+
+    #[test]
+    fn pid_maps_hash_apart_and_behave_as_maps() {
+        let mut m: PidMap<i32> = PidMap::default();
+        for pid in 1..5000 {
+            m.insert(pid, -pid);
+        }
+        assert_eq!(m.len(), 4999);
+        assert!((1..5000).all(|pid| m.get(&pid) == Some(&-pid)));
+        assert_eq!(m.get(&0), None);
+        let hash = |pid: i32| {
+            let mut h = PidHasher::default();
+            h.write_i32(pid);
+            h.finish()
+        };
+        // Neighbouring pids differ in the top 7 bits (hashbrown's tag) and
+        // in the low bits (its bucket index).
+        assert_ne!(hash(100) >> 57, hash(101) >> 57);
+        assert_ne!(hash(100) & 0xff, hash(101) & 0xff);
     }
 
     #[test]
