@@ -1,10 +1,9 @@
-//! `stray watch` at a 100 ms interval for a minute while orphans keep
-//! appearing: it must keep reaping, and its open fds and memory must stay
-//! flat (no per-cycle leak).
+//! `stray watch` at a 100 ms interval for a minute (some 600 cycles) while
+//! orphans keep appearing: it must keep reaping, and its open fds and memory
+//! must stay flat (no per-cycle leak).
 
 mod common;
 
-use std::io::BufRead;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
@@ -25,18 +24,7 @@ fn watch_under_churn_keeps_fds_and_memory_flat() {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let (tx, cycles) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in std::io::BufReader::new(stdout)
-            .lines()
-            .map_while(Result::ok)
-        {
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
+    let cycles = line_reader(child.stdout.take().unwrap());
     let mut watch = Proc::from_child(child);
     let wait_cycles = |n: usize| {
         for _ in 0..n {

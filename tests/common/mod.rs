@@ -502,3 +502,18 @@ pub fn quiet_fds(pid: i32) -> usize {
         .min()
         .unwrap_or(0)
 }
+
+/// The lines a child prints, on a channel (read on a thread, so a test can
+/// wait for them with a timeout).
+pub fn line_reader(out: std::process::ChildStdout) -> std::sync::mpsc::Receiver<String> {
+    use std::io::BufRead;
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(out).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    rx
+}
