@@ -161,7 +161,6 @@ mod imp {
     //! buffers: per fd one `readlinkat` into a stack buffer, and an fdinfo
     //! read only for PTY masters.
 
-    use std::ffi::CStr;
     use std::fs;
     use std::io::{self, Read};
     use std::os::fd::{AsFd, AsRawFd};
@@ -172,6 +171,7 @@ mod imp {
     use nix::sys::stat::Mode;
 
     use super::{sort_holders, Counts, Holder, HolderScan};
+    use crate::proc::{is_ptmx_link, parse_pid, parse_tty_index};
 
     fn read_u64(path: &Path) -> io::Result<u64> {
         let s = fs::read_to_string(path)?;
@@ -196,10 +196,6 @@ mod imp {
         })
     }
 
-    fn is_master_link(target: &[u8]) -> bool {
-        target == b"/dev/ptmx" || target == b"/dev/pts/ptmx"
-    }
-
     pub fn holders(proc_root: &Path) -> io::Result<HolderScan> {
         let mut scan = HolderScan::default();
         let mut root = Dir::open(
@@ -211,7 +207,7 @@ mod imp {
         let root_fd = root.as_fd().as_raw_fd();
         let mut pids: Vec<i32> = Vec::with_capacity(1024);
         for entry in root.iter().flatten() {
-            if let Some(pid) = parse_pid(entry.file_name()) {
+            if let Some(pid) = parse_pid(entry.file_name().to_bytes()) {
                 pids.push(pid);
             }
         }
@@ -259,8 +255,8 @@ mod imp {
                 if n <= 0 || n as usize >= link.len() {
                     continue;
                 }
-                if is_master_link(&link[..n as usize]) {
-                    if let Some(fd) = parse_pid(name) {
+                if is_ptmx_link(&link[..n as usize]) {
+                    if let Some(fd) = parse_pid(name.to_bytes()) {
                         masters.push(fd);
                     }
                 }
@@ -306,22 +302,6 @@ mod imp {
         }
         sort_holders(&mut scan.holders);
         Ok(scan)
-    }
-
-    /// `tty-index:\t7` in the fdinfo of a PTY master.
-    fn parse_tty_index(fdinfo: &str) -> Option<u32> {
-        fdinfo
-            .lines()
-            .find_map(|l| l.strip_prefix("tty-index:"))
-            .and_then(|v| v.trim().parse().ok())
-    }
-
-    fn parse_pid(name: &CStr) -> Option<i32> {
-        let b = name.to_bytes();
-        if b.is_empty() || b.len() > 10 || !b.iter().all(u8::is_ascii_digit) {
-            return None;
-        }
-        std::str::from_utf8(b).ok()?.parse().ok()
     }
 }
 

@@ -351,16 +351,16 @@ pub fn session_count(socket: &Path, timeout: Duration) -> Option<u32> {
 /// `all`) and those live servers listen on. With `sessions`, asks each live
 /// server in those dirs that we may talk to (ours, or any as root, as its
 /// owner) for its session count, once, with [`QUERY_TIMEOUT`].
-pub fn discover(proc_root: &Path, tmpdir: &Path, my_uid: u32, sessions: bool) -> Vec<SocketInfo> {
+pub fn discover(
+    proc_root: &Path,
+    table: &crate::proc::ProcessTable,
+    tmpdir: &Path,
+    my_uid: u32,
+    sessions: bool,
+) -> Vec<SocketInfo> {
     let listening = listening_unix_paths(proc_root);
     let listening_paths: HashSet<PathBuf> = listening.values().cloned().collect();
-    let servers = match crate::proc::read_table(proc_root) {
-        Ok(read) => {
-            let source = crate::proc::LiveSource::new(proc_root);
-            server_sockets(&read.table, &source, &listening)
-        }
-        Err(_) => Vec::new(),
-    };
+    let servers = server_sockets(table, &crate::proc::LiveSource::new(proc_root), &listening);
     let mut out: Vec<SocketInfo> = Vec::new();
     for (path, owner) in dir_sockets(tmpdir, my_uid, my_uid == 0) {
         let alive = probe(&path, &listening_paths) != Probe::Dead;

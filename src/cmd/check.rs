@@ -146,12 +146,26 @@ pub fn gather(s: &Settings) -> Gathered {
             .map(|l| l.state),
         _ => None,
     };
+    // One pass over /proc serves the agent checks and tmux discovery.
+    let sv = crate::survey::survey(&s.config, &s.proc_root, false).map_err(|e| format!("{e:#}"));
     Gathered {
         pty: gather_pty(s, loaded_state.as_ref()),
-        agents: gather_agents(s, loaded_state.as_ref()),
+        agents: sv
+            .as_ref()
+            .map_err(Clone::clone)
+            .map(|sv| gather_agents(s, sv, loaded_state.as_ref())),
         state: gather_state(&s.state_dir, &state_dir),
         tmux: {
-            let all = crate::tmux::discover(&s.proc_root, &crate::tmux::tmpdir(), me, false);
+            let all = match &sv {
+                Ok(sv) => crate::tmux::discover(
+                    &s.proc_root,
+                    &sv.table,
+                    &crate::tmux::tmpdir(),
+                    me,
+                    false,
+                ),
+                Err(_) => Vec::new(),
+            };
             TmuxFacts {
                 total: all.len(),
                 dead: all
@@ -206,8 +220,7 @@ fn gather_pty(s: &Settings, state: Option<&State>) -> std::result::Result<PtyFac
     })
 }
 
-fn gather_agents(s: &Settings, state: Option<&State>) -> std::result::Result<AgentFacts, String> {
-    let sv = crate::survey::survey(&s.config, &s.proc_root, false).map_err(|e| format!("{e:#}"))?;
+fn gather_agents(s: &Settings, sv: &crate::survey::Survey, state: Option<&State>) -> AgentFacts {
     let named = |pid: i32| Named {
         pid,
         comm: sv
@@ -253,7 +266,7 @@ fn gather_agents(s: &Settings, state: Option<&State>) -> std::result::Result<Age
             None => {}
         }
     }
-    Ok(f)
+    f
 }
 
 fn gather_state(path: &Path, opened: &Result<Option<StateDir>>) -> StateFacts {

@@ -15,7 +15,15 @@ use crate::{msg, Settings};
 
 pub fn tmux(s: &Settings, args: &TmuxArgs, out: &mut dyn Write) -> Result<ExitCode> {
     let me = nix::unistd::geteuid().as_raw();
-    let sockets = tmux::discover(&s.proc_root, &tmux::tmpdir(), me, true);
+    // Without the process table only the socket dirs can be listed.
+    let table = match crate::proc::read_table(&s.proc_root) {
+        Ok(read) => read.table,
+        Err(e) => {
+            msg::warn(&format!("live servers not listed: {e}"));
+            Default::default()
+        }
+    };
+    let sockets = tmux::discover(&s.proc_root, &table, &tmux::tmpdir(), me, true);
     let (pruned, errors) = if args.prune {
         tmux::prune(&sockets, &s.proc_root, me)
     } else {

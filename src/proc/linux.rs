@@ -125,7 +125,8 @@ fn open_dir(root: &Path) -> io::Result<OwnedFd> {
 }
 
 /// A `/proc` entry name that is a pid: ASCII digits only.
-fn parse_pid(name: &[u8]) -> Option<i32> {
+/// A `/proc` entry or fd name as a number; `None` for anything else.
+pub fn parse_pid(name: &[u8]) -> Option<i32> {
     if name.is_empty() || !name.iter().all(u8::is_ascii_digit) {
         return None;
     }
@@ -492,7 +493,7 @@ impl ProcSource for LiveSource {
     fn pty_masters(&self, pid: i32) -> io::Result<Vec<u32>> {
         let mut master_fds = Vec::new();
         self.each_fd(pid, |fd, target| {
-            if target == Path::new("/dev/ptmx") || target == Path::new("/dev/pts/ptmx") {
+            if is_ptmx_link(target.as_os_str().as_bytes()) {
                 master_fds.push(fd.to_string());
             }
         })?;
@@ -536,6 +537,11 @@ fn read_small(path: &Path) -> io::Result<Vec<u8>> {
     let mut buf = Vec::with_capacity(1024);
     io::Read::read_to_end(&mut f, &mut buf)?;
     Ok(buf)
+}
+
+/// An fd link to the PTY multiplexer: the master side of a terminal.
+pub fn is_ptmx_link(target: &[u8]) -> bool {
+    target == b"/dev/ptmx" || target == b"/dev/pts/ptmx"
 }
 
 /// `tty-index:\t7` in `/proc/PID/fdinfo/FD` of a PTY master (Linux ≥ 4.x).
