@@ -8,6 +8,7 @@
 //! subcommand in [`cmd`].
 
 pub mod audit;
+pub mod bounded;
 pub mod classify;
 pub mod cli;
 pub mod cmd;

@@ -7,11 +7,11 @@
 //! hang `stray`.
 
 use std::collections::{HashMap, HashSet};
-use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
+
+use crate::bounded::Bounded;
 
 /// Default bound on any tmux query.
 pub const QUERY_TIMEOUT: Duration = Duration::from_secs(2);
@@ -61,16 +61,10 @@ pub fn query(socket: &Path, args: &[&str], timeout: Duration) -> Option<String> 
 
 /// A tmux query under way: several can run at once, so that asking N
 /// servers costs about one round trip, not N.
-pub struct Query {
-    child: Child,
-    started: Instant,
-    /// The whole stdout, once the client closed it.
-    output: mpsc::Receiver<String>,
-}
+pub struct Query(Bounded);
 
 impl Query {
-    /// Starts `tmux -S socket ARGS`. Stdout is drained on a thread so that a
-    /// large answer cannot block the child.
+    /// Starts `tmux -S socket ARGS`.
     ///
     /// A tmux client obeys its server (it runs the shell or lock command the
     /// server names), so a client started by root against a socket another
@@ -86,12 +80,7 @@ impl Query {
             return None;
         }
         let mut cmd = Command::new("tmux");
-        cmd.arg("-S")
-            .arg(socket)
-            .args(args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null());
+        cmd.arg("-S").arg(socket).args(args);
         // SAFETY: geteuid has no preconditions.
         if unsafe { libc::geteuid() } == 0 && meta.uid() != 0 {
             // std drops supplementary groups (setgroups(0)) when root sets a uid.
@@ -100,54 +89,15 @@ impl Query {
                 cmd.env("PATH", path);
             }
         }
-        let mut child = cmd.spawn().ok()?;
-        let started = Instant::now();
-        let Some(mut stdout) = child.stdout.take() else {
-            let _ = child.kill();
-            let _ = child.wait();
-            return None;
-        };
-        let (tx, output) = mpsc::channel();
-        std::thread::spawn(move || {
-            let mut s = String::new();
-            let _ = stdout.read_to_string(&mut s);
-            let _ = tx.send(s);
-        });
-        Some(Query {
-            child,
-            started,
-            output,
-        })
+        Bounded::spawn(&mut cmd).map(Query)
     }
 
-    /// Waits for the answer until `timeout` after the start (no polling
-    /// interval: it returns as soon as the client exits). `None` on timeout
-    /// (the client is killed and reaped) or failure.
-    pub fn finish(mut self, timeout: Duration) -> Option<String> {
-        let deadline = self.started + timeout;
-        let left = || deadline.saturating_duration_since(Instant::now());
-        let answer = self.output.recv_timeout(left()).ok();
-        // Stdout closed: the client is exiting. Wait for its status, still
-        // bounded (a client could close stdout and hang).
-        let status = loop {
-            match self.child.try_wait() {
-                Ok(Some(status)) => break Some(status),
-                Ok(None) if answer.is_some() && !left().is_zero() => {
-                    std::thread::sleep(Duration::from_micros(100))
-                }
-                _ => {
-                    // After a kill the pipe closes (unless a grandchild holds
-                    // it; the reader thread is not waited for).
-                    let _ = self.child.kill();
-                    let _ = self.child.wait();
-                    break None;
-                }
-            }
-        };
-        if !status?.success() {
-            return None;
+    /// The answer, or `None` on timeout (the client is killed) or failure.
+    pub fn finish(self, timeout: Duration) -> Option<String> {
+        match self.0.finish(timeout)? {
+            (true, out) => Some(out),
+            (false, _) => None,
         }
-        answer
     }
 }
 

@@ -5,10 +5,10 @@
 //! config is one failed check among the others instead of the only error.
 //! It changes nothing: it creates no directory and sends no signal.
 
-use std::io::{Read, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant, SystemTime};
+use std::process::Command;
+use std::time::{Duration, SystemTime};
 
 use anyhow::Result;
 use serde::Serialize;
@@ -470,31 +470,7 @@ fn check_tmux() -> Check {
 
 /// Runs a command with a time bound; its stdout when it exited at all.
 fn run_bounded(mut cmd: Command, timeout: Duration) -> Option<(bool, String)> {
-    let mut child = cmd
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .ok()?;
-    let mut stdout = child.stdout.take()?;
-    let reader = std::thread::spawn(move || {
-        let mut s = String::new();
-        let _ = stdout.read_to_string(&mut s);
-        s
-    });
-    let start = Instant::now();
-    loop {
-        match child.try_wait() {
-            Ok(Some(status)) => return Some((status.success(), reader.join().ok()?)),
-            Ok(None) if start.elapsed() < timeout => std::thread::sleep(Duration::from_millis(10)),
-            _ => {
-                // Our own child: safe to kill.
-                let _ = child.kill();
-                let _ = child.wait();
-                return None;
-            }
-        }
-    }
+    crate::bounded::Bounded::spawn(&mut cmd)?.finish(timeout)
 }
 
 /// Which schedules run stray, from what the tools report. Pure.
