@@ -15,6 +15,24 @@ use std::time::{Duration, Instant};
 
 static COUNTER: AtomicU32 = AtomicU32::new(0);
 
+/// The one way a test skips: it says so on the real stderr (not the captured
+/// one, so `cargo test` shows it even when the test passes), and under
+/// `CI=true` a skip is a failure, so CI proves every test ran.
+#[track_caller]
+pub fn skip(why: &str) {
+    if std::env::var_os("CI").is_some_and(|v| v == "true") {
+        panic!("test skipped under CI=true (a skip is a failure in CI): {why}");
+    }
+    use std::io::Write;
+    let test = std::thread::current().name().unwrap_or("?").to_string();
+    let _ = writeln!(std::io::stderr(), "SKIPPED {test}: {why}");
+}
+
+/// True when the tests run as root (many real-kernel tests need it).
+pub fn is_root() -> bool {
+    nix_uid() == 0
+}
+
 /// A unique kernel-comm-sized name: `st` + tag + pid + counter, ≤ 15 bytes.
 pub fn unique_name(tag: &str) -> String {
     let n = COUNTER.fetch_add(1, Ordering::SeqCst);
