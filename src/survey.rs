@@ -9,9 +9,12 @@ use std::path::Path;
 
 use anyhow::{Context, Result};
 
-use crate::classify::{is_multiplexer_server, Classifier, Facts, Peers, Rules, Verdict};
+use crate::classify::{
+    is_multiplexer_server, parent_is_listed_reaper, Classifier, Facts, Peers, Rules, Verdict,
+};
 use crate::config::{Config, MatchRules};
 use crate::proc::{LiveSource, ProcSource, Process, ProcessTable};
+use crate::state::Lineage;
 
 /// The table, what was learnt about it, and the verdicts.
 pub struct Survey {
@@ -42,8 +45,9 @@ pub fn in_scope(p: &Process, my_uid: u32) -> bool {
 }
 
 /// Reads and classifies. `all` classifies every process, not only agents.
-pub fn survey(cfg: &Config, proc_root: &Path, all: bool) -> Result<Survey> {
-    survey_with(cfg, proc_root, all, |_, _, _| {})
+/// `memory` is what earlier real cycles saw (the state's lineage).
+pub fn survey(cfg: &Config, proc_root: &Path, all: bool, memory: &Lineage) -> Result<Survey> {
+    survey_with(cfg, proc_root, all, memory, |_, _, _| {})
 }
 
 /// [`survey`], calling `early` as soon as the agents and the multiplexers'
@@ -53,6 +57,7 @@ pub fn survey_with(
     cfg: &Config,
     proc_root: &Path,
     all: bool,
+    memory: &Lineage,
     early: impl FnOnce(&ProcessTable, &Facts, &Rules),
 ) -> Result<Survey> {
     let read = crate::proc::read_table(proc_root)
@@ -67,6 +72,7 @@ pub fn survey_with(
         ..Facts::default()
     };
     read_pane_ttys(&table, &rules, &source, &mut facts);
+    read_parentage(&table, &rules, &source, memory, &mut facts);
     early(&table, &facts, &rules);
 
     // First pass without socket facts, to learn who would be signalled; the
@@ -194,6 +200,72 @@ fn match_rule(
         }
     }
     None
+}
+
+/// What tells re-parented agents from agents their parent started, for the
+/// agents without a terminal (see [`Classifier::parentage`]): the parent
+/// remembered from earlier cycles; `NSpid` of the parent and the agent when
+/// the parent is not already a reaper parent by pid or name (is it PID 1 of
+/// the agent's own PID namespace?); the cgroup when the parent is a
+/// `systemd`. Two or three small reads per such agent, none for the rest.
+fn read_parentage(
+    table: &ProcessTable,
+    rules: &Rules,
+    source: &dyn ProcSource,
+    memory: &Lineage,
+    facts: &mut Facts,
+) {
+    let agents = table
+        .iter()
+        .filter(|p| facts.agents.contains_key(&p.pid) && p.tty.is_none() && p.ppid > 0);
+    for p in agents {
+        if let Some(parent) = memory.parent_of(p.key()) {
+            facts.earlier_parent.insert(p.pid, parent);
+        }
+        let Some(parent) = table.get(p.ppid) else {
+            continue;
+        };
+        if !parent_is_listed_reaper(table, rules, p) && is_ns_init_of(source, parent.pid, p.pid) {
+            facts.ns_init_parent.insert(p.pid);
+        }
+        if parent.comm == "systemd" {
+            if let Some(unit) = service_main_of(table, source, p) {
+                facts.service_main.insert(p.pid, unit);
+            }
+        }
+    }
+}
+
+/// Is `parent` PID 1 of `child`'s PID namespace? Its innermost pid is 1 and
+/// both are as deep in the namespace tree (a child is in its parent's
+/// namespace or a deeper one, so equal depth means the same one). Unknown
+/// (unreadable) means no.
+fn is_ns_init_of(source: &dyn ProcSource, parent: i32, child: i32) -> bool {
+    let Ok(parent_ns) = source.nspid(parent) else {
+        return false;
+    };
+    if parent_ns.len() < 2 || parent_ns.last() != Some(&1) {
+        return false;
+    }
+    source
+        .nspid(child)
+        .is_ok_and(|child_ns| child_ns.len() == parent_ns.len())
+}
+
+/// The unit whose own process `p` is: `p` sits in a `.service` cgroup and
+/// no process in that cgroup is older. `None` when unknown.
+fn service_main_of(table: &ProcessTable, source: &dyn ProcSource, p: &Process) -> Option<String> {
+    let path = source.cgroup(p.pid).ok()?;
+    let unit = path.rsplit('/').next()?;
+    if !unit.ends_with(".service") {
+        return None;
+    }
+    let procs = source.cgroup_procs(&path).ok()?;
+    let oldest = procs
+        .iter()
+        .filter_map(|&pid| table.get(pid))
+        .all(|q| q.start_time >= p.start_time);
+    (oldest && procs.contains(&p.pid)).then(|| unit.to_string())
 }
 
 /// Reads which PTY masters each multiplexer server holds.
