@@ -434,6 +434,148 @@ mod tests {
         assert_eq!(needle("**/claude"), None);
     }
 
+    /// A `ProcSource` that answers only the parentage reads, and counts them.
+    #[derive(Default)]
+    struct Fake {
+        nspid: HashMap<i32, Vec<i32>>,
+        cgroup: HashMap<i32, String>,
+        procs: HashMap<String, Vec<i32>>,
+        reads: std::cell::RefCell<Vec<(&'static str, i32)>>,
+    }
+
+    fn missing() -> std::io::Error {
+        std::io::Error::from(std::io::ErrorKind::NotFound)
+    }
+
+    impl ProcSource for Fake {
+        fn exe(&self, _: i32) -> std::io::Result<String> {
+            Err(missing())
+        }
+        fn cmdline(&self, _: i32) -> std::io::Result<Vec<String>> {
+            Err(missing())
+        }
+        fn environ(&self, _: i32) -> std::io::Result<Vec<String>> {
+            Err(missing())
+        }
+        fn pty_masters(&self, _: i32) -> std::io::Result<Vec<u32>> {
+            Err(missing())
+        }
+        fn socket_inodes(&self, _: i32) -> std::io::Result<Vec<u64>> {
+            Err(missing())
+        }
+        fn nspid(&self, pid: i32) -> std::io::Result<Vec<i32>> {
+            self.reads.borrow_mut().push(("nspid", pid));
+            self.nspid.get(&pid).cloned().ok_or_else(missing)
+        }
+        fn cgroup(&self, pid: i32) -> std::io::Result<String> {
+            self.reads.borrow_mut().push(("cgroup", pid));
+            self.cgroup.get(&pid).cloned().ok_or_else(missing)
+        }
+        fn cgroup_procs(&self, path: &str) -> std::io::Result<Vec<i32>> {
+            self.procs.get(path).cloned().ok_or_else(missing)
+        }
+    }
+
+    #[test]
+    fn namespace_init_parents_are_found_with_few_reads() {
+        use crate::classify::testkit::*;
+        use crate::proc::Tty;
+        let mut b = table();
+        b.proc_(400, 1, "unshare").proc_(500, 400, "sh");
+        b.agent(510, 500, None) // under the namespace's init
+            .agent(511, 500, None) // in a deeper namespace than its parent
+            .agent(512, 1, None) // under PID 1: nothing to read
+            .agent(513, 500, Some(Tty::Pts(4))) // has a tty: nothing to read
+            .agent(514, 400, None); // parent is no namespace's init
+        let (table, mut facts) = b.build();
+        let src = Fake {
+            nspid: HashMap::from([
+                (400, vec![400]),
+                (500, vec![500, 1]),
+                (510, vec![510, 2]),
+                (511, vec![511, 3, 1]),
+            ]),
+            ..Fake::default()
+        };
+        read_parentage(&table, &rules(), &src, &Lineage::default(), &mut facts);
+        let mut found: Vec<i32> = facts.ns_init_parent.iter().copied().collect();
+        found.sort();
+        assert_eq!(found, vec![510]);
+        let reads = src.reads.borrow();
+        assert!(
+            reads.iter().all(|&(_, pid)| ![512, 513].contains(&pid)),
+            "{reads:?}"
+        );
+        // The parent first; the child only when the parent is an init.
+        assert!(!reads.contains(&("nspid", 514)), "{reads:?}");
+        assert!(facts.service_main.is_empty() && facts.earlier_parent.is_empty());
+    }
+
+    #[test]
+    fn a_services_oldest_process_under_systemd_is_its_main() {
+        use crate::classify::testkit::*;
+        let mut b = table();
+        b.proc_(60, 1, "systemd");
+        b.add(70, 60, "claude", None, 'S', 100.0)
+            .add(71, 60, "claude", None, 'S', 50.0)
+            .add(72, 60, "claude", None, 'S', 50.0)
+            .add(73, 1, "claude", None, 'S', 50.0);
+        for pid in [70, 71, 72, 73] {
+            b.facts.agents.insert(pid, "name:claude".into());
+        }
+        let (table, mut facts) = b.build();
+        let svc = "/user.slice/user@1000.service/app.slice/a.service";
+        let src = Fake {
+            cgroup: HashMap::from([
+                (70, svc.to_string()),
+                (71, svc.to_string()),
+                (
+                    72,
+                    "/user.slice/user@1000.service/app.slice/vte-spawn-1.scope".into(),
+                ),
+                (73, svc.to_string()),
+            ]),
+            procs: HashMap::from([(svc.to_string(), vec![70, 71])]),
+            ..Fake::default()
+        };
+        read_parentage(&table, &rules(), &src, &Lineage::default(), &mut facts);
+        // 71 has an older process (70) in its cgroup; 72 is in a scope; 73's
+        // parent is not a systemd (its cgroup is not even read).
+        assert_eq!(
+            facts.service_main.iter().collect::<Vec<_>>(),
+            vec![(&70, &"a.service".to_string())]
+        );
+        assert!(!src.reads.borrow().contains(&("cgroup", 73)));
+    }
+
+    #[test]
+    fn remembered_parents_reach_the_facts_by_pid_and_start_time() {
+        use crate::classify::testkit::*;
+        let mut b = table();
+        b.agent(200, 1, None).agent(201, 1, None);
+        let (table, mut facts) = b.build();
+        let mut earlier = ProcessTable::new(
+            vec![
+                table.get(1).unwrap().clone(),
+                table.get(200).unwrap().clone(),
+                Process {
+                    start_time: 1, // another process that had pid 201
+                    ..table.get(201).unwrap().clone()
+                },
+            ],
+            NOW,
+            TICKS,
+        );
+        let first = earlier.get(1).unwrap().key();
+        for pid in [200, 201] {
+            earlier.get_mut(pid).unwrap().ppid = 1;
+        }
+        let memory = Lineage::default().remember(&earlier, [200, 201]);
+        read_parentage(&table, &rules(), &Fake::default(), &memory, &mut facts);
+        assert_eq!(facts.earlier_parent.get(&200), Some(&first));
+        assert_eq!(facts.earlier_parent.get(&201), None);
+    }
+
     proptest! {
         /// The shortcut never rejects a path the glob matches.
         #[test]
