@@ -187,8 +187,10 @@ fn read_pid(pid: i32) -> io::Result<Option<Process>> {
         uid: bsd.pbi_uid,
         state: state_letter(bsd.pbi_status),
         pgid: bsd.pbi_pgid as i32,
-        // libproc has no session id: unknown.
-        sid: 0,
+        // libproc has no session id; getsid(2) answers for any pid (-1,
+        // i.e. unknown, when it cannot).
+        // SAFETY: getsid has no memory-safety preconditions.
+        sid: unsafe { libc::getsid(pid) }.max(0),
         tty: tty_of(bsd.e_tdev),
         comm: c_chars(&bsd.pbi_comm),
         rss_bytes: rss,
