@@ -675,6 +675,7 @@ mod tests {
                 (ours.pid, &ours.comm, ours.state, ours.ppid),
                 (theirs.pid, &theirs.comm, theirs.state, theirs.ppid)
             );
+            assert_eq!((ours.pgrp, ours.session), (theirs.pgrp, theirs.session));
             assert_eq!(
                 (ours.tty_nr, ours.flags, ours.starttime, ours.rss),
                 (theirs.tty_nr, theirs.flags, theirs.starttime, theirs.rss)
