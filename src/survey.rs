@@ -9,9 +9,12 @@ use std::path::Path;
 
 use anyhow::{Context, Result};
 
-use crate::classify::{is_multiplexer_server, Classifier, Facts, Peers, Rules, Verdict};
+use crate::classify::{
+    is_multiplexer_server, parent_is_listed_reaper, Classifier, Facts, Peers, Rules, Verdict,
+};
 use crate::config::{Config, MatchRules};
 use crate::proc::{LiveSource, ProcSource, Process, ProcessTable};
+use crate::state::Lineage;
 
 /// The table, what was learnt about it, and the verdicts.
 pub struct Survey {
@@ -42,8 +45,9 @@ pub fn in_scope(p: &Process, my_uid: u32) -> bool {
 }
 
 /// Reads and classifies. `all` classifies every process, not only agents.
-pub fn survey(cfg: &Config, proc_root: &Path, all: bool) -> Result<Survey> {
-    survey_with(cfg, proc_root, all, |_, _, _| {})
+/// `memory` is what earlier real cycles saw (the state's lineage).
+pub fn survey(cfg: &Config, proc_root: &Path, all: bool, memory: &Lineage) -> Result<Survey> {
+    survey_with(cfg, proc_root, all, memory, |_, _, _| {})
 }
 
 /// [`survey`], calling `early` as soon as the agents and the multiplexers'
@@ -53,6 +57,7 @@ pub fn survey_with(
     cfg: &Config,
     proc_root: &Path,
     all: bool,
+    memory: &Lineage,
     early: impl FnOnce(&ProcessTable, &Facts, &Rules),
 ) -> Result<Survey> {
     let read = crate::proc::read_table(proc_root)
@@ -67,6 +72,7 @@ pub fn survey_with(
         ..Facts::default()
     };
     read_pane_ttys(&table, &rules, &source, &mut facts);
+    read_parentage(&table, &rules, &source, memory, &mut facts);
     early(&table, &facts, &rules);
 
     // First pass without socket facts, to learn who would be signalled; the
@@ -194,6 +200,72 @@ fn match_rule(
         }
     }
     None
+}
+
+/// What tells re-parented agents from agents their parent started, for the
+/// agents without a terminal (see [`Classifier::parentage`]): the parent
+/// remembered from earlier cycles; `NSpid` of the parent and the agent when
+/// the parent is not already a reaper parent by pid or name (is it PID 1 of
+/// the agent's own PID namespace?); the cgroup when the parent is a
+/// `systemd`. Two or three small reads per such agent, none for the rest.
+fn read_parentage(
+    table: &ProcessTable,
+    rules: &Rules,
+    source: &dyn ProcSource,
+    memory: &Lineage,
+    facts: &mut Facts,
+) {
+    let agents = table
+        .iter()
+        .filter(|p| facts.agents.contains_key(&p.pid) && p.tty.is_none() && p.ppid > 0);
+    for p in agents {
+        if let Some(parent) = memory.parent_of(p.key()) {
+            facts.earlier_parent.insert(p.pid, parent);
+        }
+        let Some(parent) = table.get(p.ppid) else {
+            continue;
+        };
+        if !parent_is_listed_reaper(table, rules, p) && is_ns_init_of(source, parent.pid, p.pid) {
+            facts.ns_init_parent.insert(p.pid);
+        }
+        if parent.comm == "systemd" {
+            if let Some(unit) = service_main_of(table, source, p) {
+                facts.service_main.insert(p.pid, unit);
+            }
+        }
+    }
+}
+
+/// Is `parent` PID 1 of `child`'s PID namespace? Its innermost pid is 1 and
+/// both are as deep in the namespace tree (a child is in its parent's
+/// namespace or a deeper one, so equal depth means the same one). Unknown
+/// (unreadable) means no.
+fn is_ns_init_of(source: &dyn ProcSource, parent: i32, child: i32) -> bool {
+    let Ok(parent_ns) = source.nspid(parent) else {
+        return false;
+    };
+    if parent_ns.len() < 2 || parent_ns.last() != Some(&1) {
+        return false;
+    }
+    source
+        .nspid(child)
+        .is_ok_and(|child_ns| child_ns.len() == parent_ns.len())
+}
+
+/// The unit whose own process `p` is: `p` sits in a `.service` cgroup and
+/// no process in that cgroup is older. `None` when unknown.
+fn service_main_of(table: &ProcessTable, source: &dyn ProcSource, p: &Process) -> Option<String> {
+    let path = source.cgroup(p.pid).ok()?;
+    let unit = path.rsplit('/').next()?;
+    if !unit.ends_with(".service") {
+        return None;
+    }
+    let procs = source.cgroup_procs(&path).ok()?;
+    let oldest = procs
+        .iter()
+        .filter_map(|&pid| table.get(pid))
+        .all(|q| q.start_time >= p.start_time);
+    (oldest && procs.contains(&p.pid)).then(|| unit.to_string())
 }
 
 /// Reads which PTY masters each multiplexer server holds.
@@ -360,6 +432,148 @@ mod tests {
         assert_eq!(needle("*"), None);
         assert_eq!(needle("*/[cC]laude/*"), None);
         assert_eq!(needle("**/claude"), None);
+    }
+
+    /// A `ProcSource` that answers only the parentage reads, and counts them.
+    #[derive(Default)]
+    struct Fake {
+        nspid: HashMap<i32, Vec<i32>>,
+        cgroup: HashMap<i32, String>,
+        procs: HashMap<String, Vec<i32>>,
+        reads: std::cell::RefCell<Vec<(&'static str, i32)>>,
+    }
+
+    fn missing() -> std::io::Error {
+        std::io::Error::from(std::io::ErrorKind::NotFound)
+    }
+
+    impl ProcSource for Fake {
+        fn exe(&self, _: i32) -> std::io::Result<String> {
+            Err(missing())
+        }
+        fn cmdline(&self, _: i32) -> std::io::Result<Vec<String>> {
+            Err(missing())
+        }
+        fn environ(&self, _: i32) -> std::io::Result<Vec<String>> {
+            Err(missing())
+        }
+        fn pty_masters(&self, _: i32) -> std::io::Result<Vec<u32>> {
+            Err(missing())
+        }
+        fn socket_inodes(&self, _: i32) -> std::io::Result<Vec<u64>> {
+            Err(missing())
+        }
+        fn nspid(&self, pid: i32) -> std::io::Result<Vec<i32>> {
+            self.reads.borrow_mut().push(("nspid", pid));
+            self.nspid.get(&pid).cloned().ok_or_else(missing)
+        }
+        fn cgroup(&self, pid: i32) -> std::io::Result<String> {
+            self.reads.borrow_mut().push(("cgroup", pid));
+            self.cgroup.get(&pid).cloned().ok_or_else(missing)
+        }
+        fn cgroup_procs(&self, path: &str) -> std::io::Result<Vec<i32>> {
+            self.procs.get(path).cloned().ok_or_else(missing)
+        }
+    }
+
+    #[test]
+    fn namespace_init_parents_are_found_with_few_reads() {
+        use crate::classify::testkit::*;
+        use crate::proc::Tty;
+        let mut b = table();
+        b.proc_(400, 1, "unshare").proc_(500, 400, "sh");
+        b.agent(510, 500, None) // under the namespace's init
+            .agent(511, 500, None) // in a deeper namespace than its parent
+            .agent(512, 1, None) // under PID 1: nothing to read
+            .agent(513, 500, Some(Tty::Pts(4))) // has a tty: nothing to read
+            .agent(514, 400, None); // parent is no namespace's init
+        let (table, mut facts) = b.build();
+        let src = Fake {
+            nspid: HashMap::from([
+                (400, vec![400]),
+                (500, vec![500, 1]),
+                (510, vec![510, 2]),
+                (511, vec![511, 3, 1]),
+            ]),
+            ..Fake::default()
+        };
+        read_parentage(&table, &rules(), &src, &Lineage::default(), &mut facts);
+        let mut found: Vec<i32> = facts.ns_init_parent.iter().copied().collect();
+        found.sort();
+        assert_eq!(found, vec![510]);
+        let reads = src.reads.borrow();
+        assert!(
+            reads.iter().all(|&(_, pid)| ![512, 513].contains(&pid)),
+            "{reads:?}"
+        );
+        // The parent first; the child only when the parent is an init.
+        assert!(!reads.contains(&("nspid", 514)), "{reads:?}");
+        assert!(facts.service_main.is_empty() && facts.earlier_parent.is_empty());
+    }
+
+    #[test]
+    fn a_services_oldest_process_under_systemd_is_its_main() {
+        use crate::classify::testkit::*;
+        let mut b = table();
+        b.proc_(60, 1, "systemd");
+        b.add(70, 60, "claude", None, 'S', 100.0)
+            .add(71, 60, "claude", None, 'S', 50.0)
+            .add(72, 60, "claude", None, 'S', 50.0)
+            .add(73, 1, "claude", None, 'S', 50.0);
+        for pid in [70, 71, 72, 73] {
+            b.facts.agents.insert(pid, "name:claude".into());
+        }
+        let (table, mut facts) = b.build();
+        let svc = "/user.slice/user@1000.service/app.slice/a.service";
+        let src = Fake {
+            cgroup: HashMap::from([
+                (70, svc.to_string()),
+                (71, svc.to_string()),
+                (
+                    72,
+                    "/user.slice/user@1000.service/app.slice/vte-spawn-1.scope".into(),
+                ),
+                (73, svc.to_string()),
+            ]),
+            procs: HashMap::from([(svc.to_string(), vec![70, 71])]),
+            ..Fake::default()
+        };
+        read_parentage(&table, &rules(), &src, &Lineage::default(), &mut facts);
+        // 71 has an older process (70) in its cgroup; 72 is in a scope; 73's
+        // parent is not a systemd (its cgroup is not even read).
+        assert_eq!(
+            facts.service_main.iter().collect::<Vec<_>>(),
+            vec![(&70, &"a.service".to_string())]
+        );
+        assert!(!src.reads.borrow().contains(&("cgroup", 73)));
+    }
+
+    #[test]
+    fn remembered_parents_reach_the_facts_by_pid_and_start_time() {
+        use crate::classify::testkit::*;
+        let mut b = table();
+        b.agent(200, 1, None).agent(201, 1, None);
+        let (table, mut facts) = b.build();
+        let mut earlier = ProcessTable::new(
+            vec![
+                table.get(1).unwrap().clone(),
+                table.get(200).unwrap().clone(),
+                Process {
+                    start_time: 1, // another process that had pid 201
+                    ..table.get(201).unwrap().clone()
+                },
+            ],
+            NOW,
+            TICKS,
+        );
+        let first = earlier.get(1).unwrap().key();
+        for pid in [200, 201] {
+            earlier.get_mut(pid).unwrap().ppid = 1;
+        }
+        let memory = Lineage::default().remember(&earlier, [200, 201]);
+        read_parentage(&table, &rules(), &Fake::default(), &memory, &mut facts);
+        assert_eq!(facts.earlier_parent.get(&200), Some(&first));
+        assert_eq!(facts.earlier_parent.get(&201), None);
     }
 
     proptest! {

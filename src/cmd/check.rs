@@ -147,7 +147,12 @@ pub fn gather(s: &Settings) -> Gathered {
         _ => None,
     };
     // One pass over /proc serves the agent checks and tmux discovery.
-    let sv = crate::survey::survey(&s.config, &s.proc_root, false).map_err(|e| format!("{e:#}"));
+    let memory = loaded_state
+        .as_ref()
+        .map(|st| st.lineage.clone())
+        .unwrap_or_default();
+    let sv = crate::survey::survey(&s.config, &s.proc_root, false, &memory)
+        .map_err(|e| format!("{e:#}"));
     Gathered {
         pty: gather_pty(s, loaded_state.as_ref()),
         agents: sv

@@ -76,7 +76,7 @@ pub fn cycle(
     }
     let mut state = loaded.state;
 
-    let sv = survey(&s.config, &s.proc_root, false)?;
+    let sv = survey(&s.config, &s.proc_root, false, &state.lineage)?;
     if !sv.problems.is_empty() {
         bail!(
             "the process table could not be read consistently ({}{}); no signal sent this cycle",
@@ -88,6 +88,11 @@ pub fn cycle(
             }
         );
     }
+    // Every real cycle records each agent's parent, also one that signals
+    // nothing: a later cycle tells re-parented agents by it.
+    state.lineage = state
+        .lineage
+        .remember(&sv.table, sv.facts.agents.keys().copied());
     let comm_of = |pid: i32| {
         sv.table
             .get(pid)

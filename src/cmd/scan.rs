@@ -93,11 +93,18 @@ fn warn_problems(sv: &Survey) {
 
 pub fn scan(s: &Settings, args: &ScanArgs, out: &mut dyn Write) -> Result<ExitCode> {
     let mut pending = None;
-    let sv = survey_with(&s.config, &s.proc_root, args.all, |table, facts, rules| {
-        // Pane names label agents only, even with --all: a scan of every
-        // process must not query every tmux server on the host.
-        pending = Some(PaneLabels::start(table, facts, rules, s));
-    })?;
+    let memory = crate::state::read_lineage(&s.state_dir);
+    let sv = survey_with(
+        &s.config,
+        &s.proc_root,
+        args.all,
+        &memory,
+        |table, facts, rules| {
+            // Pane names label agents only, even with --all: a scan of every
+            // process must not query every tmux server on the host.
+            pending = Some(PaneLabels::start(table, facts, rules, s));
+        },
+    )?;
     warn_problems(&sv);
     let panes = match pending {
         Some(p) => p.collect(&sv, s, |pid| sv.facts.agents.contains_key(&pid)),
@@ -375,7 +382,12 @@ impl PendingPanes {
 }
 
 pub fn explain(s: &Settings, pid: i32, out: &mut dyn Write) -> Result<ExitCode> {
-    let sv = survey(&s.config, &s.proc_root, true)?;
+    let sv = survey(
+        &s.config,
+        &s.proc_root,
+        true,
+        &crate::state::read_lineage(&s.state_dir),
+    )?;
     warn_problems(&sv);
     let (Some(p), Some(v)) = (sv.table.get(pid), sv.verdicts.iter().find(|v| v.pid == pid)) else {
         crate::msg::error(&format!("no such process: {pid}"));

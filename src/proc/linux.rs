@@ -286,6 +286,8 @@ struct StatFields {
     comm: String,
     state: char,
     ppid: i32,
+    pgrp: i32,
+    session: i32,
     tty_nr: i32,
     flags: u32,
     starttime: u64,
@@ -333,6 +335,8 @@ fn parse_stat(bytes: &[u8]) -> Result<StatFields, String> {
         _ => return Err("bad state".into()),
     };
     let ppid = field(f[1], "ppid")?;
+    let pgrp = field(f[2], "pgrp")?;
+    let session = field(f[3], "session")?;
     let tty_nr = field(f[4], "tty_nr")?;
     let flags = field(f[6], "flags")?;
     let starttime = field(f[19], "starttime")?;
@@ -342,6 +346,8 @@ fn parse_stat(bytes: &[u8]) -> Result<StatFields, String> {
         comm,
         state,
         ppid,
+        pgrp,
+        session,
         tty_nr,
         flags,
         starttime,
@@ -403,6 +409,8 @@ fn process_from_stat(stat: StatFields, uid: u32, page: u64) -> Process {
         start_time: stat.starttime,
         uid,
         state: stat.state,
+        pgid: stat.pgrp,
+        sid: stat.session,
         tty,
         // PF_KTHREAD alone: inside a PID namespace pid 2 is an ordinary process.
         kernel_thread: stat.flags & PF_KTHREAD != 0,
@@ -528,7 +536,45 @@ impl ProcSource for LiveSource {
         })?;
         Ok(inodes)
     }
+
+    fn nspid(&self, pid: i32) -> io::Result<Vec<i32>> {
+        let bytes = self.with_file(pid, "status", read_small)?;
+        super::parse_nspid(&String::from_utf8_lossy(&bytes)).ok_or_else(|| {
+            io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("{}: no NSpid line", self.file(pid, "status").display()),
+            )
+        })
+    }
+
+    fn cgroup(&self, pid: i32) -> io::Result<String> {
+        let bytes = self.with_file(pid, "cgroup", read_small)?;
+        super::parse_cgroup_v2(&String::from_utf8_lossy(&bytes)).ok_or_else(|| {
+            io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("{}: no cgroup v2 line", self.file(pid, "cgroup").display()),
+            )
+        })
+    }
+
+    fn cgroup_procs(&self, path: &str) -> io::Result<Vec<i32>> {
+        // Only under the cgroup2 mount; a path with `..` is not a cgroup.
+        if path.split('/').any(|c| c == "..") {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "bad cgroup path",
+            ));
+        }
+        let file = Path::new(CGROUP2_ROOT)
+            .join(path.trim_start_matches('/'))
+            .join("cgroup.procs");
+        let text = fs::read_to_string(&file).map_err(|e| with_path(e, &file))?;
+        Ok(text.lines().filter_map(|l| l.trim().parse().ok()).collect())
+    }
 }
+
+/// Where the unified cgroup hierarchy is mounted.
+const CGROUP2_ROOT: &str = "/sys/fs/cgroup";
 
 /// Reads a procfs file whole without `fs::read`'s size probe (`statx` and
 /// `lseek`, useless on procfs, where every size is 0).
@@ -629,6 +675,7 @@ mod tests {
                 (ours.pid, &ours.comm, ours.state, ours.ppid),
                 (theirs.pid, &theirs.comm, theirs.state, theirs.ppid)
             );
+            assert_eq!((ours.pgrp, ours.session), (theirs.pgrp, theirs.session));
             assert_eq!(
                 (ours.tty_nr, ours.flags, ours.starttime, ours.rss),
                 (theirs.tty_nr, theirs.flags, theirs.starttime, theirs.rss)
