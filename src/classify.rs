@@ -418,11 +418,21 @@ impl<'a> Classifier<'a> {
     /// The verdict for one process of the table.
     pub fn verdict(&self, p: &Process) -> Verdict {
         let rule = self.facts.agents.get(&p.pid).cloned().unwrap_or_default();
+        // Only agents have a policy: a non-agent (`scan --all`, `explain`)
+        // is never acted on, whatever its class.
+        let agent = !rule.is_empty();
+        let policy_of = |class: Class| {
+            if agent {
+                self.policy_of(class)
+            } else {
+                Policy::Ignore
+            }
+        };
         let make = |class: Class, reason: String, protected_by: Option<ProtectedBy>| Verdict {
             pid: p.pid,
             start_time: p.start_time,
             class,
-            policy: self.policy_of(class),
+            policy: policy_of(class),
             reason,
             protected_by,
             rule: rule.clone(),
@@ -461,7 +471,7 @@ impl<'a> Classifier<'a> {
                 format!("no tty; parent {} is alive", self.parent_desc(p)),
             ),
         };
-        if self.policy_of(base) == Policy::Reap {
+        if policy_of(base) == Policy::Reap {
             let age = self.table.age_secs(p);
             if age < self.rules.min_age_secs {
                 return make(
@@ -659,6 +669,23 @@ mod tests {
             .agent(201, 50, None);
         assert_eq!(class_of(&b, 200), Class::Orphan);
         assert_eq!(class_of(&b, 201), Class::Orphan);
+    }
+
+    #[test]
+    fn a_non_agent_has_no_reap_policy_whatever_its_class() {
+        let mut b = table();
+        b.proc_(300, 1, "some-daemon");
+        b.add(301, 1, "fresh-daemon", None, 'S', 1.0);
+        b.agent(302, 1, None);
+        for pid in [300, 301] {
+            let v = classify_one(&b, &rules(), pid);
+            assert_eq!(v.class, Class::Orphan, "pid {pid}");
+            assert_eq!(v.policy, Policy::Ignore, "pid {pid}");
+            assert!(!v.reapable(), "pid {pid}");
+        }
+        let v = classify_one(&b, &rules(), 302);
+        assert_eq!(v.policy, Policy::Reap);
+        assert!(v.reapable());
     }
 
     #[test]

@@ -151,8 +151,8 @@ pub struct SocketsArgs {
     /// How long the peer must acknowledge nothing (default: [sockets] stall)
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     pub stall: Option<Duration>,
-    /// Take two samples this far apart inside this run
-    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    /// Take two samples this far apart inside this run (at most 1h)
+    #[arg(long, value_name = "DURATION", value_parser = parse_sample_gap)]
     pub sample: Option<Duration>,
     /// Close stalled sockets with SOCK_DESTROY (needs CAP_NET_ADMIN)
     #[arg(long)]
@@ -194,6 +194,17 @@ pub struct CompletionsArgs {
 
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
     humantime::parse_duration(s).map_err(|e| format!("invalid duration {s:?}: {e}"))
+}
+
+/// `sockets --sample`: the run sleeps this long, so a typo such as `30y`
+/// is refused rather than hanging the command.
+pub fn parse_sample_gap(s: &str) -> Result<Duration, String> {
+    const MAX: Duration = Duration::from_secs(3600);
+    let d = parse_duration(s)?;
+    if d > MAX {
+        return Err(format!("{s:?} is longer than the 1h allowed"));
+    }
+    Ok(d)
 }
 
 #[cfg(test)]

@@ -17,6 +17,7 @@ use serde_json::json;
 use crate::cli::{Cli, Format};
 use crate::config::{self, Config};
 use crate::exit::ExitCode;
+use crate::health::plural;
 use crate::report;
 use crate::state::{self, StateDir};
 
@@ -102,11 +103,11 @@ pub fn render(checks: &[Check]) -> String {
     }
     let failed = checks.iter().filter(|c| !c.ok).count();
     s += &if failed == 0 {
-        format!("{} checks: all ok\n", checks.len())
+        format!("{}: all ok\n", plural(checks.len(), "check"))
     } else {
         format!(
-            "{} checks: {} ok, {} failed\n",
-            checks.len(),
+            "{}: {} ok, {} failed\n",
+            plural(checks.len(), "check"),
             checks.len() - failed,
             failed
         )
@@ -162,9 +163,9 @@ fn check_proc(i: &Inputs) -> Check {
                 .ok()
                 .and_then(|m| hidepid(&m));
             let mut msg = format!(
-                "{} readable: {} processes",
+                "{} readable: {}",
                 i.proc_root.display(),
-                t.table.len()
+                plural(t.table.len(), "process")
             );
             if let Some(hp) = &hp {
                 msg += &format!(
@@ -207,7 +208,7 @@ fn check_visibility(i: &Inputs) -> Check {
     if t.hidden > 0 {
         return Check::fail(
             NAME,
-            format!("{} processes of other users could not be read", t.hidden),
+            format!("{} of other users could not be read", plural(t.hidden, "process")),
             "run as real root with CAP_SYS_PTRACE and CAP_DAC_READ_SEARCH (see packaging/systemd/stray.service)",
         );
     }

@@ -97,7 +97,10 @@ pub fn watch(s: &Settings, args: &WatchArgs, out: &mut dyn Write) -> Result<Exit
             std::thread::sleep(left.min(Duration::from_millis(100)));
         }
     }
-    msg::info(&format!("stopped after {n} cycles"));
+    msg::info(&format!(
+        "stopped after {}",
+        crate::health::plural(n as usize, "cycle")
+    ));
     Ok(ExitCode::OK)
 }
 
@@ -183,7 +186,10 @@ pub fn render_line(l: &CycleLine) -> String {
     }
     let mut out = format!("{} cycle {}: {}", l.ts, l.n, parts.join("; "));
     if !l.notes.is_empty() {
-        out.push_str(&format!(" ({} notes on stderr)", l.notes.len()));
+        out.push_str(&format!(
+            " ({} on stderr)",
+            crate::health::plural(l.notes.len(), "note")
+        ));
     }
     out.push('\n');
     out
@@ -241,7 +247,7 @@ mod tests {
         };
         assert_eq!(
             render_line(&skipped),
-            "t cycle 4: nothing done (1 notes on stderr)\n"
+            "t cycle 4: nothing done (1 note on stderr)\n"
         );
         assert_eq!(to_json(&skipped)["reap"], serde_json::Value::Null);
     }
