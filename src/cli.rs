@@ -68,6 +68,13 @@ pub enum Command {
     /// TCP connections whose peer stopped acknowledging data
     Sockets(SocketsArgs),
     /// Reap and sample every interval in the foreground until SIGTERM/SIGINT
+    ///
+    /// SIGTERM or SIGINT lets the cycle in flight finish and write its
+    /// state, then watch exits 0. SIGHUP re-reads the config the way the
+    /// command found it at start (-c, $STRAY_CONFIG, $XDG_CONFIG_HOME,
+    /// /etc/stray; --name still applies) and runs a cycle with it at once; a
+    /// config that does not load is reported on stderr and the previous one
+    /// is kept, so watch never stops on a typo.
     Watch(WatchArgs),
     /// Show the effective configuration or write a commented template
     Config(ConfigArgs),

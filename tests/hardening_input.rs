@@ -413,3 +413,78 @@ fn reap_wait_prints_every_step_of_the_escalation() {
     assert_eq!(steps, ["SIGTERM", "SIGKILL"], "{text}");
     assert!(!stubborn.alive());
 }
+
+// ---------------------------------------------------------------- case 10
+
+/// `stray watch` on SIGHUP re-reads its config and goes on: a config that
+/// does not load is reported and the old one kept (the watchdog keeps
+/// running, nothing changes); a good one acts from the next cycle, at once.
+#[test]
+fn watch_reloads_its_config_on_sighup_and_keeps_the_old_one_when_bad() {
+    let mut env = TestEnv::new();
+    let (_, bin) = env.agent_bin("h");
+    let agent = spawn_orphan(&env, &bin, &["300"]);
+    // min_age 1h: the agent is young, watch leaves it alone.
+    orphan_config(&env, &agent, "1h", "60s", "");
+    let err_path = env.path("watch.stderr");
+    let mut child = env
+        .cmd()
+        .args(["watch", "--interval", "300ms"])
+        .stdout(Stdio::piped())
+        .stderr(std::fs::File::create(&err_path).unwrap())
+        .spawn()
+        .unwrap();
+    let lines = line_reader(child.stdout.take().unwrap());
+    let mut watch = Proc::from_child(child);
+    let first = lines
+        .recv_timeout(Duration::from_secs(30))
+        .expect("a first cycle");
+    assert!(first.contains("nothing to do; 1 agent"), "{first}");
+    let err_text = || std::fs::read_to_string(&err_path).unwrap_or_default();
+
+    // A broken config: reported, the old one kept, watch still running.
+    env.write_config("min_age = \"soon\"\n");
+    watch.signal(libc::SIGHUP);
+    assert!(
+        wait_until(Duration::from_secs(10), || err_text()
+            .contains("config not reloaded")),
+        "stderr: {}",
+        err_text()
+    );
+    let text = err_text();
+    assert!(text.contains("min_age"), "names the key: {text}");
+    assert!(
+        text.contains(&env.config_path().display().to_string()),
+        "{text}"
+    );
+    // Two more cycles under the old config: still alive, still young.
+    for _ in 0..2 {
+        let l = lines
+            .recv_timeout(Duration::from_secs(30))
+            .expect("cycles go on");
+        assert!(l.contains("nothing to do"), "{l}");
+    }
+    assert!(watch.alive(), "watch died on SIGHUP");
+    assert!(agent.alive());
+
+    // A good config with min_age 0s: the next cycle reaps the agent.
+    orphan_config(&env, &agent, "0s", "60s", "");
+    watch.signal(libc::SIGHUP);
+    assert!(
+        wait_until(Duration::from_secs(20), || !agent.alive()),
+        "the reloaded min_age never took effect; stderr: {}",
+        err_text()
+    );
+    assert!(
+        err_text().contains("SIGHUP: reloaded the config from"),
+        "{}",
+        err_text()
+    );
+    let signalled = (0..50)
+        .map_while(|_| lines.recv_timeout(Duration::from_secs(10)).ok())
+        .any(|l| l.contains("1 signalled"));
+    assert!(signalled, "no cycle line reports the signal");
+
+    watch.signal(libc::SIGTERM);
+    assert_eq!(watch.wait_status(), Some(0), "stderr: {}", err_text());
+}
