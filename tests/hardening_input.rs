@@ -488,3 +488,104 @@ fn watch_reloads_its_config_on_sighup_and_keeps_the_old_one_when_bad() {
     watch.signal(libc::SIGTERM);
     assert_eq!(watch.wait_status(), Some(0), "stderr: {}", err_text());
 }
+
+// ---------------------------------------------------------------- case 13
+
+/// A tmux server on a `-S` socket whose path holds a newline, killed (by
+/// socket, then by pid and start time) on drop.
+struct OddTmux {
+    socket: std::path::PathBuf,
+    pid: i32,
+    start: u64,
+}
+
+impl OddTmux {
+    fn cmd(&self) -> Command {
+        let mut c = Command::new("tmux");
+        c.arg("-S")
+            .arg(&self.socket)
+            .env_remove("TMUX")
+            .stdin(Stdio::null());
+        c
+    }
+}
+
+impl Drop for OddTmux {
+    fn drop(&mut self) {
+        let _ = self.cmd().arg("kill-server").output();
+        if self.pid > 0 && alive(self.pid, self.start) {
+            // SAFETY: kill has no memory-safety preconditions.
+            unsafe { libc::kill(self.pid, libc::SIGKILL) };
+        }
+        let _ = std::fs::remove_file(&self.socket);
+    }
+}
+
+/// A tmux socket path with a newline is kept whole: `stray tmux` shows the
+/// real path and its owner, and `scan` names the pane of the agent in it.
+#[test]
+fn tmux_socket_path_with_a_newline_keeps_its_owner_and_panes() {
+    let mut env = TestEnv::new();
+    let (_, bin) = env.agent_bin("t");
+    let dir = env.path("odd");
+    std::fs::create_dir(&dir).unwrap();
+    let mut tmux = OddTmux {
+        socket: dir.join("sock\nwith newline"),
+        pid: 0,
+        start: 0,
+    };
+    let out = tmux
+        .cmd()
+        .args([
+            "-f",
+            "/dev/null",
+            "new-session",
+            "-d",
+            "-s",
+            "odd",
+            "-x",
+            "80",
+            "-y",
+            "20",
+        ])
+        .arg(format!("exec {} 300", bin.display()))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "tmux: {}", stderr(&out));
+    let pid = tmux
+        .cmd()
+        .args(["display-message", "-p", "#{pid}"])
+        .output()
+        .unwrap();
+    tmux.pid = stdout(&pid).trim().parse().expect("server pid");
+    tmux.start = stat_of(tmux.pid).expect("server alive").0;
+    let pane_pid: i32 = stdout(
+        &tmux
+            .cmd()
+            .args(["display-message", "-p", "#{pane_pid}"])
+            .output()
+            .unwrap(),
+    )
+    .trim()
+    .parse()
+    .unwrap();
+
+    let (doc, _) = env.json(&["tmux"]);
+    let want = tmux.socket.to_str().unwrap();
+    let server = doc["servers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["pid"] == tmux.pid)
+        .unwrap_or_else(|| panic!("server {} not listed: {doc}", tmux.pid));
+    assert_eq!(server["socket"], want, "{doc}");
+    assert_eq!(server["owner_uid"], nix_uid(), "{doc}");
+    assert_eq!(server["alive"], true);
+    let human = stdout(&env.run(&["tmux"]));
+    assert!(human.contains("sock\\nwith newline"), "{human}");
+
+    let (scan, _) = env.json(&["scan"]);
+    let agent = scan_entry(&scan, pane_pid).unwrap_or_else(|| panic!("{scan}"));
+    assert_eq!(agent["class"], "protected", "{agent}");
+    assert_eq!(agent["pane"], "odd:0.0", "{agent}");
+}
