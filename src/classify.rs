@@ -88,6 +88,9 @@ pub enum ProtectedBy {
     System,
     /// An ancestor vanished during the scan; decided again next cycle.
     AncestryUnknown { pid: i32 },
+    /// An ancestor is hidden from this caller (`/proc` `hidepid`): it may
+    /// be a multiplexer, so nothing below it can be decided.
+    AncestryHidden { pid: i32 },
 }
 
 /// The decision for one process.
@@ -145,6 +148,10 @@ pub struct Facts {
     pub unreadable_servers: Vec<(i32, String)>,
     /// Socket peers of the would-be victims (only those are looked up).
     pub peers: HashMap<i32, Peers>,
+    /// Why other users' processes (PID 1 among them) are invisible to this
+    /// caller (`/proc` mounted `hidepid=2`), when they are: a missing
+    /// ancestor is then hidden, not vanished.
+    pub hidden_ancestry: Option<String>,
 }
 
 /// The configuration slice classification needs.
@@ -309,6 +316,9 @@ impl<'a> Classifier<'a> {
                     pid: server,
                     comm: self.comm(server),
                 })
+            }
+            Ancestry::Broken(missing) if self.facts.hidden_ancestry.is_some() => {
+                return Some(ProtectedBy::AncestryHidden { pid: missing })
             }
             Ancestry::Broken(missing) => {
                 return Some(ProtectedBy::AncestryUnknown { pid: missing })
@@ -520,6 +530,9 @@ pub fn protection_reason(why: &ProtectedBy) -> String {
         ProtectedBy::System => "PID 1 or a kernel thread".to_string(),
         ProtectedBy::AncestryUnknown { pid } => {
             format!("ancestor {pid} vanished during the scan; decided next cycle")
+        }
+        ProtectedBy::AncestryHidden { pid } => {
+            format!("ancestor {pid} is hidden from this user (/proc hidepid); cannot be decided")
         }
     }
 }
@@ -797,6 +810,21 @@ mod tests {
         let v = classify_one(&b, &r, 200);
         assert_eq!(v.class, Class::Protected);
         assert_eq!(v.protected_by, Some(ProtectedBy::Stray { pid: 200 }));
+    }
+
+    #[test]
+    fn hidden_parent_protects_and_says_hidden() {
+        let mut b = table();
+        // Its parent (another user's) is not in the table.
+        b.agent(200, 4242, None);
+        b.facts.hidden_ancestry = Some("/proc is mounted hidepid=2".into());
+        let v = classify_one(&b, &rules(), 200);
+        assert_eq!(v.class, Class::Protected);
+        assert_eq!(
+            v.protected_by,
+            Some(ProtectedBy::AncestryHidden { pid: 4242 })
+        );
+        assert!(v.reason.contains("hidden"), "{}", v.reason);
     }
 
     #[test]

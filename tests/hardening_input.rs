@@ -589,3 +589,161 @@ fn tmux_socket_path_with_a_newline_keeps_its_owner_and_panes() {
     assert_eq!(agent["class"], "protected", "{agent}");
     assert_eq!(agent["pane"], "odd:0.0", "{agent}");
 }
+
+// ---------------------------------------------------------------- case 11
+
+const NOBODY: u32 = 65534;
+
+/// `c` run as nobody:nogroup (no groups) inside a private mount namespace
+/// whose `/proc` is a fresh procfs mounted `hidepid=2`. The host's /proc is
+/// untouched (the mount dies with the namespace).
+fn as_nobody_under_hidepid(c: &Command) -> Command {
+    let mut s = Command::new("unshare");
+    s.args(["-m", "--propagation", "private", "--", "sh", "-c"])
+        .arg("mount -t proc -o hidepid=2 proc /proc && exec \"$@\"")
+        .arg("sh")
+        .args([
+            "setpriv",
+            "--reuid=nobody",
+            "--regid=nogroup",
+            "--clear-groups",
+            "--",
+        ])
+        .arg(c.get_program())
+        .args(c.get_args());
+    for (k, v) in c.get_envs() {
+        match v {
+            Some(v) => s.env(k, v),
+            None => s.env_remove(k),
+        };
+    }
+    s.stdin(Stdio::null());
+    s
+}
+
+/// SECURITY: with `/proc` mounted `hidepid=2`, a non-root stray cannot see
+/// PID 1 or any other user's process, so no orphan can be told from a live
+/// session: it signals nothing, says why once per cycle (not "vanished"
+/// per process), and `doctor` fails with the fix.
+#[test]
+fn hidepid_proc_is_explained_once_and_doctor_fails_with_the_fix() {
+    use std::os::unix::fs::PermissionsExt;
+    if !is_root() {
+        skip("needs root (unshare -m, mount -t proc, setpriv to nobody)");
+        return;
+    }
+    let mut env = TestEnv::new();
+    let (_, bin) = env.agent_bin("d");
+    // Let nobody reach the binary, the config, and its own state dirs.
+    let chown = |p: &Path| {
+        nix::unistd::chown(
+            p,
+            Some(nix::unistd::Uid::from_raw(NOBODY)),
+            Some(nix::unistd::Gid::from_raw(NOBODY)),
+        )
+        .unwrap()
+    };
+    let mode =
+        |p: &Path, m: u32| std::fs::set_permissions(p, std::fs::Permissions::from_mode(m)).unwrap();
+    mode(env.dir.path(), 0o755);
+    mode(&env.path("bin"), 0o755);
+    mode(&bin, 0o755);
+    for d in [env.state_dir(), env.path("xdg-state")] {
+        std::fs::create_dir_all(&d).unwrap();
+        mode(&d, 0o700);
+        chown(&d);
+    }
+    // nobody's own orphan agent.
+    let mut c = Command::new("setpriv");
+    c.args([
+        "--reuid=nobody",
+        "--regid=nogroup",
+        "--clear-groups",
+        "--",
+        "setsid",
+        "sh",
+        "-c",
+    ])
+    .arg("\"$0\" 300 </dev/null >/dev/null 2>&1 & echo $!")
+    .arg(&bin);
+    env.isolate(&mut c);
+    let out = c.stdout(Stdio::piped()).output().unwrap();
+    let orphan = Proc::from_pid(stdout(&out).trim().parse().expect("orphan pid"));
+    assert!(wait_until(Duration::from_secs(5), || orphan
+        .ppid()
+        .is_some_and(|pp| pp != std::process::id() as i32)));
+    orphan_config(&env, &orphan, "0s", "60s", "");
+    mode(&env.config_path(), 0o644);
+
+    let run = |args: &[&str], hidepid: bool| -> Output {
+        let mut c = env.cmd();
+        c.args(args);
+        if hidepid {
+            as_nobody_under_hidepid(&c).output().unwrap()
+        } else {
+            let mut s = Command::new("setpriv");
+            s.args(["--reuid=nobody", "--regid=nogroup", "--clear-groups", "--"])
+                .arg(c.get_program())
+                .args(c.get_args());
+            env.isolate(&mut s);
+            s.output().unwrap()
+        }
+    };
+    // Control: with the host's /proc, nobody would reap its orphan.
+    let dry = run(&["--format", "json", "reap", "--dry-run"], false);
+    let dry: Value = serde_json::from_slice(&dry.stdout).unwrap();
+    assert!(
+        dry["actions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|a| a["pid"] == orphan.pid),
+        "control: {dry}"
+    );
+
+    // Under hidepid=2: a real cycle signals nothing and says why, once.
+    let out = run(&["--format", "json", "reap"], true);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {err}"));
+    assert!(doc["actions"].as_array().unwrap().is_empty(), "{doc}");
+    let why: Vec<&str> = err.lines().filter(|l| l.contains("hidepid")).collect();
+    assert_eq!(why.len(), 1, "one message: {err}");
+    assert!(why[0].contains("cannot tell orphans"), "{err}");
+    assert!(why[0].contains("gid="), "names the fix: {err}");
+    assert!(!err.contains("vanished"), "{err}");
+    assert!(orphan.alive());
+    // scan shows it protected, with the reason.
+    let out = run(&["--format", "json", "scan"], true);
+    let scan: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let entry = scan_entry(&scan, orphan.pid).unwrap_or_else(|| panic!("{scan}"));
+    assert_eq!(entry["class"], "protected", "{entry}");
+    assert!(
+        entry["reason"].as_str().unwrap().contains("hidden"),
+        "{entry}"
+    );
+
+    // doctor fails, and says how to fix it.
+    let out = run(&["doctor"], true);
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(1), "{text}{}", stderr(&out));
+    let proc_line = text
+        .lines()
+        .position(|l| l.contains("proc") && l.contains("hidepid"))
+        .unwrap_or_else(|| panic!("no proc finding: {text}"));
+    assert!(
+        text.lines()
+            .nth(proc_line)
+            .unwrap()
+            .to_lowercase()
+            .contains("fail"),
+        "{text}"
+    );
+    assert!(
+        text.lines()
+            .nth(proc_line + 1)
+            .unwrap_or("")
+            .contains("gid="),
+        "{text}"
+    );
+}

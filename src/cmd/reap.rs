@@ -88,6 +88,12 @@ pub fn cycle(
             }
         );
     }
+    if let Some(why) = &sv.facts.hidden_ancestry {
+        // One message for the cycle, not one "vanished" per process.
+        let note = crate::survey::hidden_ancestry_note(why);
+        msg::warn(&note);
+        notes.push(note);
+    }
     let comm_of = |pid: i32| {
         sv.table
             .get(pid)

@@ -83,6 +83,9 @@ fn warn_problems(sv: &Survey) {
     for p in &sv.problems {
         msg::warn(&format!("warning: {p}"));
     }
+    if let Some(why) = &sv.facts.hidden_ancestry {
+        msg::warn(&crate::survey::hidden_ancestry_note(why));
+    }
     if sv.hidden > 0 {
         msg::info(&format!(
             "{} of other users could not be read",
