@@ -150,7 +150,7 @@ fn check_unknown(args: &[OsString], message: &str) {
                 .find_map(|w| w.strip_prefix("--format=").map(str::to_string))
         })
         .unwrap_or_default();
-    let message = message.replace('\n', " ");
+    let message = report::neutralise(&message.replace('\n', " "));
     match format.as_str() {
         "json" => println!(
             "{}",
