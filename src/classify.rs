@@ -88,6 +88,9 @@ pub enum ProtectedBy {
     System,
     /// An ancestor vanished during the scan; decided again next cycle.
     AncestryUnknown { pid: i32 },
+    /// An ancestor is hidden from this caller (`/proc` `hidepid`): it may
+    /// be a multiplexer, so nothing below it can be decided.
+    AncestryHidden { pid: i32 },
 }
 
 /// The decision for one process.
@@ -156,6 +159,10 @@ pub struct Facts {
     /// and whose parent is a `systemd`: the service's own process, started
     /// by its manager. Agent → unit name.
     pub service_main: PidMap<String>,
+    /// Why other users' processes (PID 1 among them) are invisible to this
+    /// caller (`/proc` mounted `hidepid=2`), when they are: a missing
+    /// ancestor is then hidden, not vanished.
+    pub hidden_ancestry: Option<String>,
 }
 
 /// How a process without a terminal came to have its parent.
@@ -346,6 +353,9 @@ impl<'a> Classifier<'a> {
                     comm: self.comm(server),
                 })
             }
+            Ancestry::Broken(missing) if self.facts.hidden_ancestry.is_some() => {
+                return Some(ProtectedBy::AncestryHidden { pid: missing })
+            }
             Ancestry::Broken(missing) => {
                 return Some(ProtectedBy::AncestryUnknown { pid: missing })
             }
@@ -507,11 +517,21 @@ impl<'a> Classifier<'a> {
     /// The verdict for one process of the table.
     pub fn verdict(&self, p: &Process) -> Verdict {
         let rule = self.facts.agents.get(&p.pid).cloned().unwrap_or_default();
+        // Only agents have a policy: a non-agent (`scan --all`, `explain`)
+        // is never acted on, whatever its class.
+        let agent = !rule.is_empty();
+        let policy_of = |class: Class| {
+            if agent {
+                self.policy_of(class)
+            } else {
+                Policy::Ignore
+            }
+        };
         let make = |class: Class, reason: String, protected_by: Option<ProtectedBy>| Verdict {
             pid: p.pid,
             start_time: p.start_time,
             class,
-            policy: self.policy_of(class),
+            policy: policy_of(class),
             reason,
             protected_by,
             rule: rule.clone(),
@@ -559,7 +579,7 @@ impl<'a> Classifier<'a> {
                 ),
             },
         };
-        if self.policy_of(base) == Policy::Reap {
+        if policy_of(base) == Policy::Reap {
             let age = self.table.age_secs(p);
             if age < self.rules.min_age_secs {
                 return make(
@@ -608,6 +628,9 @@ pub fn protection_reason(why: &ProtectedBy) -> String {
         ProtectedBy::System => "PID 1 or a kernel thread".to_string(),
         ProtectedBy::AncestryUnknown { pid } => {
             format!("ancestor {pid} vanished during the scan; decided next cycle")
+        }
+        ProtectedBy::AncestryHidden { pid } => {
+            format!("ancestor {pid} is hidden from this user (/proc hidepid); cannot be decided")
         }
     }
 }
@@ -786,6 +809,23 @@ mod tests {
     }
 
     #[test]
+    fn a_non_agent_has_no_reap_policy_whatever_its_class() {
+        let mut b = table();
+        b.proc_(300, 1, "some-daemon");
+        b.add(301, 1, "fresh-daemon", None, 'S', 1.0);
+        b.agent(302, 1, None);
+        for pid in [300, 301] {
+            let v = classify_one(&b, &rules(), pid);
+            assert_eq!(v.class, Class::Orphan, "pid {pid}");
+            assert_eq!(v.policy, Policy::Ignore, "pid {pid}");
+            assert!(!v.reapable(), "pid {pid}");
+        }
+        let v = classify_one(&b, &rules(), 302);
+        assert_eq!(v.policy, Policy::Reap);
+        assert!(v.reapable());
+    }
+
+    #[test]
     fn headless_when_parent_alive() {
         let mut b = table();
         b.proc_(60, 1, "bash").agent(200, 60, None);
@@ -894,6 +934,21 @@ mod tests {
         let v = classify_one(&b, &r, 200);
         assert_eq!(v.class, Class::Protected);
         assert_eq!(v.protected_by, Some(ProtectedBy::Stray { pid: 200 }));
+    }
+
+    #[test]
+    fn hidden_parent_protects_and_says_hidden() {
+        let mut b = table();
+        // Its parent (another user's) is not in the table.
+        b.agent(200, 4242, None);
+        b.facts.hidden_ancestry = Some("/proc is mounted hidepid=2".into());
+        let v = classify_one(&b, &rules(), 200);
+        assert_eq!(v.class, Class::Protected);
+        assert_eq!(
+            v.protected_by,
+            Some(ProtectedBy::AncestryHidden { pid: 4242 })
+        );
+        assert!(v.reason.contains("hidden"), "{}", v.reason);
     }
 
     #[test]

@@ -38,6 +38,70 @@ impl Survey {
     }
 }
 
+/// `hidepid=` of the procfs mounted at `/proc`, from `/proc/self/mountinfo`
+/// text; `None` when not set (0 / off). With several procfs stacked on
+/// `/proc`, the last (topmost) one is the one every read sees.
+pub fn hidepid(mountinfo: &str) -> Option<String> {
+    let mut found = None;
+    for line in mountinfo.lines() {
+        // ID PARENT MAJ:MIN ROOT MOUNTPOINT OPTS … - FSTYPE SOURCE SUPEROPTS
+        let Some((left, right)) = line.split_once(" - ") else {
+            continue;
+        };
+        let l: Vec<&str> = left.split_whitespace().collect();
+        let r: Vec<&str> = right.split_whitespace().collect();
+        if l.get(4) != Some(&"/proc") || r.first() != Some(&"proc") {
+            continue;
+        }
+        let supers = r.get(2).copied().unwrap_or("");
+        found = Some(
+            supers
+                .split(',')
+                .find_map(|o| o.strip_prefix("hidepid="))
+                .filter(|v| !matches!(*v, "0" | "off"))
+                .map(str::to_string),
+        );
+    }
+    found.flatten()
+}
+
+/// How to see every process again; said by `doctor` and by each cycle.
+pub const HIDDEN_ANCESTRY_FIX: &str = "run stray as root, or remount /proc with a group \
+     that sees every process (mount -o remount,hidepid=2,gid=GROUP /proc) and run stray in \
+     that group (systemd: SupplementaryGroups=GROUP)";
+
+/// Why this caller cannot see every process's ancestry, when it cannot.
+/// PID 1 missing from a non-empty table means `/proc` hides other users'
+/// processes (`hidepid=1|2`, `noaccess|invisible`) from this user: then any
+/// hidden ancestor might be a multiplexer, no orphan can be told from a
+/// live session, and everything stays protected. The cycle says so once,
+/// instead of calling every ancestor "vanished".
+pub fn hidden_ancestry(table: &ProcessTable, proc_root: &Path) -> Option<String> {
+    if table.is_empty() || table.get(1).is_some() {
+        return None;
+    }
+    let how = std::fs::read_to_string(proc_root.join("self/mountinfo"))
+        .ok()
+        .and_then(|m| hidepid(&m));
+    Some(match how {
+        Some(hp) => format!(
+            "{} is mounted hidepid={hp} and hides other users' processes, PID 1 among them, from this user",
+            proc_root.display()
+        ),
+        None => format!(
+            "PID 1 is not visible in {}: other users' processes are hidden from this user",
+            proc_root.display()
+        ),
+    })
+}
+
+/// The one message a cycle gives when [`hidden_ancestry`] applies.
+pub fn hidden_ancestry_note(why: &str) -> String {
+    format!(
+        "cannot tell orphans from live sessions: {why}; every agent is kept. Fix: {HIDDEN_ANCESTRY_FIX}"
+    )
+}
+
 /// Which processes may be candidates: root sees everyone's; anyone else only
 /// their own.
 pub fn in_scope(p: &Process, my_uid: u32) -> bool {
@@ -69,6 +133,7 @@ pub fn survey_with(
 
     let mut facts = Facts {
         agents: find_agents(&mut table, &cfg.matching, &source, my_uid),
+        hidden_ancestry: hidden_ancestry(&table, proc_root),
         ..Facts::default()
     };
     read_pane_ttys(&table, &rules, &source, &mut facts);

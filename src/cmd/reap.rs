@@ -93,6 +93,12 @@ pub fn cycle(
     state.lineage = state
         .lineage
         .remember(&sv.table, sv.facts.agents.keys().copied());
+    if let Some(why) = &sv.facts.hidden_ancestry {
+        // One message for the cycle, not one "vanished" per process.
+        let note = crate::survey::hidden_ancestry_note(why);
+        msg::warn(&note);
+        notes.push(note);
+    }
     let comm_of = |pid: i32| {
         sv.table
             .get(pid)
@@ -272,18 +278,28 @@ fn wait_cycle(
         all.extend(report.actions.iter().cloned());
         notes.extend(report.notes.iter().cloned());
     }
-    // Keep the latest line per process.
-    let mut latest: Vec<ActionReport> = Vec::new();
-    for a in all {
-        latest.retain(|b| !(b.pid == a.pid && b.start_time == a.start_time));
-        latest.push(a);
-    }
     Ok(CycleReport {
         dry_run: false,
-        actions: latest,
+        actions: escalation_steps(all),
         classes: report.classes,
         notes,
     })
+}
+
+/// The lines a `--wait` run reports, in order: every signal sent (SIGTERM,
+/// then SIGKILL: the whole escalation, not only its end), and each
+/// process's last line when it is not a signal (`unkillable`, `denied`);
+/// `waiting` lines between the steps are dropped.
+fn escalation_steps(all: Vec<ActionReport>) -> Vec<ActionReport> {
+    let same = |a: &ActionReport, b: &ActionReport| a.pid == b.pid && a.start_time == b.start_time;
+    let mut steps: Vec<ActionReport> = Vec::new();
+    for (i, a) in all.iter().enumerate() {
+        let last_of_its_process = !all[i + 1..].iter().any(|b| same(a, b));
+        if a.signal.is_some() || last_of_its_process {
+            steps.push(a.clone());
+        }
+    }
+    steps
 }
 
 /// Polls until none of `keys` is alive (zombies count as gone) or `limit`.
@@ -369,7 +385,7 @@ pub fn render(s: &Settings, report: &CycleReport, out: &mut dyn Write) -> Result
     let total: usize = report.classes.iter().map(|(_, n)| n).sum();
     writeln!(
         out,
-        "{}{}; {} agents{}",
+        "{}{}; {}{}",
         if report.dry_run {
             "dry run: "
         } else {
@@ -380,7 +396,7 @@ pub fn render(s: &Settings, report: &CycleReport, out: &mut dyn Write) -> Result
         } else {
             counts.join(", ")
         },
-        total,
+        crate::health::plural(total, "agent"),
         if classes.is_empty() {
             String::new()
         } else {

@@ -83,10 +83,13 @@ fn warn_problems(sv: &Survey) {
     for p in &sv.problems {
         msg::warn(&format!("warning: {p}"));
     }
+    if let Some(why) = &sv.facts.hidden_ancestry {
+        msg::warn(&crate::survey::hidden_ancestry_note(why));
+    }
     if sv.hidden > 0 {
         msg::info(&format!(
-            "{} processes of other users could not be read",
-            sv.hidden
+            "{} of other users could not be read",
+            crate::health::plural(sv.hidden, "process")
         ));
     }
 }
@@ -181,22 +184,23 @@ pub fn scan(s: &Settings, args: &ScanArgs, out: &mut dyn Write) -> Result<ExitCo
     writeln!(
         out,
         "{}",
-        summary_line(&sv.verdicts, if args.all { "processes" } else { "agents" })
+        summary_line(&sv.verdicts, if args.all { "process" } else { "agent" })
     )?;
     Ok(ExitCode::OK)
 }
 
-/// `12 agents: 9 protected, 2 orphan, 1 headless`.
+/// `12 agents: 9 protected, 2 orphan, 1 headless` (`noun` is singular).
 pub fn summary_line(verdicts: &[Verdict], noun: &str) -> String {
     let parts: Vec<String> = summarize(verdicts)
         .into_iter()
         .filter(|&(_, n)| n > 0)
         .map(|(c, n)| format!("{n} {c}"))
         .collect();
+    let counted = crate::health::plural(verdicts.len(), noun);
     if parts.is_empty() {
-        format!("0 {noun}")
+        counted
     } else {
-        format!("{} {noun}: {}", verdicts.len(), parts.join(", "))
+        format!("{counted}: {}", parts.join(", "))
     }
 }
 
@@ -459,12 +463,13 @@ pub fn explain(s: &Settings, pid: i32, out: &mut dyn Write) -> Result<ExitCode> 
     writeln!(out, "  why:      {}", report::escape(&v.reason))?;
     writeln!(
         out,
-        "  policy:   {}{}",
-        v.policy,
-        if v.reapable() && agent {
-            " (a reap cycle would signal it)"
+        "  policy:   {}",
+        if !agent {
+            "none: not an agent, never signalled".to_string()
+        } else if v.reapable() {
+            format!("{} (a reap cycle would signal it)", v.policy)
         } else {
-            ""
+            v.policy.to_string()
         }
     )?;
     Ok(ExitCode::OK)
