@@ -811,7 +811,9 @@ mod tests {
     #[test]
     fn a_non_agent_has_no_reap_policy_whatever_its_class() {
         let mut b = table();
-        b.proc_(300, 1, "some-daemon");
+        // Orphan-shaped (a session from elsewhere), so only the policy rule
+        // keeps them from being reaped.
+        b.add(300, 1, "some-daemon", None, 'S', 3600.0);
         b.add(301, 1, "fresh-daemon", None, 'S', 1.0);
         b.agent(302, 1, None);
         for pid in [300, 301] {
