@@ -82,7 +82,8 @@ pub fn survey_with(
             })
             .map(|p| (p.pid, p.uid))
             .collect();
-        (!candidates.is_empty()).then(|| resolve_peers(&table, &c, &candidates, &source, my_uid))
+        (!candidates.is_empty())
+            .then(|| resolve_peers(&table, &c, &candidates, &source, my_uid, proc_root))
     };
     if let Some(peers) = peers {
         facts.peers = peers;
@@ -224,6 +225,7 @@ fn resolve_peers(
     candidates: &[(i32, u32)],
     source: &dyn ProcSource,
     my_uid: u32,
+    proc_root: &Path,
 ) -> HashMap<i32, Peers> {
     let mut out = HashMap::new();
     let mut sockets: HashMap<i32, Vec<u64>> = HashMap::new();
@@ -249,17 +251,16 @@ fn resolve_peers(
     if sockets.is_empty() {
         return out;
     }
-    let peer_of = match unix_peers() {
-        Ok(m) => m,
-        Err(e) => {
-            for pid in sockets.keys() {
-                out.insert(
-                    *pid,
-                    Peers::Unknown(format!("cannot list unix socket peers: {e}")),
-                );
-            }
-            return out;
-        }
+    // Each candidate's sockets are looked up in the dump of its own network
+    // namespace: a dump shows only the sockets of the namespace it is made
+    // in, so asking only in ours would call a containerised daemon's clients
+    // "none". One dump per distinct namespace.
+    let tables = peer_tables(&mut sockets, &mut out, proc_root);
+    if sockets.is_empty() {
+        return out;
+    }
+    let peer_of = |pid: i32, inode: u64| -> Option<u64> {
+        tables.get(&pid).and_then(|t| t.get(&inode)).copied()
     };
 
     // inode → holder pid, seeded with the candidates' own sockets.
@@ -270,9 +271,9 @@ fn resolve_peers(
         }
     }
     let mut wanted: HashSet<u64> = sockets
-        .values()
-        .flatten()
-        .filter_map(|i| peer_of.get(i).copied())
+        .iter()
+        .flat_map(|(&pid, inodes)| inodes.iter().map(move |&i| (pid, i)))
+        .filter_map(|(pid, i)| peer_of(pid, i))
         .filter(|peer| !holder.contains_key(peer))
         .collect();
     let owners: HashSet<u32> = candidates.iter().map(|&(_, uid)| uid).collect();
@@ -308,9 +309,9 @@ fn resolve_peers(
     for (&pid, inodes) in &sockets {
         let mut holders = Vec::new();
         let mut unresolved = false;
-        for i in inodes {
-            if let Some(peer) = peer_of.get(i) {
-                match holder.get(peer) {
+        for &i in inodes {
+            if let Some(peer) = peer_of(pid, i) {
+                match holder.get(&peer) {
                     Some(&h) => holders.push(h),
                     None => unresolved = true,
                 }
@@ -327,17 +328,102 @@ fn resolve_peers(
     out
 }
 
+/// Unix socket peers (inode → peer inode), shared by the candidates of one
+/// network namespace.
+type PeerTable = std::rc::Rc<HashMap<u64, u64>>;
+
+/// Dumps the unix sockets of every network namespace a candidate of
+/// `sockets` lives in, once per namespace, and returns each candidate's
+/// table. A candidate whose namespace cannot be read or entered (not root,
+/// no permission, no unix_diag) gets [`Peers::Unknown`] in `out` and leaves
+/// `sockets`; one that exited gets no peers.
 #[cfg(target_os = "linux")]
-fn unix_peers() -> std::io::Result<HashMap<u64, u64>> {
-    crate::proc::unix_diag::unix_peers()
+fn peer_tables(
+    sockets: &mut HashMap<i32, Vec<u64>>,
+    out: &mut HashMap<i32, Peers>,
+    proc_root: &Path,
+) -> HashMap<i32, PeerTable> {
+    use crate::proc::unix_diag::{net_namespace, own_net_namespace, unix_peers, unix_peers_in};
+    let ns_file = |pid: i32| proc_root.join(pid.to_string()).join("ns/net");
+    let own = own_net_namespace().ok();
+    let mut by_ns: HashMap<_, Vec<i32>> = HashMap::new();
+    let mut pids: Vec<i32> = sockets.keys().copied().collect();
+    pids.sort_unstable();
+    for pid in pids {
+        match net_namespace(&ns_file(pid)) {
+            Ok(ns) => by_ns.entry(ns).or_default().push(pid),
+            Err(e) => {
+                sockets.remove(&pid);
+                let peers = if e.kind() == std::io::ErrorKind::NotFound {
+                    Peers::Known(Vec::new())
+                } else {
+                    Peers::Unknown(format!("cannot read the network namespace of {pid}: {e}"))
+                };
+                out.insert(pid, peers);
+            }
+        }
+    }
+    let mut tables = HashMap::new();
+    for (ns, members) in by_ns {
+        let dump = if Some(ns) == own {
+            unix_peers()
+        } else {
+            // Entered through any member still in that namespace.
+            let mut last = None;
+            let mut found = None;
+            for &pid in &members {
+                match unix_peers_in(&ns_file(pid), ns) {
+                    Ok(t) => {
+                        found = Some(t);
+                        break;
+                    }
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => last = Some(e),
+                    Err(e) => {
+                        last = Some(e);
+                        break;
+                    }
+                }
+            }
+            found.ok_or_else(|| {
+                last.unwrap_or_else(|| std::io::Error::other("no process left in it"))
+            })
+        };
+        match dump {
+            Ok(t) => {
+                let t = std::rc::Rc::new(t);
+                for pid in members {
+                    tables.insert(pid, t.clone());
+                }
+            }
+            Err(e) => {
+                let why = if Some(ns) == own {
+                    format!("cannot list unix socket peers: {e}")
+                } else {
+                    format!("cannot list unix socket peers in its network namespace: {e}")
+                };
+                for pid in members {
+                    sockets.remove(&pid);
+                    out.insert(pid, Peers::Unknown(why.clone()));
+                }
+            }
+        }
+    }
+    tables
 }
 
 #[cfg(not(target_os = "linux"))]
-fn unix_peers() -> std::io::Result<HashMap<u64, u64>> {
-    Err(std::io::Error::new(
-        std::io::ErrorKind::Unsupported,
-        "unix socket peers are only resolved on Linux",
-    ))
+fn peer_tables(
+    sockets: &mut HashMap<i32, Vec<u64>>,
+    out: &mut HashMap<i32, Peers>,
+    _proc_root: &Path,
+) -> HashMap<i32, PeerTable> {
+    for (pid, _) in sockets.drain() {
+        out.insert(
+            pid,
+            Peers::Unknown("unix socket peers are only resolved on Linux".to_string()),
+        );
+    }
+    HashMap::new()
 }
 
 #[cfg(test)]
@@ -360,6 +446,38 @@ mod tests {
         assert_eq!(needle("*"), None);
         assert_eq!(needle("*/[cC]laude/*"), None);
         assert_eq!(needle("**/claude"), None);
+    }
+
+    /// A candidate whose network namespace cannot be read, or names no
+    /// namespace that can be entered, has unknown peers (so it is protected);
+    /// one that exited has none.
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn unreadable_or_unenterable_netns_means_peers_unknown() {
+        let root = tempfile::tempdir().unwrap();
+        // 10: `ns` is a file, so `ns/net` cannot be read (ENOTDIR).
+        std::fs::create_dir_all(root.path().join("10")).unwrap();
+        std::fs::write(root.path().join("10/ns"), "").unwrap();
+        // 11: `ns/net` is a plain file: readable, but setns refuses it.
+        std::fs::create_dir_all(root.path().join("11/ns")).unwrap();
+        std::fs::write(root.path().join("11/ns/net"), "").unwrap();
+        // 12: gone.
+        let mut sockets: HashMap<i32, Vec<u64>> =
+            [(10, vec![1]), (11, vec![2]), (12, vec![3])].into();
+        let mut out = HashMap::new();
+        let tables = peer_tables(&mut sockets, &mut out, root.path());
+        assert!(tables.is_empty() && sockets.is_empty());
+        assert!(
+            matches!(&out[&10], Peers::Unknown(why) if why.contains("network namespace of 10")),
+            "{:?}",
+            out[&10]
+        );
+        assert!(
+            matches!(&out[&11], Peers::Unknown(why) if why.contains("11/ns/net")),
+            "{:?}",
+            out[&11]
+        );
+        assert_eq!(out[&12], Peers::Known(Vec::new()));
     }
 
     proptest! {
