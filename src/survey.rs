@@ -11,7 +11,7 @@ use anyhow::{Context, Result};
 
 use crate::classify::{is_multiplexer_server, Classifier, Facts, Peers, Rules, Verdict};
 use crate::config::{Config, MatchRules};
-use crate::proc::{LiveSource, ProcSource, Process, ProcessTable};
+use crate::proc::{LiveSource, ProcSource, Process, ProcessTable, Tty};
 
 /// The table, what was learnt about it, and the verdicts.
 pub struct Survey {
@@ -66,7 +66,8 @@ pub fn survey_with(
         agents: find_agents(&mut table, &cfg.matching, &source, my_uid),
         ..Facts::default()
     };
-    read_pane_ttys(&table, &rules, &source, &mut facts);
+    let pane_servers = read_pane_ttys(&table, &rules, &source, &mut facts);
+    read_pane_devpts(&table, &rules, &source, &pane_servers, &mut facts);
     early(&table, &facts, &rules);
 
     // First pass without socket facts, to learn who would be signalled; the
@@ -197,8 +198,15 @@ fn match_rule(
     None
 }
 
-/// Reads which PTY masters each multiplexer server holds.
-fn read_pane_ttys(table: &ProcessTable, rules: &Rules, source: &dyn ProcSource, facts: &mut Facts) {
+/// Reads which PTY masters each multiplexer server holds. Returns every
+/// server per PTY index (`facts.pane_ttys` keeps one).
+fn read_pane_ttys(
+    table: &ProcessTable,
+    rules: &Rules,
+    source: &dyn ProcSource,
+    facts: &mut Facts,
+) -> HashMap<u32, Vec<i32>> {
+    let mut servers: HashMap<u32, Vec<i32>> = HashMap::new();
     for p in table
         .iter()
         .filter(|p| is_multiplexer_server(p, &rules.multiplexers))
@@ -207,12 +215,118 @@ fn read_pane_ttys(table: &ProcessTable, rules: &Rules, source: &dyn ProcSource, 
             Ok(indexes) => {
                 for i in indexes {
                     facts.pane_ttys.insert(i, p.pid);
+                    servers.entry(i).or_default().push(p.pid);
                 }
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
             Err(e) => facts.unreadable_servers.push((p.pid, e.to_string())),
         }
     }
+    servers
+}
+
+/// For an agent outside every multiplexer tree whose pts number is a pane's,
+/// tells whether it is that pane's terminal or the same number in another
+/// devpts instance (a container's own `/dev/pts`): reads the devpts instance
+/// of the agent's terminal and of every multiplexer master with that
+/// number. Agents inside a tree, the common case, cost nothing here.
+fn read_pane_devpts(
+    table: &ProcessTable,
+    rules: &Rules,
+    source: &dyn ProcSource,
+    pane_servers: &HashMap<u32, Vec<i32>>,
+    facts: &mut Facts,
+) {
+    let mut agents: Vec<(i32, u32)> = facts
+        .agents
+        .keys()
+        .filter_map(|&pid| {
+            let p = table.get(pid)?;
+            match p.tty {
+                Some(Tty::Pts(n)) if pane_servers.contains_key(&n) => Some((pid, n)),
+                _ => None,
+            }
+        })
+        .filter(|&(pid, _)| !under_multiplexer(table, pid, &rules.multiplexers))
+        .collect();
+    agents.sort_unstable();
+    let mut children: Option<HashMap<i32, Vec<i32>>> = None;
+    for (pid, n) in agents {
+        let Ok(Some(dev)) = source.tty_devpts(pid, Tty::Pts(n)) else {
+            continue;
+        };
+        facts.tty_devpts.insert(pid, dev);
+        if facts.pane_devpts.contains_key(&n) {
+            continue;
+        }
+        let children = children.get_or_insert_with(|| table.children());
+        let masters = pane_servers[&n]
+            .iter()
+            .flat_map(|&server| {
+                master_devpts(table, source, children, server, n)
+                    .into_iter()
+                    .map(move |dev| (server, dev))
+            })
+            .collect();
+        facts.pane_devpts.insert(n, masters);
+    }
+}
+
+/// The devpts instance of each master `pts/n` that `server` holds. A master
+/// opened through the devtmpfs `/dev/ptmx` does not say; then the pane's
+/// own processes do (the server's children on `pts/n` hold its slave), when
+/// they agree on one instance. `None` when neither tells.
+fn master_devpts(
+    table: &ProcessTable,
+    source: &dyn ProcSource,
+    children: &HashMap<i32, Vec<i32>>,
+    server: i32,
+    n: u32,
+) -> Vec<Option<u64>> {
+    let mut masters = match source.pty_master_devpts(server, n) {
+        Ok(m) if !m.is_empty() => m,
+        // Unreadable, or the master closed since: not known.
+        _ => return vec![None],
+    };
+    if masters.iter().any(Option::is_none) {
+        let mut seen: Vec<u64> = Vec::new();
+        let mut unknown = false;
+        for &child in children.get(&server).map(Vec::as_slice).unwrap_or_default() {
+            if table.get(child).and_then(|c| c.tty) != Some(Tty::Pts(n)) {
+                continue;
+            }
+            match source.tty_devpts(child, Tty::Pts(n)) {
+                Ok(Some(dev)) if !seen.contains(&dev) => seen.push(dev),
+                Ok(Some(_)) => {}
+                _ => unknown = true,
+            }
+        }
+        let from_panes = match (seen.as_slice(), unknown) {
+            ([one], false) => Some(*one),
+            _ => None,
+        };
+        for m in masters.iter_mut().filter(|m| m.is_none()) {
+            *m = from_panes;
+        }
+    }
+    masters
+}
+
+/// Does `pid` descend from (or is it) a multiplexer server?
+fn under_multiplexer(table: &ProcessTable, pid: i32, multiplexers: &[String]) -> bool {
+    let mut cur = table.get(pid);
+    let mut hops = 0;
+    while let Some(p) = cur {
+        if is_multiplexer_server(p, multiplexers) {
+            return true;
+        }
+        hops += 1;
+        if p.ppid <= 0 || p.ppid == p.pid || hops > table.len() {
+            return false;
+        }
+        cur = table.get(p.ppid);
+    }
+    false
 }
 
 /// For each candidate, which processes hold the peer ends of its connected

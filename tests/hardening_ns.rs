@@ -251,3 +251,203 @@ fn unenterable_netns_means_peers_unknown_and_protected() {
     assert_eq!(doc["actions"][0]["pid"], orphan.pid, "{doc}");
     assert!(wait_until(Duration::from_secs(5), || !orphan.alive()));
 }
+
+/// A tmux server started inside a private mount namespace with a devpts of
+/// its own; killed (by socket, then by pid + start time) on drop, with the
+/// process that holds the namespace's spare PTYs.
+struct ContainerTmux {
+    name: String,
+    env_tmpdir: std::path::PathBuf,
+    server: Option<Proc>,
+    _holder: Proc,
+}
+
+impl ContainerTmux {
+    fn cmd(&self) -> Command {
+        let mut c = Command::new("tmux");
+        c.arg("-L").arg(&self.name);
+        c.env("TMUX_TMPDIR", &self.env_tmpdir)
+            .env_remove("TMUX")
+            .stdin(Stdio::null());
+        c
+    }
+
+    fn display(&self, format: &str) -> String {
+        let out = self
+            .cmd()
+            .args(["display-message", "-p", format])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    }
+
+    /// Starts a tmux server in a new mount namespace whose `/dev/pts` is a
+    /// new devpts instance (as a container's is), its first pane on
+    /// `pts/index` of that instance (the lower numbers held by a helper)
+    /// running `command`. `bind_ptmx`: `/dev/ptmx` is that devpts's own
+    /// `ptmx` (as docker and podman set it up); otherwise it stays the
+    /// host's devtmpfs node, which opens a PTY in whatever devpts is at
+    /// `/dev/pts`.
+    fn start(env: &TestEnv, index: u32, bind_ptmx: bool, command: &str) -> ContainerTmux {
+        let name = unique_name("ct");
+        let holder_py = "import pty,subprocess,sys,time\n\
+             held=[pty.openpty() for _ in range(int(sys.argv[1]))]\n\
+             subprocess.run(['tmux','-L',sys.argv[2],'-f','/dev/null','new-session','-d',\
+             '-s','main','-x','100','-y','30',sys.argv[3]],check=True)\n\
+             print('ready',flush=True)\ntime.sleep(300)\n";
+        let script = format!(
+            "mount -t devpts -o newinstance,ptmxmode=0666 devpts /dev/pts || exit 1\n\
+             {}exec python3 -c \"$0\" \"$@\"",
+            if bind_ptmx {
+                "mount --bind /dev/pts/ptmx /dev/ptmx || exit 1\n"
+            } else {
+                ""
+            }
+        );
+        let mut c = Command::new("unshare");
+        c.args([
+            "-m",
+            "--propagation",
+            "private",
+            "sh",
+            "-c",
+            &script,
+            holder_py,
+        ])
+        .arg(index.to_string())
+        .arg(&name)
+        .arg(command);
+        env.isolate(&mut c);
+        let mut child = c.stdout(Stdio::piped()).spawn().unwrap();
+        let out = child.stdout.take().unwrap();
+        let holder = Proc::from_child(child);
+        let lines = line_reader(out);
+        let ready = lines.recv_timeout(Duration::from_secs(20));
+        let mut t = ContainerTmux {
+            name,
+            env_tmpdir: env.tmux_tmpdir(),
+            server: None,
+            _holder: holder,
+        };
+        assert_eq!(
+            ready.as_deref(),
+            Ok("ready"),
+            "container tmux did not start"
+        );
+        let pid: i32 = t.display("#{pid}").parse().expect("server pid");
+        t.server = Some(Proc::from_pid(pid));
+        t
+    }
+
+    fn server_pid(&self) -> i32 {
+        self.server.as_ref().map_or(0, |p| p.pid)
+    }
+}
+
+impl Drop for ContainerTmux {
+    fn drop(&mut self) {
+        let _ = self.cmd().arg("kill-server").output();
+        // `server` is then SIGKILLed by pid + start time if still there.
+    }
+}
+
+/// The device number of `/dev/pts/N` as `pid` sees it (its mount namespace).
+fn devpts_of(pid: i32, index: u32) -> u64 {
+    fs::metadata(format!("/proc/{pid}/root/dev/pts/{index}"))
+        .unwrap()
+        .dev()
+}
+
+/// An agent on a plain host terminal (master held by a non-multiplexer)
+/// whose pts number is also a pane of a container's tmux (the container has
+/// its own devpts): it is `unmanaged`, not a pane. An agent re-parented away
+/// from the container's pane but still on its terminal stays protected.
+/// Both with the container's `/dev/ptmx` bound to its devpts (the master
+/// tells its instance) and left as the host's node (the pane's processes
+/// tell it).
+#[test]
+fn same_pts_number_in_a_containers_devpts_is_not_a_pane() {
+    if !is_root() {
+        skip("needs root to mount a devpts instance in a mount namespace");
+        return;
+    }
+    for bind_ptmx in [true, false] {
+        same_pts_number_case(bind_ptmx);
+    }
+}
+
+fn same_pts_number_case(bind_ptmx: bool) {
+    let mut env = TestEnv::new();
+    let (host_name, host_bin) = env.agent_bin("h");
+    let (inner_name, inner_bin) = env.agent_bin("i");
+    // The host terminal: its master held by python (not a multiplexer), the
+    // agent in a session of its own with it as controlling terminal.
+    let holder_py = "import fcntl,os,pty,subprocess,sys,termios,time\n\
+         m,s=pty.openpty()\n\
+         def ctty(): fcntl.ioctl(0, termios.TIOCSCTTY, 0)\n\
+         p=subprocess.Popen([sys.argv[1],'300'],stdin=s,stdout=s,stderr=s,\
+         start_new_session=True,preexec_fn=ctty)\n\
+         print(os.ttyname(s).rsplit('/',1)[1], p.pid, flush=True)\ntime.sleep(300)\n";
+    let mut c = Command::new("python3");
+    c.args(["-c", holder_py]).arg(&host_bin);
+    env.isolate(&mut c);
+    let mut child = c.stdout(Stdio::piped()).spawn().unwrap();
+    let lines = line_reader(child.stdout.take().unwrap());
+    let _host_holder = Proc::from_child(child);
+    let line = lines
+        .recv_timeout(Duration::from_secs(10))
+        .expect("host pty");
+    let (index, agent_pid) = line.split_once(' ').expect("index and pid");
+    let index: u32 = index.parse().unwrap();
+    let host_agent = Proc::from_pid(agent_pid.parse().unwrap());
+    assert!(wait_until(Duration::from_secs(5), || comm_is(
+        host_agent.pid,
+        &host_name
+    )));
+
+    let tmux = ContainerTmux::start(
+        &env,
+        index,
+        bind_ptmx,
+        &format!("sh -c '({} 300 &); exec sleep 300'", inner_bin.display()),
+    );
+    assert_eq!(tmux.display("#{pane_tty}"), format!("/dev/pts/{index}"));
+    let mut inner = None;
+    assert!(wait_until(Duration::from_secs(10), || {
+        inner = fs::read_dir("/proc").unwrap().flatten().find_map(|e| {
+            let pid: i32 = e.file_name().to_str()?.parse().ok()?;
+            comm_is(pid, &inner_name).then_some(pid)
+        });
+        inner.is_some()
+    }));
+    let inner = Proc::from_pid(inner.unwrap());
+    // Same number, two devpts instances.
+    assert_ne!(
+        devpts_of(host_agent.pid, index),
+        devpts_of(tmux.server_pid(), index)
+    );
+    let tty_nr = |pid: i32| {
+        let stat = fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+        let rest = &stat[stat.rfind(')').unwrap() + 2..];
+        rest.split(' ').nth(4).unwrap().to_string()
+    };
+    assert_eq!(tty_nr(host_agent.pid), tty_nr(inner.pid));
+
+    env.write_config("min_age = \"0s\"\n[policy]\nunmanaged = \"reap\"\n");
+    let (doc, _) = env.json(&["scan"]);
+    let host = scan_entry(&doc, host_agent.pid).expect("host agent listed");
+    assert_eq!(host["class"], "unmanaged", "bind_ptmx={bind_ptmx}: {doc}");
+    assert!(host["protected_by"].is_null(), "{doc}");
+    // Nor is it labelled with the container's pane of the same number.
+    assert!(host["pane"].is_null(), "{doc}");
+    let e = scan_entry(&doc, inner.pid).expect("container agent listed");
+    assert_eq!(e["class"], "protected", "bind_ptmx={bind_ptmx}: {doc}");
+    assert_eq!(e["protected_by"]["kind"], "pane-tty", "{doc}");
+    assert_eq!(e["protected_by"]["pid"], tmux.server_pid(), "{doc}");
+    assert_eq!(e["pane"], "main:0.0", "{doc}");
+    // With unmanaged agents reaped, the plan is the host agent alone.
+    let (dry, _) = env.json(&["reap", "--dry-run"]);
+    let planned: Vec<Value> = actions(&dry).iter().map(|a| a["pid"].clone()).collect();
+    assert_eq!(planned, vec![Value::from(host_agent.pid)], "{dry}");
+    assert!(host_agent.alive() && inner.alive());
+}

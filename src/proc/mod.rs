@@ -245,6 +245,18 @@ pub trait ProcSource {
     fn pty_masters(&self, pid: i32) -> std::io::Result<Vec<u32>>;
     /// Inodes of the sockets this process holds.
     fn socket_inodes(&self, pid: i32) -> std::io::Result<Vec<u64>>;
+    /// The devpts instance (device number of the devpts mount) of each PTY
+    /// master with this `index` that `pid` holds, `None` for a master that
+    /// does not say (opened through a `/dev/ptmx` device node outside
+    /// devpts). Empty where there is no devpts (not Linux).
+    fn pty_master_devpts(&self, _pid: i32, _index: u32) -> std::io::Result<Vec<Option<u64>>> {
+        Ok(Vec::new())
+    }
+    /// The devpts instance of `tty` as `pid` holds it open: `None` when it
+    /// holds no fd to it, or fds to that pts number in two instances.
+    fn tty_devpts(&self, _pid: i32, _tty: Tty) -> std::io::Result<Option<u64>> {
+        Ok(None)
+    }
 }
 
 /// Decodes a NUL-separated `/proc` blob (cmdline, environ).
