@@ -370,11 +370,16 @@ fn resolve_peers(
     // in, so asking only in ours would call a containerised daemon's clients
     // "none". One dump per distinct namespace.
     let tables = peer_tables(&mut sockets, &mut out, proc_root);
+    let elsewhere = sockets_from_elsewhere(&mut sockets, &mut out, &tables, source);
     if sockets.is_empty() {
         return out;
     }
     let peer_of = |pid: i32, inode: u64| -> Option<u64> {
-        tables.get(&pid).and_then(|t| t.get(&inode)).copied()
+        tables
+            .get(&pid)
+            .and_then(|t| t.peers.get(&inode))
+            .or_else(|| elsewhere.get(&inode))
+            .copied()
     };
 
     // inode → holder pid, seeded with the candidates' own sockets.
@@ -442,9 +447,102 @@ fn resolve_peers(
     out
 }
 
-/// Unix socket peers (inode → peer inode), shared by the candidates of one
-/// network namespace.
-type PeerTable = std::rc::Rc<HashMap<u64, u64>>;
+#[cfg(target_os = "linux")]
+use crate::proc::unix_diag::UnixSockets;
+
+/// The AF_UNIX sockets of one network namespace (none read elsewhere).
+#[cfg(not(target_os = "linux"))]
+#[derive(Debug, Default)]
+struct UnixSockets {
+    peers: HashMap<u64, u64>,
+    all: HashSet<u64>,
+}
+
+/// The unix sockets of one network namespace, shared by its candidates.
+type PeerTable = std::rc::Rc<UnixSockets>;
+
+/// A candidate's unix socket that is not in its own namespace's table comes
+/// from another namespace (inherited across `unshare -n` without
+/// `O_CLOEXEC`, passed over `SCM_RIGHTS`): it is looked up in the other
+/// tables, stray's own namespace included. Returns inode → peer for those
+/// found; a candidate with one found nowhere gets [`Peers::Unknown`] in
+/// `out` and leaves `sockets`. Sockets of other families are not listed by
+/// a unix dump and are told apart by their sockfs protocol name.
+fn sockets_from_elsewhere(
+    sockets: &mut HashMap<i32, Vec<u64>>,
+    out: &mut HashMap<i32, Peers>,
+    tables: &HashMap<i32, PeerTable>,
+    source: &dyn ProcSource,
+) -> HashMap<u64, u64> {
+    let mut found_peers = HashMap::new();
+    let mut own: Option<Option<UnixSockets>> = None;
+    let mut pids: Vec<i32> = sockets.keys().copied().collect();
+    pids.sort_unstable();
+    for pid in pids {
+        let Some(table) = tables.get(&pid) else {
+            continue;
+        };
+        let missing: Vec<u64> = sockets[&pid]
+            .iter()
+            .filter(|i| !table.all.contains(i))
+            .copied()
+            .collect();
+        if missing.is_empty() {
+            continue;
+        }
+        let unix = match source.unix_sockets_among(pid, &missing) {
+            Ok(unix) => unix,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(e) => {
+                sockets.remove(&pid);
+                out.insert(
+                    pid,
+                    Peers::Unknown(format!("cannot tell the sockets of {pid} apart: {e}")),
+                );
+                continue;
+            }
+        };
+        for inode in unix {
+            let in_table =
+                |t: &UnixSockets| t.all.contains(&inode).then(|| t.peers.get(&inode).copied());
+            let found = tables.values().find_map(|t| in_table(t)).or_else(|| {
+                own.get_or_insert_with(|| own_unix_sockets().ok())
+                    .as_ref()
+                    .and_then(in_table)
+            });
+            match found {
+                Some(Some(peer)) => {
+                    found_peers.insert(inode, peer);
+                }
+                Some(None) => {}
+                None => {
+                    sockets.remove(&pid);
+                    out.insert(
+                        pid,
+                        Peers::Unknown(format!(
+                            "unix socket {inode} of {pid} is in a network namespace that was not listed"
+                        )),
+                    );
+                    break;
+                }
+            }
+        }
+    }
+    found_peers
+}
+
+#[cfg(target_os = "linux")]
+fn own_unix_sockets() -> std::io::Result<UnixSockets> {
+    crate::proc::unix_diag::unix_peers()
+}
+
+#[cfg(not(target_os = "linux"))]
+fn own_unix_sockets() -> std::io::Result<UnixSockets> {
+    Err(std::io::Error::new(
+        std::io::ErrorKind::Unsupported,
+        "unix socket peers are only resolved on Linux",
+    ))
+}
 
 /// Dumps the unix sockets of every network namespace a candidate of
 /// `sockets` lives in, once per namespace, and returns each candidate's
@@ -592,6 +690,76 @@ mod tests {
             out[&11]
         );
         assert_eq!(out[&12], Peers::Known(Vec::new()));
+    }
+
+    /// Answers only which sockets are AF_UNIX.
+    struct UnixOnly(Vec<u64>);
+
+    impl ProcSource for UnixOnly {
+        fn exe(&self, _: i32) -> std::io::Result<String> {
+            Err(std::io::ErrorKind::NotFound.into())
+        }
+        fn cmdline(&self, _: i32) -> std::io::Result<Vec<String>> {
+            Err(std::io::ErrorKind::NotFound.into())
+        }
+        fn environ(&self, _: i32) -> std::io::Result<Vec<String>> {
+            Err(std::io::ErrorKind::NotFound.into())
+        }
+        fn pty_masters(&self, _: i32) -> std::io::Result<Vec<u32>> {
+            Ok(Vec::new())
+        }
+        fn socket_inodes(&self, _: i32) -> std::io::Result<Vec<u64>> {
+            Ok(Vec::new())
+        }
+        fn unix_sockets_among(&self, _: i32, inodes: &[u64]) -> std::io::Result<Vec<u64>> {
+            Ok(inodes
+                .iter()
+                .filter(|i| self.0.contains(i))
+                .copied()
+                .collect())
+        }
+    }
+
+    /// A unix socket listed in no namespace's table (held from a namespace
+    /// stray did not dump) makes the peers unknown; a socket of another
+    /// family missing from the unix tables changes nothing; one found in
+    /// another candidate's namespace lends its peer.
+    #[test]
+    fn unix_socket_from_an_unlisted_namespace_means_peers_unknown() {
+        // Inodes no real namespace lists.
+        const STRAY_UNIX: u64 = u64::MAX - 1;
+        const TCP: u64 = u64::MAX - 2;
+        const ELSEWHERE: u64 = u64::MAX - 3;
+        let empty = std::rc::Rc::new(UnixSockets::default());
+        let other = std::rc::Rc::new(UnixSockets {
+            peers: [(ELSEWHERE, 77)].into(),
+            all: [ELSEWHERE].into(),
+        });
+        let tables: HashMap<i32, PeerTable> = [
+            (10, empty.clone()),
+            (11, empty.clone()),
+            (12, empty),
+            (13, other),
+        ]
+        .into();
+        let mut sockets: HashMap<i32, Vec<u64>> = [
+            (10, vec![STRAY_UNIX, TCP]),
+            (11, vec![TCP]),
+            (12, vec![ELSEWHERE]),
+            (13, vec![ELSEWHERE]),
+        ]
+        .into();
+        let mut out = HashMap::new();
+        let source = UnixOnly(vec![STRAY_UNIX, ELSEWHERE]);
+        let found = sockets_from_elsewhere(&mut sockets, &mut out, &tables, &source);
+        assert!(
+            matches!(&out[&10], Peers::Unknown(why) if why.contains("not listed")),
+            "{out:?}"
+        );
+        assert!(!sockets.contains_key(&10));
+        assert!(!out.contains_key(&11) && sockets.contains_key(&11));
+        assert!(!out.contains_key(&12) && sockets.contains_key(&12));
+        assert_eq!(found, [(ELSEWHERE, 77)].into());
     }
 
     proptest! {

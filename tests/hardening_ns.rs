@@ -132,6 +132,74 @@ fn daemon_in_another_netns_serving_a_pane_is_protected_until_its_client_leaves()
     assert!(wait_until(Duration::from_secs(5), || !daemon.alive()));
 }
 
+/// A daemon that accepted its client in the host's network namespace and
+/// then moved to a namespace of its own (as a sandbox set up after the
+/// sockets were open does) holds sockets its new namespace does not list:
+/// they are looked up elsewhere, so it is still seen serving the pane, and
+/// is reaped once the client has left.
+#[test]
+fn daemon_holding_sockets_from_another_netns_is_still_seen_serving() {
+    if !is_root() {
+        skip("needs root to move a process to a new network namespace");
+        return;
+    }
+    let mut env = TestEnv::new();
+    let daemon_name = unique_name("nx");
+    env.names.push(daemon_name.clone());
+    let sock = env.path("daemon.sock");
+    let moved = env.path("moved");
+    let daemon_py = format!(
+        "{}s=socket.socket(socket.AF_UNIX); s.bind('{}'); s.listen(4)\n\
+         c,_=s.accept()\n\
+         assert ctypes.CDLL(None).unshare(0x40000000) == 0\n\
+         open('{}','w').close()\n\
+         time.sleep(300)\n",
+        py_named(&daemon_name),
+        sock.display(),
+        moved.display()
+    );
+    let daemon = spawn_orphan(&env, Path::new("python3"), &["-c", &daemon_py]);
+    assert!(
+        wait_until(Duration::from_secs(10), || sock.exists()
+            && comm_is(daemon.pid, &daemon_name)),
+        "daemon up"
+    );
+    orphan_config(&env, &daemon, "0s", "60s", "");
+    let client_py = format!(
+        "import socket,time\ns=socket.socket(socket.AF_UNIX); s.connect('{}')\ntime.sleep(300)\n",
+        sock.display()
+    );
+    let tmux = Tmux::start(&env, "sleep 300");
+    let client = Proc::from_pid(tmux.new_window(&format!("python3 -c \"{client_py}\"")));
+    assert!(
+        wait_until(Duration::from_secs(10), || moved.exists()),
+        "daemon accepted and moved"
+    );
+    assert_ne!(net_ns(&daemon.pid.to_string()), net_ns("self"));
+
+    let (doc, _) = env.json(&["scan"]);
+    let e = scan_entry(&doc, daemon.pid).expect("daemon listed");
+    assert_eq!(e["class"], "protected", "{doc}");
+    assert_eq!(e["protected_by"]["kind"], "serves", "{doc}");
+    let (doc, _) = env.json(&["reap"]);
+    assert!(actions(&doc).is_empty(), "{doc}");
+    assert!(daemon.alive());
+
+    client.signal(libc::SIGKILL);
+    assert!(wait_until(Duration::from_secs(5), || !client.alive()));
+    let mut doc = Value::Null;
+    assert!(
+        wait_until(Duration::from_secs(5), || {
+            doc = env.json(&["scan"]).0;
+            class_in_scan(&doc, daemon.pid).as_deref() == Some("orphan")
+        }),
+        "{doc}"
+    );
+    let (doc, _) = env.json(&["reap"]);
+    assert_eq!(doc["actions"][0]["pid"], daemon.pid, "{doc}");
+    assert!(wait_until(Duration::from_secs(5), || !daemon.alive()));
+}
+
 /// `setpriv` prefix that runs a command as nobody:nogroup, no groups.
 fn as_nobody(c: &Command) -> Command {
     let mut s = Command::new("setpriv");

@@ -519,6 +519,30 @@ impl ProcSource for LiveSource {
         Ok(indexes)
     }
 
+    fn unix_sockets_among(&self, pid: i32, inodes: &[u64]) -> io::Result<Vec<u64>> {
+        let mut fds = Vec::new();
+        self.each_fd(pid, |fd, target| {
+            if let Some(inode) = parse_socket_link(target) {
+                if inodes.contains(&inode) {
+                    fds.push((fd.to_string(), inode));
+                }
+            }
+        })?;
+        let mut unix = Vec::new();
+        for (fd, inode) in fds {
+            let path = self.file(pid, &format!("fd/{fd}"));
+            // sockfs names the protocol: `UNIX`, `UNIX-STREAM`, `TCP`, ...
+            match socket_protocol(&path) {
+                Ok(name) if name.starts_with(b"UNIX") => unix.push(inode),
+                Ok(_) => {}
+                // Closed since: no longer anyone's peer.
+                Err(e) if vanished(&e) => {}
+                Err(e) => return Err(with_path(e, &path)),
+            }
+        }
+        Ok(unix)
+    }
+
     fn pty_master_devpts(&self, pid: i32, index: u32) -> io::Result<Vec<Option<u64>>> {
         let mut master_fds = Vec::new();
         self.each_fd(pid, |fd, target| {
@@ -586,6 +610,26 @@ impl ProcSource for LiveSource {
         })?;
         Ok(inodes)
     }
+}
+
+/// The `system.sockprotoname` attribute of a socket (`path` followed).
+fn socket_protocol(path: &Path) -> io::Result<Vec<u8>> {
+    let c = std::ffi::CString::new(path.as_os_str().as_bytes())
+        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "NUL in path"))?;
+    let mut buf = [0u8; 64];
+    // SAFETY: a NUL-terminated path and name, and a buffer of the size given.
+    let n = unsafe {
+        libc::getxattr(
+            c.as_ptr(),
+            c"system.sockprotoname".as_ptr(),
+            buf.as_mut_ptr().cast(),
+            buf.len(),
+        )
+    };
+    if n < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(buf[..n as usize].to_vec())
 }
 
 /// The devpts instance `path` (followed) lives in: the device number of its

@@ -245,6 +245,13 @@ pub trait ProcSource {
     fn pty_masters(&self, pid: i32) -> std::io::Result<Vec<u32>>;
     /// Inodes of the sockets this process holds.
     fn socket_inodes(&self, pid: i32) -> std::io::Result<Vec<u64>>;
+    /// Which of `inodes` (sockets `pid` holds) are AF_UNIX sockets.
+    fn unix_sockets_among(&self, _pid: i32, _inodes: &[u64]) -> std::io::Result<Vec<u64>> {
+        Err(std::io::Error::new(
+            std::io::ErrorKind::Unsupported,
+            "socket families are only read on Linux",
+        ))
+    }
     /// The devpts instance (device number of the devpts mount) of each PTY
     /// master with this `index` that `pid` holds, `None` for a master that
     /// does not say (opened through a `/dev/ptmx` device node outside

@@ -11,7 +11,7 @@
 //! calling thread), so a daemon in a container or under `unshare -n` is seen
 //! with its clients instead of as "nothing connected".
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::io;
 
 use netlink_packet_core::{
@@ -105,11 +105,20 @@ pub fn dump(request: SockDiagMessage) -> io::Result<Vec<SockDiagMessage>> {
     }
 }
 
-/// Every connected AF_UNIX socket on the host: inode → peer inode.
+/// The AF_UNIX sockets of one network namespace.
+#[derive(Debug, Clone, Default)]
+pub struct UnixSockets {
+    /// Every connected socket: inode → peer inode.
+    pub peers: HashMap<u64, u64>,
+    /// Every socket listed, connected or not.
+    pub all: HashSet<u64>,
+}
+
+/// Every AF_UNIX socket of this thread's network namespace, with its peer.
 ///
 /// Fails when the kernel lacks `unix_diag` (module not loaded, or a kernel
 /// without CONFIG_UNIX_DIAG); callers must then treat peers as unknown.
-pub fn unix_peers() -> io::Result<HashMap<u64, u64>> {
+pub fn unix_peers() -> io::Result<UnixSockets> {
     // An interrupted dump is retried a few times, then reported.
     let mut attempt = 0;
     loop {
@@ -120,24 +129,26 @@ pub fn unix_peers() -> io::Result<HashMap<u64, u64>> {
     }
 }
 
-fn unix_peers_once() -> io::Result<HashMap<u64, u64>> {
+fn unix_peers_once() -> io::Result<UnixSockets> {
     let request = SockDiagMessage::UnixRequest(UnixRequest {
         state_flags: StateFlags::all(),
         inode: 0,
         show_flags: ShowFlags::PEER,
         cookie: [0xff; 8],
     });
-    let mut peers = HashMap::new();
+    let mut sockets = UnixSockets::default();
     for answer in dump(request)? {
         if let SockDiagMessage::UnixResponse(r) = answer {
+            let inode = u64::from(r.header.inode);
+            sockets.all.insert(inode);
             if let Some(peer) = r.peer() {
                 if peer != 0 {
-                    peers.insert(u64::from(r.header.inode), u64::from(peer));
+                    sockets.peers.insert(inode, u64::from(peer));
                 }
             }
         }
     }
-    Ok(peers)
+    Ok(sockets)
 }
 
 /// A network namespace's identity: device and inode of its nsfs file
@@ -173,7 +184,7 @@ pub fn own_net_namespace() -> io::Result<NetNs> {
 /// (the pid may have been reused since it was looked at). Needs
 /// CAP_SYS_ADMIN over that namespace: without it the error is returned and
 /// the caller must treat the peers as unknown.
-pub fn unix_peers_in(ns_file: &std::path::Path, expected: NetNs) -> io::Result<HashMap<u64, u64>> {
+pub fn unix_peers_in(ns_file: &std::path::Path, expected: NetNs) -> io::Result<UnixSockets> {
     use std::os::fd::AsRawFd;
     let ns = std::fs::File::open(ns_file)?;
     if NetNs::of_metadata(&ns.metadata()?) != expected {
@@ -229,8 +240,14 @@ mod tests {
             }
         };
         let (ia, ib) = (inode_of(&a), inode_of(&b));
-        assert_eq!(peers.get(&ia), Some(&ib));
-        assert_eq!(peers.get(&ib), Some(&ia));
+        assert_eq!(peers.peers.get(&ia), Some(&ib));
+        assert_eq!(peers.peers.get(&ib), Some(&ia));
+        // A listening socket is listed, with no peer.
+        let dir = tempfile::tempdir().unwrap();
+        let listener = std::os::unix::net::UnixListener::bind(dir.path().join("s")).unwrap();
+        let peers = unix_peers().unwrap();
+        assert!(peers.all.contains(&inode_of(&listener)));
+        assert!(!peers.peers.contains_key(&inode_of(&listener)));
     }
 
     #[test]
@@ -240,7 +257,7 @@ mod tests {
         let ns_file = std::path::Path::new("/proc/self/ns/net");
         assert_eq!(net_namespace(ns_file).unwrap(), own);
         match unix_peers_in(ns_file, own) {
-            Ok(peers) => assert_eq!(peers.get(&inode_of(&a)), Some(&inode_of(&b))),
+            Ok(peers) => assert_eq!(peers.peers.get(&inode_of(&a)), Some(&inode_of(&b))),
             // Not root: setns is refused, and the error says where.
             Err(e) => assert!(e.to_string().contains("/proc/self/ns/net"), "{e}"),
         }
