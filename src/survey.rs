@@ -273,9 +273,10 @@ fn read_pane_devpts(
 }
 
 /// The devpts instance of each master `pts/n` that `server` holds. A master
-/// opened through the devtmpfs `/dev/ptmx` does not say; then the pane's
-/// own processes do (the server's children on `pts/n` hold its slave), when
-/// they agree on one instance. `None` when neither tells.
+/// opened through the devtmpfs `/dev/ptmx` does not say; then, when it is
+/// the server's only master numbered `n`, the pane's own processes do (the
+/// server's children on `pts/n` hold its slave), if they agree on one
+/// instance. `None` when neither tells.
 fn master_devpts(
     table: &ProcessTable,
     source: &dyn ProcSource,
@@ -288,7 +289,7 @@ fn master_devpts(
         // Unreadable, or the master closed since: not known.
         _ => return vec![None],
     };
-    if masters.iter().any(Option::is_none) {
+    if let [None] = masters[..] {
         let mut seen: Vec<u64> = Vec::new();
         let mut unknown = false;
         for &child in children.get(&server).map(Vec::as_slice).unwrap_or_default() {
@@ -305,9 +306,7 @@ fn master_devpts(
             ([one], false) => Some(*one),
             _ => None,
         };
-        for m in masters.iter_mut().filter(|m| m.is_none()) {
-            *m = from_panes;
-        }
+        masters[0] = from_panes;
     }
     masters
 }
@@ -452,6 +451,7 @@ use crate::proc::unix_diag::UnixSockets;
 
 /// The AF_UNIX sockets of one network namespace (none read elsewhere).
 #[cfg(not(target_os = "linux"))]
+#[allow(dead_code)] // only tests build one off Linux
 #[derive(Debug, Default)]
 struct UnixSockets {
     peers: HashMap<u64, u64>,
@@ -760,6 +760,92 @@ mod tests {
         assert!(!out.contains_key(&11) && sockets.contains_key(&11));
         assert!(!out.contains_key(&12) && sockets.contains_key(&12));
         assert_eq!(found, [(ELSEWHERE, 77)].into());
+    }
+
+    /// Answers only devpts questions: each server's masters, each
+    /// process's terminal instance.
+    struct Devpts {
+        masters: HashMap<i32, Vec<Option<u64>>>,
+        ttys: HashMap<i32, u64>,
+    }
+
+    impl ProcSource for Devpts {
+        fn exe(&self, _: i32) -> std::io::Result<String> {
+            Err(std::io::ErrorKind::NotFound.into())
+        }
+        fn cmdline(&self, _: i32) -> std::io::Result<Vec<String>> {
+            Err(std::io::ErrorKind::NotFound.into())
+        }
+        fn environ(&self, _: i32) -> std::io::Result<Vec<String>> {
+            Err(std::io::ErrorKind::NotFound.into())
+        }
+        fn pty_masters(&self, _: i32) -> std::io::Result<Vec<u32>> {
+            Ok(Vec::new())
+        }
+        fn socket_inodes(&self, _: i32) -> std::io::Result<Vec<u64>> {
+            Ok(Vec::new())
+        }
+        fn pty_master_devpts(&self, pid: i32, _: u32) -> std::io::Result<Vec<Option<u64>>> {
+            Ok(self.masters.get(&pid).cloned().unwrap_or_default())
+        }
+        fn tty_devpts(&self, pid: i32, _: Tty) -> std::io::Result<Option<u64>> {
+            Ok(self.ttys.get(&pid).copied())
+        }
+    }
+
+    /// A master that does not name its devpts instance takes the instance
+    /// of the pane processes on its terminal, only when it is the server's
+    /// one master of that number and they agree.
+    #[test]
+    fn master_instance_from_the_pane_processes_only_when_unambiguous() {
+        let p = |pid, ppid, tty: Option<Tty>| Process {
+            pid,
+            ppid,
+            start_time: 0,
+            uid: 0,
+            state: 'S',
+            tty,
+            comm: "sh".into(),
+            rss_bytes: 0,
+            kernel_thread: false,
+            exe: None,
+            cmdline: None,
+        };
+        let table = ProcessTable::new(
+            vec![
+                p(100, 1, None),
+                p(101, 100, Some(Tty::Pts(3))),
+                p(102, 100, Some(Tty::Pts(4))),
+                p(200, 1, None),
+                p(201, 200, Some(Tty::Pts(3))),
+                p(202, 200, Some(Tty::Pts(3))),
+            ],
+            0.0,
+            100,
+        );
+        let children = table.children();
+        let mut src = Devpts {
+            masters: [(100, vec![None]), (200, vec![None])].into(),
+            ttys: [(101, 40), (102, 26), (201, 40), (202, 26)].into(),
+        };
+        let of = |src: &Devpts, server| master_devpts(&table, src, &children, server, 3);
+        assert_eq!(of(&src, 100), vec![Some(40)]);
+        // Pane processes that disagree: not known.
+        assert_eq!(of(&src, 200), vec![None]);
+        // One of them unreadable: not known.
+        src.ttys.insert(202, 40);
+        assert_eq!(of(&src, 200), vec![Some(40)]);
+        src.ttys.remove(&202);
+        assert_eq!(of(&src, 200), vec![None]);
+        // Two masters numbered 3: the panes cannot say whose.
+        src.masters.insert(100, vec![None, Some(26)]);
+        assert_eq!(of(&src, 100), vec![None, Some(26)]);
+        // A master that names its instance is taken as it is.
+        src.masters.insert(100, vec![Some(26)]);
+        assert_eq!(of(&src, 100), vec![Some(26)]);
+        // Nothing readable: one unknown master.
+        src.masters.remove(&100);
+        assert_eq!(of(&src, 100), vec![None]);
     }
 
     proptest! {
