@@ -163,6 +163,15 @@ pub struct Facts {
     /// caller (`/proc` mounted `hidepid=2`), when they are: a missing
     /// ancestor is then hidden, not vanished.
     pub hidden_ancestry: Option<String>,
+    /// PTY index → every multiplexer server holding a master of that index,
+    /// with the master's devpts instance (`None`: not known). Filled only
+    /// for the indexes of [`Facts::tty_devpts`]: two devpts instances (a
+    /// container's and the host's) each have their own `pts/3`.
+    pub pane_devpts: HashMap<u32, Vec<(i32, Option<u64>)>>,
+    /// Agent pid → devpts instance of its controlling terminal, read only
+    /// for agents outside every multiplexer tree whose pts number is a
+    /// pane's. Without it, the pts number alone decides (protect).
+    pub tty_devpts: HashMap<i32, u64>,
 }
 
 /// How a process without a terminal came to have its parent.
@@ -362,7 +371,7 @@ impl<'a> Classifier<'a> {
             Ancestry::Free => {}
         }
         if let Some(Tty::Pts(index)) = p.tty {
-            if let Some(&server) = self.facts.pane_ttys.get(&index) {
+            if let Some(server) = self.pane_server(p.pid, index) {
                 return Some(ProtectedBy::PaneTty {
                     pid: server,
                     comm: self.comm(server),
@@ -387,6 +396,29 @@ impl<'a> Classifier<'a> {
             });
         }
         None
+    }
+
+    /// The multiplexer server whose pane `pid`'s terminal `pts/index` is.
+    /// The pts number alone decides unless the terminal's devpts instance and
+    /// that of every master with this number are known: then only a master
+    /// in the same instance makes it a pane (a host terminal that shares its
+    /// number with a container's pane is not one).
+    fn pane_server(&self, pid: i32, index: u32) -> Option<i32> {
+        let &any = self.facts.pane_ttys.get(&index)?;
+        let (Some(&mine), Some(masters)) = (
+            self.facts.tty_devpts.get(&pid),
+            self.facts.pane_devpts.get(&index),
+        ) else {
+            return Some(any);
+        };
+        if masters.is_empty() {
+            return Some(any);
+        }
+        masters
+            .iter()
+            .find(|(_, dev)| *dev == Some(mine))
+            .or_else(|| masters.iter().find(|(_, dev)| dev.is_none()))
+            .map(|&(server, _)| server)
     }
 
     /// Serving is transitive: a daemon whose only client is another daemon
@@ -796,6 +828,45 @@ mod tests {
             v.protected_by,
             Some(ProtectedBy::PaneTty { pid: 100, .. })
         ));
+    }
+
+    /// Two devpts instances (a container's and the host's) each have a
+    /// `pts/3`: a host agent on its own pts/3 is not a pane of the
+    /// container's tmux once both instances are known; whenever one is not,
+    /// the number alone decides (protect).
+    #[test]
+    fn same_pts_number_in_another_devpts_instance_is_not_a_pane() {
+        const HOST: u64 = 26;
+        const CONTAINER: u64 = 40;
+        let mut b = table();
+        b.tmux_server(100, &[3])
+            .proc_(70, 1, "python3")
+            .agent(200, 70, Some(Tty::Pts(3)));
+        // Nothing known: the number decides.
+        assert_eq!(class_of(&b, 200), Class::Protected);
+        // The agent's instance alone: still the number.
+        b.facts.tty_devpts.insert(200, HOST);
+        assert_eq!(class_of(&b, 200), Class::Protected);
+        // A master whose instance is unknown could be the agent's.
+        b.facts.pane_devpts.insert(3, vec![(100, None)]);
+        assert_eq!(class_of(&b, 200), Class::Protected);
+        // Every master known, none in the agent's instance: not a pane.
+        b.facts.pane_devpts.insert(3, vec![(100, Some(CONTAINER))]);
+        let v = classify_one(&b, &rules(), 200);
+        assert_eq!(v.class, Class::Unmanaged, "{v:?}");
+        // A second server whose pts/3 is in the host's instance: its pane.
+        b.tmux_server(101, &[]);
+        b.facts
+            .pane_devpts
+            .insert(3, vec![(100, Some(CONTAINER)), (101, Some(HOST))]);
+        let v = classify_one(&b, &rules(), 200);
+        assert!(
+            matches!(v.protected_by, Some(ProtectedBy::PaneTty { pid: 101, .. })),
+            "{v:?}"
+        );
+        // The agent's instance unknown again: protected by the number.
+        b.facts.tty_devpts.clear();
+        assert_eq!(class_of(&b, 200), Class::Protected);
     }
 
     #[test]

@@ -13,7 +13,7 @@ use crate::classify::{
     is_multiplexer_server, parent_is_listed_reaper, Classifier, Facts, Peers, Rules, Verdict,
 };
 use crate::config::{Config, MatchRules};
-use crate::proc::{LiveSource, ProcSource, Process, ProcessTable};
+use crate::proc::{LiveSource, ProcSource, Process, ProcessTable, Tty};
 use crate::state::Lineage;
 
 /// The table, what was learnt about it, and the verdicts.
@@ -136,7 +136,8 @@ pub fn survey_with(
         hidden_ancestry: hidden_ancestry(&table, proc_root),
         ..Facts::default()
     };
-    read_pane_ttys(&table, &rules, &source, &mut facts);
+    let pane_servers = read_pane_ttys(&table, &rules, &source, &mut facts);
+    read_pane_devpts(&table, &rules, &source, &pane_servers, &mut facts);
     read_parentage(&table, &rules, &source, memory, &mut facts);
     early(&table, &facts, &rules);
 
@@ -153,7 +154,8 @@ pub fn survey_with(
             })
             .map(|p| (p.pid, p.uid))
             .collect();
-        (!candidates.is_empty()).then(|| resolve_peers(&table, &c, &candidates, &source, my_uid))
+        (!candidates.is_empty())
+            .then(|| resolve_peers(&table, &c, &candidates, &source, my_uid, proc_root))
     };
     if let Some(peers) = peers {
         facts.peers = peers;
@@ -333,8 +335,15 @@ fn service_main_of(table: &ProcessTable, source: &dyn ProcSource, p: &Process) -
     (oldest && procs.contains(&p.pid)).then(|| unit.to_string())
 }
 
-/// Reads which PTY masters each multiplexer server holds.
-fn read_pane_ttys(table: &ProcessTable, rules: &Rules, source: &dyn ProcSource, facts: &mut Facts) {
+/// Reads which PTY masters each multiplexer server holds. Returns every
+/// server per PTY index (`facts.pane_ttys` keeps one).
+fn read_pane_ttys(
+    table: &ProcessTable,
+    rules: &Rules,
+    source: &dyn ProcSource,
+    facts: &mut Facts,
+) -> HashMap<u32, Vec<i32>> {
+    let mut servers: HashMap<u32, Vec<i32>> = HashMap::new();
     for p in table
         .iter()
         .filter(|p| is_multiplexer_server(p, &rules.multiplexers))
@@ -343,12 +352,117 @@ fn read_pane_ttys(table: &ProcessTable, rules: &Rules, source: &dyn ProcSource, 
             Ok(indexes) => {
                 for i in indexes {
                     facts.pane_ttys.insert(i, p.pid);
+                    servers.entry(i).or_default().push(p.pid);
                 }
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
             Err(e) => facts.unreadable_servers.push((p.pid, e.to_string())),
         }
     }
+    servers
+}
+
+/// For an agent outside every multiplexer tree whose pts number is a pane's,
+/// tells whether it is that pane's terminal or the same number in another
+/// devpts instance (a container's own `/dev/pts`): reads the devpts instance
+/// of the agent's terminal and of every multiplexer master with that
+/// number. Agents inside a tree, the common case, cost nothing here.
+fn read_pane_devpts(
+    table: &ProcessTable,
+    rules: &Rules,
+    source: &dyn ProcSource,
+    pane_servers: &HashMap<u32, Vec<i32>>,
+    facts: &mut Facts,
+) {
+    let mut agents: Vec<(i32, u32)> = facts
+        .agents
+        .keys()
+        .filter_map(|&pid| {
+            let p = table.get(pid)?;
+            match p.tty {
+                Some(Tty::Pts(n)) if pane_servers.contains_key(&n) => Some((pid, n)),
+                _ => None,
+            }
+        })
+        .filter(|&(pid, _)| !under_multiplexer(table, pid, &rules.multiplexers))
+        .collect();
+    agents.sort_unstable();
+    let mut children: Option<HashMap<i32, Vec<i32>>> = None;
+    for (pid, n) in agents {
+        let Ok(Some(dev)) = source.tty_devpts(pid, Tty::Pts(n)) else {
+            continue;
+        };
+        facts.tty_devpts.insert(pid, dev);
+        if facts.pane_devpts.contains_key(&n) {
+            continue;
+        }
+        let children = children.get_or_insert_with(|| table.children());
+        let masters = pane_servers[&n]
+            .iter()
+            .flat_map(|&server| {
+                master_devpts(table, source, children, server, n)
+                    .into_iter()
+                    .map(move |dev| (server, dev))
+            })
+            .collect();
+        facts.pane_devpts.insert(n, masters);
+    }
+}
+
+/// The devpts instance of each master `pts/n` that `server` holds. A master
+/// opened through the devtmpfs `/dev/ptmx` does not say; then, when it is
+/// the server's only master numbered `n`, the pane's own processes do (the
+/// server's children on `pts/n` hold its slave), if they agree on one
+/// instance. `None` when neither tells.
+fn master_devpts(
+    table: &ProcessTable,
+    source: &dyn ProcSource,
+    children: &HashMap<i32, Vec<i32>>,
+    server: i32,
+    n: u32,
+) -> Vec<Option<u64>> {
+    let mut masters = match source.pty_master_devpts(server, n) {
+        Ok(m) if !m.is_empty() => m,
+        // Unreadable, or the master closed since: not known.
+        _ => return vec![None],
+    };
+    if let [None] = masters[..] {
+        let mut seen: Vec<u64> = Vec::new();
+        let mut unknown = false;
+        for &child in children.get(&server).map(Vec::as_slice).unwrap_or_default() {
+            if table.get(child).and_then(|c| c.tty) != Some(Tty::Pts(n)) {
+                continue;
+            }
+            match source.tty_devpts(child, Tty::Pts(n)) {
+                Ok(Some(dev)) if !seen.contains(&dev) => seen.push(dev),
+                Ok(Some(_)) => {}
+                _ => unknown = true,
+            }
+        }
+        let from_panes = match (seen.as_slice(), unknown) {
+            ([one], false) => Some(*one),
+            _ => None,
+        };
+        masters[0] = from_panes;
+    }
+    masters
+}
+
+/// Does `pid` descend from (or is it) a multiplexer server?
+fn under_multiplexer(table: &ProcessTable, pid: i32, multiplexers: &[String]) -> bool {
+    let mut cur = table.get(pid);
+    let mut hops = 0;
+    while let Some(p) = cur {
+        if is_multiplexer_server(p, multiplexers) {
+            return true;
+        }
+        hops += 1;
+        if p.ppid <= 0 || p.ppid == p.pid || hops > table.len() {
+            return false;
+        }
+        cur = table.get(p.ppid);
+    }
+    false
 }
 
 /// For each candidate, which processes hold the peer ends of its connected
@@ -361,6 +475,7 @@ fn resolve_peers(
     candidates: &[(i32, u32)],
     source: &dyn ProcSource,
     my_uid: u32,
+    proc_root: &Path,
 ) -> HashMap<i32, Peers> {
     let mut out = HashMap::new();
     let mut sockets: HashMap<i32, Vec<u64>> = HashMap::new();
@@ -386,17 +501,21 @@ fn resolve_peers(
     if sockets.is_empty() {
         return out;
     }
-    let peer_of = match unix_peers() {
-        Ok(m) => m,
-        Err(e) => {
-            for pid in sockets.keys() {
-                out.insert(
-                    *pid,
-                    Peers::Unknown(format!("cannot list unix socket peers: {e}")),
-                );
-            }
-            return out;
-        }
+    // Each candidate's sockets are looked up in the dump of its own network
+    // namespace: a dump shows only the sockets of the namespace it is made
+    // in, so asking only in ours would call a containerised daemon's clients
+    // "none". One dump per distinct namespace.
+    let tables = peer_tables(&mut sockets, &mut out, proc_root);
+    let elsewhere = sockets_from_elsewhere(&mut sockets, &mut out, &tables, source);
+    if sockets.is_empty() {
+        return out;
+    }
+    let peer_of = |pid: i32, inode: u64| -> Option<u64> {
+        tables
+            .get(&pid)
+            .and_then(|t| t.peers.get(&inode))
+            .or_else(|| elsewhere.get(&inode))
+            .copied()
     };
 
     // inode → holder pid, seeded with the candidates' own sockets.
@@ -407,9 +526,9 @@ fn resolve_peers(
         }
     }
     let mut wanted: HashSet<u64> = sockets
-        .values()
-        .flatten()
-        .filter_map(|i| peer_of.get(i).copied())
+        .iter()
+        .flat_map(|(&pid, inodes)| inodes.iter().map(move |&i| (pid, i)))
+        .filter_map(|(pid, i)| peer_of(pid, i))
         .filter(|peer| !holder.contains_key(peer))
         .collect();
     let owners: HashSet<u32> = candidates.iter().map(|&(_, uid)| uid).collect();
@@ -445,9 +564,9 @@ fn resolve_peers(
     for (&pid, inodes) in &sockets {
         let mut holders = Vec::new();
         let mut unresolved = false;
-        for i in inodes {
-            if let Some(peer) = peer_of.get(i) {
-                match holder.get(peer) {
+        for &i in inodes {
+            if let Some(peer) = peer_of(pid, i) {
+                match holder.get(&peer) {
                     Some(&h) => holders.push(h),
                     None => unresolved = true,
                 }
@@ -465,16 +584,195 @@ fn resolve_peers(
 }
 
 #[cfg(target_os = "linux")]
-fn unix_peers() -> std::io::Result<HashMap<u64, u64>> {
+use crate::proc::unix_diag::UnixSockets;
+
+/// The AF_UNIX sockets of one network namespace (none read elsewhere).
+#[cfg(not(target_os = "linux"))]
+#[allow(dead_code)] // only tests build one off Linux
+#[derive(Debug, Default)]
+struct UnixSockets {
+    peers: HashMap<u64, u64>,
+    all: HashSet<u64>,
+}
+
+/// The unix sockets of one network namespace, shared by its candidates.
+type PeerTable = std::rc::Rc<UnixSockets>;
+
+/// A candidate's unix socket that is not in its own namespace's table comes
+/// from another namespace (inherited across `unshare -n` without
+/// `O_CLOEXEC`, passed over `SCM_RIGHTS`): it is looked up in the other
+/// tables, stray's own namespace included. Returns inode → peer for those
+/// found; a candidate with one found nowhere gets [`Peers::Unknown`] in
+/// `out` and leaves `sockets`. Sockets of other families are not listed by
+/// a unix dump and are told apart by their sockfs protocol name.
+fn sockets_from_elsewhere(
+    sockets: &mut HashMap<i32, Vec<u64>>,
+    out: &mut HashMap<i32, Peers>,
+    tables: &HashMap<i32, PeerTable>,
+    source: &dyn ProcSource,
+) -> HashMap<u64, u64> {
+    let mut found_peers = HashMap::new();
+    let mut own: Option<Option<UnixSockets>> = None;
+    let mut pids: Vec<i32> = sockets.keys().copied().collect();
+    pids.sort_unstable();
+    for pid in pids {
+        let Some(table) = tables.get(&pid) else {
+            continue;
+        };
+        let missing: Vec<u64> = sockets[&pid]
+            .iter()
+            .filter(|i| !table.all.contains(i))
+            .copied()
+            .collect();
+        if missing.is_empty() {
+            continue;
+        }
+        let unix = match source.unix_sockets_among(pid, &missing) {
+            Ok(unix) => unix,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(e) => {
+                sockets.remove(&pid);
+                out.insert(
+                    pid,
+                    Peers::Unknown(format!("cannot tell the sockets of {pid} apart: {e}")),
+                );
+                continue;
+            }
+        };
+        for inode in unix {
+            let in_table =
+                |t: &UnixSockets| t.all.contains(&inode).then(|| t.peers.get(&inode).copied());
+            let found = tables.values().find_map(|t| in_table(t)).or_else(|| {
+                own.get_or_insert_with(|| own_unix_sockets().ok())
+                    .as_ref()
+                    .and_then(in_table)
+            });
+            match found {
+                Some(Some(peer)) => {
+                    found_peers.insert(inode, peer);
+                }
+                Some(None) => {}
+                None => {
+                    sockets.remove(&pid);
+                    out.insert(
+                        pid,
+                        Peers::Unknown(format!(
+                            "unix socket {inode} of {pid} is in a network namespace that was not listed"
+                        )),
+                    );
+                    break;
+                }
+            }
+        }
+    }
+    found_peers
+}
+
+#[cfg(target_os = "linux")]
+fn own_unix_sockets() -> std::io::Result<UnixSockets> {
     crate::proc::unix_diag::unix_peers()
 }
 
 #[cfg(not(target_os = "linux"))]
-fn unix_peers() -> std::io::Result<HashMap<u64, u64>> {
+fn own_unix_sockets() -> std::io::Result<UnixSockets> {
     Err(std::io::Error::new(
         std::io::ErrorKind::Unsupported,
         "unix socket peers are only resolved on Linux",
     ))
+}
+
+/// Dumps the unix sockets of every network namespace a candidate of
+/// `sockets` lives in, once per namespace, and returns each candidate's
+/// table. A candidate whose namespace cannot be read or entered (not root,
+/// no permission, no unix_diag) gets [`Peers::Unknown`] in `out` and leaves
+/// `sockets`; one that exited gets no peers.
+#[cfg(target_os = "linux")]
+fn peer_tables(
+    sockets: &mut HashMap<i32, Vec<u64>>,
+    out: &mut HashMap<i32, Peers>,
+    proc_root: &Path,
+) -> HashMap<i32, PeerTable> {
+    use crate::proc::unix_diag::{net_namespace, own_net_namespace, unix_peers, unix_peers_in};
+    let ns_file = |pid: i32| proc_root.join(pid.to_string()).join("ns/net");
+    let own = own_net_namespace().ok();
+    let mut by_ns: HashMap<_, Vec<i32>> = HashMap::new();
+    let mut pids: Vec<i32> = sockets.keys().copied().collect();
+    pids.sort_unstable();
+    for pid in pids {
+        match net_namespace(&ns_file(pid)) {
+            Ok(ns) => by_ns.entry(ns).or_default().push(pid),
+            Err(e) => {
+                sockets.remove(&pid);
+                let peers = if e.kind() == std::io::ErrorKind::NotFound {
+                    Peers::Known(Vec::new())
+                } else {
+                    Peers::Unknown(format!("cannot read the network namespace of {pid}: {e}"))
+                };
+                out.insert(pid, peers);
+            }
+        }
+    }
+    let mut tables = HashMap::new();
+    for (ns, members) in by_ns {
+        let dump = if Some(ns) == own {
+            unix_peers()
+        } else {
+            // Entered through any member still in that namespace.
+            let mut last = None;
+            let mut found = None;
+            for &pid in &members {
+                match unix_peers_in(&ns_file(pid), ns) {
+                    Ok(t) => {
+                        found = Some(t);
+                        break;
+                    }
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => last = Some(e),
+                    Err(e) => {
+                        last = Some(e);
+                        break;
+                    }
+                }
+            }
+            found.ok_or_else(|| {
+                last.unwrap_or_else(|| std::io::Error::other("no process left in it"))
+            })
+        };
+        match dump {
+            Ok(t) => {
+                let t = std::rc::Rc::new(t);
+                for pid in members {
+                    tables.insert(pid, t.clone());
+                }
+            }
+            Err(e) => {
+                let why = if Some(ns) == own {
+                    format!("cannot list unix socket peers: {e}")
+                } else {
+                    format!("cannot list unix socket peers in its network namespace: {e}")
+                };
+                for pid in members {
+                    sockets.remove(&pid);
+                    out.insert(pid, Peers::Unknown(why.clone()));
+                }
+            }
+        }
+    }
+    tables
+}
+
+#[cfg(not(target_os = "linux"))]
+fn peer_tables(
+    sockets: &mut HashMap<i32, Vec<u64>>,
+    out: &mut HashMap<i32, Peers>,
+    _proc_root: &Path,
+) -> HashMap<i32, PeerTable> {
+    for (pid, _) in sockets.drain() {
+        out.insert(
+            pid,
+            Peers::Unknown("unix socket peers are only resolved on Linux".to_string()),
+        );
+    }
+    HashMap::new()
 }
 
 #[cfg(test)]
@@ -639,6 +937,196 @@ mod tests {
         read_parentage(&table, &rules(), &Fake::default(), &memory, &mut facts);
         assert_eq!(facts.earlier_parent.get(&200), Some(&first));
         assert_eq!(facts.earlier_parent.get(&201), None);
+    }
+
+    /// A candidate whose network namespace cannot be read, or names no
+    /// namespace that can be entered, has unknown peers (so it is protected);
+    /// one that exited has none.
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn unreadable_or_unenterable_netns_means_peers_unknown() {
+        let root = tempfile::tempdir().unwrap();
+        // 10: `ns` is a file, so `ns/net` cannot be read (ENOTDIR).
+        std::fs::create_dir_all(root.path().join("10")).unwrap();
+        std::fs::write(root.path().join("10/ns"), "").unwrap();
+        // 11: `ns/net` is a plain file: readable, but setns refuses it.
+        std::fs::create_dir_all(root.path().join("11/ns")).unwrap();
+        std::fs::write(root.path().join("11/ns/net"), "").unwrap();
+        // 12: gone.
+        let mut sockets: HashMap<i32, Vec<u64>> =
+            [(10, vec![1]), (11, vec![2]), (12, vec![3])].into();
+        let mut out = HashMap::new();
+        let tables = peer_tables(&mut sockets, &mut out, root.path());
+        assert!(tables.is_empty() && sockets.is_empty());
+        assert!(
+            matches!(&out[&10], Peers::Unknown(why) if why.contains("network namespace of 10")),
+            "{:?}",
+            out[&10]
+        );
+        assert!(
+            matches!(&out[&11], Peers::Unknown(why) if why.contains("11/ns/net")),
+            "{:?}",
+            out[&11]
+        );
+        assert_eq!(out[&12], Peers::Known(Vec::new()));
+    }
+
+    /// Answers only which sockets are AF_UNIX.
+    struct UnixOnly(Vec<u64>);
+
+    impl ProcSource for UnixOnly {
+        fn exe(&self, _: i32) -> std::io::Result<String> {
+            Err(std::io::ErrorKind::NotFound.into())
+        }
+        fn cmdline(&self, _: i32) -> std::io::Result<Vec<String>> {
+            Err(std::io::ErrorKind::NotFound.into())
+        }
+        fn environ(&self, _: i32) -> std::io::Result<Vec<String>> {
+            Err(std::io::ErrorKind::NotFound.into())
+        }
+        fn pty_masters(&self, _: i32) -> std::io::Result<Vec<u32>> {
+            Ok(Vec::new())
+        }
+        fn socket_inodes(&self, _: i32) -> std::io::Result<Vec<u64>> {
+            Ok(Vec::new())
+        }
+        fn unix_sockets_among(&self, _: i32, inodes: &[u64]) -> std::io::Result<Vec<u64>> {
+            Ok(inodes
+                .iter()
+                .filter(|i| self.0.contains(i))
+                .copied()
+                .collect())
+        }
+    }
+
+    /// A unix socket listed in no namespace's table (held from a namespace
+    /// stray did not dump) makes the peers unknown; a socket of another
+    /// family missing from the unix tables changes nothing; one found in
+    /// another candidate's namespace lends its peer.
+    #[test]
+    fn unix_socket_from_an_unlisted_namespace_means_peers_unknown() {
+        // Inodes no real namespace lists.
+        const STRAY_UNIX: u64 = u64::MAX - 1;
+        const TCP: u64 = u64::MAX - 2;
+        const ELSEWHERE: u64 = u64::MAX - 3;
+        let empty = std::rc::Rc::new(UnixSockets::default());
+        let other = std::rc::Rc::new(UnixSockets {
+            peers: [(ELSEWHERE, 77)].into(),
+            all: [ELSEWHERE].into(),
+        });
+        let tables: HashMap<i32, PeerTable> = [
+            (10, empty.clone()),
+            (11, empty.clone()),
+            (12, empty),
+            (13, other),
+        ]
+        .into();
+        let mut sockets: HashMap<i32, Vec<u64>> = [
+            (10, vec![STRAY_UNIX, TCP]),
+            (11, vec![TCP]),
+            (12, vec![ELSEWHERE]),
+            (13, vec![ELSEWHERE]),
+        ]
+        .into();
+        let mut out = HashMap::new();
+        let source = UnixOnly(vec![STRAY_UNIX, ELSEWHERE]);
+        let found = sockets_from_elsewhere(&mut sockets, &mut out, &tables, &source);
+        assert!(
+            matches!(&out[&10], Peers::Unknown(why) if why.contains("not listed")),
+            "{out:?}"
+        );
+        assert!(!sockets.contains_key(&10));
+        assert!(!out.contains_key(&11) && sockets.contains_key(&11));
+        assert!(!out.contains_key(&12) && sockets.contains_key(&12));
+        assert_eq!(found, [(ELSEWHERE, 77)].into());
+    }
+
+    /// Answers only devpts questions: each server's masters, each
+    /// process's terminal instance.
+    struct Devpts {
+        masters: HashMap<i32, Vec<Option<u64>>>,
+        ttys: HashMap<i32, u64>,
+    }
+
+    impl ProcSource for Devpts {
+        fn exe(&self, _: i32) -> std::io::Result<String> {
+            Err(std::io::ErrorKind::NotFound.into())
+        }
+        fn cmdline(&self, _: i32) -> std::io::Result<Vec<String>> {
+            Err(std::io::ErrorKind::NotFound.into())
+        }
+        fn environ(&self, _: i32) -> std::io::Result<Vec<String>> {
+            Err(std::io::ErrorKind::NotFound.into())
+        }
+        fn pty_masters(&self, _: i32) -> std::io::Result<Vec<u32>> {
+            Ok(Vec::new())
+        }
+        fn socket_inodes(&self, _: i32) -> std::io::Result<Vec<u64>> {
+            Ok(Vec::new())
+        }
+        fn pty_master_devpts(&self, pid: i32, _: u32) -> std::io::Result<Vec<Option<u64>>> {
+            Ok(self.masters.get(&pid).cloned().unwrap_or_default())
+        }
+        fn tty_devpts(&self, pid: i32, _: Tty) -> std::io::Result<Option<u64>> {
+            Ok(self.ttys.get(&pid).copied())
+        }
+    }
+
+    /// A master that does not name its devpts instance takes the instance
+    /// of the pane processes on its terminal, only when it is the server's
+    /// one master of that number and they agree.
+    #[test]
+    fn master_instance_from_the_pane_processes_only_when_unambiguous() {
+        let p = |pid, ppid, tty: Option<Tty>| Process {
+            pid,
+            ppid,
+            pgid: pid,
+            sid: pid,
+            start_time: 0,
+            uid: 0,
+            state: 'S',
+            tty,
+            comm: "sh".into(),
+            rss_bytes: 0,
+            kernel_thread: false,
+            exe: None,
+            cmdline: None,
+        };
+        let table = ProcessTable::new(
+            vec![
+                p(100, 1, None),
+                p(101, 100, Some(Tty::Pts(3))),
+                p(102, 100, Some(Tty::Pts(4))),
+                p(200, 1, None),
+                p(201, 200, Some(Tty::Pts(3))),
+                p(202, 200, Some(Tty::Pts(3))),
+            ],
+            0.0,
+            100,
+        );
+        let children = table.children();
+        let mut src = Devpts {
+            masters: [(100, vec![None]), (200, vec![None])].into(),
+            ttys: [(101, 40), (102, 26), (201, 40), (202, 26)].into(),
+        };
+        let of = |src: &Devpts, server| master_devpts(&table, src, &children, server, 3);
+        assert_eq!(of(&src, 100), vec![Some(40)]);
+        // Pane processes that disagree: not known.
+        assert_eq!(of(&src, 200), vec![None]);
+        // One of them unreadable: not known.
+        src.ttys.insert(202, 40);
+        assert_eq!(of(&src, 200), vec![Some(40)]);
+        src.ttys.remove(&202);
+        assert_eq!(of(&src, 200), vec![None]);
+        // Two masters numbered 3: the panes cannot say whose.
+        src.masters.insert(100, vec![None, Some(26)]);
+        assert_eq!(of(&src, 100), vec![None, Some(26)]);
+        // A master that names its instance is taken as it is.
+        src.masters.insert(100, vec![Some(26)]);
+        assert_eq!(of(&src, 100), vec![Some(26)]);
+        // Nothing readable: one unknown master.
+        src.masters.remove(&100);
+        assert_eq!(of(&src, 100), vec![None]);
     }
 
     proptest! {

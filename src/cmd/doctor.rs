@@ -264,11 +264,11 @@ fn check_pidfd() -> Check {
 fn check_sock_diag() -> Check {
     const NAME: &str = "sock-diag";
     match crate::proc::unix_diag::unix_peers() {
-        Ok(peers) => Check::pass(
+        Ok(sockets) => Check::pass(
             NAME,
             format!(
                 "NETLINK_SOCK_DIAG answers: {} connected unix sockets",
-                peers.len()
+                sockets.peers.len()
             ),
         ),
         Err(e) => Check::fail(

@@ -118,7 +118,12 @@ pub fn scan(s: &Settings, args: &ScanArgs, out: &mut dyn Write) -> Result<ExitCo
         .iter()
         .filter_map(|v| {
             let p = sv.table.get(v.pid)?;
-            Some(process_report(&sv.table, p, v, panes.label(&sv.table, p)))
+            Some(process_report(
+                &sv.table,
+                p,
+                v,
+                panes.label(&sv.table, p, v),
+            ))
         })
         .collect();
     let summary: serde_json::Map<String, serde_json::Value> = summarize(&sv.verdicts)
@@ -208,8 +213,9 @@ pub fn summary_line(verdicts: &[Verdict], noun: &str) -> String {
 /// server that protects something shown.
 #[derive(Default)]
 pub struct PaneLabels {
-    /// `/dev/pts/N` → `session:window.pane`
-    by_tty: HashMap<String, String>,
+    /// (server pid, `/dev/pts/N`) → `session:window.pane`: two servers in
+    /// two devpts instances (a container's) can both have a `/dev/pts/3`.
+    by_tty: HashMap<(i32, String), String>,
     /// pane's first pid → `session:window.pane`
     by_pid: HashMap<i32, String>,
 }
@@ -320,14 +326,21 @@ impl PaneLabels {
         PendingPanes { queries }
     }
 
-    /// The pane a process sits in: by its terminal, else by the nearest
-    /// ancestor that is a pane's first process.
-    pub fn label(&self, table: &ProcessTable, p: &Process) -> Option<String> {
+    /// The pane of the server that protects `p` (per its verdict) it sits
+    /// in: by its terminal, else by the nearest ancestor that is a pane's
+    /// first process. None for a process no multiplexer protects.
+    pub fn label(&self, table: &ProcessTable, p: &Process, v: &Verdict) -> Option<String> {
+        let server = match &v.protected_by {
+            Some(ProtectedBy::MultiplexerTree { pid, .. } | ProtectedBy::PaneTty { pid, .. }) => {
+                *pid
+            }
+            _ => return None,
+        };
         if self.by_pid.is_empty() && self.by_tty.is_empty() {
             return None;
         }
         if let Some(Tty::Pts(n)) = p.tty {
-            if let Some(target) = self.by_tty.get(&format!("/dev/pts/{n}")) {
+            if let Some(target) = self.by_tty.get(&(server, format!("/dev/pts/{n}"))) {
                 return Some(target.clone());
             }
         }
@@ -369,7 +382,10 @@ impl PendingPanes {
             match query.join().ok().flatten() {
                 Some(out) if wanted.binary_search(&server).is_ok() => {
                     for pane in tmux::parse_panes(&out) {
-                        labels.by_tty.entry(pane.tty).or_insert(pane.target.clone());
+                        labels
+                            .by_tty
+                            .entry((server, pane.tty))
+                            .or_insert(pane.target.clone());
                         labels.by_pid.entry(pane.pid).or_insert(pane.target);
                     }
                 }
@@ -398,7 +414,7 @@ pub fn explain(s: &Settings, pid: i32, out: &mut dyn Write) -> Result<ExitCode> 
         return Ok(ExitCode::FAILURE);
     };
     let panes = PaneLabels::query(&sv, s, |q| q == pid);
-    let pane = panes.label(&sv.table, p);
+    let pane = panes.label(&sv.table, p, v);
     let agent = sv.facts.agents.contains_key(&pid);
     let mut ancestry = Vec::new();
     let mut cur = sv.table.get(p.ppid);

@@ -253,11 +253,45 @@ pub trait ProcSource {
     fn socket_inodes(&self, pid: i32) -> std::io::Result<Vec<u64>>;
     /// The `NSpid` line of `/proc/PID/status`: the pid in each PID namespace
     /// the process belongs to, outermost first (the last is its own).
-    fn nspid(&self, pid: i32) -> std::io::Result<Vec<i32>>;
+    fn nspid(&self, _pid: i32) -> std::io::Result<Vec<i32>> {
+        Err(std::io::Error::new(
+            std::io::ErrorKind::Unsupported,
+            "NSpid is only read on Linux",
+        ))
+    }
     /// The cgroup v2 path of the process (`0::PATH` in `/proc/PID/cgroup`).
-    fn cgroup(&self, pid: i32) -> std::io::Result<String>;
+    fn cgroup(&self, _pid: i32) -> std::io::Result<String> {
+        Err(std::io::Error::new(
+            std::io::ErrorKind::Unsupported,
+            "cgroups are only read on Linux",
+        ))
+    }
     /// The pids in cgroup `path` (its `cgroup.procs`).
-    fn cgroup_procs(&self, path: &str) -> std::io::Result<Vec<i32>>;
+    fn cgroup_procs(&self, _path: &str) -> std::io::Result<Vec<i32>> {
+        Err(std::io::Error::new(
+            std::io::ErrorKind::Unsupported,
+            "cgroups are only read on Linux",
+        ))
+    }
+    /// Which of `inodes` (sockets `pid` holds) are AF_UNIX sockets.
+    fn unix_sockets_among(&self, _pid: i32, _inodes: &[u64]) -> std::io::Result<Vec<u64>> {
+        Err(std::io::Error::new(
+            std::io::ErrorKind::Unsupported,
+            "socket families are only read on Linux",
+        ))
+    }
+    /// The devpts instance (device number of the devpts mount) of each PTY
+    /// master with this `index` that `pid` holds, `None` for a master that
+    /// does not say (opened through a `/dev/ptmx` device node outside
+    /// devpts). Empty where there is no devpts (not Linux).
+    fn pty_master_devpts(&self, _pid: i32, _index: u32) -> std::io::Result<Vec<Option<u64>>> {
+        Ok(Vec::new())
+    }
+    /// The devpts instance of `tty` as `pid` holds it open: `None` when it
+    /// holds no fd to it, or fds to that pts number in two instances.
+    fn tty_devpts(&self, _pid: i32, _tty: Tty) -> std::io::Result<Option<u64>> {
+        Ok(None)
+    }
 }
 
 /// Parses the `NSpid:` line of a `/proc/PID/status` text.
