@@ -72,6 +72,8 @@ fn write_state(dir: &Path, boot: &str, entries: &[(i32, u64, &str, f64, Option<f
         .collect();
     let doc = serde_json::json!({"schema": 1, "boot_id": boot, "reap": reap});
     fs::write(dir.join("state.json"), doc.to_string()).unwrap();
+    // Whatever the umask: a state file others can write is not trusted.
+    fs::set_permissions(dir.join("state.json"), fs::Permissions::from_mode(0o600)).unwrap();
 }
 
 fn actions(doc: &Value) -> Vec<Value> {
@@ -119,6 +121,7 @@ boot=$(cat /proc/sys/kernel/random/boot_id)
 mkdir -p -m 700 "$state"
 printf '{"schema":1,"boot_id":"%s","reap":[{"pid":%d,"start_time":%s,"comm":"%s","term_at":1.0,"kill_at":null}]}' \
   "$boot" "$old" "$old_st" "$name" > "$state/state.json"
+chmod 600 "$state/state.json"
 # Let at least one clock tick pass so the new start time differs.
 sleep 0.1
 echo $((old - 1)) > /proc/sys/kernel/ns_last_pid

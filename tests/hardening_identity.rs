@@ -16,6 +16,7 @@
 mod common;
 
 use std::fs;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
@@ -41,6 +42,13 @@ fn action_for(doc: &Value, pid: i32) -> Option<Value> {
         .iter()
         .find(|a| a["pid"] == pid)
         .cloned()
+}
+
+fn boot_id() -> String {
+    fs::read_to_string("/proc/sys/kernel/random/boot_id")
+        .unwrap()
+        .trim()
+        .to_string()
 }
 
 fn exe_of(pid: i32) -> Option<PathBuf> {
@@ -363,4 +371,93 @@ fn named_agent_exec_race((syscall, nr, extra_env): SignalPath) {
         (&"SIGTERM".into(), &"signalled".into())
     );
     assert!(wait_until(Duration::from_secs(10), || !agent.proc_.alive()));
+}
+
+// ---------------------------------------------------------------------------
+// Case 3: a state file that is not ours.
+
+const NOBODY: u32 = 65534;
+
+/// A valid state file claiming that `orphan` got SIGTERM long ago (trusted,
+/// it turns into a SIGKILL on the first cycle), made untrusted by `spoil`;
+/// then one real cycle. The file must be moved aside unread, with one
+/// message, and the orphan must get a fresh SIGTERM.
+fn forged_state_is_not_trusted(spoil: impl FnOnce(&Path), why: &str) {
+    let mut env = TestEnv::new();
+    let (_name, bin) = env.agent_bin("s");
+    let orphan = spawn_orphan(&env, &bin, &["300"]);
+    orphan_config(&env, &orphan, "0s", "60s", "");
+    let dir = env.state_dir();
+    fs::create_dir(&dir).unwrap();
+    fs::set_permissions(&dir, fs::Permissions::from_mode(0o700)).unwrap();
+    let forged = format!(
+        "{{\"schema\":1,\"boot_id\":\"{}\",\"reap\":[{{\"pid\":{},\"start_time\":{},\"comm\":\"x\",\"term_at\":1.0}}]}}",
+        boot_id(),
+        orphan.pid,
+        orphan.start_time
+    );
+    let file = dir.join("state.json");
+    fs::write(&file, &forged).unwrap();
+    fs::set_permissions(&file, fs::Permissions::from_mode(0o600)).unwrap();
+    spoil(&file);
+
+    let (doc, out) = env.json(&["reap"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let a = action_for(&doc, orphan.pid).expect("the orphan was planned");
+    assert_eq!(a["signal"], "SIGTERM", "trusted the forged state: {doc}");
+    assert_eq!(a["outcome"], "signalled");
+    let err = stderr(&out);
+    let notes: Vec<&str> = err.lines().filter(|l| l.contains("state.json")).collect();
+    assert_eq!(notes.len(), 1, "{err}");
+    assert!(
+        notes[0].contains("untrusted state")
+            && notes[0].contains(why)
+            && notes[0].contains("moved to"),
+        "{err}"
+    );
+    // Moved aside byte for byte; a fresh file of ours in its place.
+    let aside: Vec<PathBuf> = fs::read_dir(&dir)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.to_string_lossy().contains("state.json.corrupt-"))
+        .collect();
+    assert_eq!(aside.len(), 1, "{aside:?}");
+    assert_eq!(fs::read_to_string(&aside[0]).unwrap(), forged);
+    let meta = fs::symlink_metadata(&file).unwrap();
+    assert_eq!((meta.uid(), meta.mode() & 0o777), (nix_uid(), 0o600));
+    let state: Value = serde_json::from_slice(&fs::read(&file).unwrap()).unwrap();
+    assert_ne!(state["reap"][0]["term_at"], 1.0, "{state}");
+}
+
+/// A state file owned by another user (root's state dir, file chowned to
+/// nobody): moved aside, the orphan gets SIGTERM, not SIGKILL.
+#[test]
+fn state_file_of_another_owner_is_moved_aside_not_trusted() {
+    if !is_root() {
+        skip("needs root to give a file to nobody");
+        return;
+    }
+    forged_state_is_not_trusted(
+        |f| std::os::unix::fs::chown(f, Some(NOBODY), None).unwrap(),
+        &format!("owned by uid {NOBODY}"),
+    );
+}
+
+/// A state file of ours that anyone may write (0666): moved aside.
+#[test]
+fn world_writable_state_file_is_moved_aside_not_trusted() {
+    forged_state_is_not_trusted(
+        |f| fs::set_permissions(f, fs::Permissions::from_mode(0o666)).unwrap(),
+        "writable by group or others (mode 666)",
+    );
+}
+
+/// A state file of ours that its group may write (0620): moved aside.
+#[test]
+fn group_writable_state_file_is_moved_aside_not_trusted() {
+    forged_state_is_not_trusted(
+        |f| fs::set_permissions(f, fs::Permissions::from_mode(0o620)).unwrap(),
+        "writable by group or others (mode 620)",
+    );
 }

@@ -500,6 +500,7 @@ fn intact_state_does_escalate() {
     );
     let dir = state_dir(&s);
     fs::write(dir.file("state.json"), kill_state()).unwrap();
+    fs::set_permissions(dir.file("state.json"), fs::Permissions::from_mode(0o600)).unwrap();
     let mut sig = RecordingSignaller::default();
     cycle(&s, Some(&dir), &opts(60), &mut sig).unwrap();
     assert_eq!(
