@@ -461,3 +461,170 @@ fn group_writable_state_file_is_moved_aside_not_trusted() {
         "writable by group or others (mode 620)",
     );
 }
+
+// ---------------------------------------------------------------------------
+// Case 5: a thread-group leader that called pthread_exit.
+
+/// Its main thread calls `pthread_exit` once a worker thread runs; the
+/// worker waits in `pause()` (a spinning worker changes nothing that stray
+/// reads, and would only burn a shared CI core). The leader is then a
+/// zombie with no memory map of its own; the process is alive.
+const LEADER_EXITS: &str = r#"
+#include <pthread.h>
+#include <string.h>
+#include <unistd.h>
+static char touched[8 << 20];
+static void *worker(void *arg) {
+    (void)arg;
+    for (;;) pause();
+    return 0;
+}
+int main(void) {
+    pthread_t t;
+    memset(touched, 1, sizeof touched); /* 8 MiB resident */
+    if (pthread_create(&t, 0, worker, 0) != 0) return 1;
+    pthread_exit(0);
+}
+"#;
+
+/// Compiles [`LEADER_EXITS`] with `cc` into the test's bin dir under a
+/// fresh unique name (its comm). `None` when there is no C compiler.
+fn leader_exits_bin(env: &TestEnv) -> Option<(String, PathBuf)> {
+    let name = unique_name("z");
+    let src = env.path("leader_exits.c");
+    fs::write(&src, LEADER_EXITS).unwrap();
+    let bin = env.path(&format!("bin/{name}"));
+    let out = Command::new("cc")
+        .args(["-O", "-pthread", "-o"])
+        .arg(&bin)
+        .arg(&src)
+        .output()
+        .ok()?;
+    assert!(
+        out.status.success(),
+        "cc failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Some((name, bin))
+}
+
+/// The leader's stat state, and whether a thread other than the leader is
+/// alive (running, sleeping: anything but Z and X).
+fn leader_and_threads(pid: i32) -> (Option<char>, bool) {
+    let leader = stat_of(pid).map(|s| s.1);
+    let live_thread = fs::read_dir(format!("/proc/{pid}/task"))
+        .map(|rd| {
+            rd.flatten().any(|t| {
+                let tid = t.file_name().to_string_lossy().to_string();
+                tid != pid.to_string()
+                    && fs::read_to_string(t.path().join("stat")).is_ok_and(|s| {
+                        let state = s.rsplit_once(") ").and_then(|(_, r)| r.chars().next());
+                        !matches!(state, Some('Z' | 'X') | None)
+                    })
+            })
+        })
+        .unwrap_or(false);
+    (leader, live_thread)
+}
+
+/// Kills the process by pid on drop, if it still has the same start time
+/// (`Proc` spares zombies, and this one looks like one).
+struct KillOnDrop(i32, u64);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        if stat_of(self.0).is_some_and(|s| s.0 == self.1) {
+            // SAFETY: kill has no memory-safety preconditions; the pid is
+            // our test process's (same start time).
+            unsafe { libc::kill(self.0, libc::SIGKILL) };
+        }
+    }
+}
+
+/// Starts the pthread_exit program as an orphan and waits until its leader
+/// is a zombie with a live worker. `extra_args` go on its command line.
+fn start_leader_exits(
+    env: &mut TestEnv,
+    extra_args: &[&str],
+) -> Option<(String, Proc, KillOnDrop)> {
+    let Some((name, bin)) = leader_exits_bin(env) else {
+        skip("no C compiler (cc) to build the pthread_exit program");
+        return None;
+    };
+    let proc_ = spawn_orphan(env, &bin, extra_args);
+    let guard = KillOnDrop(proc_.pid, proc_.start_time);
+    assert!(
+        wait_until(Duration::from_secs(10), || leader_and_threads(proc_.pid)
+            == (Some('Z'), true)),
+        "leader never exited with its worker alive: {:?}",
+        leader_and_threads(proc_.pid)
+    );
+    assert_eq!(comm_of(proc_.pid).as_deref(), Some(name.as_str()));
+    Some((name, proc_, guard))
+}
+
+/// Scans, then reaps: the process is an orphan with its real RSS (not
+/// `defunct` with RSS 0), gets SIGTERM, and dies with all its threads.
+fn exited_leader_is_reaped(env: &TestEnv, orphan: &Proc, rule: &str) {
+    let (doc, out) = env.json(&["scan"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let p = scan_entry(&doc, orphan.pid).unwrap_or_else(|| panic!("not an agent: {doc}"));
+    assert_eq!(p["class"], "orphan", "{p}");
+    assert_ne!(p["state"], "Z", "{p}");
+    assert!(p["rss_bytes"].as_u64().unwrap() >= 8 << 20, "{p}");
+    assert_eq!(p["rule"], rule, "{p}");
+
+    let (doc, out) = env.json(&["reap"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let a = action_for(&doc, orphan.pid).unwrap_or_else(|| panic!("not planned: {doc}"));
+    assert_eq!(
+        (&a["signal"], &a["outcome"]),
+        (&"SIGTERM".into(), &"signalled".into()),
+        "{doc}"
+    );
+    // Dead: gone, or at most a zombie with no live thread left.
+    assert!(
+        wait_until(Duration::from_secs(10), || {
+            stat_of(orphan.pid).is_none_or(|s| s.0 != orphan.start_time)
+                || !leader_and_threads(orphan.pid).1
+        }),
+        "still running after SIGTERM"
+    );
+}
+
+/// Matched by name (its comm).
+#[test]
+fn exited_leader_with_a_live_thread_is_an_orphan_and_is_reaped() {
+    let mut env = TestEnv::new();
+    let Some((name, orphan, _guard)) = start_leader_exits(&mut env, &[]) else {
+        return;
+    };
+    env.names = vec![name.clone()];
+    orphan_config(&env, &orphan, "0s", "60s", "");
+    exited_leader_is_reaped(&env, &orphan, &format!("name:{name}"));
+}
+
+/// Matched by a `cmdline` rule: the command line, empty at
+/// `/proc/PID/cmdline`, is read through the live thread, at the scan and
+/// again in the check before the signal.
+#[test]
+fn exited_leader_with_a_live_thread_matches_cmdline_rules_through_the_thread() {
+    let mut env = TestEnv::new();
+    let marker = unique_name("zm");
+    let Some((_name, orphan, _guard)) = start_leader_exits(&mut env, &[&marker]) else {
+        return;
+    };
+    assert_eq!(
+        fs::read(format!("/proc/{}/cmdline", orphan.pid)).unwrap(),
+        b""
+    );
+    env.names.clear();
+    orphan_config(
+        &env,
+        &orphan,
+        "0s",
+        "60s",
+        &format!("[match]\nnames = []\nexe = []\ncmdline = [\"{marker}\"]\n"),
+    );
+    exited_leader_is_reaped(&env, &orphan, &format!("cmdline:{marker}"));
+}

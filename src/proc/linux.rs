@@ -800,6 +800,52 @@ mod tests {
     }
 
     #[test]
+    fn an_exited_leader_with_a_live_thread_is_read_through_it() {
+        let t = tempfile::tempdir().unwrap();
+        let stat = |pid: i32, state: char, rss: u64| {
+            format!(
+                "{pid} (lead) {state} 1 77 77 0 -1 4194560 0 0 0 0 0 0 0 0 20 0 2 0 555 1000 {rss} \
+                 18446744073709551615 0 0 0 0 0 0 0 0 0 0 0 0 17 0 0 0 0 0 0\n"
+            )
+        };
+        let put = |rel: &str, text: &str| {
+            let path = t.path().join(rel);
+            fs::create_dir_all(path.parent().unwrap()).unwrap();
+            fs::write(path, text).unwrap();
+        };
+        // 77: its leader exited (Z, no memory), thread 79 runs.
+        put("77/stat", &stat(77, 'Z', 0));
+        put("77/cmdline", "");
+        put("77/task/77/stat", &stat(77, 'Z', 0));
+        put("77/task/78/stat", &stat(78, 'X', 0));
+        put("77/task/79/stat", &stat(79, 'R', 5));
+        put("77/task/79/cmdline", "lead\0--mark\0");
+        // 88: a zombie whose threads are all gone is a zombie.
+        put("88/stat", &stat(88, 'Z', 0));
+        put("88/task/88/stat", &stat(88, 'Z', 0));
+        // 99: a zombie whose task dir cannot be read stays one.
+        put("99/stat", &stat(99, 'Z', 0));
+
+        let read = read_table(t.path()).unwrap();
+        assert!(read.problems.is_empty(), "{:?}", read.problems);
+        let p = read.table.get(77).unwrap();
+        assert_eq!((p.state, p.live_thread, p.start_time), ('R', Some(79), 555));
+        assert_eq!(p.rss_bytes, 5 * procfs::page_size());
+        assert!(read.table.get(88).unwrap().is_zombie());
+        assert!(read.table.get(99).unwrap().is_zombie());
+        assert_eq!(read.table.get(99).unwrap().live_thread, None);
+        // The other files of 77 come from the live thread.
+        let source = LiveSource::for_table(t.path(), &read.table);
+        assert_eq!(source.cmdline(77).unwrap(), vec!["lead", "--mark"]);
+        assert!(LiveSource::new(t.path()).cmdline(77).unwrap().is_empty());
+        // read_one (the check before a signal) agrees.
+        let one = read_one(t.path(), 77).unwrap().unwrap();
+        assert_eq!((one.state, one.live_thread), ('R', Some(79)));
+        let source = LiveSource::for_process(t.path(), &one);
+        assert_eq!(source.cmdline(77).unwrap(), vec!["lead", "--mark"]);
+    }
+
+    #[test]
     fn a_long_stat_line_is_read_whole() {
         let t = tempfile::tempdir().unwrap();
         fs::create_dir_all(t.path().join("5")).unwrap();
