@@ -2,9 +2,11 @@
 //!
 //! For each `/proc/PID` this reads the directory's owner (one `fstatat`) and
 //! the `stat` file (one `openat` + `read`) into a reused buffer, relative to
-//! an open `/proc`, without building paths; nothing else. Command
-//! lines, executables and fds are read later, through [`LiveSource`], only for
-//! the few processes that need them. A process that exits mid-read is
+//! an open `/proc`, without building paths; nothing else, except for a
+//! zombie, whose `task/` dir is read to tell an exited thread-group leader
+//! with live threads from a real zombie. Command lines, executables and fds
+//! are read later, through [`LiveSource`], only for the few processes that
+//! need them. A process that exits mid-read is
 //! skipped; any other read error is recorded as a problem so that callers can
 //! refuse to signal on an inconsistent table.
 
