@@ -150,6 +150,28 @@ impl PressureTrigger {
         })
     }
 
+    /// The same stall ratio over a window rounded up to a multiple of 2s:
+    /// the only windows the kernel accepts from an opener without
+    /// CAP_SYS_RESOURCE (Linux 6.5+). `None` if it already is one, or if
+    /// rounding would pass the 10s maximum.
+    pub fn unprivileged(&self) -> Option<PressureTrigger> {
+        let two = 2_000_000u128;
+        let w = self.window.as_micros();
+        if w % two == 0 {
+            return None;
+        }
+        let window = w.div_ceil(two) * two;
+        if window > WINDOW_MAX.as_micros() {
+            return None;
+        }
+        let stall = self.stall.as_micros() * window / w;
+        Some(PressureTrigger {
+            kind: self.kind,
+            stall: Duration::from_micros(stall as u64),
+            window: Duration::from_micros(window as u64),
+        })
+    }
+
     /// What to write to `/proc/pressure/memory`: `some 100000 1000000`
     /// (microseconds).
     pub fn kernel_string(&self) -> String {

@@ -20,31 +20,58 @@ pub const PROC_PRESSURE_MEMORY: &str = "/proc/pressure/memory";
 /// A registered trigger.
 pub struct PsiTrigger {
     file: File,
+    /// The trigger the kernel took: the one asked for, or its
+    /// [`PressureTrigger::unprivileged`] form.
+    pub used: PressureTrigger,
 }
 
 impl PsiTrigger {
     /// Registers `trigger` on `path`. Fails where PSI is missing (no file,
-    /// `EOPNOTSUPP` when booted with `psi=0`) or not allowed (`EPERM` or
-    /// `EACCES`: unprivileged triggers need a window that is a multiple of
-    /// 2s on current kernels); the error names the path.
+    /// `EOPNOTSUPP` when booted with `psi=0`) or not allowed; the error
+    /// names the path. Without CAP_SYS_RESOURCE (root in many containers
+    /// lacks it) the kernel takes only windows that are multiples of 2s
+    /// and says `EINVAL` otherwise: then the same ratio over the next such
+    /// window is registered instead ([`PsiTrigger::used`] says which).
     pub fn register(path: &Path, trigger: &PressureTrigger) -> io::Result<PsiTrigger> {
-        let named = |e: io::Error| io::Error::new(e.kind(), format!("{}: {e}", path.display()));
-        let mut file = std::fs::OpenOptions::new()
-            .read(true)
-            .write(true)
-            .custom_flags(libc::O_NONBLOCK | libc::O_CLOEXEC | libc::O_NOFOLLOW)
-            .open(path)
-            .map_err(named)?;
-        // The kernel wants the string with its terminating NUL.
-        let mut text = trigger.kernel_string().into_bytes();
-        text.push(0);
-        file.write_all(&text).map_err(named)?;
-        Ok(PsiTrigger { file })
+        let e = match register_one(path, trigger) {
+            Ok(file) => {
+                return Ok(PsiTrigger {
+                    file,
+                    used: *trigger,
+                })
+            }
+            Err(e) => e,
+        };
+        if e.raw_os_error() == Some(libc::EINVAL) {
+            if let Some(wider) = trigger.unprivileged() {
+                if let Ok(file) = register_one(path, &wider) {
+                    return Ok(PsiTrigger { file, used: wider });
+                }
+            }
+        }
+        Err(named(path, e))
     }
 
     pub fn fd(&self) -> BorrowedFd<'_> {
         self.file.as_fd()
     }
+}
+
+fn named(path: &Path, e: io::Error) -> io::Error {
+    io::Error::new(e.kind(), format!("{}: {e}", path.display()))
+}
+
+fn register_one(path: &Path, trigger: &PressureTrigger) -> io::Result<File> {
+    let mut file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_CLOEXEC | libc::O_NOFOLLOW)
+        .open(path)?;
+    // The kernel wants the string with its terminating NUL.
+    let mut text = trigger.kernel_string().into_bytes();
+    text.push(0);
+    file.write_all(&text)?;
+    Ok(file)
 }
 
 /// Why [`wait`] returned.

@@ -358,10 +358,31 @@ fn scenario(root: &Path) {
     let mut other = spawn_target(&other_bin);
     let other_pid = other.id() as i32;
 
-    // The web terminal's part: SIGHUP, then SIGKILL, to the watched target;
-    // and a SIGTERM to an unrelated process.
-    let sender = send(&sender_bin, target_pid, &[libc::SIGHUP, libc::SIGKILL]);
+    // The web terminal's part: SIGHUP, then SIGKILL, to the watched target,
+    // sent while we sleep in poll(2) on the pipe (watch polls it together
+    // with its timer): the first event must wake us.
+    let sender_thread = {
+        let bin = sender_bin.clone();
+        std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(300));
+            send(&bin, target_pid, &[libc::SIGHUP, libc::SIGKILL])
+        })
+    };
+    let t = Instant::now();
+    let woke = stray::psi::wait(None, &[tracer.fd().unwrap()], Duration::from_secs(10)).unwrap();
+    assert_eq!(
+        woke,
+        stray::psi::Wake::Ready(0),
+        "trace_pipe did not wake poll()"
+    );
+    assert!(
+        t.elapsed() < Duration::from_secs(5),
+        "poll woke late: {:?}",
+        t.elapsed()
+    );
+    let sender = sender_thread.join().unwrap();
     assert_eq!(target.wait().unwrap().signal(), Some(libc::SIGKILL));
+    // And a SIGTERM to an unrelated process.
     let sender2 = send(&sender_bin, other_pid, &[libc::SIGTERM]);
     assert_eq!(other.wait().unwrap().signal(), Some(libc::SIGTERM));
 
