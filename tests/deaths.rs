@@ -322,6 +322,8 @@ fn scenario(root: &Path) {
     let (target_comm, target_bin) = copy_as(env.dir.path(), &helper, "sigt");
     let (other_comm, other_bin) = copy_as(env.dir.path(), &helper, "sigo");
     let (sender_comm, sender_bin) = copy_as(env.dir.path(), &helper, "sigs");
+    let (closer_comm, closer_bin) = copy_as(env.dir.path(), &helper, "sigc");
+    let (hung_comm, hung_bin) = copy_as(env.dir.path(), &helper, "sigh");
     let instances = root.join("instances");
 
     // A tracer killed by SIGKILL leaves its instance behind: make one for a
@@ -386,6 +388,24 @@ fn scenario(root: &Path) {
     let sender2 = send(&sender_bin, other_pid, &[libc::SIGTERM]);
     assert_eq!(other.wait().unwrap().signal(), Some(libc::SIGTERM));
 
+    // A terminal hang-up: the closer of a pty master is the sender of the
+    // kernel's SIGHUP to the session on it.
+    let mut closer = Command::new(&closer_bin)
+        .arg("hangup")
+        .arg(&hung_bin)
+        .stdout(Stdio::piped())
+        .stdin(Stdio::null())
+        .spawn()
+        .unwrap();
+    let closer_pid = closer.id() as i32;
+    let mut line = String::new();
+    std::io::BufReader::new(closer.stdout.as_mut().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let hung_pid: i32 = line.trim().parse().unwrap();
+    let hung = common::Proc::from_pid(hung_pid);
+    assert!(closer.wait().unwrap().success());
+
     let mut events = Vec::new();
     let deadline = Instant::now() + Duration::from_secs(10);
     while Instant::now() < deadline {
@@ -395,6 +415,7 @@ fn scenario(root: &Path) {
         if seen(target_pid, libc::SIGHUP)
             && seen(target_pid, libc::SIGKILL)
             && seen(other_pid, libc::SIGTERM)
+            && seen(hung_pid, libc::SIGHUP)
         {
             break;
         }
@@ -425,9 +446,18 @@ fn scenario(root: &Path) {
         target_pid,
         watched(target_pid, target_start, &target_comm, "protected"),
     );
+    table.insert(
+        hung_pid,
+        watched(hung_pid, hung.start_time, &hung_comm, "unmanaged"),
+    );
     let own = [std::process::id() as i32];
     let mut recorded = Vec::new();
+    let mut hangups = Vec::new();
     for e in &events {
+        if e.target_pid == hung_pid {
+            hangups.push((e.clone(), deaths::decide_signal(e, &table, &own, "T")));
+            continue;
+        }
         match deaths::decide_signal(e, &table, &own, "T") {
             Ok(d) => recorded.push(d),
             Err(why) if e.target_pid == other_pid => assert_eq!(why, Dropped::NotWatched),
@@ -445,6 +475,18 @@ fn scenario(root: &Path) {
         assert_eq!(d.sender_comm.as_deref(), Some(sender_comm.as_str()));
     }
     let _ = other_comm;
+    // The hang-up: SI_KERNEL, sent in the closer's context, recorded with
+    // the closer as the sender.
+    assert_eq!(hangups.len(), 1, "{hangups:?}");
+    let (e, d) = &hangups[0];
+    assert_eq!((e.sig, e.code), (libc::SIGHUP, 0x80), "{e:?}");
+    let d = d
+        .as_ref()
+        .unwrap_or_else(|why| panic!("{why:?}: {e:?} (table {table:?})"));
+    assert_eq!(d.sender_pid, Some(closer_pid));
+    assert_eq!(d.sender_comm.as_deref(), Some(closer_comm.as_str()));
+    assert_eq!(d.comm, hung_comm);
+    hung.signal(libc::SIGKILL);
 
     drop(tracer);
     assert!(!inst.exists(), "the instance outlived its tracer");

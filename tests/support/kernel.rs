@@ -12,7 +12,9 @@ use std::time::Duration;
 use crate::common::{unique_name, wait_until};
 
 const HELPER_C: &str = r#"
+#define _XOPEN_SOURCE 600
 #include <fcntl.h>
+#include <stdio.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,6 +36,32 @@ int main(int argc, char **argv) {
             if (kill(pid, atoi(argv[i])) != 0) return 1;
             usleep(100000);
         }
+        return 0;
+    }
+    if (!strcmp(argv[1], "hangup") && argc >= 3) {
+        /* Hold a pty master, run `ARGV[2] target` on its slave as the
+           session's controlling terminal, print its pid, then close the
+           master: the kernel hangs the terminal up (SIGHUP, SI_KERNEL). */
+        int m = posix_openpt(O_RDWR | O_NOCTTY);
+        if (m < 0 || grantpt(m) || unlockpt(m)) return 1;
+        char *name = ptsname(m);
+        pid_t c = fork();
+        if (c < 0) return 1;
+        if (c == 0) {
+            close(m); /* only the closer holds the master */
+            setsid();
+            int s = open(name, O_RDWR);
+            if (s < 0) _exit(126);
+            dup2(s, 0); dup2(s, 1); dup2(s, 2);
+            execl(argv[2], argv[2], "target", (char *)0);
+            _exit(127);
+        }
+        char buf[64];
+        if (read(m, buf, sizeof buf) <= 0) return 1; /* "ready" */
+        printf("%d\n", (int)c);
+        fflush(stdout);
+        close(m);
+        usleep(300000);
         return 0;
     }
     if (!strcmp(argv[1], "thrash") && argc >= 4) {
