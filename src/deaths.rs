@@ -404,8 +404,8 @@ pub fn trace_filter_signals_only() -> String {
 /// is there with the `record-tgid` option).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SignalEvent {
-    /// Trace clock time, microseconds (the default `local` clock counts
-    /// from boot like printk's).
+    /// Trace clock time, microseconds (the tracer sets its instance to the
+    /// `mono` clock: CLOCK_MONOTONIC).
     pub ts_usec: u64,
     /// The sending thread (the task that was current when the signal was
     /// generated).

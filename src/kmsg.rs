@@ -146,6 +146,21 @@ impl KmsgReader {
     }
 }
 
+/// Why `/dev/kmsg` could not be opened, with what fixes it (for the
+/// "say so once" message and `doctor`).
+pub fn why_unreadable(err: &io::Error) -> String {
+    match err.raw_os_error() {
+        Some(libc::EPERM) | Some(libc::EACCES) => format!(
+            "{err}: reading the kernel log needs root or CAP_SYSLOG \
+             (kernel.dmesg_restrict); OOM kills are not recorded"
+        ),
+        Some(libc::ENOENT) => {
+            format!("{err}: no kernel log device (a container without /dev/kmsg?)")
+        }
+        _ => err.to_string(),
+    }
+}
+
 /// What one cycle learnt from the kernel log.
 #[derive(Debug)]
 pub struct OomRead {

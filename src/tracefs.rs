@@ -104,8 +104,11 @@ impl Tracer {
 
     fn configure(&mut self) -> io::Result<()> {
         let i = &self.instance;
-        // Best effort: a smaller buffer and the sender's tgid column.
+        // Best effort: a smaller buffer, the sender's tgid column, and
+        // timestamps on CLOCK_MONOTONIC (the default `local` clock is
+        // close to it, not equal), as `kmsg::now_monotonic_usec` reads.
         let _ = write_file(&i.join("buffer_size_kb"), BUFFER_KB);
+        let _ = write_file(&i.join("trace_clock"), "mono");
         let _ = write_file(&i.join("options/record-tgid"), "1");
         let event = i.join("events/signal/signal_generate");
         if let Err(e) = write_file(&event.join("filter"), &deaths::trace_filter()) {

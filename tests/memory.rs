@@ -2,6 +2,8 @@
 //! upwards, only the planned process, never a recycled pid) and a PSI
 //! trigger fired by real memory pressure (SPEC "Memory").
 
+#![cfg(target_os = "linux")]
+
 mod common;
 #[path = "support/kernel.rs"]
 mod kernel;
