@@ -347,6 +347,12 @@ struct StatFields {
     rss: u64,
 }
 
+/// The start time (field 22) of a `/proc/PID/stat` text, for callers
+/// that re-check one process's identity.
+pub fn stat_start_time(bytes: &[u8]) -> Option<u64> {
+    parse_stat(bytes).ok().map(|s| s.starttime)
+}
+
 /// Parses `/proc/PID/stat`. The comm sits between the first `(` and the
 /// *last* `)`, since it may itself hold spaces, parentheses and newlines;
 /// it is decoded lossily. The numbered fields follow, separated by single

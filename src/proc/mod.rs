@@ -29,7 +29,7 @@ pub mod inet_diag;
 pub use imp::{current_boot_id, now_boottime, read_one, read_table, LiveSource, TableRead};
 /// Shared with the PTY-holder scan, which walks fds its own (faster) way.
 #[cfg(target_os = "linux")]
-pub use imp::{is_ptmx_link, parse_pid, parse_tty_index};
+pub use imp::{is_ptmx_link, parse_pid, parse_tty_index, stat_start_time};
 
 /// A map keyed by pid with a cheap hash: pids are small integers handed out
 /// by the kernel, so SipHash's flooding resistance buys nothing here and
