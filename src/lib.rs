@@ -7,26 +7,22 @@
 //! the config file into [`Settings`] and dispatches to one function per
 //! subcommand in [`cmd`].
 
-pub mod audit;
-pub mod bounded;
-pub mod classify;
 pub mod cli;
 pub mod cmd;
 pub mod config;
+pub mod core;
 pub mod exit;
-pub mod gen;
-pub mod health;
-pub mod msg;
-pub mod proc;
-pub mod pty;
-pub mod reap;
-pub mod report;
-pub mod safefs;
-pub mod signal;
-pub mod sockets;
-pub mod state;
-pub mod survey;
-pub mod tmux;
+pub mod generate;
+pub mod render;
+pub mod store;
+pub mod sys;
+
+// The flat paths of the modules before they moved into their layers; kept
+// while the rest of the tree is rewritten to the new paths.
+pub use crate::core::{classify, escalation as reap, health, sockets};
+pub use crate::render::{msg, table as report};
+pub use crate::store::{audit, state};
+pub use crate::sys::{bounded, proc, pty, safefs, signal, survey, tmux};
 
 use std::ffi::OsString;
 use std::io::Write;
@@ -61,7 +57,7 @@ pub fn run(args: Vec<OsString>) -> ExitCode {
     // `stray --generate DIR`: the packagers' generator (man pages and
     // completion files), kept out of clap so it appears in neither.
     if args.get(1).is_some_and(|a| a == "--generate") {
-        return gen::main(&args[2..]);
+        return generate::main(&args[2..]);
     }
     let is_check = subcommand_of(&args).is_some_and(|c| c == "check");
     let cli = match Cli::try_parse_from(&args) {

@@ -11,7 +11,6 @@ pub mod reap;
 pub mod scan;
 pub mod sockets;
 pub mod tmux;
-pub mod tree;
 pub mod watch;
 
 use std::io::Write;

@@ -143,7 +143,7 @@ pub fn scan(s: &Settings, args: &ScanArgs, out: &mut dyn Write) -> Result<ExitCo
         write!(
             out,
             "{}",
-            crate::cmd::tree::render(&sv.table, &reports, anchor, colour)
+            crate::render::tree::render(&sv.table, &reports, anchor, colour)
         )?;
     } else if !reports.is_empty() {
         let mut t = Table::new(&["CLASS", "PID", "AGE", "RSS", "TTY", "COMMAND", "WHY"]);

@@ -21,10 +21,7 @@ mod imp;
 mod imp;
 
 #[cfg(target_os = "linux")]
-pub mod unix_diag;
-
-#[cfg(target_os = "linux")]
-pub mod inet_diag;
+pub use super::{inet_diag, unix_diag};
 
 pub use imp::{current_boot_id, now_boottime, read_one, read_table, LiveSource, TableRead};
 /// Shared with the PTY-holder scan, which walks fds its own (faster) way.

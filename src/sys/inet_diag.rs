@@ -17,8 +17,8 @@ use netlink_packet_sock_diag::inet::{ExtensionFlags, InetRequest, SocketId, Stat
 use netlink_packet_sock_diag::{SockDiagDestroy, SockDiagMessage, AF_INET, AF_INET6, IPPROTO_TCP};
 use netlink_sys::{protocols::NETLINK_SOCK_DIAG, Socket, SocketAddr};
 
+use super::proc::{LiveSource, ProcSource};
 use super::unix_diag::dump;
-use super::{LiveSource, ProcSource};
 use crate::sockets::{bytes_acked, Observation, Owner};
 
 /// Every ESTABLISHED TCP socket on the host (IPv4 and IPv6), with
@@ -147,7 +147,7 @@ pub fn owners(root: &Path, wanted: &HashSet<u64>, my_uid: u32) -> HashMap<u64, O
         if hits.is_empty() {
             continue;
         }
-        let Ok(Some(p)) = super::read_one(root, pid) else {
+        let Ok(Some(p)) = super::proc::read_one(root, pid) else {
             continue;
         };
         for i in hits {

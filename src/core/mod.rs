@@ -1,0 +1,6 @@
+//! Pure decisions: the process model, classification, the escalation plan,
+//! socket judging, PTY churn, health-check building.
+pub mod classify;
+pub mod escalation;
+pub mod health;
+pub mod sockets;
