@@ -284,7 +284,7 @@ fn hand_written() -> Roff {
 /// `stray --generate DIR`.
 pub fn main(args: &[std::ffi::OsString]) -> crate::exit::ExitCode {
     let [dir] = args else {
-        crate::msg::error("usage: stray --generate DIR");
+        crate::render::msg::error("usage: stray --generate DIR");
         return crate::exit::ExitCode::USAGE;
     };
     match generate(Path::new(dir)) {
@@ -297,7 +297,7 @@ pub fn main(args: &[std::ffi::OsString]) -> crate::exit::ExitCode {
             crate::exit::ExitCode::OK
         }
         Err(e) => {
-            crate::msg::error(&format!("{e:#}"));
+            crate::render::msg::error(&format!("{e:#}"));
             crate::exit::ExitCode::FAILURE
         }
     }

@@ -17,13 +17,6 @@ pub mod render;
 pub mod store;
 pub mod sys;
 
-// The flat paths of the modules before they moved into their layers; kept
-// while the rest of the tree is rewritten to the new paths.
-pub use crate::core::{classify, escalation as reap, health, sockets};
-pub use crate::render::{msg, table as report};
-pub use crate::store::{audit, state};
-pub use crate::sys::{bounded, proc, pty, safefs, signal, survey, tmux};
-
 use std::ffi::OsString;
 use std::io::Write;
 use std::path::PathBuf;
@@ -34,6 +27,8 @@ use clap::Parser;
 use crate::cli::{Cli, Command, Format};
 use crate::config::{Config, MatchRules};
 use crate::exit::ExitCode;
+use crate::render::msg;
+use crate::store::state;
 
 /// Flags and config file, merged and resolved once.
 #[derive(Debug, Clone)]

@@ -997,15 +997,15 @@ fn real_eperm_is_reported_as_denied() {
     if let Ok(spec) = std::env::var("STRAY_TEST_EPERM") {
         // Inner part, as nobody.
         let f: Vec<&str> = spec.split(':').collect();
-        let key = stray::proc::ProcKey {
+        let key = stray::sys::proc::ProcKey {
             pid: f[0].parse().unwrap(),
             start_time: f[1].parse().unwrap(),
         };
-        use stray::signal::Signaller;
-        let mut s = stray::signal::LiveSignaller::new("/proc");
-        let outcome = s.send(key, f[2], stray::reap::Signal::Kill);
+        use stray::sys::signal::Signaller;
+        let mut s = stray::sys::signal::LiveSignaller::new("/proc");
+        let outcome = s.send(key, f[2], stray::core::escalation::Signal::Kill);
         println!("OUTCOME={outcome:?}");
-        assert_eq!(outcome, stray::reap::Outcome::Denied);
+        assert_eq!(outcome, stray::core::escalation::Outcome::Denied);
         return;
     }
     if !is_root() {

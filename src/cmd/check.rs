@@ -17,12 +17,12 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use anyhow::Result;
 use fs2::FileExt;
 
-use crate::classify::{summarize, Class};
 use crate::cli::{CheckArgs, Format};
+use crate::core::classify::{summarize, Class};
+use crate::core::health::{self, plural, Item, Metric, Perf, Report, Status};
 use crate::exit::ExitCode;
-use crate::health::{self, plural, Item, Metric, Perf, Report, Status};
-use crate::pty::{self, Counts};
-use crate::state::{State, StateDir, LOCK_FILE, STATE_FILE};
+use crate::store::state::{State, StateDir, LOCK_FILE, STATE_FILE};
+use crate::sys::pty::{self, Counts};
 use crate::Settings;
 
 /// A corrupt state moved aside this recently is a warning.
@@ -138,7 +138,7 @@ pub fn check(s: &Settings, args: &CheckArgs, out: &mut dyn Write) -> Result<Exit
 /// the data (an UNKNOWN check), never an early return.
 pub fn gather(s: &Settings) -> Gathered {
     let me = nix::unistd::geteuid().as_raw();
-    let boot_id = crate::proc::current_boot_id();
+    let boot_id = crate::sys::proc::current_boot_id();
     let state_dir = StateDir::open(&s.state_dir, false);
     let loaded_state: Option<State> = match &state_dir {
         Ok(Some(d)) => State::load(d, boot_id.as_deref(), false)
@@ -147,7 +147,8 @@ pub fn gather(s: &Settings) -> Gathered {
         _ => None,
     };
     // One pass over /proc serves the agent checks and tmux discovery.
-    let sv = crate::survey::survey(&s.config, &s.proc_root, false).map_err(|e| format!("{e:#}"));
+    let sv =
+        crate::sys::survey::survey(&s.config, &s.proc_root, false).map_err(|e| format!("{e:#}"));
     Gathered {
         pty: gather_pty(s, loaded_state.as_ref()),
         agents: sv
@@ -157,10 +158,10 @@ pub fn gather(s: &Settings) -> Gathered {
         state: gather_state(&s.state_dir, &state_dir),
         tmux: {
             let all = match &sv {
-                Ok(sv) => crate::tmux::discover(
+                Ok(sv) => crate::sys::tmux::discover(
                     &s.proc_root,
                     &sv.table,
-                    &crate::tmux::tmpdir(),
+                    &crate::sys::tmux::tmpdir(),
                     me,
                     false,
                 ),
@@ -178,7 +179,7 @@ pub fn gather(s: &Settings) -> Gathered {
         // Judged against the previous stored sample (no sleeping); this also
         // stores a new one, so a periodic check detects stalls by itself.
         stalled_sockets: Some(
-            crate::sockets::check_summary(s)
+            crate::core::sockets::check_summary(s)
                 .map(|(n, _)| n as u64)
                 .map_err(|e| format!("{e:#}")),
         ),
@@ -196,7 +197,7 @@ fn gather_pty(s: &Settings, state: Option<&State>) -> std::result::Result<PtyFac
     pty::record(
         &mut samples,
         pty::PtySample {
-            t: crate::proc::now_boottime(),
+            t: crate::sys::proc::now_boottime(),
             used: counts.used,
             highest: None,
         },
@@ -220,7 +221,11 @@ fn gather_pty(s: &Settings, state: Option<&State>) -> std::result::Result<PtyFac
     })
 }
 
-fn gather_agents(s: &Settings, sv: &crate::survey::Survey, state: Option<&State>) -> AgentFacts {
+fn gather_agents(
+    s: &Settings,
+    sv: &crate::sys::survey::Survey,
+    state: Option<&State>,
+) -> AgentFacts {
     let named = |pid: i32| Named {
         pid,
         comm: sv
@@ -283,7 +288,7 @@ fn gather_state(path: &Path, opened: &Result<Option<StateDir>>) -> StateFacts {
         Ok(Some(d)) => d,
     };
     f.exists = true;
-    let boot_id = crate::proc::current_boot_id();
+    let boot_id = crate::sys::proc::current_boot_id();
     if let Ok(l) = State::load(dir, boot_id.as_deref(), false) {
         f.corrupt_now = l.notes.into_iter().find(|n| n.starts_with("corrupt"));
     }
@@ -402,7 +407,10 @@ pub fn build(g: &Gathered) -> Report {
                 p.counts.used, p.counts.max, pct
             );
             if let Some(eta) = p.exhaustion_eta_secs {
-                msg.push_str(&format!(", exhausted in ~{}", crate::report::age(eta)));
+                msg.push_str(&format!(
+                    ", exhausted in ~{}",
+                    crate::render::table::age(eta)
+                ));
             }
             if let Some((pid, comm, n)) = &p.top_holder {
                 msg.push_str(&format!("; top holder {pid} ({comm}) with {n} masters"));
@@ -547,7 +555,7 @@ pub fn build(g: &Gathered) -> Report {
             } else {
                 Status::Ok
             };
-            let size = crate::report::size;
+            let size = crate::render::table::size;
             let msg = match &a.rss_max {
                 Some((b, n)) => format!(
                     "largest agent {} ({}) {} (warn {}, crit {}); all agents {}",
@@ -710,7 +718,7 @@ pub fn build(g: &Gathered) -> Report {
         if let Some((secs, holder)) = held {
             problems.push(format!(
                 "cycle lock held for {}{}",
-                crate::report::age(secs),
+                crate::render::table::age(secs),
                 holder.map(|p| format!(" by pid {p}")).unwrap_or_default()
             ));
         }

@@ -9,7 +9,7 @@ use anyhow::{bail, Context, Result};
 use crate::cli::{ConfigAction, ConfigArgs};
 use crate::config::{user_config_path, TEMPLATE};
 use crate::exit::ExitCode;
-use crate::{msg, Settings};
+use crate::{render::msg, Settings};
 
 pub fn config(s: &Settings, args: &ConfigArgs, out: &mut dyn Write) -> Result<ExitCode> {
     match &args.action {

@@ -17,8 +17,8 @@ use serde_json::json;
 use crate::cli::{Cli, Format};
 use crate::config::{self, Config};
 use crate::exit::ExitCode;
-use crate::report;
-use crate::state::{self, StateDir};
+use crate::render::table;
+use crate::store::state::{self, StateDir};
 
 /// One check's result.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -94,10 +94,10 @@ pub fn render(checks: &[Check]) -> String {
             "{:<4}  {:<width$}  {}\n",
             if c.ok { "ok" } else { "FAIL" },
             c.name,
-            report::escape(&c.message)
+            table::escape(&c.message)
         );
         if let Some(fix) = &c.fix {
-            s += &format!("{:<4}  {:<width$}  fix: {}\n", "", "", report::escape(fix));
+            s += &format!("{:<4}  {:<width$}  fix: {}\n", "", "", table::escape(fix));
         }
     }
     let failed = checks.iter().filter(|c| !c.ok).count();
@@ -156,7 +156,7 @@ pub fn hidepid(mountinfo: &str) -> Option<String> {
 fn check_proc(i: &Inputs) -> Check {
     const NAME: &str = "proc";
     let me = std::process::id() as i32;
-    match crate::proc::read_table(&i.proc_root) {
+    match crate::sys::proc::read_table(&i.proc_root) {
         Ok(t) if t.table.get(me).is_some() => {
             let hp = std::fs::read_to_string(i.proc_root.join("self/mountinfo"))
                 .ok()
@@ -201,7 +201,7 @@ fn check_visibility(i: &Inputs) -> Check {
             "not root: only your own processes are candidates (run as root to cover every user)",
         );
     }
-    let Ok(t) = crate::proc::read_table(&i.proc_root) else {
+    let Ok(t) = crate::sys::proc::read_table(&i.proc_root) else {
         return Check::fail(NAME, "process table unreadable", "see the proc check above");
     };
     if t.hidden > 0 {
@@ -247,7 +247,7 @@ fn check_visibility(i: &Inputs) -> Check {
 fn check_pidfd() -> Check {
     const NAME: &str = "pidfd";
     let disabled = std::env::var_os("STRAY_NO_PIDFD").is_some_and(|v| !v.is_empty());
-    if !crate::signal::LiveSignaller::pidfd_supported() {
+    if !crate::sys::signal::LiveSignaller::pidfd_supported() {
         return Check::fail(
             NAME,
             "pidfd_open(2) is not available (kernel before 5.3, or filtered by seccomp)",
@@ -278,7 +278,7 @@ fn check_pidfd() -> Check {
 #[cfg(target_os = "linux")]
 fn check_sock_diag() -> Check {
     const NAME: &str = "sock-diag";
-    match crate::proc::unix_diag::unix_peers() {
+    match crate::sys::unix_diag::unix_peers() {
         Ok(peers) => Check::pass(
             NAME,
             format!(
@@ -373,7 +373,7 @@ fn check_state_dir(i: &Inputs) -> Check {
 
 fn check_audit_dir(cfg: &Config) -> Check {
     const NAME: &str = "audit-log";
-    let path = crate::audit::resolve_path(cfg.audit_log.as_deref());
+    let path = crate::store::audit::resolve_path(cfg.audit_log.as_deref());
     let Some(dir) = path.parent().map(Path::to_path_buf) else {
         return Check::fail(
             NAME,
@@ -470,7 +470,7 @@ fn check_tmux() -> Check {
 
 /// Runs a command with a time bound; its stdout when it exited at all.
 fn run_bounded(mut cmd: Command, timeout: Duration) -> Option<(bool, String)> {
-    crate::bounded::Bounded::spawn(&mut cmd)?.finish(timeout)
+    crate::sys::bounded::Bounded::spawn(&mut cmd)?.finish(timeout)
 }
 
 /// Which schedules run stray, from what the tools report. Pure.
@@ -575,7 +575,7 @@ fn last_run(state_dir: &Path) -> String {
         Ok(t) => match SystemTime::now().duration_since(t) {
             Ok(ago) => format!(
                 "last cycle {} ago (by this user's state dir)",
-                report::age(ago.as_secs_f64())
+                table::age(ago.as_secs_f64())
             ),
             Err(_) => "last cycle just now".to_string(),
         },

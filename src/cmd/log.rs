@@ -6,11 +6,11 @@ use std::time::SystemTime;
 use anyhow::Result;
 use serde_json::json;
 
-use crate::audit;
 use crate::cli::LogArgs;
 use crate::exit::ExitCode;
-use crate::report::{self, Table};
-use crate::{msg, Settings};
+use crate::render::table::{self, Table};
+use crate::store::audit;
+use crate::{render::msg, Settings};
 
 pub fn log(s: &Settings, args: &LogArgs, out: &mut dyn Write) -> Result<ExitCode> {
     let path = audit::resolve_path(s.config.audit_log.as_deref());
@@ -36,12 +36,12 @@ pub fn log(s: &Settings, args: &LogArgs, out: &mut dyn Write) -> Result<ExitCode
         // The log is a file: whatever is in it is escaped like any other
         // untrusted text before it reaches a terminal.
         t.row(vec![
-            report::escape(&e.ts),
-            report::escape(e.signal.as_deref().unwrap_or("-")),
+            table::escape(&e.ts),
+            table::escape(e.signal.as_deref().unwrap_or("-")),
             e.pid.to_string(),
-            report::escape(&e.class),
-            report::escape(&e.outcome),
-            report::clip(
+            table::escape(&e.class),
+            table::escape(&e.outcome),
+            table::clip(
                 if e.cmdline.is_empty() {
                     &e.comm
                 } else {

@@ -11,12 +11,12 @@ use anyhow::Result;
 use serde_json::json;
 
 use crate::cli::PtyArgs;
+use crate::core::health::Status;
 use crate::exit::ExitCode;
-use crate::health::Status;
-use crate::pty::{self, Counts, HolderScan, PtySample};
-use crate::report::{self, Table};
-use crate::state::{Lock, State, StateDir};
-use crate::{msg, Settings, UsageError};
+use crate::render::table::{self, Table};
+use crate::store::state::{Lock, State, StateDir};
+use crate::sys::pty::{self, Counts, HolderScan, PtySample};
+use crate::{render::msg, Settings, UsageError};
 
 /// How many holders the human table shows (JSON lists every one).
 const TOP: usize = 10;
@@ -56,7 +56,7 @@ pub fn thresholds(s: &Settings, warn: Option<u8>, crit: Option<u8>) -> Result<(u
 pub fn gather(s: &Settings, warn: u8, crit: u8, record: bool) -> Result<PtyReport> {
     let counts = pty::counts(&s.proc_root)?;
     let scan = pty::holders(&s.proc_root)?;
-    let now = crate::proc::now_boottime();
+    let now = crate::sys::proc::now_boottime();
     let sample = PtySample {
         t: now,
         used: counts.used,
@@ -115,7 +115,7 @@ fn record_sample(s: &Settings, sample: PtySample) -> std::result::Result<Vec<Pty
 /// Adds one sample to the state in `dir` and saves it; the caller holds the
 /// cycle lock. Returns the samples kept.
 pub fn record_into(dir: &StateDir, sample: PtySample) -> Result<Vec<PtySample>> {
-    let boot_id = crate::proc::current_boot_id();
+    let boot_id = crate::sys::proc::current_boot_id();
     let loaded = State::load(dir, boot_id.as_deref(), true)?;
     for n in &loaded.notes {
         msg::warn(n);
@@ -131,7 +131,7 @@ pub fn earlier_samples(s: &Settings) -> Vec<PtySample> {
     let Ok(Some(dir)) = StateDir::open(&s.state_dir, false) else {
         return Vec::new();
     };
-    let boot_id = crate::proc::current_boot_id();
+    let boot_id = crate::sys::proc::current_boot_id();
     State::load(&dir, boot_id.as_deref(), false)
         .map(|l| l.state.pty_samples)
         .unwrap_or_default()
@@ -208,7 +208,7 @@ pub fn render_human(r: &PtyReport) -> String {
         (Some(rate), Some(eta)) => format!(
             "churn: {rate:+.1}/h over {} samples; pool exhausted in ~{} at this rate\n",
             r.samples,
-            report::age(eta)
+            table::age(eta)
         ),
     });
     if r.scan.holders.is_empty() {
@@ -222,8 +222,8 @@ pub fn render_human(r: &PtyReport) -> String {
         t.row(vec![
             h.masters.to_string(),
             h.pid.to_string(),
-            report::clip(&h.comm, 16),
-            report::clip(&h.cmdline, 60),
+            table::clip(&h.comm, 16),
+            table::clip(&h.cmdline, 60),
         ]);
     }
     out.push_str(&t.render());
@@ -245,7 +245,7 @@ pub fn render_human(r: &PtyReport) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::pty::Holder;
+    use crate::sys::pty::Holder;
 
     fn report(holders: usize) -> PtyReport {
         PtyReport {

@@ -12,17 +12,17 @@ use anyhow::{bail, Context, Result};
 use serde::Serialize;
 use serde_json::json;
 
-use crate::audit::{self, AuditLog, Event};
-use crate::classify::{summarize, Class};
 use crate::cli::ReapArgs;
+use crate::core::classify::{summarize, Class};
+use crate::core::escalation::{plan, settle, Outcome, Signal};
 use crate::exit::ExitCode;
-use crate::proc::ProcKey;
-use crate::reap::{plan, settle, Outcome, Signal};
-use crate::report::{self, Table};
-use crate::signal::Signaller;
-use crate::state::{Lock, State, StateDir};
-use crate::survey::survey;
-use crate::{msg, Settings};
+use crate::render::table::{self, Table};
+use crate::store::audit::{self, AuditLog, Event};
+use crate::store::state::{Lock, State, StateDir};
+use crate::sys::proc::ProcKey;
+use crate::sys::signal::Signaller;
+use crate::sys::survey::survey;
+use crate::{render::msg, Settings};
 
 /// One line of a reap report.
 #[derive(Debug, Clone, Serialize)]
@@ -65,7 +65,7 @@ pub fn cycle(
     opts: &CycleOptions,
     signaller: &mut dyn Signaller,
 ) -> Result<CycleReport> {
-    let boot_id = crate::proc::current_boot_id();
+    let boot_id = crate::sys::proc::current_boot_id();
     let loaded = match dir {
         Some(d) => State::load(d, boot_id.as_deref(), !opts.dry_run)?,
         None => Default::default(),
@@ -148,7 +148,7 @@ pub fn cycle(
     }
 
     // Same order and filter as `actions`: one outcome per reported line.
-    let outcomes = crate::reap::execute(&planned, !real, signaller, comm_of);
+    let outcomes = crate::core::escalation::execute(&planned, !real, signaller, comm_of);
     for (a, (_, outcome)) in actions.iter_mut().zip(&outcomes) {
         a.outcome = *outcome;
     }
@@ -187,7 +187,10 @@ const OUTCOME_MAX: usize = 40;
 
 fn outcome_text(a: &ActionReport) -> String {
     if a.outcome == Outcome::Unkillable {
-        format!("unkillable (state {})", crate::report::escape(&a.state))
+        format!(
+            "unkillable (state {})",
+            crate::render::table::escape(&a.state)
+        )
     } else {
         a.outcome.as_str().to_string()
     }
@@ -217,7 +220,7 @@ pub fn reap(s: &Settings, args: &ReapArgs, out: &mut dyn Write) -> Result<ExitCo
         dry_run: args.dry_run,
         grace: args.grace.unwrap_or(s.config.grace),
     };
-    let mut signaller = crate::signal::live(&s.proc_root);
+    let mut signaller = crate::sys::signal::live(&s.proc_root);
     let report = if args.dry_run {
         // Read the state if there is one, but create nothing and lock nothing.
         let dir = StateDir::open(&s.state_dir, false)?;
@@ -286,7 +289,7 @@ fn wait_gone(s: &Settings, keys: &[ProcKey], limit: Duration) {
     let start = Instant::now();
     loop {
         let alive = keys.iter().any(|k| {
-            matches!(crate::proc::read_one(&s.proc_root, k.pid), Ok(Some(p)) if p.start_time == k.start_time && !p.is_zombie())
+            matches!(crate::sys::proc::read_one(&s.proc_root, k.pid), Ok(Some(p)) if p.start_time == k.start_time && !p.is_zombie())
         });
         if !alive {
             return;
@@ -344,7 +347,7 @@ pub fn render(s: &Settings, report: &CycleReport, out: &mut dyn Write) -> Result
                 a.signal.map_or("-".to_string(), |s| s.as_str().to_string()),
                 a.pid.to_string(),
                 a.class.to_string(),
-                report::clip(&a.cmdline, 48),
+                table::clip(&a.cmdline, 48),
                 outcome,
             ]);
         }

@@ -9,15 +9,15 @@ use anyhow::Result;
 use serde::Serialize;
 use serde_json::json;
 
-use crate::classify::{
+use crate::cli::ScanArgs;
+use crate::core::classify::{
     is_multiplexer_server, summarize, Class, Facts, ProtectedBy, Rules, Verdict,
 };
-use crate::cli::ScanArgs;
 use crate::exit::ExitCode;
-use crate::proc::{LiveSource, ProcSource, Process, ProcessTable, Tty};
-use crate::report::{self, Table};
-use crate::survey::{survey, survey_with, Survey};
-use crate::{msg, tmux, Settings};
+use crate::render::table::{self, Table};
+use crate::sys::proc::{LiveSource, ProcSource, Process, ProcessTable, Tty};
+use crate::sys::survey::{survey, survey_with, Survey};
+use crate::{render::msg, sys::tmux, Settings};
 
 /// One process as `scan --format json` shows it, fields in the order of
 /// SPEC.md's `scan` shape.
@@ -138,7 +138,7 @@ pub fn scan(s: &Settings, args: &ScanArgs, out: &mut dyn Write) -> Result<ExitCo
         let anchor = |p: &Process| {
             p.pid <= 1
                 || cfg.reaper_parents.contains(&p.comm)
-                || crate::classify::is_multiplexer_server(p, &cfg.multiplexers)
+                || crate::core::classify::is_multiplexer_server(p, &cfg.multiplexers)
         };
         write!(
             out,
@@ -149,16 +149,16 @@ pub fn scan(s: &Settings, args: &ScanArgs, out: &mut dyn Write) -> Result<ExitCo
         let mut t = Table::new(&["CLASS", "PID", "AGE", "RSS", "TTY", "COMMAND", "WHY"]);
         for r in &reports {
             let why = match &r.pane {
-                Some(p) => format!("{} [pane {}]", r.reason, report::escape(p)),
+                Some(p) => format!("{} [pane {}]", r.reason, table::escape(p)),
                 None => r.reason.clone(),
             };
             t.row(vec![
                 r.class.to_string(),
                 r.pid.to_string(),
-                report::age(r.age_secs as f64),
-                report::size(r.rss_bytes),
+                table::age(r.age_secs as f64),
+                table::size(r.rss_bytes),
                 r.tty.clone().unwrap_or_else(|| "-".into()),
-                report::clip(
+                table::clip(
                     if r.cmdline.is_empty() {
                         &r.comm
                     } else {
@@ -166,7 +166,7 @@ pub fn scan(s: &Settings, args: &ScanArgs, out: &mut dyn Write) -> Result<ExitCo
                     },
                     48,
                 ),
-                report::escape(&why),
+                table::escape(&why),
             ]);
         }
         write!(out, "{}", t.render())?;
@@ -244,7 +244,7 @@ impl PaneLabels {
     }
 
     /// Starts the queries while the survey is still under way (called from
-    /// [`crate::survey::survey_with`]'s early hook), for every tmux server
+    /// [`crate::sys::survey::survey_with`]'s early hook), for every tmux server
     /// that may protect a shown process: the nearest multiplexer above an
     /// agent, or the holder of an agent's pane (never every server, even for
     /// `scan --all`). [`PendingPanes::collect`] keeps exactly the servers
@@ -378,7 +378,7 @@ pub fn explain(s: &Settings, pid: i32, out: &mut dyn Write) -> Result<ExitCode> 
     let sv = survey(&s.config, &s.proc_root, true)?;
     warn_problems(&sv);
     let (Some(p), Some(v)) = (sv.table.get(pid), sv.verdicts.iter().find(|v| v.pid == pid)) else {
-        crate::msg::error(&format!("no such process: {pid}"));
+        crate::render::msg::error(&format!("no such process: {pid}"));
         return Ok(ExitCode::FAILURE);
     };
     let panes = PaneLabels::query(&sv, s, |q| q == pid);
@@ -408,21 +408,21 @@ pub fn explain(s: &Settings, pid: i32, out: &mut dyn Write) -> Result<ExitCode> 
     }
     let chain: Vec<String> = std::iter::once(p)
         .chain(ancestry.iter().copied())
-        .map(|a| format!("{} ({})", a.pid, report::escape(&a.comm)))
+        .map(|a| format!("{} ({})", a.pid, table::escape(&a.comm)))
         .collect();
     writeln!(
         out,
         "pid {} ({}): {}",
         p.pid,
-        report::escape(&p.comm),
+        table::escape(&p.comm),
         v.class
     )?;
-    writeln!(out, "  command:  {}", report::escape(&r.cmdline))?;
+    writeln!(out, "  command:  {}", table::escape(&r.cmdline))?;
     writeln!(
         out,
         "  agent:    {}",
         if agent {
-            format!("yes, by rule {}", report::escape(&v.rule))
+            format!("yes, by rule {}", table::escape(&v.rule))
         } else {
             "no: it matches no [match] rule, so stray never acts on it".into()
         }
@@ -431,7 +431,7 @@ pub fn explain(s: &Settings, pid: i32, out: &mut dyn Write) -> Result<ExitCode> 
     writeln!(
         out,
         "  age:      {} (min_age {})",
-        report::age(sv.table.age_secs(p)),
+        table::age(sv.table.age_secs(p)),
         humantime::format_duration(s.config.min_age)
     )?;
     writeln!(out, "  state:    {}", p.state)?;
@@ -442,9 +442,9 @@ pub fn explain(s: &Settings, pid: i32, out: &mut dyn Write) -> Result<ExitCode> 
     )?;
     writeln!(out, "  ancestry: {}", chain.join(" ← "))?;
     if let Some(pane) = pane {
-        writeln!(out, "  pane:     {}", report::escape(&pane))?;
+        writeln!(out, "  pane:     {}", table::escape(&pane))?;
     }
-    writeln!(out, "  why:      {}", report::escape(&v.reason))?;
+    writeln!(out, "  why:      {}", table::escape(&v.reason))?;
     writeln!(
         out,
         "  policy:   {}{}",

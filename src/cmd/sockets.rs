@@ -1,6 +1,6 @@
 //! `stray sockets [--stall D] [--sample D] [--destroy]`: ESTABLISHED TCP
 //! sockets whose peer stopped acknowledging, and (opt-in) SOCK_DESTROY for
-//! them. The judging is in [`crate::sockets`]; this file runs it, destroys,
+//! them. The judging is in [`crate::core::sockets`]; this file runs it, destroys,
 //! writes the audit log and renders.
 
 use std::io::Write;
@@ -9,18 +9,18 @@ use anyhow::Result;
 use serde_json::json;
 
 use crate::cli::SocketsArgs;
+use crate::core::sockets::{DestroyOutcome, Report};
 use crate::exit::ExitCode;
-use crate::msg;
-use crate::report::{self, Table};
-use crate::sockets::{DestroyOutcome, Report};
+use crate::render::msg;
+use crate::render::table::{self, Table};
 use crate::Settings;
 
 #[cfg(target_os = "linux")]
 pub fn sockets(s: &Settings, a: &SocketsArgs, out: &mut dyn Write) -> Result<ExitCode> {
     let stall = a.stall.unwrap_or(s.config.stall);
     let report = match a.sample {
-        Some(gap) => crate::sockets::sampled_run(s, stall, gap)?,
-        None => crate::sockets::stored_run(s, stall)?,
+        Some(gap) => crate::core::sockets::sampled_run(s, stall, gap)?,
+        None => crate::core::sockets::stored_run(s, stall)?,
     };
     for n in &report.notes {
         msg::warn(n);
@@ -52,7 +52,7 @@ pub fn sockets(s: &Settings, a: &SocketsArgs, out: &mut dyn Write) -> Result<Exi
 /// "unsupported" answer: the kernel cannot do it for any socket.
 #[cfg(target_os = "linux")]
 fn destroy_stalled(s: &Settings, report: &Report) -> Vec<Option<DestroyOutcome>> {
-    use crate::audit::{self, AuditLog, Event};
+    use crate::store::audit::{self, AuditLog, Event};
 
     let mut outcomes = vec![None; report.judged.len()];
     let mut events = Vec::new();
@@ -62,7 +62,7 @@ fn destroy_stalled(s: &Settings, report: &Report) -> Vec<Option<DestroyOutcome>>
             outcomes[i] = Some(DestroyOutcome::Unsupported);
             continue;
         }
-        let outcome = match crate::proc::inet_diag::destroy(&j.obs) {
+        let outcome = match crate::sys::inet_diag::destroy(&j.obs) {
             Ok(errno) => {
                 let o = DestroyOutcome::from_errno(errno);
                 if o == DestroyOutcome::Failed {
@@ -102,7 +102,7 @@ fn destroy_stalled(s: &Settings, report: &Report) -> Vec<Option<DestroyOutcome>>
             class: "stalled-socket".to_string(),
             rule: format!(
                 "no ack for {} (stall {})",
-                report::age(j.stalled_secs),
+                table::age(j.stalled_secs),
                 humantime::format_duration(report.stall)
             ),
             signal: None,
@@ -191,11 +191,11 @@ fn render(
             let mut row = vec![
                 j.obs.local.to_string(),
                 j.obs.remote.to_string(),
-                report::size(u64::from(j.obs.send_queue)),
-                report::age(j.stalled_secs),
+                table::size(u64::from(j.obs.send_queue)),
+                table::age(j.stalled_secs),
                 if j.stalled { "yes" } else { "no" }.to_string(),
                 owner.map_or("-".to_string(), |o| o.pid.to_string()),
-                owner.map_or("-".to_string(), |o| report::clip(&o.comm, 16)),
+                owner.map_or("-".to_string(), |o| table::clip(&o.comm, 16)),
             ];
             if destroyed.is_some() {
                 row.push(

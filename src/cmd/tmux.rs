@@ -9,14 +9,14 @@ use serde_json::json;
 
 use crate::cli::TmuxArgs;
 use crate::exit::ExitCode;
-use crate::report::{self, Table};
-use crate::tmux::{self, SocketInfo};
-use crate::{msg, Settings};
+use crate::render::table::{self, Table};
+use crate::sys::tmux::{self, SocketInfo};
+use crate::{render::msg, Settings};
 
 pub fn tmux(s: &Settings, args: &TmuxArgs, out: &mut dyn Write) -> Result<ExitCode> {
     let me = nix::unistd::geteuid().as_raw();
     // Without the process table only the socket dirs can be listed.
-    let table = match crate::proc::read_table(&s.proc_root) {
+    let table = match crate::sys::proc::read_table(&s.proc_root) {
         Ok(read) => read.table,
         Err(e) => {
             msg::warn(&format!("live servers not listed: {e}"));
@@ -65,7 +65,7 @@ pub fn render_human(sockets: &[SocketInfo], pruned: &[PathBuf], prune: bool) -> 
                 opt(s.owner_uid.map(|u| u.to_string())),
                 opt(s.pid.map(|p| p.to_string())),
                 opt(s.sessions.map(|n| n.to_string())),
-                report::escape(&s.socket.to_string_lossy()),
+                table::escape(&s.socket.to_string_lossy()),
             ]);
         }
         out.push_str(&t.render());
@@ -74,7 +74,7 @@ pub fn render_human(sockets: &[SocketInfo], pruned: &[PathBuf], prune: bool) -> 
     let dead = sockets.len() - alive;
     out.push_str(&format!(
         "{}: {alive} alive, {dead} dead",
-        crate::health::plural(sockets.len(), "tmux socket")
+        crate::core::health::plural(sockets.len(), "tmux socket")
     ));
     if prune {
         out.push_str(&format!("; {} pruned", pruned.len()));

@@ -21,12 +21,12 @@ use serde_json::json;
 
 use crate::cli::WatchArgs;
 use crate::cmd::reap::{cycle, CycleOptions, CycleReport};
+use crate::core::health::Status;
 use crate::exit::ExitCode;
-use crate::health::Status;
-use crate::pty::{self, PtySample};
-use crate::signal::Signaller;
-use crate::state::{Lock, StateDir};
-use crate::{msg, Settings, UsageError};
+use crate::store::state::{Lock, StateDir};
+use crate::sys::pty::{self, PtySample};
+use crate::sys::signal::Signaller;
+use crate::{render::msg, Settings, UsageError};
 
 static STOP: AtomicBool = AtomicBool::new(false);
 
@@ -71,7 +71,7 @@ pub fn watch(s: &Settings, args: &WatchArgs, out: &mut dyn Write) -> Result<Exit
         dry_run: false,
         grace: s.config.grace,
     };
-    let mut signaller = crate::signal::live(&s.proc_root);
+    let mut signaller = crate::sys::signal::live(&s.proc_root);
     let lock_wait = args.interval.min(Duration::from_secs(10));
     msg::info(&format!(
         "watching every {}; SIGTERM or SIGINT stops after the current cycle",
@@ -112,7 +112,7 @@ fn run_cycle(
 ) -> CycleLine {
     let mut line = CycleLine {
         n,
-        ts: crate::audit::now_rfc3339(),
+        ts: crate::store::audit::now_rfc3339(),
         ..CycleLine::default()
     };
     let _lock = match Lock::acquire(dir, lock_wait) {
@@ -141,7 +141,7 @@ fn sample(s: &Settings, dir: &StateDir) -> Result<(u64, u64, f64, Status)> {
     crate::cmd::pty::record_into(
         dir,
         PtySample {
-            t: crate::proc::now_boottime(),
+            t: crate::sys::proc::now_boottime(),
             used: counts.used,
             highest,
         },
@@ -172,7 +172,7 @@ pub fn render_line(l: &CycleLine) -> String {
             } else {
                 counts.join(", ")
             },
-            crate::health::plural(total, "agent")
+            crate::core::health::plural(total, "agent")
         ));
     }
     if let Some((used, max, pct, st)) = l.pty {

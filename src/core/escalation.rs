@@ -13,8 +13,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::classify::{Class, Verdict};
-use crate::proc::ProcKey;
+use crate::core::classify::{Class, Verdict};
+use crate::sys::proc::ProcKey;
 
 /// One process under escalation, as kept in the state file.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -214,7 +214,7 @@ pub fn settle(plan: &Plan, outcomes: &[(ProcKey, Outcome)]) -> Vec<Entry> {
 pub fn execute(
     plan: &Plan,
     dry_run: bool,
-    signaller: &mut dyn crate::signal::Signaller,
+    signaller: &mut dyn crate::sys::signal::Signaller,
     comm_of: impl Fn(i32) -> String,
 ) -> Vec<(ProcKey, Outcome)> {
     plan.actions
@@ -234,8 +234,8 @@ pub fn execute(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::classify::testkit::*;
-    use crate::classify::Classifier;
+    use crate::core::classify::testkit::*;
+    use crate::core::classify::Classifier;
 
     const GRACE: f64 = 60.0;
 
@@ -353,7 +353,7 @@ mod tests {
     fn only_reapable_classes_are_planned() {
         let mut b = table();
         b.tmux_server(100, &[3])
-            .agent(101, 100, Some(crate::proc::Tty::Pts(3)));
+            .agent(101, 100, Some(crate::sys::proc::Tty::Pts(3)));
         b.proc_(60, 1, "bash").agent(102, 60, None);
         b.add(103, 1, "claude", None, 'S', 1.0);
         b.facts.agents.insert(103, "name:claude".into());
@@ -374,10 +374,10 @@ mod properties {
     use proptest::prelude::*;
 
     use super::*;
-    use crate::classify::testkit::{rules, NOW, TICKS};
-    use crate::classify::{Classifier, Facts, Peers};
-    use crate::proc::{Process, ProcessTable, Tty};
-    use crate::signal::RecordingSignaller;
+    use crate::core::classify::testkit::{rules, NOW, TICKS};
+    use crate::core::classify::{Classifier, Facts, Peers};
+    use crate::sys::proc::{Process, ProcessTable, Tty};
+    use crate::sys::signal::RecordingSignaller;
 
     const COMMS: [&str; 7] = [
         "claude",
@@ -537,7 +537,7 @@ mod properties {
             }
             // Served processes are protected only if a peer is.
             for v in &verdicts {
-                if let Some(crate::classify::ProtectedBy::Serves { pid, .. }) = v.protected_by {
+                if let Some(crate::core::classify::ProtectedBy::Serves { pid, .. }) = v.protected_by {
                     prop_assert!(c.is_protected(pid));
                 }
             }

@@ -262,7 +262,7 @@ pub fn prometheus(r: &Report) -> String {
 /// Nagios output is one logical record per line and `|` starts perfdata:
 /// escape control characters and replace pipes.
 fn plain(s: &str) -> String {
-    crate::report::escape(s).replace('|', "/")
+    crate::render::table::escape(s).replace('|', "/")
 }
 
 /// Integers without a fraction, others with up to 3 decimals.

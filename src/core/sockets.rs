@@ -279,7 +279,7 @@ impl Report {
         }
         let first = stalled[0];
         let who = match self.owner(first) {
-            Some(o) => format!(" ({} {})", crate::report::clip(&o.comm, 16), o.pid),
+            Some(o) => format!(" ({} {})", crate::render::table::clip(&o.comm, 16), o.pid),
             None => String::new(),
         };
         format!(
@@ -290,8 +290,8 @@ impl Report {
             first.obs.local,
             first.obs.remote,
             who,
-            crate::report::size(u64::from(first.obs.send_queue)),
-            crate::report::age(first.stalled_secs)
+            crate::render::table::size(u64::from(first.obs.send_queue)),
+            crate::render::table::age(first.stalled_secs)
         )
     }
 }
@@ -309,8 +309,8 @@ const LOCK_WAIT: Duration = Duration::from_secs(2);
 pub fn observe(s: &crate::Settings) -> anyhow::Result<(Vec<Observation>, f64)> {
     use anyhow::Context;
     let my_uid = nix::unistd::geteuid().as_raw();
-    let now = crate::proc::now_boottime();
-    let all = crate::proc::inet_diag::established_tcp()
+    let now = crate::sys::proc::now_boottime();
+    let all = crate::sys::inet_diag::established_tcp()
         .context("cannot list TCP sockets through NETLINK_SOCK_DIAG")?;
     let observed = all
         .into_iter()
@@ -324,13 +324,13 @@ pub fn observe(s: &crate::Settings) -> anyhow::Result<(Vec<Observation>, f64)> {
 /// judges against the stored sample anyway and stores nothing.
 #[cfg(target_os = "linux")]
 pub fn stored_run(s: &crate::Settings, stall: Duration) -> anyhow::Result<Report> {
-    use crate::state::{Lock, State, StateDir};
-    let boot_id = crate::proc::current_boot_id();
+    use crate::store::state::{Lock, State, StateDir};
+    let boot_id = crate::sys::proc::current_boot_id();
     let dir = StateDir::open(&s.state_dir, true)?.expect("created");
     let mut notes = Vec::new();
     let lock = match Lock::acquire(&dir, LOCK_WAIT) {
         Ok(l) => Some(l),
-        Err(e) if e.downcast_ref::<crate::state::Busy>().is_some() => {
+        Err(e) if e.downcast_ref::<crate::store::state::Busy>().is_some() => {
             notes.push(format!("{e}; this sample is not stored"));
             None
         }
@@ -380,7 +380,7 @@ fn with_owners(
         .map(|j| j.obs.inode)
         .collect();
     let my_uid = nix::unistd::geteuid().as_raw();
-    let owners = crate::proc::inet_diag::owners(&s.proc_root, &wanted, my_uid);
+    let owners = crate::sys::inet_diag::owners(&s.proc_root, &wanted, my_uid);
     Report {
         stall,
         judged,

@@ -9,10 +9,10 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use crate::classify::Class;
 use crate::cmd::scan::ProcessReport;
-use crate::proc::{Process, ProcessTable};
-use crate::report;
+use crate::core::classify::Class;
+use crate::render::table;
+use crate::sys::proc::{Process, ProcessTable};
 
 /// Longest parent chain followed (a cycle in a torn table must not loop).
 const MAX_DEPTH: usize = 64;
@@ -119,19 +119,19 @@ fn label(table: &ProcessTable, r: Option<&ProcessReport>, pid: i32, colour: bool
             let pane = r
                 .pane
                 .as_ref()
-                .map(|p| format!(" [pane {}]", report::escape(p)))
+                .map(|p| format!(" [pane {}]", table::escape(p)))
                 .unwrap_or_default();
             format!(
                 "{} {}  {}  {}{}",
                 r.pid,
-                report::clip(cmd, 60),
+                table::clip(cmd, 60),
                 paint(r.class, colour),
-                report::escape(&r.reason),
+                table::escape(&r.reason),
                 pane
             )
         }
         None => match table.get(pid) {
-            Some(p) => format!("{} {}", p.pid, report::escape(&p.comm)),
+            Some(p) => format!("{} {}", p.pid, table::escape(&p.comm)),
             None => format!("{pid} ?"),
         },
     }
@@ -156,10 +156,10 @@ pub fn paint(class: Class, colour: bool) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::classify::testkit::*;
-    use crate::classify::{is_multiplexer_server, Classifier};
     use crate::cmd::scan::process_report;
-    use crate::proc::Tty;
+    use crate::core::classify::testkit::*;
+    use crate::core::classify::{is_multiplexer_server, Classifier};
+    use crate::sys::proc::Tty;
 
     fn tree(b: &TableBuilder, colour: bool) -> String {
         let (t, f) = b.build();

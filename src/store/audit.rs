@@ -13,7 +13,7 @@ use anyhow::{bail, Context, Result};
 use nix::fcntl::OFlag;
 use serde::{Deserialize, Serialize};
 
-use crate::safefs::Dir;
+use crate::sys::safefs::Dir;
 
 /// Rotate when the log grows past this.
 pub const MAX_BYTES: u64 = 8 << 20;
@@ -42,11 +42,11 @@ impl Event {
             "{} pid {} ({}) {} [{}]: {}",
             self.signal.as_deref().unwrap_or("no signal"),
             self.pid,
-            crate::report::escape(&self.comm),
-            crate::report::escape(&self.class),
+            crate::render::table::escape(&self.comm),
+            crate::render::table::escape(&self.class),
             // The rule names the comm it matched: hostile too.
-            crate::report::escape(&self.rule),
-            crate::report::escape(&self.outcome)
+            crate::render::table::escape(&self.rule),
+            crate::render::table::escape(&self.outcome)
         )
     }
 }
@@ -125,7 +125,7 @@ impl AuditLog {
             .stat()
             .with_context(|| format!("cannot stat audit dir {}", dir.display()))?;
         let me = nix::unistd::geteuid().as_raw();
-        let mode = crate::safefs::mode(&st);
+        let mode = crate::sys::safefs::mode(&st);
         if st.st_uid != me && st.st_uid != 0 {
             bail!(
                 "refusing audit dir {}: owned by uid {}, not {me}",
@@ -184,7 +184,7 @@ impl AuditLog {
     /// here, before a signal, rather than after it.
     pub fn prepare(&self, bytes: u64) -> Result<()> {
         let f = self.open_for_append(bytes)?;
-        crate::safefs::reserve(&f, bytes).with_context(|| {
+        crate::sys::safefs::reserve(&f, bytes).with_context(|| {
             format!(
                 "cannot reserve {bytes} bytes in audit log {}",
                 self.path.display()

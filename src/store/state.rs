@@ -17,8 +17,8 @@ use fs2::FileExt;
 use nix::fcntl::OFlag;
 use serde::{Deserialize, Serialize};
 
-use crate::reap::Entry;
-use crate::safefs::{self, Dir};
+use crate::core::escalation::Entry;
+use crate::sys::safefs::{self, Dir};
 
 pub const STATE_FILE: &str = "state.json";
 pub const LOCK_FILE: &str = "lock";
@@ -222,10 +222,10 @@ pub struct State {
     pub reap: Vec<Entry>,
     /// The last `stray sockets` sample (sockets with queued data).
     #[serde(default)]
-    pub sockets: crate::sockets::Stored,
+    pub sockets: crate::core::sockets::Stored,
     /// PTY usage samples for churn (`stray pty`, `stray watch`), bounded.
     #[serde(default)]
-    pub pty_samples: Vec<crate::pty::PtySample>,
+    pub pty_samples: Vec<crate::sys::pty::PtySample>,
 }
 
 impl Default for State {

@@ -19,7 +19,7 @@ use netlink_sys::{protocols::NETLINK_SOCK_DIAG, Socket, SocketAddr};
 
 use super::proc::{LiveSource, ProcSource};
 use super::unix_diag::dump;
-use crate::sockets::{bytes_acked, Observation, Owner};
+use crate::core::sockets::{bytes_acked, Observation, Owner};
 
 /// Every ESTABLISHED TCP socket on the host (IPv4 and IPv6), with
 /// `tcp_info` (for `tcpi_bytes_acked`).

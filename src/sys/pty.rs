@@ -14,7 +14,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::health::Status;
+use crate::core::health::Status;
 
 /// The pool's counters.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -171,7 +171,7 @@ mod imp {
     use nix::sys::stat::Mode;
 
     use super::{sort_holders, Counts, Holder, HolderScan};
-    use crate::proc::{is_ptmx_link, parse_pid, parse_tty_index};
+    use crate::sys::proc::{is_ptmx_link, parse_pid, parse_tty_index};
 
     fn read_u64(path: &Path) -> io::Result<u64> {
         let s = fs::read_to_string(path)?;
@@ -290,7 +290,7 @@ mod imp {
                 .map(|s| s.trim_end_matches('\n').to_string())
                 .unwrap_or_default();
             let cmdline = fs::read(dir_path.join("cmdline"))
-                .map(|b| crate::proc::split_nul(&b).join(" "))
+                .map(|b| crate::sys::proc::split_nul(&b).join(" "))
                 .unwrap_or_default();
             scan.holders.push(Holder {
                 pid,

@@ -16,8 +16,8 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::proc::ProcKey;
-use crate::reap::{Outcome, Signal};
+use crate::core::escalation::{Outcome, Signal};
+use crate::sys::proc::ProcKey;
 
 /// Sends signals; behind a trait so the executor can be tested with a fake.
 pub trait Signaller {
@@ -52,7 +52,7 @@ impl LiveSignaller {
     /// Is `key` still the process we classified? Zombies count as gone:
     /// there is nothing left to signal.
     fn same_process(&self, key: ProcKey, comm: &str) -> Result<bool, Outcome> {
-        match crate::proc::read_one(&self.root, key.pid) {
+        match crate::sys::proc::read_one(&self.root, key.pid) {
             Ok(Some(p)) => Ok(p.start_time == key.start_time && p.comm == comm && !p.is_zombie()),
             Ok(None) => Ok(false),
             // Cannot verify: do not signal.
@@ -194,7 +194,7 @@ mod tests {
     use std::process::{Command, Stdio};
 
     fn start_time(pid: i32) -> u64 {
-        crate::proc::read_one(std::path::Path::new("/proc"), pid)
+        crate::sys::proc::read_one(std::path::Path::new("/proc"), pid)
             .unwrap()
             .unwrap()
             .start_time

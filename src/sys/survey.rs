@@ -9,9 +9,9 @@ use std::path::Path;
 
 use anyhow::{Context, Result};
 
-use crate::classify::{is_multiplexer_server, Classifier, Facts, Peers, Rules, Verdict};
 use crate::config::{Config, MatchRules};
-use crate::proc::{LiveSource, ProcSource, Process, ProcessTable};
+use crate::core::classify::{is_multiplexer_server, Classifier, Facts, Peers, Rules, Verdict};
+use crate::sys::proc::{LiveSource, ProcSource, Process, ProcessTable};
 
 /// The table, what was learnt about it, and the verdicts.
 pub struct Survey {
@@ -55,7 +55,7 @@ pub fn survey_with(
     all: bool,
     early: impl FnOnce(&ProcessTable, &Facts, &Rules),
 ) -> Result<Survey> {
-    let read = crate::proc::read_table(proc_root)
+    let read = crate::sys::proc::read_table(proc_root)
         .with_context(|| format!("cannot read the process table at {}", proc_root.display()))?;
     let source = LiveSource::new(proc_root);
     let my_uid = nix::unistd::geteuid().as_raw();
@@ -78,7 +78,7 @@ pub fn survey_with(
             .filter(|p| facts.agents.contains_key(&p.pid))
             .filter(|p| {
                 let v = c.verdict(p);
-                v.reapable() || v.class == crate::classify::Class::Young
+                v.reapable() || v.class == crate::core::classify::Class::Young
             })
             .map(|p| (p.pid, p.uid))
             .collect();
@@ -329,7 +329,7 @@ fn resolve_peers(
 
 #[cfg(target_os = "linux")]
 fn unix_peers() -> std::io::Result<HashMap<u64, u64>> {
-    crate::proc::unix_diag::unix_peers()
+    crate::sys::unix_diag::unix_peers()
 }
 
 #[cfg(not(target_os = "linux"))]

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-use crate::bounded::Bounded;
+use crate::sys::bounded::Bounded;
 
 /// Default bound on any tmux query.
 pub const QUERY_TIMEOUT: Duration = Duration::from_secs(2);
@@ -270,15 +270,15 @@ pub fn dir_sockets(tmpdir: &Path, uid: u32, all: bool) -> Vec<(PathBuf, u32)> {
 /// finds `-S` sockets anywhere). Needs the servers' fds: as non-root only
 /// one's own.
 pub fn server_sockets(
-    table: &crate::proc::ProcessTable,
-    source: &dyn crate::proc::ProcSource,
+    table: &crate::sys::proc::ProcessTable,
+    source: &dyn crate::sys::proc::ProcSource,
     listening: &HashMap<u64, PathBuf>,
 ) -> Vec<(i32, PathBuf)> {
     let tmux = ["tmux".to_string()];
     let mut out = Vec::new();
     for p in table
         .iter()
-        .filter(|p| crate::classify::is_multiplexer_server(p, &tmux))
+        .filter(|p| crate::core::classify::is_multiplexer_server(p, &tmux))
     {
         if let Ok(inodes) = source.socket_inodes(p.pid) {
             for i in inodes {
@@ -303,14 +303,18 @@ pub fn session_count(socket: &Path, timeout: Duration) -> Option<u32> {
 /// owner) for its session count, once, with [`QUERY_TIMEOUT`].
 pub fn discover(
     proc_root: &Path,
-    table: &crate::proc::ProcessTable,
+    table: &crate::sys::proc::ProcessTable,
     tmpdir: &Path,
     my_uid: u32,
     sessions: bool,
 ) -> Vec<SocketInfo> {
     let listening = listening_unix_paths(proc_root);
     let listening_paths: HashSet<PathBuf> = listening.values().cloned().collect();
-    let servers = server_sockets(table, &crate::proc::LiveSource::new(proc_root), &listening);
+    let servers = server_sockets(
+        table,
+        &crate::sys::proc::LiveSource::new(proc_root),
+        &listening,
+    );
     let mut out: Vec<SocketInfo> = Vec::new();
     for (path, owner) in dir_sockets(tmpdir, my_uid, my_uid == 0) {
         let alive = probe(&path, &listening_paths) != Probe::Dead;
@@ -397,7 +401,7 @@ fn remove_dead_socket(path: &Path, owner: u32) -> std::io::Result<bool> {
     else {
         return Ok(false);
     };
-    let dir = crate::safefs::Dir::open(parent)?;
+    let dir = crate::sys::safefs::Dir::open(parent)?;
     let dir_owner = dir.stat()?.st_uid;
     if dir_owner != owner && dir_owner != 0 {
         return Ok(false);
