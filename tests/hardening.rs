@@ -997,11 +997,11 @@ fn real_eperm_is_reported_as_denied() {
     if let Ok(spec) = std::env::var("STRAY_TEST_EPERM") {
         // Inner part, as nobody.
         let f: Vec<&str> = spec.split(':').collect();
-        let key = stray::sys::proc::ProcKey {
+        let key = stray::core::process::ProcKey {
             pid: f[0].parse().unwrap(),
             start_time: f[1].parse().unwrap(),
         };
-        use stray::sys::signal::Signaller;
+        use stray::core::escalation::Signaller;
         let mut s = stray::sys::signal::LiveSignaller::new("/proc");
         let outcome = s.send(key, f[2], stray::core::escalation::Signal::Kill);
         println!("OUTCOME={outcome:?}");

@@ -18,9 +18,10 @@ use stray::cmd::reap::{cycle, CycleOptions};
 use stray::config::{Config, Policy};
 use stray::core::classify::{Class, Verdict};
 use stray::core::escalation::{plan, Outcome, Signal};
+use stray::core::escalation::{RecordingSignaller, Signaller};
+use stray::core::process::ProcKey;
 use stray::store::state::{State, StateDir};
-use stray::sys::proc::ProcKey;
-use stray::sys::signal::{LiveSignaller, RecordingSignaller, Signaller};
+use stray::sys::signal::LiveSignaller;
 use stray::Settings;
 
 fn fixture(case: &str) -> PathBuf {

@@ -394,7 +394,7 @@ fn stored_samples_detect_a_stall_across_runs() {
     };
     let mut settings = settings;
     settings.config.stall = Duration::from_secs(1);
-    let (n, message) = stray::core::sockets::check_summary(&settings).unwrap();
+    let (n, message) = stray::cmd::sockets::check_summary(&settings).unwrap();
     assert_eq!(n, 1, "{message}");
     assert!(message.contains(&frozen.remote), "{message}");
 }

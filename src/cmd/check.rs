@@ -179,7 +179,7 @@ pub fn gather(s: &Settings) -> Gathered {
         // Judged against the previous stored sample (no sleeping); this also
         // stores a new one, so a periodic check detects stalls by itself.
         stalled_sockets: Some(
-            crate::core::sockets::check_summary(s)
+            crate::cmd::sockets::check_summary(s)
                 .map(|(n, _)| n as u64)
                 .map_err(|e| format!("{e:#}")),
         ),

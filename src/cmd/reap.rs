@@ -14,13 +14,13 @@ use serde_json::json;
 
 use crate::cli::ReapArgs;
 use crate::core::classify::{summarize, Class};
+use crate::core::escalation::Signaller;
 use crate::core::escalation::{plan, settle, Outcome, Signal};
+use crate::core::process::ProcKey;
 use crate::exit::ExitCode;
 use crate::render::table::{self, Table};
 use crate::store::audit::{self, AuditLog, Event};
 use crate::store::state::{Lock, State, StateDir};
-use crate::sys::proc::ProcKey;
-use crate::sys::signal::Signaller;
 use crate::sys::survey::survey;
 use crate::{render::msg, Settings};
 

@@ -10,63 +10,14 @@ use serde::Serialize;
 use serde_json::json;
 
 use crate::cli::ScanArgs;
-use crate::core::classify::{
-    is_multiplexer_server, summarize, Class, Facts, ProtectedBy, Rules, Verdict,
-};
+use crate::core::classify::{is_multiplexer_server, summarize, Facts, ProtectedBy, Rules, Verdict};
+use crate::core::process::{Process, ProcessTable, Tty};
 use crate::exit::ExitCode;
+use crate::render::process::{process_report, ProcessReport};
 use crate::render::table::{self, Table};
-use crate::sys::proc::{LiveSource, ProcSource, Process, ProcessTable, Tty};
+use crate::sys::proc::{LiveSource, ProcSource};
 use crate::sys::survey::{survey, survey_with, Survey};
 use crate::{render::msg, sys::tmux, Settings};
-
-/// One process as `scan --format json` shows it, fields in the order of
-/// SPEC.md's `scan` shape.
-#[derive(Debug, Serialize)]
-pub struct ProcessReport {
-    pub pid: i32,
-    pub ppid: i32,
-    pub start_time: u64,
-    pub uid: u32,
-    pub comm: String,
-    pub cmdline: String,
-    pub tty: Option<String>,
-    pub age_secs: u64,
-    pub rss_bytes: u64,
-    pub state: String,
-    pub class: Class,
-    pub policy: crate::config::Policy,
-    pub reason: String,
-    pub protected_by: Option<ProtectedBy>,
-    pub rule: String,
-    /// `session:window.pane` when tmux could tell.
-    pub pane: Option<String>,
-}
-
-pub fn process_report(
-    table: &ProcessTable,
-    p: &Process,
-    v: &Verdict,
-    pane: Option<String>,
-) -> ProcessReport {
-    ProcessReport {
-        pid: p.pid,
-        ppid: p.ppid,
-        start_time: p.start_time,
-        uid: p.uid,
-        comm: p.comm.clone(),
-        cmdline: p.cmdline.as_ref().map(|a| a.join(" ")).unwrap_or_default(),
-        tty: p.tty.map(|t| t.to_string()),
-        age_secs: table.age_secs(p) as u64,
-        rss_bytes: p.rss_bytes,
-        state: p.state.to_string(),
-        class: v.class,
-        policy: v.policy,
-        reason: v.reason.clone(),
-        protected_by: v.protected_by.clone(),
-        rule: v.rule.clone(),
-        pane,
-    }
-}
 
 /// The `scan --format json` document, streamed as is: building it as a
 /// `Value` tree first dominated time and peak memory at thousands of
@@ -461,6 +412,7 @@ pub fn explain(s: &Settings, pid: i32, out: &mut dyn Write) -> Result<ExitCode> 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::core::classify::Class;
 
     fn report(protected_by: Option<ProtectedBy>, pane: Option<&str>) -> ProcessReport {
         ProcessReport {

@@ -21,11 +21,11 @@ use serde_json::json;
 
 use crate::cli::WatchArgs;
 use crate::cmd::reap::{cycle, CycleOptions, CycleReport};
+use crate::core::escalation::Signaller;
 use crate::core::health::Status;
 use crate::exit::ExitCode;
 use crate::store::state::{Lock, StateDir};
 use crate::sys::pty::{self, PtySample};
-use crate::sys::signal::Signaller;
 use crate::{render::msg, Settings, UsageError};
 
 static STOP: AtomicBool = AtomicBool::new(false);

@@ -15,7 +15,7 @@ use std::collections::HashMap;
 use serde::Serialize;
 
 use crate::config::{Config, Policies, Policy};
-use crate::sys::proc::{PidMap, PidSet, ProcKey, Process, ProcessTable, Tty};
+use crate::core::process::{PidMap, PidSet, ProcKey, Process, ProcessTable, Tty};
 
 /// The class of a process. Exactly one per process.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]

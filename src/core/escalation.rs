@@ -14,7 +14,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::core::classify::{Class, Verdict};
-use crate::sys::proc::ProcKey;
+use crate::core::process::ProcKey;
 
 /// One process under escalation, as kept in the state file.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -214,7 +214,7 @@ pub fn settle(plan: &Plan, outcomes: &[(ProcKey, Outcome)]) -> Vec<Entry> {
 pub fn execute(
     plan: &Plan,
     dry_run: bool,
-    signaller: &mut dyn crate::sys::signal::Signaller,
+    signaller: &mut dyn Signaller,
     comm_of: impl Fn(i32) -> String,
 ) -> Vec<(ProcKey, Outcome)> {
     plan.actions
@@ -229,6 +229,31 @@ pub fn execute(
             Some((a.key, outcome))
         })
         .collect()
+}
+
+/// Sends signals; behind a trait so the executor can be tested with a fake.
+pub trait Signaller {
+    /// Signals the process `key` if it still is the process whose comm was
+    /// `comm` when it was classified.
+    fn send(&mut self, key: ProcKey, comm: &str, signal: Signal) -> Outcome;
+}
+
+/// A recording fake for tests of the executor.
+#[derive(Debug, Default)]
+pub struct RecordingSignaller {
+    pub calls: Vec<(ProcKey, Signal)>,
+    /// Outcome per pid; `Signalled` when absent.
+    pub outcomes: std::collections::HashMap<i32, Outcome>,
+}
+
+impl Signaller for RecordingSignaller {
+    fn send(&mut self, key: ProcKey, _comm: &str, signal: Signal) -> Outcome {
+        self.calls.push((key, signal));
+        self.outcomes
+            .get(&key.pid)
+            .copied()
+            .unwrap_or(Outcome::Signalled)
+    }
 }
 
 #[cfg(test)]
@@ -353,7 +378,7 @@ mod tests {
     fn only_reapable_classes_are_planned() {
         let mut b = table();
         b.tmux_server(100, &[3])
-            .agent(101, 100, Some(crate::sys::proc::Tty::Pts(3)));
+            .agent(101, 100, Some(crate::core::process::Tty::Pts(3)));
         b.proc_(60, 1, "bash").agent(102, 60, None);
         b.add(103, 1, "claude", None, 'S', 1.0);
         b.facts.agents.insert(103, "name:claude".into());
@@ -373,11 +398,11 @@ mod properties {
 
     use proptest::prelude::*;
 
+    use super::RecordingSignaller;
     use super::*;
     use crate::core::classify::testkit::{rules, NOW, TICKS};
     use crate::core::classify::{Classifier, Facts, Peers};
-    use crate::sys::proc::{Process, ProcessTable, Tty};
-    use crate::sys::signal::RecordingSignaller;
+    use crate::core::process::{Process, ProcessTable, Tty};
 
     const COMMS: [&str; 7] = [
         "claude",

@@ -3,4 +3,5 @@
 pub mod classify;
 pub mod escalation;
 pub mod health;
+pub mod process;
 pub mod sockets;

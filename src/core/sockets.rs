@@ -6,9 +6,8 @@
 //!
 //! The decision ([`judge`]) is pure: the previous samples and the current
 //! observations in, verdicts and the next samples out; no I/O, no clock.
-//! The effects (the netlink dump, the owner lookup in `/proc`, the stored
-//! sample under the state lock) sit at the bottom of this file, behind
-//! `cfg(target_os = "linux")`: the kernel interface is Linux-only.
+//! The effects live elsewhere: the netlink dump and the owner lookup in
+//! `sys::inet_diag`, the stored sample and the run in `cmd::sockets`.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -202,17 +201,6 @@ pub enum DestroyOutcome {
 }
 
 impl DestroyOutcome {
-    /// Maps the netlink answer (0 or an errno) to an outcome.
-    pub fn from_errno(errno: i32) -> DestroyOutcome {
-        match errno {
-            0 => DestroyOutcome::Destroyed,
-            libc::EPERM | libc::EACCES => DestroyOutcome::Denied,
-            libc::EOPNOTSUPP => DestroyOutcome::Unsupported,
-            libc::ENOENT | libc::ESTALE => DestroyOutcome::Gone,
-            _ => DestroyOutcome::Failed,
-        }
-    }
-
     pub fn as_str(self) -> &'static str {
         match self {
             DestroyOutcome::Destroyed => "destroyed",
@@ -260,149 +248,6 @@ impl Report {
     pub fn owner(&self, j: &Judged) -> Option<&Owner> {
         self.owners.get(&j.obs.inode).filter(|_| j.obs.inode != 0)
     }
-
-    /// One line for `stray check`.
-    pub fn summary_line(&self) -> String {
-        let stalled: Vec<&Judged> = self.stalled().collect();
-        if stalled.is_empty() {
-            let queued = self.queued().count();
-            return format!(
-                "no stalled TCP sockets ({} established, {} with queued data{})",
-                self.judged.len(),
-                queued,
-                if self.first_sample {
-                    "; first sample stored"
-                } else {
-                    ""
-                }
-            );
-        }
-        let first = stalled[0];
-        let who = match self.owner(first) {
-            Some(o) => format!(" ({} {})", crate::render::table::clip(&o.comm, 16), o.pid),
-            None => String::new(),
-        };
-        format!(
-            "{} stalled TCP socket{} (no ack for >= {}); longest: {} -> {}{}, {} queued for {}",
-            stalled.len(),
-            if stalled.len() == 1 { "" } else { "s" },
-            humantime::format_duration(self.stall),
-            first.obs.local,
-            first.obs.remote,
-            who,
-            crate::render::table::size(u64::from(first.obs.send_queue)),
-            crate::render::table::age(first.stalled_secs)
-        )
-    }
-}
-
-// ---------------------------------------------------------------- effects
-
-/// How long a run waits for the state lock before it judges against the
-/// stored sample without storing a new one.
-#[cfg(target_os = "linux")]
-const LOCK_WAIT: Duration = Duration::from_secs(2);
-
-/// The in-scope ESTABLISHED TCP sockets right now, and the CLOCK_BOOTTIME
-/// of the dump.
-#[cfg(target_os = "linux")]
-pub fn observe(s: &crate::Settings) -> anyhow::Result<(Vec<Observation>, f64)> {
-    use anyhow::Context;
-    let my_uid = nix::unistd::geteuid().as_raw();
-    let now = crate::sys::proc::now_boottime();
-    let all = crate::sys::inet_diag::established_tcp()
-        .context("cannot list TCP sockets through NETLINK_SOCK_DIAG")?;
-    let observed = all
-        .into_iter()
-        .filter(|o| in_scope(o, my_uid, &s.config.ports))
-        .collect();
-    Ok((observed, now))
-}
-
-/// Judges against the sample stored in the state and stores the new one
-/// (under the state lock). If the lock stays busy (a long `reap --wait`),
-/// judges against the stored sample anyway and stores nothing.
-#[cfg(target_os = "linux")]
-pub fn stored_run(s: &crate::Settings, stall: Duration) -> anyhow::Result<Report> {
-    use crate::store::state::{Lock, State, StateDir};
-    let boot_id = crate::sys::proc::current_boot_id();
-    let dir = StateDir::open(&s.state_dir, true)?.expect("created");
-    let mut notes = Vec::new();
-    let lock = match Lock::acquire(&dir, LOCK_WAIT) {
-        Ok(l) => Some(l),
-        Err(e) if e.downcast_ref::<crate::store::state::Busy>().is_some() => {
-            notes.push(format!("{e}; this sample is not stored"));
-            None
-        }
-        Err(e) => return Err(e),
-    };
-    let loaded = State::load(&dir, boot_id.as_deref(), lock.is_some())?;
-    notes.extend(loaded.notes);
-    let mut state = loaded.state;
-    let (observed, now) = observe(s)?;
-    // A stored sample from the future (clock reset without a new boot id)
-    // is no sample at all.
-    let first_sample = state.sockets.at.is_none_or(|at| at > now);
-    let (judged, next) = judge(&state.sockets.samples, &observed, now, stall);
-    if lock.is_some() {
-        state.sockets = Stored {
-            at: Some(now),
-            samples: next,
-        };
-        state.save(&dir)?;
-    }
-    drop(lock);
-    Ok(with_owners(s, stall, judged, first_sample, notes))
-}
-
-/// Takes two samples `gap` apart inside this run; the state is not used.
-#[cfg(target_os = "linux")]
-pub fn sampled_run(s: &crate::Settings, stall: Duration, gap: Duration) -> anyhow::Result<Report> {
-    let (first, t0) = observe(s)?;
-    let (_, samples) = judge(&[], &first, t0, stall);
-    std::thread::sleep(gap);
-    let (second, t1) = observe(s)?;
-    let (judged, _) = judge(&samples, &second, t1, stall);
-    Ok(with_owners(s, stall, judged, false, Vec::new()))
-}
-
-#[cfg(target_os = "linux")]
-fn with_owners(
-    s: &crate::Settings,
-    stall: Duration,
-    judged: Vec<Judged>,
-    first_sample: bool,
-    notes: Vec<String>,
-) -> Report {
-    let wanted: std::collections::HashSet<u64> = judged
-        .iter()
-        .filter(|j| j.obs.send_queue > 0 && j.obs.inode != 0)
-        .map(|j| j.obs.inode)
-        .collect();
-    let my_uid = nix::unistd::geteuid().as_raw();
-    let owners = crate::sys::inet_diag::owners(&s.proc_root, &wanted, my_uid);
-    Report {
-        stall,
-        judged,
-        owners,
-        first_sample,
-        notes,
-    }
-}
-
-/// For `stray check`: the number of stalled sockets and a one-line message,
-/// judged against the stored sample (no sleeping); stores the new sample so
-/// that periodic checks alone detect stalls.
-#[cfg(target_os = "linux")]
-pub fn check_summary(s: &crate::Settings) -> anyhow::Result<(usize, String)> {
-    let report = stored_run(s, s.config.stall)?;
-    Ok((report.stalled().count(), report.summary_line()))
-}
-
-/// For `stray check` on macOS: nothing to report.
-#[cfg(not(target_os = "linux"))]
-pub fn check_summary(_s: &crate::Settings) -> anyhow::Result<(usize, String)> {
-    Ok((0, "TCP stall detection is Linux-only".to_string()))
 }
 
 #[cfg(test)]
@@ -575,56 +420,5 @@ mod tests {
         assert_eq!(bytes_acked(&info[..128]), Some(0x0102_0304_0506_0708));
         assert_eq!(bytes_acked(&info[..127]), None);
         assert_eq!(bytes_acked(&[]), None);
-    }
-
-    #[test]
-    fn destroy_outcomes_from_errno() {
-        assert_eq!(DestroyOutcome::from_errno(0), DestroyOutcome::Destroyed);
-        assert_eq!(
-            DestroyOutcome::from_errno(libc::EPERM),
-            DestroyOutcome::Denied
-        );
-        assert_eq!(
-            DestroyOutcome::from_errno(libc::EOPNOTSUPP),
-            DestroyOutcome::Unsupported
-        );
-        assert_eq!(
-            DestroyOutcome::from_errno(libc::ENOENT),
-            DestroyOutcome::Gone
-        );
-        assert_eq!(
-            DestroyOutcome::from_errno(libc::EIO),
-            DestroyOutcome::Failed
-        );
-    }
-
-    #[test]
-    fn summary_lines() {
-        let (_, s) = judge(&[], &[obs(1, 2048, 1), obs(2, 0, 0)], 0.0, STALL);
-        let (j, _) = judge(&s, &[obs(1, 2048, 1), obs(2, 0, 0)], 45.0, STALL);
-        let mut r = Report {
-            stall: STALL,
-            judged: j,
-            ..Report::default()
-        };
-        r.owners.insert(
-            1001,
-            Owner {
-                pid: 77,
-                start_time: 1,
-                comm: "tt\x1byd".into(),
-            },
-        );
-        assert_eq!(
-            r.summary_line(),
-            "1 stalled TCP socket (no ack for >= 30s); longest: 127.0.0.1:8080 -> \
-             127.0.0.1:1 (tt\\u{1b}yd 77), 2K queued for 45s"
-        );
-        r.judged.retain(|j| !j.stalled);
-        r.first_sample = true;
-        assert_eq!(
-            r.summary_line(),
-            "no stalled TCP sockets (1 established, 0 with queued data; first sample stored)"
-        );
     }
 }

@@ -9,10 +9,10 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use crate::cmd::scan::ProcessReport;
 use crate::core::classify::Class;
+use crate::core::process::{Process, ProcessTable};
+use crate::render::process::ProcessReport;
 use crate::render::table;
-use crate::sys::proc::{Process, ProcessTable};
 
 /// Longest parent chain followed (a cycle in a torn table must not loop).
 const MAX_DEPTH: usize = 64;
@@ -156,10 +156,10 @@ pub fn paint(class: Class, colour: bool) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cmd::scan::process_report;
     use crate::core::classify::testkit::*;
     use crate::core::classify::{is_multiplexer_server, Classifier};
-    use crate::sys::proc::Tty;
+    use crate::core::process::Tty;
+    use crate::render::process::process_report;
 
     fn tree(b: &TableBuilder, colour: bool) -> String {
         let (t, f) = b.build();

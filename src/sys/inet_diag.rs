@@ -19,7 +19,7 @@ use netlink_sys::{protocols::NETLINK_SOCK_DIAG, Socket, SocketAddr};
 
 use super::proc::{LiveSource, ProcSource};
 use super::unix_diag::dump;
-use crate::core::sockets::{bytes_acked, Observation, Owner};
+use crate::core::sockets::{bytes_acked, DestroyOutcome, Observation, Owner};
 
 /// Every ESTABLISHED TCP socket on the host (IPv4 and IPv6), with
 /// `tcp_info` (for `tcpi_bytes_acked`).
@@ -164,6 +164,17 @@ pub fn owners(root: &Path, wanted: &HashSet<u64>, my_uid: u32) -> HashMap<u64, O
     found
 }
 
+/// Maps the netlink answer to `destroy` (0 or an errno) to an outcome.
+pub fn destroy_outcome(errno: i32) -> DestroyOutcome {
+    match errno {
+        0 => DestroyOutcome::Destroyed,
+        libc::EPERM | libc::EACCES => DestroyOutcome::Denied,
+        libc::EOPNOTSUPP => DestroyOutcome::Unsupported,
+        libc::ENOENT | libc::ESTALE => DestroyOutcome::Gone,
+        _ => DestroyOutcome::Failed,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -204,5 +215,17 @@ mod tests {
         let found = owners(Path::new("/proc"), &wanted, me);
         assert_eq!(found.len(), 2);
         assert!(found.values().all(|o| o.pid == std::process::id() as i32));
+    }
+
+    #[test]
+    fn destroy_outcomes_from_errno() {
+        assert_eq!(destroy_outcome(0), DestroyOutcome::Destroyed);
+        assert_eq!(destroy_outcome(libc::EPERM), DestroyOutcome::Denied);
+        assert_eq!(
+            destroy_outcome(libc::EOPNOTSUPP),
+            DestroyOutcome::Unsupported
+        );
+        assert_eq!(destroy_outcome(libc::ENOENT), DestroyOutcome::Gone);
+        assert_eq!(destroy_outcome(libc::EIO), DestroyOutcome::Failed);
     }
 }

@@ -16,15 +16,8 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::core::escalation::{Outcome, Signal};
-use crate::sys::proc::ProcKey;
-
-/// Sends signals; behind a trait so the executor can be tested with a fake.
-pub trait Signaller {
-    /// Signals the process `key` if it still is the process whose comm was
-    /// `comm` when it was classified.
-    fn send(&mut self, key: ProcKey, comm: &str, signal: Signal) -> Outcome;
-}
+use crate::core::escalation::{Outcome, Signal, Signaller};
+use crate::core::process::ProcKey;
 
 /// Signals real processes, verifying identity in the procfs root `root`
 /// (on macOS the root is ignored: libproc answers).
@@ -167,24 +160,6 @@ impl Signaller for LiveSignaller {
         } else {
             outcome_of(&std::io::Error::last_os_error())
         }
-    }
-}
-
-/// A recording fake for tests of the executor.
-#[derive(Debug, Default)]
-pub struct RecordingSignaller {
-    pub calls: Vec<(ProcKey, Signal)>,
-    /// Outcome per pid; `Signalled` when absent.
-    pub outcomes: std::collections::HashMap<i32, Outcome>,
-}
-
-impl Signaller for RecordingSignaller {
-    fn send(&mut self, key: ProcKey, _comm: &str, signal: Signal) -> Outcome {
-        self.calls.push((key, signal));
-        self.outcomes
-            .get(&key.pid)
-            .copied()
-            .unwrap_or(Outcome::Signalled)
     }
 }
 

@@ -11,7 +11,8 @@ use anyhow::{Context, Result};
 
 use crate::config::{Config, MatchRules};
 use crate::core::classify::{is_multiplexer_server, Classifier, Facts, Peers, Rules, Verdict};
-use crate::sys::proc::{LiveSource, ProcSource, Process, ProcessTable};
+use crate::core::process::{Process, ProcessTable};
+use crate::sys::proc::{LiveSource, ProcSource};
 
 /// The table, what was learnt about it, and the verdicts.
 pub struct Survey {

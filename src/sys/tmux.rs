@@ -270,7 +270,7 @@ pub fn dir_sockets(tmpdir: &Path, uid: u32, all: bool) -> Vec<(PathBuf, u32)> {
 /// finds `-S` sockets anywhere). Needs the servers' fds: as non-root only
 /// one's own.
 pub fn server_sockets(
-    table: &crate::sys::proc::ProcessTable,
+    table: &crate::core::process::ProcessTable,
     source: &dyn crate::sys::proc::ProcSource,
     listening: &HashMap<u64, PathBuf>,
 ) -> Vec<(i32, PathBuf)> {
@@ -303,7 +303,7 @@ pub fn session_count(socket: &Path, timeout: Duration) -> Option<u32> {
 /// owner) for its session count, once, with [`QUERY_TIMEOUT`].
 pub fn discover(
     proc_root: &Path,
-    table: &crate::sys::proc::ProcessTable,
+    table: &crate::core::process::ProcessTable,
     tmpdir: &Path,
     my_uid: u32,
     sessions: bool,

@@ -18,7 +18,8 @@ use nix::fcntl::{openat, AtFlags, OFlag, AT_FDCWD};
 use nix::sys::stat::{fstatat, Mode};
 use nix::unistd::SysconfVar;
 
-use super::{split_nul, ProcSource, Process, ProcessTable, Tty};
+use super::{split_nul, ProcSource};
+use crate::core::process::{Process, ProcessTable, Tty};
 
 /// `PF_KTHREAD` from `include/linux/sched.h`.
 const PF_KTHREAD: u32 = 0x0020_0000;

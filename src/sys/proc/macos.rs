@@ -18,7 +18,8 @@ use std::mem::MaybeUninit;
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use super::{parse_procargs2, ProcSource, Process, ProcessTable, Tty};
+use super::{parse_procargs2, ProcSource};
+use crate::core::process::{Process, ProcessTable, Tty};
 
 /// Start times are in microseconds.
 const TICKS_PER_SEC: u64 = 1_000_000;
