@@ -9,30 +9,14 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::{anyhow, bail, Context, Result};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
+
+use crate::core::classify::Rules;
+use crate::core::classify::{Policies, Policy};
 
 /// The commented template written by `stray config init`; also the source of
 /// truth for the defaults (a unit test parses it and compares).
 pub const TEMPLATE: &str = include_str!("config.toml");
-
-/// What to do with a class of processes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Policy {
-    Reap,
-    Report,
-    Ignore,
-}
-
-impl std::fmt::Display for Policy {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            Policy::Reap => "reap",
-            Policy::Report => "report",
-            Policy::Ignore => "ignore",
-        })
-    }
-}
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -126,14 +110,6 @@ impl MatchRules {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-pub struct Policies {
-    pub orphan: Policy,
-    pub unmanaged: Policy,
-    pub headless: Policy,
-    pub defunct: Policy,
-}
-
 /// The validated configuration.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -164,6 +140,20 @@ impl Default for Config {
 }
 
 impl Config {
+    /// The slice of the configuration that classification needs; `self_pid`
+    /// is this `stray` (never touched, nor its ancestors).
+    pub fn rules(&self, self_pid: i32) -> Rules {
+        Rules {
+            min_age_secs: self.min_age.as_secs_f64(),
+            reaper_parents: self.reaper_parents.clone(),
+            multiplexers: self.multiplexers.iter().map(|m| m.to_lowercase()).collect(),
+            protect_names: self.protect_names.clone(),
+            protect_pids: self.protect_pids.clone(),
+            policy: self.policy,
+            self_pid,
+        }
+    }
+
     /// Parses TOML text; `origin` names the file in every error.
     pub fn parse(text: &str, origin: &Path) -> Result<Config> {
         let de = toml::Deserializer::new(text);

@@ -19,8 +19,9 @@ use fs2::FileExt;
 
 use crate::cli::{CheckArgs, Format};
 use crate::core::classify::{summarize, Class};
-use crate::core::health::{self, plural, Item, Metric, Perf, Report, Status};
+use crate::core::health::{plural, Item, Metric, Perf, Report, Status};
 use crate::exit::ExitCode;
+use crate::render::health;
 use crate::store::state::{State, StateDir, LOCK_FILE, STATE_FILE};
 use crate::sys::pty::{self, Counts};
 use crate::Settings;

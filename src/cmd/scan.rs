@@ -422,7 +422,7 @@ mod tests {
             comm: "claude".into(),
             pane: pane.map(str::to_string),
             pid: 4242,
-            policy: crate::config::Policy::Report,
+            policy: crate::core::classify::Policy::Report,
             ppid: 4000,
             protected_by,
             reason: "in a pane".into(),

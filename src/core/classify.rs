@@ -12,9 +12,8 @@
 
 use std::collections::HashMap;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
-use crate::config::{Config, Policies, Policy};
 use crate::core::process::{PidMap, PidSet, ProcKey, Process, ProcessTable, Tty};
 
 /// The class of a process. Exactly one per process.
@@ -147,6 +146,33 @@ pub struct Facts {
     pub peers: HashMap<i32, Peers>,
 }
 
+/// What to do with a class of processes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Policy {
+    Reap,
+    Report,
+    Ignore,
+}
+
+impl std::fmt::Display for Policy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Policy::Reap => "reap",
+            Policy::Report => "report",
+            Policy::Ignore => "ignore",
+        })
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Policies {
+    pub orphan: Policy,
+    pub unmanaged: Policy,
+    pub headless: Policy,
+    pub defunct: Policy,
+}
+
 /// The configuration slice classification needs.
 #[derive(Debug, Clone)]
 pub struct Rules {
@@ -158,20 +184,6 @@ pub struct Rules {
     pub policy: Policies,
     /// The pid of this `stray`; it and its ancestors are never touched.
     pub self_pid: i32,
-}
-
-impl Rules {
-    pub fn from_config(cfg: &Config, self_pid: i32) -> Rules {
-        Rules {
-            min_age_secs: cfg.min_age.as_secs_f64(),
-            reaper_parents: cfg.reaper_parents.clone(),
-            multiplexers: cfg.multiplexers.iter().map(|m| m.to_lowercase()).collect(),
-            protect_names: cfg.protect_names.clone(),
-            protect_pids: cfg.protect_pids.clone(),
-            policy: cfg.policy,
-            self_pid,
-        }
-    }
 }
 
 /// Is `p` a multiplexer server? From the table alone, so a wedged server or a
@@ -597,7 +609,7 @@ pub mod testkit {
     }
 
     pub fn rules() -> Rules {
-        Rules::from_config(&Config::default(), 99_999)
+        crate::config::Config::default().rules(99_999)
     }
 
     pub fn classify_one(b: &TableBuilder, rules: &Rules, pid: i32) -> Verdict {

@@ -22,7 +22,7 @@ pub struct ProcessReport {
     pub rss_bytes: u64,
     pub state: String,
     pub class: Class,
-    pub policy: crate::config::Policy,
+    pub policy: crate::core::classify::Policy,
     pub reason: String,
     pub protected_by: Option<ProtectedBy>,
     pub rule: String,

@@ -61,7 +61,7 @@ pub fn survey_with(
     let source = LiveSource::new(proc_root);
     let my_uid = nix::unistd::geteuid().as_raw();
     let mut table = read.table;
-    let rules = Rules::from_config(cfg, std::process::id() as i32);
+    let rules = cfg.rules(std::process::id() as i32);
 
     let mut facts = Facts {
         agents: find_agents(&mut table, &cfg.matching, &source, my_uid),
