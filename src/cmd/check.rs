@@ -20,10 +20,10 @@ use fs2::FileExt;
 use crate::cli::{CheckArgs, Format};
 use crate::core::classify::{summarize, Class};
 use crate::core::health::{plural, Item, Metric, Perf, Report, Status};
+use crate::core::pty::{self, Counts};
 use crate::exit::ExitCode;
 use crate::render::health;
 use crate::store::state::{State, StateDir, LOCK_FILE, STATE_FILE};
-use crate::sys::pty::{self, Counts};
 use crate::Settings;
 
 /// A corrupt state moved aside this recently is a warning.
@@ -192,7 +192,7 @@ pub fn gather(s: &Settings) -> Gathered {
 }
 
 fn gather_pty(s: &Settings, state: Option<&State>) -> std::result::Result<PtyFacts, String> {
-    let counts = pty::counts(&s.proc_root).map_err(|e| e.to_string())?;
+    let counts = crate::sys::pty::counts(&s.proc_root).map_err(|e| e.to_string())?;
     let (warn, crit) = (s.config.pty_warn, s.config.pty_crit);
     let mut samples = state.map(|st| st.pty_samples.clone()).unwrap_or_default();
     pty::record(
@@ -205,7 +205,7 @@ fn gather_pty(s: &Settings, state: Option<&State>) -> std::result::Result<PtyFac
     );
     let rate = pty::rate_per_hour(&samples);
     let top_holder = if pty::status(counts.percent(), warn, crit) != Status::Ok {
-        pty::holders(&s.proc_root)
+        crate::sys::pty::holders(&s.proc_root)
             .ok()
             .and_then(|h| h.holders.into_iter().next())
             .map(|h| (h.pid, h.comm, h.masters))

@@ -12,10 +12,10 @@ use serde_json::json;
 
 use crate::cli::PtyArgs;
 use crate::core::health::Status;
+use crate::core::pty::{self, Counts, HolderScan, PtySample};
 use crate::exit::ExitCode;
 use crate::render::table::{self, Table};
 use crate::store::state::{Lock, State, StateDir};
-use crate::sys::pty::{self, Counts, HolderScan, PtySample};
 use crate::{render::msg, Settings, UsageError};
 
 /// How many holders the human table shows (JSON lists every one).
@@ -54,8 +54,8 @@ pub fn thresholds(s: &Settings, warn: Option<u8>, crit: Option<u8>) -> Result<(u
 /// `record` is set (skipped, with a note, when the lock is busy or the state
 /// dir is unusable), otherwise only reads earlier samples.
 pub fn gather(s: &Settings, warn: u8, crit: u8, record: bool) -> Result<PtyReport> {
-    let counts = pty::counts(&s.proc_root)?;
-    let scan = pty::holders(&s.proc_root)?;
+    let counts = crate::sys::pty::counts(&s.proc_root)?;
+    let scan = crate::sys::pty::holders(&s.proc_root)?;
     let now = crate::sys::proc::now_boottime();
     let sample = PtySample {
         t: now,
@@ -245,7 +245,7 @@ pub fn render_human(r: &PtyReport) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sys::pty::Holder;
+    use crate::core::pty::Holder;
 
     fn report(holders: usize) -> PtyReport {
         PtyReport {

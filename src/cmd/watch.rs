@@ -23,9 +23,9 @@ use crate::cli::WatchArgs;
 use crate::cmd::reap::{cycle, CycleOptions, CycleReport};
 use crate::core::escalation::Signaller;
 use crate::core::health::Status;
+use crate::core::pty::{self, PtySample};
 use crate::exit::ExitCode;
 use crate::store::state::{Lock, StateDir};
-use crate::sys::pty::{self, PtySample};
 use crate::{render::msg, Settings, UsageError};
 
 static STOP: AtomicBool = AtomicBool::new(false);
@@ -134,8 +134,8 @@ fn run_cycle(
 }
 
 fn sample(s: &Settings, dir: &StateDir) -> Result<(u64, u64, f64, Status)> {
-    let counts = pty::counts(&s.proc_root)?;
-    let highest = pty::holders(&s.proc_root)
+    let counts = crate::sys::pty::counts(&s.proc_root)?;
+    let highest = crate::sys::pty::holders(&s.proc_root)
         .ok()
         .and_then(|h| h.highest_index());
     crate::cmd::pty::record_into(

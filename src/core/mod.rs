@@ -4,4 +4,5 @@ pub mod classify;
 pub mod escalation;
 pub mod health;
 pub mod process;
+pub mod pty;
 pub mod sockets;

@@ -225,7 +225,7 @@ pub struct State {
     pub sockets: crate::core::sockets::Stored,
     /// PTY usage samples for churn (`stray pty`, `stray watch`), bounded.
     #[serde(default)]
-    pub pty_samples: Vec<crate::sys::pty::PtySample>,
+    pub pty_samples: Vec<crate::core::pty::PtySample>,
 }
 
 impl Default for State {
