@@ -1,5 +1,6 @@
-//! Command-line flags (clap derive). Nothing below `lib::run` sees these
-//! types: they are merged with the config file into `Settings` first.
+//! Command-line flags (clap derive). Only `settings` reads these types: it
+//! merges them with the config file and the environment into `Settings`
+//! and one plain options value per subcommand.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -20,8 +21,8 @@ pub struct Cli {
     pub state_dir: Option<PathBuf>,
 
     /// Output format
-    #[arg(long, global = true, value_enum, default_value_t = Format::Human)]
-    pub format: Format,
+    #[arg(long, global = true, value_enum, default_value_t = ArgFormat::Human)]
+    pub format: ArgFormat,
 
     /// More detail on stderr (repeatable)
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
@@ -42,14 +43,14 @@ pub struct Cli {
 
 /// `--format`. `nagios` and `prometheus` are only meaningful for `check`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum Format {
+pub enum ArgFormat {
     Human,
     Json,
     Nagios,
     Prometheus,
 }
 
-#[derive(Debug, Subcommand)]
+#[derive(Debug, Clone, Subcommand)]
 pub enum Command {
     /// Classify agent processes; sends no signal
     Scan(ScanArgs),
@@ -77,7 +78,7 @@ pub enum Command {
     Completions(CompletionsArgs),
 }
 
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 pub struct ScanArgs {
     /// Classify every process, not only agents
     #[arg(long)]
@@ -87,13 +88,13 @@ pub struct ScanArgs {
     pub tree: bool,
 }
 
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 pub struct ExplainArgs {
     /// Process id
     pub pid: i32,
 }
 
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 pub struct ReapArgs {
     /// Decide and report, but send nothing and write no state
     #[arg(long, short = 'n')]
@@ -112,7 +113,7 @@ pub struct ReapArgs {
     pub lock_wait: Duration,
 }
 
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 pub struct LogArgs {
     /// Only events newer than this (e.g. 1h, 2d)
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
@@ -122,7 +123,7 @@ pub struct LogArgs {
     pub pid: Option<i32>,
 }
 
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 pub struct PtyArgs {
     /// Warning threshold, percent of max (default: [pty] warn)
     #[arg(long, value_name = "PERCENT", value_parser = clap::value_parser!(u8).range(0..=100))]
@@ -132,21 +133,21 @@ pub struct PtyArgs {
     pub crit: Option<u8>,
 }
 
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 pub struct TmuxArgs {
     /// Remove dead sockets owned by the caller (root: any)
     #[arg(long)]
     pub prune: bool,
 }
 
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 pub struct CheckArgs {
     /// Write DIR/stray.prom atomically (node_exporter textfile collector)
     #[arg(long, value_name = "DIR")]
     pub textfile_dir: Option<PathBuf>,
 }
 
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 pub struct SocketsArgs {
     /// How long the peer must acknowledge nothing (default: [sockets] stall)
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
@@ -159,20 +160,20 @@ pub struct SocketsArgs {
     pub destroy: bool,
 }
 
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 pub struct WatchArgs {
     /// Time between cycles
     #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "60s")]
     pub interval: Duration,
 }
 
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 pub struct ConfigArgs {
     #[command(subcommand)]
     pub action: ConfigAction,
 }
 
-#[derive(Debug, Subcommand)]
+#[derive(Debug, Clone, Subcommand)]
 pub enum ConfigAction {
     /// Print the effective configuration and where it came from
     Show,
@@ -186,7 +187,7 @@ pub enum ConfigAction {
     },
 }
 
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 pub struct CompletionsArgs {
     /// Shell to generate completions for
     pub shell: clap_complete::Shell,

@@ -188,15 +188,6 @@ impl Config {
         Config::parse(&text, path)
     }
 
-    /// Resolves the lookup order and loads the first file found, or the
-    /// defaults. An explicitly named file must exist.
-    pub fn discover(explicit: Option<&Path>) -> Result<Config> {
-        match lookup(explicit) {
-            Some(path) => Config::load(&path),
-            None => Ok(Config::default()),
-        }
-    }
-
     fn from_raw(raw: RawConfig, origin: &Path) -> Result<Config> {
         let file = origin.display();
         let dur = |key: &str, v: Option<String>, default: &str| -> Result<Duration> {
@@ -416,35 +407,6 @@ fn toml_str(s: &str) -> String {
     toml::Value::String(s.to_string()).to_string()
 }
 
-/// The config file lookup order: `--config`, `$STRAY_CONFIG`,
-/// `$XDG_CONFIG_HOME/stray/config.toml` (or `~/.config/…`),
-/// `/etc/stray/config.toml`. Explicit choices are returned even when missing,
-/// so that loading them fails loudly.
-pub fn lookup(explicit: Option<&Path>) -> Option<PathBuf> {
-    if let Some(p) = explicit {
-        return Some(p.to_path_buf());
-    }
-    if let Some(p) = std::env::var_os("STRAY_CONFIG").filter(|v| !v.is_empty()) {
-        return Some(PathBuf::from(p));
-    }
-    [
-        user_config_path(),
-        Some(PathBuf::from("/etc/stray/config.toml")),
-    ]
-    .into_iter()
-    .flatten()
-    .find(|p| p.is_file())
-}
-
-/// `$XDG_CONFIG_HOME/stray/config.toml`, else `~/.config/stray/config.toml`.
-pub fn user_config_path() -> Option<PathBuf> {
-    let base = std::env::var_os("XDG_CONFIG_HOME")
-        .filter(|v| !v.is_empty())
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".config")))?;
-    Some(base.join("stray").join("config.toml"))
-}
-
 /// Parses sizes such as `4GiB`, `512M`, `1.5 GB`, `1048576`.
 pub fn parse_size(s: &str) -> Result<u64> {
     let t = s.trim();
@@ -567,7 +529,7 @@ mod tests {
 
     #[test]
     fn explicit_config_must_exist() {
-        let err = Config::discover(Some(Path::new("/nonexistent/stray.toml"))).unwrap_err();
+        let err = Config::load(Path::new("/nonexistent/stray.toml")).unwrap_err();
         assert!(format!("{err:#}").contains("/nonexistent/stray.toml"));
     }
 }

@@ -324,6 +324,13 @@ fn write(path: &Path, bytes: &[u8]) -> Result<PathBuf> {
     Ok(path.to_path_buf())
 }
 
+/// `stray completions SHELL`.
+pub fn completions(shell: clap_complete::Shell, out: &mut dyn Write) -> Result<()> {
+    let mut cmd = crate::cli::Cli::command();
+    clap_complete::generate(shell, &mut cmd, "stray", out);
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -14,41 +14,32 @@ pub mod core;
 pub mod exit;
 pub mod generate;
 pub mod render;
+pub mod settings;
 pub mod store;
 pub mod sys;
 
 use std::ffi::OsString;
 use std::io::Write;
-use std::path::PathBuf;
 
 use anyhow::Result;
-use clap::Parser;
+use clap::{CommandFactory, Parser};
 
-use crate::cli::{Cli, Command, Format};
-use crate::config::{Config, MatchRules};
+use crate::cli::{Cli, Command};
 use crate::exit::ExitCode;
 use crate::render::msg;
+pub use crate::settings::Settings;
+use crate::settings::{Env, Format, Resolver, Task};
 use crate::store::state;
-
-/// Flags and config file, merged and resolved once.
-#[derive(Debug, Clone)]
-pub struct Settings {
-    pub config: Config,
-    pub state_dir: PathBuf,
-    pub format: Format,
-    /// The procfs root (always `/proc` outside unit tests).
-    pub proc_root: PathBuf,
-}
-
-impl Settings {
-    pub fn json(&self) -> bool {
-        self.format == Format::Json
-    }
-}
 
 /// Parses `args`, runs the command, prints any error once, and returns the
 /// exit code.
 pub fn run(args: Vec<OsString>) -> ExitCode {
+    let env = Env::read();
+    msg::init(msg::Sink::detect(
+        env.journal_stream.as_deref(),
+        env.no_color.as_deref(),
+    ));
+    sys::tmux::set_client_path(env.path.clone());
     // `stray --generate DIR`: the packagers' generator (man pages and
     // completion files), kept out of clap so it appears in neither.
     if args.get(1).is_some_and(|a| a == "--generate") {
@@ -76,7 +67,7 @@ pub fn run(args: Vec<OsString>) -> ExitCode {
     };
     msg::set_level(cli.verbose, cli.quiet);
     let check = matches!(cli.command, Command::Check(_));
-    match dispatch(cli) {
+    match dispatch(Resolver::new(cli, env)) {
         Ok(code) => code,
         Err(e) => {
             if let Some(busy) = e.downcast_ref::<state::Busy>() {
@@ -111,11 +102,20 @@ pub fn run(args: Vec<OsString>) -> ExitCode {
 /// The subcommand named in `args`: the first word that is not an option or
 /// the value of a global option (so `--name check scan` is a `scan`).
 fn subcommand_of(args: &[OsString]) -> Option<&OsString> {
-    const TAKES_VALUE: [&str; 5] = ["-c", "--config", "--state-dir", "--format", "--name"];
+    // The global options that take a value, from clap's own definition.
+    let takes_value: Vec<String> = Cli::command()
+        .get_arguments()
+        .filter(|a| a.is_global_set() && a.get_action().takes_values())
+        .flat_map(|a| {
+            let long = a.get_long().map(|l| format!("--{l}"));
+            let short = a.get_short().map(|c| format!("-{c}"));
+            long.into_iter().chain(short)
+        })
+        .collect();
     let mut words = args.iter().skip(1);
     while let Some(w) = words.next() {
         let text = w.to_string_lossy();
-        if TAKES_VALUE.contains(&text.as_ref()) {
+        if takes_value.iter().any(|t| *t == text) {
             words.next();
         } else if !text.starts_with('-') {
             return Some(w);
@@ -174,59 +174,39 @@ fn is_broken_pipe(e: &anyhow::Error) -> bool {
     })
 }
 
-fn settings(cli: &Cli) -> Result<Settings> {
-    let mut config = Config::discover(cli.config.as_deref())?;
-    if !cli.names.is_empty() {
-        for n in &cli.names {
-            if n.is_empty() || n.len() > 15 {
-                return Err(UsageError(format!(
-                    "--name {n:?} can never equal a kernel comm (1 to 15 bytes)"
-                ))
-                .into());
-            }
-        }
-        config.matching = MatchRules::names_only(cli.names.clone());
-    }
-    Ok(Settings {
-        config,
-        state_dir: state::resolve_dir(cli.state_dir.as_deref()),
-        format: cli.format,
-        proc_root: PathBuf::from("/proc"),
-    })
-}
-
-fn dispatch(cli: Cli) -> Result<ExitCode> {
+fn dispatch(resolver: Resolver) -> Result<ExitCode> {
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
-    if let Command::Completions(a) = &cli.command {
-        cmd::completions(a.shell, &mut out)?;
+    let task = resolver.task();
+    if let Task::Completions(shell) = task {
+        generate::completions(shell, &mut out)?;
         return Ok(ExitCode::OK);
     }
-    let is_check = matches!(cli.command, Command::Check(_));
-    if !is_check && matches!(cli.format, Format::Nagios | Format::Prometheus) {
+    let is_check = matches!(task, Task::Check(_));
+    if !is_check && matches!(resolver.format(), Format::Nagios | Format::Prometheus) {
         return Err(
             UsageError("--format nagios|prometheus is only for `stray check`".into()).into(),
         );
     }
-    if let Command::Doctor = cli.command {
+    if let Task::Doctor = task {
         // Before the config is loaded: a bad config is one of its findings.
-        let code = cmd::doctor::doctor(&cmd::doctor::Inputs::from_cli(&cli), &mut out)?;
+        let code = cmd::doctor::doctor(&resolver.doctor_inputs(), &mut out)?;
         out.flush()?;
         return Ok(code);
     }
-    let s = settings(&cli)?;
-    let code = match cli.command {
-        Command::Scan(a) => cmd::scan::scan(&s, &a, &mut out)?,
-        Command::Explain(a) => cmd::scan::explain(&s, a.pid, &mut out)?,
-        Command::Reap(a) => cmd::reap::reap(&s, &a, &mut out)?,
-        Command::Log(a) => cmd::log::log(&s, &a, &mut out)?,
-        Command::Config(a) => cmd::config::config(&s, &a, &mut out)?,
-        Command::Pty(a) => cmd::pty::pty(&s, &a, &mut out)?,
-        Command::Tmux(a) => cmd::tmux::tmux(&s, &a, &mut out)?,
-        Command::Check(a) => cmd::check::check(&s, &a, &mut out)?,
-        Command::Sockets(a) => cmd::sockets::sockets(&s, &a, &mut out)?,
-        Command::Watch(a) => cmd::watch::watch(&s, &a, &mut out)?,
-        Command::Doctor | Command::Completions(_) => unreachable!("handled above"),
+    let s = resolver.settings()?;
+    let code = match task {
+        Task::Scan(a) => cmd::scan::scan(&s, &a, &mut out)?,
+        Task::Explain { pid } => cmd::scan::explain(&s, pid, &mut out)?,
+        Task::Reap(a) => cmd::reap::reap(&s, &a, &mut out)?,
+        Task::Log(a) => cmd::log::log(&s, &a, &mut out)?,
+        Task::Config(a) => cmd::config::config(&s, &a, &mut out)?,
+        Task::Pty(a) => cmd::pty::pty(&s, &a, &mut out)?,
+        Task::Tmux(a) => cmd::tmux::tmux(&s, &a, &mut out)?,
+        Task::Check(a) => cmd::check::check(&s, &a, &mut out)?,
+        Task::Sockets(a) => cmd::sockets::sockets(&s, &a, &mut out)?,
+        Task::Watch(a) => cmd::watch::watch(&s, &a, &mut out)?,
+        Task::Doctor | Task::Completions(_) => unreachable!("handled above"),
     };
     out.flush()?;
     Ok(code)

@@ -1002,7 +1002,7 @@ fn real_eperm_is_reported_as_denied() {
             start_time: f[1].parse().unwrap(),
         };
         use stray::core::escalation::Signaller;
-        let mut s = stray::sys::signal::LiveSignaller::new("/proc");
+        let mut s = stray::sys::signal::LiveSignaller::new("/proc", true);
         let outcome = s.send(key, f[2], stray::core::escalation::Signal::Kill);
         println!("OUTCOME={outcome:?}");
         assert_eq!(outcome, stray::core::escalation::Outcome::Denied);

@@ -48,12 +48,12 @@ fn settings(dir: &Path, proc_root: &Path, name: &str, adopter: &str, grace: &str
          audit_log = {:?}\n[match]\nnames = [{name:?}]\nexe = []\n",
         dir.join("audit.jsonl").display().to_string()
     );
-    Settings {
-        config: Config::parse(&text, Path::new("test.toml")).unwrap(),
-        state_dir: dir.join("state"),
-        format: stray::cli::Format::Json,
-        proc_root: proc_root.to_path_buf(),
-    }
+    Settings::new(
+        Config::parse(&text, Path::new("test.toml")).unwrap(),
+        dir.join("state"),
+        proc_root.to_path_buf(),
+        stray::settings::Format::Json,
+    )
 }
 
 fn state_dir(s: &Settings) -> StateDir {
@@ -68,11 +68,8 @@ fn audit(dir: &Path) -> Vec<serde_json::Value> {
         .collect()
 }
 
-fn opts(grace: u64) -> CycleOptions {
-    CycleOptions {
-        dry_run: false,
-        grace: Duration::from_secs(grace),
-    }
+fn opts() -> CycleOptions {
+    CycleOptions { dry_run: false }
 }
 
 /// Runs `before` on the process right before handing the signal to the
@@ -124,10 +121,10 @@ fn candidate_that_exits_before_the_signal_is_gone() {
             }
             assert!(wait_until(Duration::from_secs(10), || !alive(pid, st)));
         },
-        inner: LiveSignaller::new("/proc"),
+        inner: LiveSignaller::new("/proc", true),
         calls: Vec::new(),
     };
-    let report = cycle(&s, Some(&dir), &opts(60), &mut sig).expect("no error exit");
+    let report = cycle(&s, Some(&dir), &opts(), &mut sig).expect("no error exit");
     assert_eq!(sig.calls.len(), 1);
     assert_eq!(
         sig.calls[0].0,
@@ -182,10 +179,10 @@ fn candidate_that_execs_before_the_signal_is_not_signalled() {
                 "did not exec"
             );
         },
-        inner: LiveSignaller::new("/proc"),
+        inner: LiveSignaller::new("/proc", true),
         calls: Vec::new(),
     };
-    let report = cycle(&s, Some(&dir), &opts(60), &mut sig).expect("no error exit");
+    let report = cycle(&s, Some(&dir), &opts(), &mut sig).expect("no error exit");
     assert_eq!(sig.calls.len(), 1);
     assert_eq!(
         sig.calls[0].2,
@@ -220,7 +217,7 @@ fn denied_signals_are_reported_not_errors() {
         outcomes: HashMap::from([(orphan.pid, Outcome::Denied)]),
         ..Default::default()
     };
-    let r = cycle(&s, Some(&dir), &opts(0), &mut sig).unwrap();
+    let r = cycle(&s, Some(&dir), &opts(), &mut sig).unwrap();
     assert_eq!(r.actions.len(), 1);
     assert_eq!(r.actions[0].signal, Some(Signal::Term));
     assert_eq!(r.actions[0].outcome, Outcome::Denied);
@@ -232,11 +229,11 @@ fn denied_signals_are_reported_not_errors() {
         .is_empty());
     // A second cycle tries SIGTERM again (not SIGKILL: nothing was delivered).
     sig.outcomes.clear();
-    let r = cycle(&s, Some(&dir), &opts(0), &mut sig).unwrap();
+    let r = cycle(&s, Some(&dir), &opts(), &mut sig).unwrap();
     assert_eq!(r.actions[0].signal, Some(Signal::Term));
     // Grace 0: SIGKILL next, denied, kept at the SIGTERM step.
     sig.outcomes.insert(orphan.pid, Outcome::Denied);
-    let r = cycle(&s, Some(&dir), &opts(0), &mut sig).unwrap();
+    let r = cycle(&s, Some(&dir), &opts(), &mut sig).unwrap();
     assert_eq!(r.actions[0].signal, Some(Signal::Kill));
     assert_eq!(r.actions[0].outcome, Outcome::Denied);
     let st = State::load(&dir, boot.as_deref(), false).unwrap().state;
@@ -300,7 +297,7 @@ fn inconsistent_proc_tables_signal_nothing() {
     let ok = settings(t.path(), &ok_root, "fixagent", "init", "60s");
     let dir = state_dir(&ok);
     let mut sig = RecordingSignaller::default();
-    let r = cycle(&ok, Some(&dir), &opts(60), &mut sig).unwrap();
+    let r = cycle(&ok, Some(&dir), &opts(), &mut sig).unwrap();
     assert_eq!(
         sig.calls,
         vec![(
@@ -323,7 +320,7 @@ fn inconsistent_proc_tables_signal_nothing() {
         let s = settings(u.path(), &root, "fixagent", "init", "60s");
         let dir = state_dir(&s);
         let mut sig = RecordingSignaller::default();
-        let err = cycle(&s, Some(&dir), &opts(60), &mut sig).unwrap_err();
+        let err = cycle(&s, Some(&dir), &opts(), &mut sig).unwrap_err();
         assert!(format!("{err:#}").contains("no signal sent"), "{err:#}");
         assert!(sig.calls.is_empty(), "{root:?}: {:?}", sig.calls);
     }
@@ -502,7 +499,7 @@ fn intact_state_does_escalate() {
     let dir = state_dir(&s);
     fs::write(dir.file("state.json"), kill_state()).unwrap();
     let mut sig = RecordingSignaller::default();
-    cycle(&s, Some(&dir), &opts(60), &mut sig).unwrap();
+    cycle(&s, Some(&dir), &opts(), &mut sig).unwrap();
     assert_eq!(
         sig.calls,
         vec![(
@@ -530,7 +527,7 @@ proptest! {
         fs::write(dir.file("state.json"), &bytes).unwrap();
         fs::set_permissions(dir.file("state.json"), fs::Permissions::from_mode(0o600)).unwrap();
         let mut sig = RecordingSignaller::default();
-        cycle(&s, Some(&dir), &opts(60), &mut sig).unwrap();
+        cycle(&s, Some(&dir), &opts(), &mut sig).unwrap();
         let valid = serde_json::from_slice::<State>(&bytes).is_ok_and(|st| {
             st.schema == 1
                 && st.boot_id.as_deref() == Some(boot().as_str())

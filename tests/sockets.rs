@@ -386,12 +386,12 @@ fn stored_samples_detect_a_stall_across_runs() {
     }
 
     // `stray check` integration: the same stored sample, no sleeping.
-    let settings = stray::Settings {
-        config: stray::config::Config::load(&env.config_path()).unwrap(),
-        state_dir: env.state_dir(),
-        format: stray::cli::Format::Human,
-        proc_root: "/proc".into(),
-    };
+    let settings = stray::Settings::new(
+        stray::config::Config::load(&env.config_path()).unwrap(),
+        env.state_dir(),
+        "/proc".into(),
+        stray::settings::Format::Human,
+    );
     let mut settings = settings;
     settings.config.stall = Duration::from_secs(1);
     let (n, message) = stray::cmd::sockets::check_summary(&settings).unwrap();

@@ -17,12 +17,12 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use anyhow::Result;
 use fs2::FileExt;
 
-use crate::cli::{CheckArgs, Format};
 use crate::core::classify::{summarize, Class};
 use crate::core::health::{plural, Item, Metric, Perf, Report, Status};
 use crate::core::pty::{self, Counts};
 use crate::exit::ExitCode;
 use crate::render::health;
+use crate::settings::{Check, Format};
 use crate::store::state::{State, StateDir, LOCK_FILE, STATE_FILE};
 use crate::Settings;
 
@@ -110,7 +110,7 @@ pub struct Gathered {
     pub now_unix: f64,
 }
 
-pub fn check(s: &Settings, args: &CheckArgs, out: &mut dyn Write) -> Result<ExitCode> {
+pub fn check(s: &Settings, args: &Check, out: &mut dyn Write) -> Result<ExitCode> {
     let g = gather(s);
     let mut report = build(&g);
     // Written before anything is printed, so a failure shows in the status
@@ -162,7 +162,7 @@ pub fn gather(s: &Settings) -> Gathered {
                 Ok(sv) => crate::sys::tmux::discover(
                     &s.proc_root,
                     &sv.table,
-                    &crate::sys::tmux::tmpdir(),
+                    &s.env.tmux_tmpdir(),
                     me,
                     false,
                 ),

@@ -14,11 +14,10 @@ use anyhow::Result;
 use serde::Serialize;
 use serde_json::json;
 
-use crate::cli::{Cli, Format};
-use crate::config::{self, Config};
+use crate::config::Config;
 use crate::exit::ExitCode;
 use crate::render::table;
-use crate::store::state::{self, StateDir};
+use crate::store::state::StateDir;
 
 /// One check's result.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -52,26 +51,7 @@ impl Check {
 }
 
 /// What doctor looks at, resolved from the flags and the environment.
-#[derive(Debug, Clone)]
-pub struct Inputs {
-    pub explicit_config: Option<PathBuf>,
-    pub state_dir: PathBuf,
-    pub proc_root: PathBuf,
-    pub root: bool,
-    pub json: bool,
-}
-
-impl Inputs {
-    pub fn from_cli(cli: &Cli) -> Inputs {
-        Inputs {
-            explicit_config: cli.config.clone(),
-            state_dir: state::resolve_dir(cli.state_dir.as_deref()),
-            proc_root: PathBuf::from("/proc"),
-            root: nix::unistd::geteuid().is_root(),
-            json: cli.format == Format::Json,
-        }
-    }
-}
+pub use crate::settings::DoctorInputs as Inputs;
 
 pub fn doctor(inputs: &Inputs, out: &mut dyn Write) -> Result<ExitCode> {
     let checks = run_checks(inputs);
@@ -120,12 +100,12 @@ pub fn run_checks(i: &Inputs) -> Vec<Check> {
     vec![
         check_proc(i),
         check_visibility(i),
-        check_pidfd(),
+        check_pidfd(i),
         check_sock_diag(),
         config.0,
         check_state_dir(i),
-        check_audit_dir(&cfg),
-        check_tmux(),
+        check_audit_dir(i, &cfg),
+        check_tmux(i),
         check_schedule(i),
     ]
 }
@@ -244,9 +224,9 @@ fn check_visibility(i: &Inputs) -> Check {
 }
 
 #[cfg(target_os = "linux")]
-fn check_pidfd() -> Check {
+fn check_pidfd(i: &Inputs) -> Check {
     const NAME: &str = "pidfd";
-    let disabled = std::env::var_os("STRAY_NO_PIDFD").is_some_and(|v| !v.is_empty());
+    let disabled = i.env.no_pidfd;
     if !crate::sys::signal::LiveSignaller::pidfd_supported() {
         return Check::fail(
             NAME,
@@ -268,7 +248,7 @@ fn check_pidfd() -> Check {
 }
 
 #[cfg(not(target_os = "linux"))]
-fn check_pidfd() -> Check {
+fn check_pidfd(_i: &Inputs) -> Check {
     Check::pass(
         "pidfd",
         "no pidfds on this OS: kill(2) after a start-time re-check",
@@ -301,7 +281,7 @@ fn check_sock_diag() -> Check {
 
 fn check_config(i: &Inputs) -> (Check, Option<Config>) {
     const NAME: &str = "config";
-    match config::lookup(i.explicit_config.as_deref()) {
+    match i.env.config_file(i.explicit_config.as_deref()) {
         None => (
             Check::pass(
                 NAME,
@@ -371,9 +351,11 @@ fn check_state_dir(i: &Inputs) -> Check {
     }
 }
 
-fn check_audit_dir(cfg: &Config) -> Check {
+fn check_audit_dir(i: &Inputs, cfg: &Config) -> Check {
     const NAME: &str = "audit-log";
-    let path = crate::store::audit::resolve_path(cfg.audit_log.as_deref());
+    let path = i
+        .env
+        .audit_log(cfg.audit_log.as_deref(), crate::settings::euid());
     let Some(dir) = path.parent().map(Path::to_path_buf) else {
         return Check::fail(
             NAME,
@@ -427,9 +409,9 @@ pub fn find_on_path(name: &str, path_var: &std::ffi::OsStr) -> Option<PathBuf> {
         })
 }
 
-fn check_tmux() -> Check {
+fn check_tmux(i: &Inputs) -> Check {
     const NAME: &str = "tmux";
-    let path = std::env::var_os("PATH").unwrap_or_default();
+    let path = i.env.path.clone().unwrap_or_default();
     let Some(bin) = find_on_path("tmux", &path) else {
         return Check::fail(
             NAME,
@@ -437,9 +419,7 @@ fn check_tmux() -> Check {
             "install tmux (apt install tmux / brew install tmux) and make sure the scheduled job's PATH has it; pane names and `stray tmux` need it (protection does not)",
         );
     };
-    let tmpdir = std::env::var_os("TMUX_TMPDIR")
-        .filter(|v| !v.is_empty())
-        .map_or_else(|| PathBuf::from("/tmp"), PathBuf::from);
+    let tmpdir = i.env.tmux_tmpdir();
     if !tmpdir.is_dir() {
         return Check::fail(
             NAME,
@@ -539,9 +519,7 @@ fn check_schedule(i: &Inputs) -> Check {
     }
     #[cfg(target_os = "macos")]
     {
-        let home = std::env::var_os("HOME")
-            .map(PathBuf::from)
-            .unwrap_or_default();
+        let home = i.env.home.clone().unwrap_or_default();
         for p in [
             home.join("Library/LaunchAgents/com.github.stray.reap.plist"),
             PathBuf::from("/Library/LaunchDaemons/com.github.stray.reap.plist"),
@@ -570,7 +548,7 @@ fn check_schedule(i: &Inputs) -> Check {
 /// When a reap cycle last ran, from the mtime of the lock file every cycle
 /// rewrites.
 fn last_run(state_dir: &Path) -> String {
-    let lock = state_dir.join(state::LOCK_FILE);
+    let lock = state_dir.join(crate::store::state::LOCK_FILE);
     match std::fs::metadata(&lock).and_then(|m| m.modified()) {
         Ok(t) => match SystemTime::now().duration_since(t) {
             Ok(ago) => format!(

@@ -6,14 +6,14 @@ use std::time::SystemTime;
 use anyhow::Result;
 use serde_json::json;
 
-use crate::cli::LogArgs;
 use crate::exit::ExitCode;
 use crate::render::table::{self, Table};
+use crate::settings::Log;
 use crate::store::audit;
 use crate::{render::msg, Settings};
 
-pub fn log(s: &Settings, args: &LogArgs, out: &mut dyn Write) -> Result<ExitCode> {
-    let path = audit::resolve_path(s.config.audit_log.as_deref());
+pub fn log(s: &Settings, args: &Log, out: &mut dyn Write) -> Result<ExitCode> {
+    let path = s.audit_log.clone();
     let (events, bad) = audit::read_all(&path)?;
     if bad > 0 {
         msg::warn(&format!(

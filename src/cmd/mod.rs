@@ -16,14 +16,6 @@ pub mod watch;
 use std::io::Write;
 
 use anyhow::Result;
-use clap::CommandFactory;
-
-/// `stray completions SHELL`.
-pub fn completions(shell: clap_complete::Shell, out: &mut dyn Write) -> Result<()> {
-    let mut cmd = crate::cli::Cli::command();
-    clap_complete::generate(shell, &mut cmd, "stray", out);
-    Ok(())
-}
 
 /// Writes one JSON document followed by a newline, through a buffer: stdout
 /// is line-buffered, and a pretty document has a line per field.

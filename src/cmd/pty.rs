@@ -10,11 +10,11 @@ use std::time::Duration;
 use anyhow::Result;
 use serde_json::json;
 
-use crate::cli::PtyArgs;
 use crate::core::health::Status;
 use crate::core::pty::{self, Counts, HolderScan, PtySample};
 use crate::exit::ExitCode;
 use crate::render::table::{self, Table};
+use crate::settings::Pty;
 use crate::store::state::{Lock, State, StateDir};
 use crate::{render::msg, Settings, UsageError};
 
@@ -137,7 +137,7 @@ pub fn earlier_samples(s: &Settings) -> Vec<PtySample> {
         .unwrap_or_default()
 }
 
-pub fn pty(s: &Settings, args: &PtyArgs, out: &mut dyn Write) -> Result<ExitCode> {
+pub fn pty(s: &Settings, args: &Pty, out: &mut dyn Write) -> Result<ExitCode> {
     let (warn, crit) = thresholds(s, args.warn, args.crit)?;
     let r = gather(s, warn, crit, true)?;
     for n in &r.notes {

@@ -12,13 +12,13 @@ use anyhow::{bail, Context, Result};
 use serde::Serialize;
 use serde_json::json;
 
-use crate::cli::ReapArgs;
 use crate::core::classify::{summarize, Class};
 use crate::core::escalation::Signaller;
 use crate::core::escalation::{plan, settle, Outcome, Signal};
 use crate::core::process::ProcKey;
 use crate::exit::ExitCode;
 use crate::render::table::{self, Table};
+use crate::settings::Reap;
 use crate::store::audit::{self, AuditLog, Event};
 use crate::store::state::{Lock, State, StateDir};
 use crate::sys::survey::survey;
@@ -55,7 +55,6 @@ pub struct CycleReport {
 #[derive(Debug, Clone)]
 pub struct CycleOptions {
     pub dry_run: bool,
-    pub grace: Duration,
 }
 
 /// Runs one cycle. The caller holds the lock (or runs dry, without one).
@@ -98,7 +97,7 @@ pub fn cycle(
         &sv.verdicts,
         &state.reap,
         sv.table.now_boot,
-        opts.grace.as_secs_f64(),
+        s.config.grace.as_secs_f64(),
         comm_of,
     );
 
@@ -128,7 +127,7 @@ pub fn cycle(
     }
 
     let sends = actions.iter().any(|a| a.signal.is_some());
-    let log = AuditLog::new(audit::resolve_path(s.config.audit_log.as_deref()));
+    let log = AuditLog::new(s.audit_log.clone());
     if real && sends {
         // Nothing is sent that cannot be recorded. First the audit log: it
         // must open, be ours, and have room for every line this cycle can
@@ -211,30 +210,25 @@ fn event(a: &ActionReport, outcome: &str) -> Event {
     }
 }
 
-pub fn reap(s: &Settings, args: &ReapArgs, out: &mut dyn Write) -> Result<ExitCode> {
-    let mut s = s.clone();
-    if let Some(m) = args.min_age {
-        s.config.min_age = m;
-    }
+pub fn reap(s: &Settings, args: &Reap, out: &mut dyn Write) -> Result<ExitCode> {
     let opts = CycleOptions {
         dry_run: args.dry_run,
-        grace: args.grace.unwrap_or(s.config.grace),
     };
-    let mut signaller = crate::sys::signal::live(&s.proc_root);
+    let mut signaller = crate::sys::signal::live(&s.proc_root, s.pidfd);
     let report = if args.dry_run {
         // Read the state if there is one, but create nothing and lock nothing.
         let dir = StateDir::open(&s.state_dir, false)?;
-        cycle(&s, dir.as_ref(), &opts, signaller.as_mut())?
+        cycle(s, dir.as_ref(), &opts, signaller.as_mut())?
     } else {
         let dir = StateDir::open(&s.state_dir, true)?.expect("created");
         let _lock = Lock::acquire(&dir, args.lock_wait)?;
         if args.wait {
-            wait_cycle(&s, &dir, &opts, signaller.as_mut())?
+            wait_cycle(s, &dir, &opts, signaller.as_mut())?
         } else {
-            cycle(&s, Some(&dir), &opts, signaller.as_mut())?
+            cycle(s, Some(&dir), &opts, signaller.as_mut())?
         }
     };
-    render(&s, &report, out)?;
+    render(s, &report, out)?;
     Ok(ExitCode::OK)
 }
 
@@ -260,7 +254,7 @@ fn wait_cycle(
             .collect()
     };
     let mut report = first;
-    for phase_wait in [opts.grace, Duration::from_secs(5)] {
+    for phase_wait in [s.config.grace, Duration::from_secs(5)] {
         let keys = pending(&report);
         if keys.is_empty() {
             break;

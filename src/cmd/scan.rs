@@ -9,12 +9,12 @@ use anyhow::Result;
 use serde::Serialize;
 use serde_json::json;
 
-use crate::cli::ScanArgs;
 use crate::core::classify::{is_multiplexer_server, summarize, Facts, ProtectedBy, Rules, Verdict};
 use crate::core::process::{Process, ProcessTable, Tty};
 use crate::exit::ExitCode;
 use crate::render::process::{process_report, ProcessReport};
 use crate::render::table::{self, Table};
+use crate::settings::Scan;
 use crate::sys::proc::{LiveSource, ProcSource};
 use crate::sys::survey::{survey, survey_with, Survey};
 use crate::{render::msg, sys::tmux, Settings};
@@ -42,7 +42,7 @@ fn warn_problems(sv: &Survey) {
     }
 }
 
-pub fn scan(s: &Settings, args: &ScanArgs, out: &mut dyn Write) -> Result<ExitCode> {
+pub fn scan(s: &Settings, args: &Scan, out: &mut dyn Write) -> Result<ExitCode> {
     let mut pending = None;
     let sv = survey_with(&s.config, &s.proc_root, args.all, |table, facts, rules| {
         // Pane names label agents only, even with --all: a scan of every
@@ -83,7 +83,7 @@ pub fn scan(s: &Settings, args: &ScanArgs, out: &mut dyn Write) -> Result<ExitCo
         let cfg = &s.config;
         let colour = msg::use_colour(
             std::io::stdout().is_terminal(),
-            std::env::var_os("NO_COLOR").as_deref(),
+            s.env.no_color.as_deref(),
             false,
         );
         let anchor = |p: &Process| {

@@ -8,19 +8,19 @@ use std::io::Write;
 use anyhow::Result;
 use serde_json::json;
 
-use crate::cli::SocketsArgs;
 #[cfg(target_os = "linux")]
 use crate::core::sockets::{in_scope, judge, Judged, Observation, Stored};
 use crate::core::sockets::{DestroyOutcome, Report};
 use crate::exit::ExitCode;
 use crate::render::msg;
 use crate::render::table::{self, Table};
+use crate::settings::Sockets;
 use crate::Settings;
 #[cfg(target_os = "linux")]
 use std::time::Duration;
 
 #[cfg(target_os = "linux")]
-pub fn sockets(s: &Settings, a: &SocketsArgs, out: &mut dyn Write) -> Result<ExitCode> {
+pub fn sockets(s: &Settings, a: &Sockets, out: &mut dyn Write) -> Result<ExitCode> {
     let stall = a.stall.unwrap_or(s.config.stall);
     let report = match a.sample {
         Some(gap) => sampled_run(s, stall, gap)?,
@@ -41,7 +41,7 @@ pub fn sockets(s: &Settings, a: &SocketsArgs, out: &mut dyn Write) -> Result<Exi
 /// macOS: no sock_diag. Say so on stderr and report nothing, so shared
 /// health-check scripts keep working.
 #[cfg(not(target_os = "linux"))]
-pub fn sockets(s: &Settings, a: &SocketsArgs, out: &mut dyn Write) -> Result<ExitCode> {
+pub fn sockets(s: &Settings, a: &Sockets, out: &mut dyn Write) -> Result<ExitCode> {
     msg::warn("stray sockets is Linux-only (it needs NETLINK_SOCK_DIAG); nothing to report here");
     let report = Report {
         stall: a.stall.unwrap_or(s.config.stall),
@@ -119,7 +119,7 @@ fn destroy_stalled(s: &Settings, report: &Report) -> Vec<Option<DestroyOutcome>>
     for e in &events {
         msg::warn(&e.line());
     }
-    let log = AuditLog::new(audit::resolve_path(s.config.audit_log.as_deref()));
+    let log = AuditLog::new(s.audit_log.clone());
     if let Err(e) = log.append(&events) {
         msg::error(&format!("audit log not written: {e:#}"));
     }

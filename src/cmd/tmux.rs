@@ -7,13 +7,13 @@ use std::path::PathBuf;
 use anyhow::Result;
 use serde_json::json;
 
-use crate::cli::TmuxArgs;
 use crate::exit::ExitCode;
 use crate::render::table::{self, Table};
+use crate::settings::Tmux;
 use crate::sys::tmux::{self, SocketInfo};
 use crate::{render::msg, Settings};
 
-pub fn tmux(s: &Settings, args: &TmuxArgs, out: &mut dyn Write) -> Result<ExitCode> {
+pub fn tmux(s: &Settings, args: &Tmux, out: &mut dyn Write) -> Result<ExitCode> {
     let me = nix::unistd::geteuid().as_raw();
     // Without the process table only the socket dirs can be listed.
     let table = match crate::sys::proc::read_table(&s.proc_root) {
@@ -23,7 +23,7 @@ pub fn tmux(s: &Settings, args: &TmuxArgs, out: &mut dyn Write) -> Result<ExitCo
             Default::default()
         }
     };
-    let sockets = tmux::discover(&s.proc_root, &table, &tmux::tmpdir(), me, true);
+    let sockets = tmux::discover(&s.proc_root, &table, &s.env.tmux_tmpdir(), me, true);
     let (pruned, errors) = if args.prune {
         tmux::prune(&sockets, &s.proc_root, me)
     } else {

@@ -19,12 +19,12 @@ use std::time::{Duration, Instant};
 use anyhow::Result;
 use serde_json::json;
 
-use crate::cli::WatchArgs;
 use crate::cmd::reap::{cycle, CycleOptions, CycleReport};
 use crate::core::escalation::Signaller;
 use crate::core::health::Status;
 use crate::core::pty::{self, PtySample};
 use crate::exit::ExitCode;
+use crate::settings::Watch;
 use crate::store::state::{Lock, StateDir};
 use crate::{render::msg, Settings, UsageError};
 
@@ -61,17 +61,14 @@ pub struct CycleLine {
     pub notes: Vec<String>,
 }
 
-pub fn watch(s: &Settings, args: &WatchArgs, out: &mut dyn Write) -> Result<ExitCode> {
+pub fn watch(s: &Settings, args: &Watch, out: &mut dyn Write) -> Result<ExitCode> {
     if args.interval.is_zero() {
         return Err(UsageError("--interval must be more than 0".into()).into());
     }
     install_handlers()?;
     let dir = StateDir::open(&s.state_dir, true)?.expect("created");
-    let opts = CycleOptions {
-        dry_run: false,
-        grace: s.config.grace,
-    };
-    let mut signaller = crate::sys::signal::live(&s.proc_root);
+    let opts = CycleOptions { dry_run: false };
+    let mut signaller = crate::sys::signal::live(&s.proc_root, s.pidfd);
     let lock_wait = args.interval.min(Duration::from_secs(10));
     msg::info(&format!(
         "watching every {}; SIGTERM or SIGINT stops after the current cycle",

@@ -63,19 +63,12 @@ pub struct Sink {
 }
 
 impl Sink {
-    /// Decides from the environment and stderr itself.
-    pub fn detect() -> Sink {
-        let journal = journal_matches(
-            std::env::var("JOURNAL_STREAM").ok().as_deref(),
-            stderr_dev_ino(),
-        );
+    /// Decides from `$JOURNAL_STREAM`, `$NO_COLOR` and stderr itself.
+    pub fn detect(journal_stream: Option<&str>, no_color: Option<&std::ffi::OsStr>) -> Sink {
+        let journal = journal_matches(journal_stream, stderr_dev_ino());
         Sink {
             journal,
-            colour: use_colour(
-                std::io::stderr().is_terminal(),
-                std::env::var_os("NO_COLOR").as_deref(),
-                journal,
-            ),
+            colour: use_colour(std::io::stderr().is_terminal(), no_color, journal),
         }
     }
 }
@@ -136,9 +129,19 @@ pub fn format_line(priority: Priority, text: &str, sink: Sink) -> String {
     format!("{prefix}stray: {tag}{}", text.join(" "))
 }
 
+static SINK: OnceLock<Sink> = OnceLock::new();
+
+/// Sets where the lines go, once, before the first one (`lib::run` does, from
+/// the environment it read). Until then lines are plain.
+pub fn init(sink: Sink) {
+    let _ = SINK.set(sink);
+}
+
 fn sink() -> Sink {
-    static SINK: OnceLock<Sink> = OnceLock::new();
-    *SINK.get_or_init(Sink::detect)
+    *SINK.get_or_init(|| Sink {
+        journal: false,
+        colour: false,
+    })
 }
 
 /// Writes `text` at `priority` if the verbosity allows it.

@@ -55,29 +55,6 @@ pub fn now_rfc3339() -> String {
     humantime::format_rfc3339_seconds(SystemTime::now()).to_string()
 }
 
-/// `audit_log` from the config, else `$XDG_STATE_HOME/stray/audit.jsonl`,
-/// else `~/.local/state/stray/audit.jsonl`, or `/var/log/stray/audit.jsonl`
-/// for root.
-pub fn resolve_path(configured: Option<&Path>) -> PathBuf {
-    if let Some(p) = configured {
-        return p.to_path_buf();
-    }
-    let env = |k: &str| {
-        std::env::var_os(k)
-            .filter(|v| !v.is_empty())
-            .map(PathBuf::from)
-    };
-    if let Some(x) = env("XDG_STATE_HOME") {
-        return x.join("stray").join("audit.jsonl");
-    }
-    if nix::unistd::geteuid().is_root() {
-        return PathBuf::from("/var/log/stray/audit.jsonl");
-    }
-    env("HOME")
-        .unwrap_or_else(|| PathBuf::from("/"))
-        .join(".local/state/stray/audit.jsonl")
-}
-
 /// Appends events to the log at `path`.
 pub struct AuditLog {
     pub path: PathBuf,

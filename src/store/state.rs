@@ -27,31 +27,6 @@ pub const LOCK_FILE: &str = "lock";
 pub const MAX_STATE_BYTES: u64 = 64 << 20;
 const SCHEMA: u32 = 1;
 
-/// `--state-dir`, else `$STRAY_STATE_DIR`, else `$XDG_RUNTIME_DIR/stray`,
-/// else `/run/stray` for root, else `/tmp/stray-$UID`.
-pub fn resolve_dir(explicit: Option<&Path>) -> PathBuf {
-    if let Some(p) = explicit {
-        return p.to_path_buf();
-    }
-    let env = |k: &str| {
-        std::env::var_os(k)
-            .filter(|v| !v.is_empty())
-            .map(PathBuf::from)
-    };
-    if let Some(p) = env("STRAY_STATE_DIR") {
-        return p;
-    }
-    if let Some(p) = env("XDG_RUNTIME_DIR") {
-        return p.join("stray");
-    }
-    let uid = nix::unistd::geteuid().as_raw();
-    if uid == 0 {
-        PathBuf::from("/run/stray")
-    } else {
-        PathBuf::from(format!("/tmp/stray-{uid}"))
-    }
-}
-
 /// A state directory that passed the safety checks.
 #[derive(Debug, Clone)]
 pub struct StateDir {

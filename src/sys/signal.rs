@@ -28,11 +28,11 @@ pub struct LiveSignaller {
 }
 
 impl LiveSignaller {
-    pub fn new(root: impl Into<PathBuf>) -> Self {
+    /// `use_pidfd: false` forces the kill(2) path (`STRAY_NO_PIDFD`).
+    pub fn new(root: impl Into<PathBuf>, use_pidfd: bool) -> Self {
         LiveSignaller {
             root: root.into(),
-            use_pidfd: cfg!(target_os = "linux")
-                && std::env::var_os("STRAY_NO_PIDFD").is_none_or(|v| v.is_empty()),
+            use_pidfd: cfg!(target_os = "linux") && use_pidfd,
             self_pid: std::process::id() as i32,
         }
     }
@@ -55,8 +55,8 @@ impl LiveSignaller {
 }
 
 /// A boxed live signaller, as `reap` and `watch` use it.
-pub fn live(root: &Path) -> Box<dyn Signaller> {
-    Box::new(LiveSignaller::new(root))
+pub fn live(root: &Path, use_pidfd: bool) -> Box<dyn Signaller> {
+    Box::new(LiveSignaller::new(root, use_pidfd))
 }
 
 fn outcome_of(err: &std::io::Error) -> Outcome {
@@ -184,7 +184,7 @@ mod tests {
             .unwrap();
         let pid = child.id() as i32;
         let st = start_time(pid);
-        let mut s = LiveSignaller::new("/proc");
+        let mut s = LiveSignaller::new("/proc", true);
         // Wrong start time: treated as another process, not signalled.
         let wrong = ProcKey {
             pid,
@@ -234,7 +234,7 @@ mod tests {
 
     #[test]
     fn never_pid1_or_self() {
-        let mut s = LiveSignaller::new("/proc");
+        let mut s = LiveSignaller::new("/proc", true);
         let me = std::process::id() as i32;
         assert_eq!(
             s.send(

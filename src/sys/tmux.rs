@@ -59,6 +59,15 @@ pub fn query(socket: &Path, args: &[&str], timeout: Duration) -> Option<String> 
     Query::start(socket, args)?.finish(timeout)
 }
 
+/// The `PATH` a client started as another user gets (its environment is
+/// cleared), as the settings read it; set once by `lib::run`.
+static CLIENT_PATH: std::sync::OnceLock<Option<std::ffi::OsString>> = std::sync::OnceLock::new();
+
+/// Records the `PATH` for clients run as a socket's owner (see [`Query::start`]).
+pub fn set_client_path(path: Option<std::ffi::OsString>) {
+    let _ = CLIENT_PATH.set(path);
+}
+
 /// A tmux query under way: several can run at once, so that asking N
 /// servers costs about one round trip, not N.
 pub struct Query(Bounded);
@@ -85,7 +94,7 @@ impl Query {
         if unsafe { libc::geteuid() } == 0 && meta.uid() != 0 {
             // std drops supplementary groups (setgroups(0)) when root sets a uid.
             cmd.uid(meta.uid()).gid(meta.gid()).env_clear();
-            if let Some(path) = std::env::var_os("PATH") {
+            if let Some(path) = CLIENT_PATH.get().cloned().flatten() {
                 cmd.env("PATH", path);
             }
         }
@@ -126,14 +135,6 @@ pub fn parse_panes(out: &str) -> Vec<Pane> {
             })
         })
         .collect()
-}
-
-/// Where tmux puts its `tmux-UID` socket dirs: `$TMUX_TMPDIR`, else `/tmp`.
-pub fn tmpdir() -> PathBuf {
-    std::env::var_os("TMUX_TMPDIR")
-        .filter(|v| !v.is_empty())
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("/tmp"))
 }
 
 /// One tmux socket, alive or dead.
