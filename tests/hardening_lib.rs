@@ -57,7 +57,7 @@ fn settings(dir: &Path, proc_root: &Path, name: &str, adopter: &str, grace: &str
 }
 
 fn state_dir(s: &Settings) -> StateDir {
-    StateDir::open(&s.state_dir, true).unwrap().unwrap()
+    StateDir::create(&s.state_dir).unwrap()
 }
 
 fn audit(dir: &Path) -> Vec<serde_json::Value> {
@@ -471,7 +471,7 @@ proptest! {
     #[test]
     fn state_loader_quarantines_garbage(bytes in proptest::collection::vec(any::<u8>(), 0..300)) {
         let t = tempfile::tempdir().unwrap();
-        let d = StateDir::open(&t.path().join("s"), true).unwrap().unwrap();
+        let d = StateDir::create(&t.path().join("s")).unwrap();
         fs::write(d.file("state.json"), &bytes).unwrap();
         let l = State::load(&d, Some("b"), true).unwrap();
         match serde_json::from_slice::<State>(&bytes) {

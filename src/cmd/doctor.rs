@@ -312,7 +312,7 @@ fn check_config(i: &Inputs) -> (Check, Option<Config>) {
 fn check_state_dir(i: &Inputs) -> Check {
     const NAME: &str = "state-dir";
     let dir = &i.state_dir;
-    match StateDir::open(dir, false) {
+    match StateDir::open(dir) {
         Ok(Some(_)) => Check::pass(NAME, format!("{} is private and ours", dir.display())),
         Ok(None) => match nearest_existing(dir) {
             Some(parent) if writable(&parent) => Check::pass(

@@ -105,9 +105,7 @@ pub fn gather(s: &Settings, warn: u8, crit: u8, record: bool) -> Result<PtyRepor
 
 /// Appends `sample` to the state under the lock; returns the history.
 fn record_sample(s: &Settings, sample: PtySample) -> std::result::Result<Vec<PtySample>, String> {
-    let dir = StateDir::open(&s.state_dir, true)
-        .map_err(|e| format!("{e:#}"))?
-        .ok_or("no state dir")?;
+    let dir = StateDir::create(&s.state_dir).map_err(|e| format!("{e:#}"))?;
     let _lock = Lock::acquire(&dir, Duration::from_millis(500)).map_err(|e| format!("{e:#}"))?;
     record_into(&dir, sample).map_err(|e| format!("{e:#}"))
 }
@@ -118,7 +116,7 @@ pub fn record_into(dir: &StateDir, sample: PtySample) -> Result<Vec<PtySample>> 
     let boot_id = crate::sys::proc::current_boot_id();
     let loaded = State::load(dir, boot_id.as_deref(), true)?;
     for n in &loaded.notes {
-        msg::warn(n);
+        msg::warn(&n.to_string());
     }
     let mut state = loaded.state;
     pty::record(&mut state.pty_samples, sample);
@@ -128,7 +126,7 @@ pub fn record_into(dir: &StateDir, sample: PtySample) -> Result<Vec<PtySample>> 
 
 /// Samples from the state, read-only (none when there is no usable state).
 pub fn earlier_samples(s: &Settings) -> Vec<PtySample> {
-    let Ok(Some(dir)) = StateDir::open(&s.state_dir, false) else {
+    let Ok(Some(dir)) = StateDir::open(&s.state_dir) else {
         return Vec::new();
     };
     let boot_id = crate::sys::proc::current_boot_id();

@@ -69,8 +69,8 @@ pub fn cycle(
         Some(d) => State::load(d, boot_id.as_deref(), !opts.dry_run)?,
         None => Default::default(),
     };
-    let mut notes = loaded.notes.clone();
-    for n in &loaded.notes {
+    let mut notes: Vec<String> = loaded.notes.iter().map(ToString::to_string).collect();
+    for n in &notes {
         msg::warn(n);
     }
     let mut state = loaded.state;
@@ -217,10 +217,10 @@ pub fn reap(s: &Settings, args: &Reap, out: &mut dyn Write) -> Result<ExitCode> 
     let mut signaller = crate::sys::signal::live(&s.proc_root, s.pidfd);
     let report = if args.dry_run {
         // Read the state if there is one, but create nothing and lock nothing.
-        let dir = StateDir::open(&s.state_dir, false)?;
+        let dir = StateDir::open(&s.state_dir)?;
         cycle(s, dir.as_ref(), &opts, signaller.as_mut())?
     } else {
-        let dir = StateDir::open(&s.state_dir, true)?.expect("created");
+        let dir = StateDir::create(&s.state_dir)?;
         let _lock = Lock::acquire(&dir, args.lock_wait)?;
         if args.wait {
             wait_cycle(s, &dir, &opts, signaller.as_mut())?

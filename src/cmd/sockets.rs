@@ -258,7 +258,7 @@ fn observe(s: &Settings) -> anyhow::Result<(Vec<Observation>, f64)> {
 fn stored_run(s: &Settings, stall: Duration) -> anyhow::Result<Report> {
     use crate::store::state::{Lock, State, StateDir};
     let boot_id = crate::sys::proc::current_boot_id();
-    let dir = StateDir::open(&s.state_dir, true)?.expect("created");
+    let dir = StateDir::create(&s.state_dir)?;
     let mut notes = Vec::new();
     let lock = match Lock::acquire(&dir, LOCK_WAIT) {
         Ok(l) => Some(l),
@@ -269,7 +269,7 @@ fn stored_run(s: &Settings, stall: Duration) -> anyhow::Result<Report> {
         Err(e) => return Err(e),
     };
     let loaded = State::load(&dir, boot_id.as_deref(), lock.is_some())?;
-    notes.extend(loaded.notes);
+    notes.extend(loaded.notes.iter().map(ToString::to_string));
     let mut state = loaded.state;
     let (observed, now) = observe(s)?;
     // A stored sample from the future (clock reset without a new boot id)

@@ -66,7 +66,7 @@ pub fn watch(s: &Settings, args: &Watch, out: &mut dyn Write) -> Result<ExitCode
         return Err(UsageError("--interval must be more than 0".into()).into());
     }
     install_handlers()?;
-    let dir = StateDir::open(&s.state_dir, true)?.expect("created");
+    let dir = StateDir::create(&s.state_dir)?;
     let opts = CycleOptions { dry_run: false };
     let mut signaller = crate::sys::signal::live(&s.proc_root, s.pidfd);
     let lock_wait = args.interval.min(Duration::from_secs(10));

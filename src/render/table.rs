@@ -4,6 +4,8 @@
 
 use std::fmt::Write as _;
 
+pub use crate::core::human::{age, size};
+
 /// Makes hostile text (process names, command lines) safe to print on a
 /// terminal: control characters, including ESC and the C1 range, become
 /// visible escapes, so a process cannot rewrite the screen or fake lines.
@@ -33,33 +35,6 @@ pub fn clip(s: &str, max: usize) -> String {
     let mut t: String = e.chars().take(max.saturating_sub(1)).collect();
     t.push('…');
     t
-}
-
-/// `45s`, `12m`, `3h05m`, `4d02h`.
-pub fn age(secs: f64) -> String {
-    let s = secs.max(0.0) as u64;
-    match s {
-        0..=59 => format!("{s}s"),
-        60..=3599 => format!("{}m", s / 60),
-        3600..=86_399 => format!("{}h{:02}m", s / 3600, (s % 3600) / 60),
-        _ => format!("{}d{:02}h", s / 86_400, (s % 86_400) / 3600),
-    }
-}
-
-/// Human memory size: `512M`, `9.8G`.
-pub fn size(bytes: u64) -> String {
-    const UNITS: [&str; 5] = ["B", "K", "M", "G", "T"];
-    let mut v = bytes as f64;
-    let mut i = 0;
-    while v >= 1024.0 && i < UNITS.len() - 1 {
-        v /= 1024.0;
-        i += 1;
-    }
-    if i >= 3 && v < 100.0 {
-        format!("{v:.1}{}", UNITS[i])
-    } else {
-        format!("{}{}", v.round() as u64, UNITS[i])
-    }
 }
 
 /// A left-aligned text table; the last column is not padded.
@@ -121,16 +96,6 @@ mod tests {
         assert_eq!(escape("back\\slash"), "back\\\\slash");
         let huge = "x".repeat(100_000);
         assert_eq!(clip(&huge, 40).chars().count(), 40);
-    }
-
-    #[test]
-    fn ages_and_sizes() {
-        assert_eq!(age(5.2), "5s");
-        assert_eq!(age(125.0), "2m");
-        assert_eq!(age(3.0 * 3600.0 + 300.0), "3h05m");
-        assert_eq!(age(2.0 * 86_400.0 + 7200.0), "2d02h");
-        assert_eq!(size(512 << 20), "512M");
-        assert_eq!(size((98 << 30) / 10), "9.8G");
     }
 
     #[test]

@@ -36,11 +36,25 @@ pub struct StateDir {
 }
 
 impl StateDir {
-    /// Checks (and with `create`, creates 0700) the directory. Refuses a
-    /// symlink, a directory owned by another user, or one writable by group
-    /// or others: whoever can write there can steer our signals.
-    /// Returns `None` when it does not exist and `create` is false.
-    pub fn open(path: &Path, create: bool) -> Result<Option<StateDir>> {
+    /// Opens an existing state directory; `None` when there is none (a dry
+    /// run or a check creates nothing). See [`StateDir::create`] for the
+    /// checks.
+    pub fn open(path: &Path) -> Result<Option<StateDir>> {
+        StateDir::checked(path, false)
+    }
+
+    /// Opens the state directory, creating it (0700, with its parents) when
+    /// missing.
+    pub fn create(path: &Path) -> Result<StateDir> {
+        match StateDir::checked(path, true)? {
+            Some(dir) => Ok(dir),
+            None => bail!("cannot create state dir {}", path.display()),
+        }
+    }
+
+    /// Refuses a symlink, a directory owned by another user, or one writable
+    /// by group or others: whoever can write there can steer our signals.
+    fn checked(path: &Path, create: bool) -> Result<Option<StateDir>> {
         match fs::symlink_metadata(path) {
             Ok(_) => {}
             Err(e) if e.kind() == io::ErrorKind::NotFound => {
@@ -158,11 +172,9 @@ impl Lock {
                 Ok(()) => break,
                 Err(e) if e.raw_os_error() == fs2::lock_contended_error().raw_os_error() => {
                     if start.elapsed() >= wait {
-                        let mut s = String::new();
-                        let _ = file.read_to_string(&mut s);
                         return Err(Busy {
                             path,
-                            holder: s.trim().parse().ok(),
+                            holder: holder_of(&mut file),
                             waited: start.elapsed(),
                         }
                         .into());
@@ -176,6 +188,38 @@ impl Lock {
         let _ = writeln!(&file, "{}", std::process::id());
         Ok(Lock { file })
     }
+}
+
+/// Who holds the lock, as [`Lock::probe`] sees it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Held {
+    /// When it was taken (the holder rewrites the file, so its mtime).
+    pub since: Option<SystemTime>,
+    pub holder: Option<i32>,
+}
+
+impl Lock {
+    /// Whether another process holds the lock, without waiting or taking it.
+    pub fn probe(dir: &StateDir) -> Option<Held> {
+        let mut file = dir.dir().open_file(LOCK_FILE, OFlag::O_RDONLY, 0).ok()?;
+        match FileExt::try_lock_shared(&file) {
+            Ok(()) => {
+                let _ = FileExt::unlock(&file);
+                None
+            }
+            Err(_) => Some(Held {
+                since: file.metadata().and_then(|m| m.modified()).ok(),
+                holder: holder_of(&mut file),
+            }),
+        }
+    }
+}
+
+/// The pid the holder wrote into the lock file.
+fn holder_of(file: &mut File) -> Option<i32> {
+    let mut s = String::new();
+    file.read_to_string(&mut s).ok()?;
+    s.trim().parse().ok()
 }
 
 impl Drop for Lock {
@@ -221,8 +265,62 @@ pub struct Loaded {
     pub state: State,
     /// Where a corrupt file was moved (only when loading for writing).
     pub quarantined: Option<PathBuf>,
-    /// Human notes: corrupt file, earlier boot.
-    pub notes: Vec<String>,
+    /// What a command should tell the user about the file.
+    pub notes: Vec<Note>,
+}
+
+/// Something wrong with the state file; `Display` is the message for people.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Note {
+    /// The file did not parse or is not ours; `moved_to` when quarantined.
+    Corrupt {
+        path: PathBuf,
+        why: String,
+        moved_to: Option<PathBuf>,
+    },
+    /// Escalation entries from an earlier boot were dropped.
+    EarlierBoot,
+}
+
+impl std::fmt::Display for Note {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Note::Corrupt {
+                path,
+                why,
+                moved_to: Some(aside),
+            } => write!(
+                f,
+                "corrupt state {} ({why}) moved to {}; starting fresh",
+                path.display(),
+                aside.display()
+            ),
+            Note::Corrupt { path, why, .. } => write!(
+                f,
+                "corrupt state {} ({why}) ignored; a real cycle moves it aside",
+                path.display()
+            ),
+            Note::EarlierBoot => f.write_str("state from an earlier boot discarded"),
+        }
+    }
+}
+
+/// Names of quarantined state files start with this.
+const QUARANTINE_PREFIX: &str = "state.json.corrupt-";
+
+/// The quarantined state files in `dir`, with their modification times.
+pub fn quarantined(dir: &StateDir) -> Vec<(PathBuf, Option<SystemTime>)> {
+    let Ok(rd) = fs::read_dir(&dir.path) else {
+        return Vec::new();
+    };
+    rd.flatten()
+        .filter(|e| {
+            e.file_name()
+                .to_str()
+                .is_some_and(|n| n.starts_with(QUARANTINE_PREFIX))
+        })
+        .map(|e| (e.path(), e.metadata().and_then(|m| m.modified()).ok()))
+        .collect()
 }
 
 impl State {
@@ -254,31 +352,30 @@ impl State {
                 if quarantine {
                     // The pid too: two quarantines in one second must not overwrite.
                     let aside_name =
-                        format!("{STATE_FILE}.corrupt-{}-{}", unix_now(), std::process::id());
+                        format!("{QUARANTINE_PREFIX}{}-{}", unix_now(), std::process::id());
                     let aside = dir.file(&aside_name);
                     dir.dir()
                         .rename(STATE_FILE, &aside_name)
                         .with_context(|| format!("cannot move corrupt {} aside", path.display()))?;
-                    loaded.notes.push(format!(
-                        "corrupt state {} ({why}) moved to {}; starting fresh",
-                        path.display(),
-                        aside.display()
-                    ));
+                    loaded.notes.push(Note::Corrupt {
+                        path: path.clone(),
+                        why,
+                        moved_to: Some(aside.clone()),
+                    });
                     loaded.quarantined = Some(aside);
                 } else {
-                    loaded.notes.push(format!(
-                        "corrupt state {} ({why}) ignored; a real cycle moves it aside",
-                        path.display()
-                    ));
+                    loaded.notes.push(Note::Corrupt {
+                        path: path.clone(),
+                        why,
+                        moved_to: None,
+                    });
                 }
                 loaded.state = State::default();
             }
         }
         if loaded.state.boot_id.as_deref() != boot_id {
             if !loaded.state.reap.is_empty() {
-                loaded
-                    .notes
-                    .push("state from an earlier boot discarded".to_string());
+                loaded.notes.push(Note::EarlierBoot);
             }
             loaded.state = State {
                 boot_id: boot_id.map(str::to_string),
@@ -294,7 +391,7 @@ impl State {
         let path = dir.file(STATE_FILE);
         let json = serde_json::to_vec_pretty(self)?;
         dir.dir()
-            .write_atomic(STATE_FILE, &json)
+            .write_atomic(STATE_FILE, &json, 0o600)
             .with_context(|| format!("cannot write state {}", path.display()))
     }
 }
@@ -313,9 +410,7 @@ mod tests {
 
     fn dir() -> (tempfile::TempDir, StateDir) {
         let t = tempfile::tempdir().unwrap();
-        let d = StateDir::open(&t.path().join("state"), true)
-            .unwrap()
-            .unwrap();
+        let d = StateDir::create(&t.path().join("state")).unwrap();
         (t, d)
     }
 
@@ -379,7 +474,11 @@ mod tests {
         let l = State::load(&d, Some("b"), true).unwrap();
         assert!(l.state.reap.is_empty());
         assert!(l.quarantined.is_some());
-        assert!(l.notes[0].contains("larger than"), "{:?}", l.notes);
+        assert!(
+            l.notes[0].to_string().contains("larger than"),
+            "{:?}",
+            l.notes
+        );
     }
 
     #[test]
@@ -404,9 +503,10 @@ mod tests {
         let l = State::load(&d, Some("new"), true).unwrap();
         assert!(l.state.reap.is_empty());
         assert_eq!(l.state.boot_id.as_deref(), Some("new"));
+        assert_eq!(l.notes, vec![Note::EarlierBoot]);
         assert_eq!(
-            l.notes,
-            vec!["state from an earlier boot discarded".to_string()]
+            l.notes[0].to_string(),
+            "state from an earlier boot discarded"
         );
     }
 
@@ -418,25 +518,23 @@ mod tests {
         fs::set_permissions(&real, fs::Permissions::from_mode(0o700)).unwrap();
         let link = t.path().join("link");
         std::os::unix::fs::symlink(&real, &link).unwrap();
-        let err = StateDir::open(&link, true).unwrap_err().to_string();
+        let err = StateDir::create(&link).unwrap_err().to_string();
         assert!(err.contains("symlink") && err.contains("link"), "{err}");
 
         let open = t.path().join("open");
         fs::create_dir(&open).unwrap();
         fs::set_permissions(&open, fs::Permissions::from_mode(0o777)).unwrap();
-        let err = StateDir::open(&open, true).unwrap_err().to_string();
+        let err = StateDir::create(&open).unwrap_err().to_string();
         assert!(err.contains("writable by group or others"), "{err}");
 
-        assert!(StateDir::open(&t.path().join("missing"), false)
-            .unwrap()
-            .is_none());
+        assert!(StateDir::open(&t.path().join("missing")).unwrap().is_none());
     }
 
     #[test]
     fn a_dir_swapped_after_open_is_not_followed() {
         let t = tempfile::tempdir().unwrap();
         let path = t.path().join("state");
-        let d = StateDir::open(&path, true).unwrap().unwrap();
+        let d = StateDir::create(&path).unwrap();
         // Someone swaps the checked directory for a symlink to theirs.
         fs::rename(&path, t.path().join("moved")).unwrap();
         fs::create_dir(t.path().join("theirs")).unwrap();

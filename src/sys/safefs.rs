@@ -136,17 +136,18 @@ impl Dir {
             .map_err(errno)
     }
 
-    /// Replaces `name` with `bytes` atomically: a fresh temp file (0600,
-    /// O_EXCL), fsync, rename over `name`, fsync the directory.
-    pub fn write_atomic(&self, name: &str, bytes: &[u8]) -> io::Result<()> {
+    /// Replaces `name` with `bytes` atomically: a fresh temp file (O_EXCL,
+    /// `.NAME.tmp-PID`), given `mode` whatever the umask, fsync, rename over
+    /// `name`, fsync the directory. A reader sees the old file or the new
+    /// one, never half of either.
+    pub fn write_atomic(&self, name: &str, bytes: &[u8], mode: u32) -> io::Result<()> {
+        use std::os::unix::fs::PermissionsExt;
         let tmp = format!(".{name}.tmp-{}", std::process::id());
         let _ = self.remove(&tmp);
         let result = (|| {
-            let mut f = self.open_file(
-                &tmp,
-                OFlag::O_WRONLY | OFlag::O_CREAT | OFlag::O_EXCL,
-                0o600,
-            )?;
+            let mut f =
+                self.open_file(&tmp, OFlag::O_WRONLY | OFlag::O_CREAT | OFlag::O_EXCL, mode)?;
+            f.set_permissions(std::fs::Permissions::from_mode(mode))?;
             f.write_all(bytes)?;
             f.sync_all()?;
             self.rename(&tmp, name)?;
@@ -204,7 +205,7 @@ mod tests {
         let err = d.read("f", 1 << 20).unwrap_err();
         assert_eq!(err.raw_os_error(), Some(libc::ELOOP), "{err}");
         // A write to the symlinked name replaces the link, not the target.
-        d.write_atomic("f", b"new").unwrap();
+        d.write_atomic("f", b"new", 0o600).unwrap();
         assert_eq!(std::fs::read(t.path().join("target")).unwrap(), b"secret");
         assert_eq!(d.read("f", 1 << 20).unwrap(), b"new");
         let mode = std::fs::metadata(t.path().join("real/f"))
@@ -233,7 +234,7 @@ mod tests {
         std::fs::rename(&path, t.path().join("moved")).unwrap();
         std::fs::create_dir(t.path().join("elsewhere")).unwrap();
         std::os::unix::fs::symlink(t.path().join("elsewhere"), &path).unwrap();
-        d.write_atomic("state.json", b"{}").unwrap();
+        d.write_atomic("state.json", b"{}", 0o600).unwrap();
         assert!(t.path().join("moved/state.json").exists());
         assert!(!t.path().join("elsewhere/state.json").exists());
     }
