@@ -157,6 +157,14 @@ fn description() -> Roff {
 /// EXIT STATUS, FILES, ENVIRONMENT and SEE ALSO.
 fn hand_written() -> Roff {
     let mut r = Roff::default();
+    exit_status(&mut r);
+    files(&mut r);
+    environment(&mut r);
+    see_also(&mut r);
+    r
+}
+
+fn exit_status(r: &mut Roff) {
     r.control("SH", ["EXIT STATUS"]);
     for (code, text) in [
         (
@@ -184,12 +192,14 @@ fn hand_written() -> Roff {
              released within --lock-wait (EX_TEMPFAIL); the message names the holder.",
         ),
     ] {
-        item(&mut r, [bold(code)], [roman(text)]);
+        item(r, [bold(code)], [roman(text)]);
     }
+}
 
+fn files(r: &mut Roff) {
     r.control("SH", ["FILES"]);
     item(
-        &mut r,
+        r,
         [italic("$XDG_CONFIG_HOME/stray/config.toml")],
         [roman(
             "User configuration (default ~/.config/stray/config.toml), looked up after \
@@ -197,7 +207,7 @@ fn hand_written() -> Roff {
         )],
     );
     item(
-        &mut r,
+        r,
         [italic("/etc/stray/config.toml")],
         [roman(
             "System configuration, used when no user configuration exists. With no file at \
@@ -205,7 +215,7 @@ fn hand_written() -> Roff {
         )],
     );
     item(
-        &mut r,
+        r,
         [italic("$XDG_RUNTIME_DIR/stray/")],
         [roman(
             "State directory (state.json, lock): --state-dir, else $STRAY_STATE_DIR, else \
@@ -215,7 +225,7 @@ fn hand_written() -> Roff {
         )],
     );
     item(
-        &mut r,
+        r,
         [italic("$XDG_STATE_HOME/stray/audit.jsonl")],
         [roman(
             "Audit log, one JSON line per signal (default ~/.local/state/stray/audit.jsonl, \
@@ -223,7 +233,9 @@ fn hand_written() -> Roff {
              to audit.jsonl.1 when it grows past its size cap. Read it with stray log.",
         )],
     );
+}
 
+fn environment(r: &mut Roff) {
     r.control("SH", ["ENVIRONMENT"]);
     for (var, text) in [
         ("STRAY_CONFIG", "Config file, when --config is not given."),
@@ -260,9 +272,11 @@ fn hand_written() -> Roff {
              through a pidfd (for testing the fallback).",
         ),
     ] {
-        item(&mut r, [bold(var)], [roman(text)]);
+        item(r, [bold(var)], [roman(text)]);
     }
+}
 
+fn see_also(r: &mut Roff) {
     r.control("SH", ["SEE ALSO"]);
     r.text([
         bold("systemd.timer"),
@@ -278,7 +292,6 @@ fn hand_written() -> Roff {
         bold("proc"),
         roman("(5)"),
     ]);
-    r
 }
 
 /// `stray --generate DIR`.

@@ -389,7 +389,7 @@ fn the_cycle_clock_is_boot_relative() {
 fn grace_is_exact_on_the_boot_clock_and_never_forever() {
     let v = [orphan_verdict(7, 70)];
     let name = |_: i32| "x".to_string();
-    let sig = |p: &stray::core::escalation::Plan| p.actions[0].signal;
+    let sig = |p: &stray::core::escalation::Plan| p.actions[0].signal();
     assert_eq!(sig(&plan(&v, &[entry(100.0)], 159.999, 60.0, name)), None);
     assert_eq!(
         sig(&plan(&v, &[entry(100.0)], 160.0, 60.0, name)),

@@ -14,8 +14,8 @@ use serde_json::json;
 
 use crate::core::classify::{summarize, Class};
 use crate::core::escalation::Signaller;
-use crate::core::escalation::{plan, settle, Outcome, Signal};
-use crate::core::process::ProcKey;
+use crate::core::escalation::{plan, settle, Outcome, Plan, Signal};
+use crate::core::process::{ProcKey, ProcessTable};
 use crate::exit::ExitCode;
 use crate::render::table::{self, Table};
 use crate::settings::Reap;
@@ -102,73 +102,25 @@ pub fn cycle(
     );
 
     let real = !opts.dry_run && dir.is_some();
-    // The report lines, first as planned; outcomes are filled in below.
-    let mut actions = Vec::new();
-    for a in &planned.actions {
-        let outcome = match (a.signal, a.pending) {
-            (Some(_), _) => Outcome::WouldSignal,
-            (None, Some(pending)) => pending,
-            (None, None) => continue,
-        };
-        let p = sv.table.get(a.key.pid);
-        actions.push(ActionReport {
-            pid: a.key.pid,
-            start_time: a.key.start_time,
-            comm: comm_of(a.key.pid),
-            cmdline: p.map(|p| p.command()).unwrap_or_default(),
-            uid: p.map_or(0, |p| p.uid),
-            class: a.class,
-            rule: a.rule.clone(),
-            signal: a.signal,
-            outcome,
-            state: p.map(|p| p.state.to_string()).unwrap_or_default(),
-            grace_left_secs: a.grace_left.map(|g| g.ceil().max(0.0) as u64),
-        });
-    }
-
-    let sends = actions.iter().any(|a| a.signal.is_some());
+    let mut actions = planned_lines(&planned, &sv.table);
     let log = AuditLog::new(s.audit_log.clone());
-    if real && sends {
-        // Nothing is sent that cannot be recorded. First the audit log: it
-        // must open, be ours, and have room for every line this cycle can
-        // write (space reserved up front where the filesystem allows).
-        // Then write-ahead the planned state. If either fails (full disk,
-        // read-only fs, a planted symlink) the cycle stops here, unsent.
-        let worst: Vec<Event> = actions
-            .iter()
-            .map(|a| event(a, &"x".repeat(OUTCOME_MAX)))
-            .collect();
-        let need = AuditLog::lines(&worst)?.len() as u64;
-        log.prepare(need).context("no signal sent this cycle")?;
-        state.reap = planned.next.clone();
-        state
-            .save(dir.expect("real cycles have a dir"))
-            .context("no signal sent this cycle")?;
+    let sends = actions.iter().any(|a| a.signal.is_some());
+    if let (true, true, Some(d)) = (real, sends, dir) {
+        write_ahead(&log, &actions, &mut state, &planned, d)?;
     }
 
-    // Same order and filter as `actions`: one outcome per reported line.
+    // Same order as `actions`: one outcome per reported line.
     let outcomes = crate::core::escalation::execute(&planned, !real, signaller, comm_of);
     for (a, (_, outcome)) in actions.iter_mut().zip(&outcomes) {
         a.outcome = *outcome;
     }
 
-    if real {
-        let d = dir.expect("real cycles have a dir");
+    if let (true, Some(d)) = (real, dir) {
         state.reap = settle(&planned, &outcomes);
         // If this fails, the write-ahead state still holds every entry
         // signalled now; the audit lines are written before reporting it.
         let saved = state.save(d);
-        let events: Vec<Event> = actions
-            .iter()
-            .filter(|a| a.signal.is_some() || a.outcome == Outcome::Unkillable)
-            .map(|a| event(a, &outcome_text(a)))
-            .collect();
-        for e in &events {
-            msg::notice(&e.line());
-        }
-        if let Err(e) = log.append(&events) {
-            // The signals are out; say loudly that the record is missing.
-            msg::error(&format!("{e:#}"));
+        if let Err(e) = audit(&log, &actions) {
             notes.push(format!("audit log not written: {e:#}"));
         }
         saved?;
@@ -178,6 +130,70 @@ pub fn cycle(
         actions,
         classes: summarize(&sv.verdicts),
         notes,
+    })
+}
+
+/// The report lines of a plan, before anything is sent: a signal shows as
+/// `would-signal`, a step without one as its pending outcome.
+fn planned_lines(planned: &Plan, table: &ProcessTable) -> Vec<ActionReport> {
+    planned
+        .actions
+        .iter()
+        .map(|a| {
+            let p = table.get(a.key.pid);
+            ActionReport {
+                pid: a.key.pid,
+                start_time: a.key.start_time,
+                comm: p.map(|p| p.comm.clone()).unwrap_or_default(),
+                cmdline: p.map(|p| p.command()).unwrap_or_default(),
+                uid: p.map_or(0, |p| p.uid),
+                class: a.class,
+                rule: a.rule.clone(),
+                signal: a.signal(),
+                outcome: a.pending().unwrap_or(Outcome::WouldSignal),
+                state: p.map(|p| p.state.to_string()).unwrap_or_default(),
+                grace_left_secs: a.grace_left().map(|g| g.ceil().max(0.0) as u64),
+            }
+        })
+        .collect()
+}
+
+/// Nothing is sent that cannot be recorded. First the audit log: it must
+/// open, be ours, and have room for every line this cycle can write (space
+/// reserved up front where the filesystem allows). Then write-ahead the
+/// planned state. If either fails (full disk, read-only fs, a planted
+/// symlink) the cycle stops here, unsent.
+fn write_ahead(
+    log: &AuditLog,
+    actions: &[ActionReport],
+    state: &mut State,
+    planned: &Plan,
+    dir: &StateDir,
+) -> Result<()> {
+    let worst: Vec<Event> = actions
+        .iter()
+        .map(|a| event(a, &"x".repeat(OUTCOME_MAX)))
+        .collect();
+    let need = AuditLog::lines(&worst)?.len() as u64;
+    log.prepare(need).context("no signal sent this cycle")?;
+    state.reap = planned.next.clone();
+    state.save(dir).context("no signal sent this cycle")
+}
+
+/// Records what was sent (and what proved unkillable): a line on stderr
+/// each, then the audit log.
+fn audit(log: &AuditLog, actions: &[ActionReport]) -> Result<()> {
+    let events: Vec<Event> = actions
+        .iter()
+        .filter(|a| a.signal.is_some() || a.outcome == Outcome::Unkillable)
+        .map(|a| event(a, &outcome_text(a)))
+        .collect();
+    for e in &events {
+        msg::notice(&e.line());
+    }
+    log.append(&events).inspect_err(|e| {
+        // The signals are out; say loudly that the record is missing.
+        msg::error(&format!("{e:#}"));
     })
 }
 

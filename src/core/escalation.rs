@@ -80,18 +80,51 @@ impl Outcome {
     }
 }
 
+/// What the plan does to one process this cycle: exactly one of these.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Step {
+    /// Send this signal now.
+    Send(Signal),
+    /// SIGTERMed, inside grace: `grace_left` seconds to go.
+    Wait { grace_left: f64 },
+    /// SIGKILLed on an earlier cycle and still alive.
+    Unkillable,
+}
+
 /// One planned step for one process.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Action {
     pub key: ProcKey,
     pub class: Class,
     pub rule: String,
+    pub step: Step,
+}
+
+impl Action {
     /// The signal to send now, if any.
-    pub signal: Option<Signal>,
-    /// `Waiting` (inside grace) or `Unkillable` for steps without a signal.
-    pub pending: Option<Outcome>,
-    /// Seconds left of grace, for `Waiting`.
-    pub grace_left: Option<f64>,
+    pub fn signal(&self) -> Option<Signal> {
+        match self.step {
+            Step::Send(sig) => Some(sig),
+            Step::Wait { .. } | Step::Unkillable => None,
+        }
+    }
+
+    /// The outcome of a step that sends nothing (`Waiting`, `Unkillable`).
+    pub fn pending(&self) -> Option<Outcome> {
+        match self.step {
+            Step::Send(_) => None,
+            Step::Wait { .. } => Some(Outcome::Waiting),
+            Step::Unkillable => Some(Outcome::Unkillable),
+        }
+    }
+
+    /// Seconds left of grace, for a step that waits.
+    pub fn grace_left(&self) -> Option<f64> {
+        match self.step {
+            Step::Wait { grace_left } => Some(grace_left),
+            Step::Send(_) | Step::Unkillable => None,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -115,20 +148,15 @@ pub fn plan(
         // Only an entry with the same (pid, start time) carries escalation:
         // a recycled pid starts over from SIGTERM.
         let entry = previous.iter().find(|e| e.key() == key);
-        let base = Action {
+        let action = |step| Action {
             key,
             class: v.class,
             rule: v.rule.clone(),
-            signal: None,
-            pending: None,
-            grace_left: None,
+            step,
         };
         match entry {
             None => {
-                out.actions.push(Action {
-                    signal: Some(Signal::Term),
-                    ..base
-                });
+                out.actions.push(action(Step::Send(Signal::Term)));
                 out.next.push(Entry {
                     pid: key.pid,
                     start_time: key.start_time,
@@ -138,42 +166,32 @@ pub fn plan(
                 });
             }
             Some(e) if e.kill_at.is_some() => {
-                out.actions.push(Action {
-                    pending: Some(Outcome::Unkillable),
-                    ..base
-                });
+                out.actions.push(action(Step::Unkillable));
                 out.next.push(e.clone());
             }
             // `now < term_at` only if the state came from a clock we do not
             // trust (it is boot-relative, so only a forged file): wait a full
             // grace from now rather than kill early.
             Some(e) if now < e.term_at => {
-                out.actions.push(Action {
-                    pending: Some(Outcome::Waiting),
-                    grace_left: Some(grace_secs),
-                    ..base
-                });
+                out.actions.push(action(Step::Wait {
+                    grace_left: grace_secs,
+                }));
                 out.next.push(Entry {
                     term_at: now,
                     ..e.clone()
                 });
             }
             Some(e) if now - e.term_at >= grace_secs => {
-                out.actions.push(Action {
-                    signal: Some(Signal::Kill),
-                    ..base
-                });
+                out.actions.push(action(Step::Send(Signal::Kill)));
                 out.next.push(Entry {
                     kill_at: Some(now),
                     ..e.clone()
                 });
             }
             Some(e) => {
-                out.actions.push(Action {
-                    pending: Some(Outcome::Waiting),
-                    grace_left: Some(grace_secs - (now - e.term_at)),
-                    ..base
-                });
+                out.actions.push(action(Step::Wait {
+                    grace_left: grace_secs - (now - e.term_at),
+                }));
                 out.next.push(e.clone());
             }
         }
@@ -192,7 +210,7 @@ pub fn settle(plan: &Plan, outcomes: &[(ProcKey, Outcome)]) -> Vec<Entry> {
         let Some(action) = plan.actions.iter().find(|a| a.key == *key) else {
             continue;
         };
-        match (action.signal, outcome) {
+        match (action.signal(), outcome) {
             (Some(_), Outcome::Gone) | (Some(Signal::Term), Outcome::Denied) => {
                 next.retain(|e| e.key() != *key);
             }
@@ -219,14 +237,14 @@ pub fn execute(
 ) -> Vec<(ProcKey, Outcome)> {
     plan.actions
         .iter()
-        .filter_map(|a| {
-            let outcome = match (a.signal, a.pending) {
-                (Some(_), _) if dry_run => Outcome::WouldSignal,
-                (Some(sig), _) => signaller.send(a.key, &comm_of(a.key.pid), sig),
-                (None, Some(pending)) => pending,
-                (None, None) => return None,
+        .map(|a| {
+            let outcome = match a.step {
+                Step::Send(_) if dry_run => Outcome::WouldSignal,
+                Step::Send(sig) => signaller.send(a.key, &comm_of(a.key.pid), sig),
+                Step::Wait { .. } => Outcome::Waiting,
+                Step::Unkillable => Outcome::Unkillable,
             };
-            Some((a.key, outcome))
+            (a.key, outcome)
         })
         .collect()
 }
@@ -283,7 +301,7 @@ mod tests {
     fn signals(p: &Plan) -> Vec<(i32, Option<Signal>, Option<Outcome>)> {
         p.actions
             .iter()
-            .map(|a| (a.key.pid, a.signal, a.pending))
+            .map(|a| (a.key.pid, a.signal(), a.pending()))
             .collect()
     }
 
@@ -297,7 +315,7 @@ mod tests {
 
         let p2 = plan(&v, &s1, 1000.0 + GRACE - 1.0, GRACE, comm);
         assert_eq!(signals(&p2), vec![(200, None, Some(Outcome::Waiting))]);
-        assert!((p2.actions[0].grace_left.unwrap() - 1.0).abs() < 1e-9);
+        assert!((p2.actions[0].grace_left().unwrap() - 1.0).abs() < 1e-9);
 
         let p3 = plan(&v, &p2.next, 1000.0 + GRACE, GRACE, comm);
         assert_eq!(signals(&p3), vec![(200, Some(Signal::Kill), None)]);
@@ -356,7 +374,7 @@ mod tests {
         assert_eq!(s2[0].kill_at, None);
         // retried as a KILL next cycle
         let p3 = plan(&v, &s2, 1000.0 + GRACE + 60.0, GRACE, comm);
-        assert_eq!(p3.actions[0].signal, Some(Signal::Kill));
+        assert_eq!(p3.actions[0].signal(), Some(Signal::Kill));
     }
 
     #[test]
@@ -555,7 +573,7 @@ mod properties {
                 term_at: NOW - ago as f64, kill_at: None,
             }).collect();
             let p = plan(&verdicts, &previous, NOW, 60.0, |_| "x".into());
-            for a in p.actions.iter().filter(|a| a.signal.is_some()) {
+            for a in p.actions.iter().filter(|a| a.signal().is_some()) {
                 prop_assert!(!c.is_protected(a.key.pid), "protected {} planned", a.key.pid);
                 prop_assert!(!must_not_signal(&t, &f, a.key.pid, r.min_age_secs), "oracle: {} planned", a.key.pid);
                 prop_assert!(f.agents.contains_key(&a.key.pid));
@@ -573,7 +591,7 @@ mod properties {
             let mut real = RecordingSignaller::default();
             let real_out = execute(&p, false, &mut real, |_| "x".into());
             prop_assert!(dry.calls.is_empty());
-            let planned: Vec<_> = p.actions.iter().filter_map(|a| a.signal.map(|s| (a.key, s))).collect();
+            let planned: Vec<_> = p.actions.iter().filter_map(|a| a.signal().map(|s| (a.key, s))).collect();
             prop_assert_eq!(&real.calls, &planned);
             let would: Vec<_> = dry_out.iter().filter(|(_, o)| *o == Outcome::WouldSignal).map(|(k, _)| *k).collect();
             let sent: Vec<_> = real_out.iter().filter(|(_, o)| *o == Outcome::Signalled).map(|(k, _)| *k).collect();
