@@ -11,7 +11,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 /// and watch the PTY pool.
 #[derive(Debug, Parser)]
 #[command(name = "stray", version, about, long_about = None, propagate_version = true)]
-pub struct Cli {
+pub(crate) struct Cli {
     /// Config file (default: $STRAY_CONFIG, $XDG_CONFIG_HOME/stray/config.toml, /etc/stray/config.toml)
     #[arg(short = 'c', long, global = true, value_name = "PATH")]
     pub config: Option<PathBuf>,
@@ -43,7 +43,7 @@ pub struct Cli {
 
 /// `--format`. `nagios` and `prometheus` are only meaningful for `check`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum ArgFormat {
+pub(crate) enum ArgFormat {
     Human,
     Json,
     Nagios,
@@ -51,7 +51,7 @@ pub enum ArgFormat {
 }
 
 #[derive(Debug, Clone, Subcommand)]
-pub enum Command {
+pub(crate) enum Command {
     /// Classify agent processes; sends no signal
     Scan(ScanArgs),
     /// Explain why a process has its class
@@ -79,7 +79,7 @@ pub enum Command {
 }
 
 #[derive(Debug, Clone, Args)]
-pub struct ScanArgs {
+pub(crate) struct ScanArgs {
     /// Classify every process, not only agents
     #[arg(long)]
     pub all: bool,
@@ -89,13 +89,13 @@ pub struct ScanArgs {
 }
 
 #[derive(Debug, Clone, Args)]
-pub struct ExplainArgs {
+pub(crate) struct ExplainArgs {
     /// Process id
     pub pid: i32,
 }
 
 #[derive(Debug, Clone, Args)]
-pub struct ReapArgs {
+pub(crate) struct ReapArgs {
     /// Decide and report, but send nothing and write no state
     #[arg(long, short = 'n')]
     pub dry_run: bool,
@@ -114,7 +114,7 @@ pub struct ReapArgs {
 }
 
 #[derive(Debug, Clone, Args)]
-pub struct LogArgs {
+pub(crate) struct LogArgs {
     /// Only events newer than this (e.g. 1h, 2d)
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     pub since: Option<Duration>,
@@ -124,7 +124,7 @@ pub struct LogArgs {
 }
 
 #[derive(Debug, Clone, Args)]
-pub struct PtyArgs {
+pub(crate) struct PtyArgs {
     /// Warning threshold, percent of max (default: [pty] warn)
     #[arg(long, value_name = "PERCENT", value_parser = clap::value_parser!(u8).range(0..=100))]
     pub warn: Option<u8>,
@@ -134,21 +134,21 @@ pub struct PtyArgs {
 }
 
 #[derive(Debug, Clone, Args)]
-pub struct TmuxArgs {
+pub(crate) struct TmuxArgs {
     /// Remove dead sockets owned by the caller (root: any)
     #[arg(long)]
     pub prune: bool,
 }
 
 #[derive(Debug, Clone, Args)]
-pub struct CheckArgs {
+pub(crate) struct CheckArgs {
     /// Write DIR/stray.prom atomically (node_exporter textfile collector)
     #[arg(long, value_name = "DIR")]
     pub textfile_dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Args)]
-pub struct SocketsArgs {
+pub(crate) struct SocketsArgs {
     /// How long the peer must acknowledge nothing (default: [sockets] stall)
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     pub stall: Option<Duration>,
@@ -161,20 +161,20 @@ pub struct SocketsArgs {
 }
 
 #[derive(Debug, Clone, Args)]
-pub struct WatchArgs {
+pub(crate) struct WatchArgs {
     /// Time between cycles
     #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "60s")]
     pub interval: Duration,
 }
 
 #[derive(Debug, Clone, Args)]
-pub struct ConfigArgs {
+pub(crate) struct ConfigArgs {
     #[command(subcommand)]
     pub action: ConfigAction,
 }
 
 #[derive(Debug, Clone, Subcommand)]
-pub enum ConfigAction {
+pub(crate) enum ConfigAction {
     /// Print the effective configuration and where it came from
     Show,
     /// Write a commented template (to PATH, or the user config path; - for stdout)
@@ -188,12 +188,12 @@ pub enum ConfigAction {
 }
 
 #[derive(Debug, Clone, Args)]
-pub struct CompletionsArgs {
+pub(crate) struct CompletionsArgs {
     /// Shell to generate completions for
     pub shell: clap_complete::Shell,
 }
 
-pub fn parse_duration(s: &str) -> Result<Duration, String> {
+pub(crate) fn parse_duration(s: &str) -> Result<Duration, String> {
     humantime::parse_duration(s).map_err(|e| format!("invalid duration {s:?}: {e}"))
 }
 

@@ -16,7 +16,7 @@ use crate::core::classify::{Policies, Policy};
 
 /// The commented template written by `stray config init`; also the source of
 /// truth for the defaults (a unit test parses it and compares).
-pub const TEMPLATE: &str = include_str!("config.toml");
+pub(crate) const TEMPLATE: &str = include_str!("config.toml");
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -100,7 +100,7 @@ pub struct MatchRules {
 impl MatchRules {
     /// Exact comm names only: what `--name` turns the rules into, so a test
     /// run can never match a real agent by path, command line or environment.
-    pub fn names_only(names: Vec<String>) -> Self {
+    pub(crate) fn names_only(names: Vec<String>) -> Self {
         MatchRules {
             names,
             exe: Vec::new(),
@@ -142,7 +142,7 @@ impl Default for Config {
 impl Config {
     /// The slice of the configuration that classification needs; `self_pid`
     /// is this `stray` (never touched, nor its ancestors).
-    pub fn rules(&self, self_pid: i32) -> Rules {
+    pub(crate) fn rules(&self, self_pid: i32) -> Rules {
         Rules {
             min_age_secs: self.min_age.as_secs_f64(),
             reaper_parents: self.reaper_parents.clone(),
@@ -312,7 +312,7 @@ impl Config {
     }
 
     /// The effective configuration as TOML, for `stray config show`.
-    pub fn to_toml(&self) -> String {
+    pub(crate) fn to_toml(&self) -> String {
         let q = |v: &[String]| {
             let items: Vec<String> = v.iter().map(|s| toml_str(s)).collect();
             format!("[{}]", items.join(", "))
@@ -408,7 +408,7 @@ fn toml_str(s: &str) -> String {
 }
 
 /// Parses sizes such as `4GiB`, `512M`, `1.5 GB`, `1048576`.
-pub fn parse_size(s: &str) -> Result<u64> {
+pub(crate) fn parse_size(s: &str) -> Result<u64> {
     let t = s.trim();
     let split = t
         .find(|c: char| !(c.is_ascii_digit() || c == '.'))
@@ -437,7 +437,7 @@ pub fn parse_size(s: &str) -> Result<u64> {
 }
 
 /// Binary units, at most one decimal: `4GiB`, `1.5MiB`, `512B`.
-pub fn format_size(bytes: u64) -> String {
+pub(crate) fn format_size(bytes: u64) -> String {
     const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
     let mut v = bytes as f64;
     let mut i = 0;

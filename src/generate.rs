@@ -16,7 +16,7 @@ use clap_complete::Shell;
 use roff::{bold, italic, roman, Inline, Roff};
 
 /// The shells we ship completion files for, with their conventional file names.
-pub const SHELLS: [(Shell, &str); 5] = [
+pub(crate) const SHELLS: [(Shell, &str); 5] = [
     (Shell::Bash, "stray.bash"),
     (Shell::Zsh, "_stray"),
     (Shell::Fish, "stray.fish"),
@@ -25,7 +25,7 @@ pub const SHELLS: [(Shell, &str); 5] = [
 ];
 
 /// Completion script for one shell.
-pub fn completion(shell: Shell) -> Vec<u8> {
+pub(crate) fn completion(shell: Shell) -> Vec<u8> {
     let mut cmd = crate::cli::Cli::command();
     let mut buf = Vec::new();
     clap_complete::generate(shell, &mut cmd, "stray", &mut buf);
@@ -34,7 +34,7 @@ pub fn completion(shell: Shell) -> Vec<u8> {
 
 /// Every man page as (file name, roff source): `stray.1` and one
 /// `stray-SUB.1` per visible subcommand (`stray-config-init.1`, …).
-pub fn man_pages() -> Vec<(String, Vec<u8>)> {
+pub(crate) fn man_pages() -> Vec<(String, Vec<u8>)> {
     let mut cmd = crate::cli::Cli::command().disable_help_subcommand(true);
     cmd.build();
     let mut pages = vec![("stray.1".to_string(), main_page(&cmd))];
@@ -264,7 +264,7 @@ fn environment(r: &mut Roff) {
         (
             "JOURNAL_STREAM",
             "Set by systemd when stderr goes to the journal; stray then prefixes each stderr \
-             line with its sd-daemon priority (<3> error, <4> warning, <5> notice for each signal sent, <6> info, <7> debug).",
+             line with its sd-daemon priority (<3> error, <4> warning, <5> notice for each signal sent, <6> info).",
         ),
         (
             "STRAY_NO_PIDFD",
@@ -295,7 +295,7 @@ fn see_also(r: &mut Roff) {
 }
 
 /// `stray --generate DIR`.
-pub fn main(args: &[std::ffi::OsString]) -> crate::exit::ExitCode {
+pub(crate) fn main(args: &[std::ffi::OsString]) -> crate::exit::ExitCode {
     let [dir] = args else {
         crate::render::msg::error("usage: stray --generate DIR");
         return crate::exit::ExitCode::USAGE;
@@ -317,7 +317,7 @@ pub fn main(args: &[std::ffi::OsString]) -> crate::exit::ExitCode {
 }
 
 /// Writes every generated file under `root`; returns the paths written.
-pub fn generate(root: &Path) -> Result<Vec<PathBuf>> {
+pub(crate) fn generate(root: &Path) -> Result<Vec<PathBuf>> {
     let mut written = Vec::new();
     let man = root.join("man");
     std::fs::create_dir_all(&man).with_context(|| format!("cannot create {}", man.display()))?;
@@ -338,7 +338,7 @@ fn write(path: &Path, bytes: &[u8]) -> Result<PathBuf> {
 }
 
 /// `stray completions SHELL`.
-pub fn completions(shell: clap_complete::Shell, out: &mut dyn Write) -> Result<()> {
+pub(crate) fn completions(shell: clap_complete::Shell, out: &mut dyn Write) -> Result<()> {
     let mut cmd = crate::cli::Cli::command();
     clap_complete::generate(shell, &mut cmd, "stray", out);
     Ok(())

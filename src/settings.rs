@@ -63,7 +63,7 @@ pub struct Env {
 
 impl Env {
     /// Reads the process environment.
-    pub fn read() -> Env {
+    pub(crate) fn read() -> Env {
         let os = |k: &str| std::env::var_os(k).filter(|v| !v.is_empty());
         let path = |k: &str| os(k).map(PathBuf::from);
         Env {
@@ -83,7 +83,7 @@ impl Env {
 
     /// `--state-dir`, else `$STRAY_STATE_DIR`, else `$XDG_RUNTIME_DIR/stray`,
     /// else `/run/stray` for root, else `/tmp/stray-$UID`.
-    pub fn state_dir(&self, explicit: Option<&Path>, euid: u32) -> PathBuf {
+    pub(crate) fn state_dir(&self, explicit: Option<&Path>, euid: u32) -> PathBuf {
         if let Some(p) = explicit.or(self.stray_state_dir.as_deref()) {
             return p.to_path_buf();
         }
@@ -100,7 +100,7 @@ impl Env {
     /// `audit_log` from the config, else `$XDG_STATE_HOME/stray/audit.jsonl`,
     /// else `/var/log/stray/audit.jsonl` for root, else
     /// `~/.local/state/stray/audit.jsonl`.
-    pub fn audit_log(&self, configured: Option<&Path>, euid: u32) -> PathBuf {
+    pub(crate) fn audit_log(&self, configured: Option<&Path>, euid: u32) -> PathBuf {
         if let Some(p) = configured {
             return p.to_path_buf();
         }
@@ -119,7 +119,7 @@ impl Env {
     /// The config file to read: `--config`, else `$STRAY_CONFIG`, else the
     /// first of the user file and `/etc/stray/config.toml` that exists;
     /// `None`: the built-in defaults.
-    pub fn config_file(&self, explicit: Option<&Path>) -> Option<PathBuf> {
+    pub(crate) fn config_file(&self, explicit: Option<&Path>) -> Option<PathBuf> {
         if let Some(p) = explicit.or(self.stray_config.as_deref()) {
             return Some(p.to_path_buf());
         }
@@ -133,7 +133,7 @@ impl Env {
     }
 
     /// `$XDG_CONFIG_HOME/stray/config.toml`, else `~/.config/stray/config.toml`.
-    pub fn user_config_file(&self) -> Option<PathBuf> {
+    pub(crate) fn user_config_file(&self) -> Option<PathBuf> {
         let base = self
             .xdg_config_home
             .clone()
@@ -142,7 +142,7 @@ impl Env {
     }
 
     /// Where tmux puts its `tmux-UID` socket dirs: `$TMUX_TMPDIR`, else `/tmp`.
-    pub fn tmux_tmpdir(&self) -> PathBuf {
+    pub(crate) fn tmux_tmpdir(&self) -> PathBuf {
         self.tmux_tmpdir
             .clone()
             .unwrap_or_else(|| PathBuf::from("/tmp"))
@@ -181,13 +181,13 @@ impl Settings {
         }
     }
 
-    pub fn json(&self) -> bool {
+    pub(crate) fn json(&self) -> bool {
         self.format == Format::Json
     }
 }
 
 /// The effective uid (for the defaults that differ for root).
-pub fn euid() -> u32 {
+pub(crate) fn euid() -> u32 {
     // SAFETY: geteuid has no preconditions and cannot fail.
     unsafe { libc::geteuid() }
 }
@@ -195,7 +195,7 @@ pub fn euid() -> u32 {
 /// What `stray doctor` looks at: resolved like [`Settings`] but without
 /// loading the config (a bad config is one of its findings).
 #[derive(Debug, Clone)]
-pub struct DoctorInputs {
+pub(crate) struct DoctorInputs {
     pub explicit_config: Option<PathBuf>,
     pub state_dir: PathBuf,
     pub proc_root: PathBuf,
@@ -206,7 +206,7 @@ pub struct DoctorInputs {
 
 /// One subcommand with its options resolved: plain values, no clap types.
 #[derive(Debug, Clone)]
-pub enum Task {
+pub(crate) enum Task {
     Scan(Scan),
     Explain { pid: i32 },
     Reap(Reap),
@@ -222,7 +222,7 @@ pub enum Task {
 }
 
 #[derive(Debug, Clone, Copy)]
-pub struct Scan {
+pub(crate) struct Scan {
     pub all: bool,
     pub tree: bool,
 }
@@ -230,48 +230,48 @@ pub struct Scan {
 /// `reap`'s own options; `--min-age` and `--grace` are folded into the
 /// config.
 #[derive(Debug, Clone, Copy)]
-pub struct Reap {
+pub(crate) struct Reap {
     pub dry_run: bool,
     pub wait: bool,
     pub lock_wait: Duration,
 }
 
 #[derive(Debug, Clone, Copy)]
-pub struct Log {
+pub(crate) struct Log {
     pub since: Option<Duration>,
     pub pid: Option<i32>,
 }
 
 #[derive(Debug, Clone, Copy)]
-pub struct Pty {
+pub(crate) struct Pty {
     pub warn: Option<u8>,
     pub crit: Option<u8>,
 }
 
 #[derive(Debug, Clone, Copy)]
-pub struct Tmux {
+pub(crate) struct Tmux {
     pub prune: bool,
 }
 
 #[derive(Debug, Clone)]
-pub struct Check {
+pub(crate) struct Check {
     pub textfile_dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy)]
-pub struct Watch {
+pub(crate) struct Watch {
     pub interval: Duration,
 }
 
 #[derive(Debug, Clone, Copy)]
-pub struct Sockets {
+pub(crate) struct Sockets {
     pub stall: Option<Duration>,
     pub sample: Option<Duration>,
     pub destroy: bool,
 }
 
 #[derive(Debug, Clone)]
-pub enum ConfigTask {
+pub(crate) enum ConfigTask {
     Show,
     Init { path: Option<PathBuf>, force: bool },
 }
@@ -321,26 +321,26 @@ impl Task {
 
 /// The parsed flags and the environment, before the config is read: what
 /// `lib::run` dispatches on.
-pub struct Resolver {
+pub(crate) struct Resolver {
     cli: Cli,
     env: Env,
 }
 
 impl Resolver {
-    pub fn new(cli: Cli, env: Env) -> Resolver {
+    pub(crate) fn new(cli: Cli, env: Env) -> Resolver {
         Resolver { cli, env }
     }
 
-    pub fn format(&self) -> Format {
+    pub(crate) fn format(&self) -> Format {
         self.cli.format.into()
     }
 
-    pub fn task(&self) -> Task {
+    pub(crate) fn task(&self) -> Task {
         Task::from_cli(&self.cli.command)
     }
 
     /// For `doctor`, which must not load the config.
-    pub fn doctor_inputs(&self) -> DoctorInputs {
+    pub(crate) fn doctor_inputs(&self) -> DoctorInputs {
         DoctorInputs {
             explicit_config: self.cli.config.clone(),
             state_dir: self.env.state_dir(self.cli.state_dir.as_deref(), euid()),
@@ -352,7 +352,7 @@ impl Resolver {
     }
 
     /// Loads the config and applies the flags over it.
-    pub fn settings(self) -> Result<Settings> {
+    pub(crate) fn settings(self) -> Result<Settings> {
         let Resolver { cli, env } = self;
         let mut config = match env.config_file(cli.config.as_deref()) {
             Some(path) => Config::load(&path)?,

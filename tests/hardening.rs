@@ -997,15 +997,15 @@ fn real_eperm_is_reported_as_denied() {
     if let Ok(spec) = std::env::var("STRAY_TEST_EPERM") {
         // Inner part, as nobody.
         let f: Vec<&str> = spec.split(':').collect();
-        let key = stray::core::process::ProcKey {
+        let key = stray::ProcKey {
             pid: f[0].parse().unwrap(),
             start_time: f[1].parse().unwrap(),
         };
-        use stray::core::escalation::Signaller;
-        let mut s = stray::sys::signal::LiveSignaller::new("/proc", true);
-        let outcome = s.send(key, f[2], stray::core::escalation::Signal::Kill);
+        use stray::Signaller;
+        let mut s = stray::LiveSignaller::new("/proc", true);
+        let outcome = s.send(key, f[2], stray::Signal::Kill);
         println!("OUTCOME={outcome:?}");
-        assert_eq!(outcome, stray::core::escalation::Outcome::Denied);
+        assert_eq!(outcome, stray::Outcome::Denied);
         return;
     }
     if !is_root() {

@@ -14,16 +14,16 @@ use std::time::Duration;
 
 use common::*;
 use proptest::prelude::*;
-use stray::cmd::reap::{cycle, CycleOptions};
-use stray::config::Config;
-use stray::core::classify::Policy;
-use stray::core::classify::{Class, Verdict};
-use stray::core::escalation::{plan, Outcome, Signal};
-use stray::core::escalation::{RecordingSignaller, Signaller};
-use stray::core::process::ProcKey;
-use stray::store::state::{State, StateDir};
-use stray::sys::signal::LiveSignaller;
+use stray::Config;
+use stray::LiveSignaller;
+use stray::Policy;
+use stray::ProcKey;
 use stray::Settings;
+use stray::{cycle, CycleOptions};
+use stray::{plan, Outcome, Signal};
+use stray::{Class, Verdict};
+use stray::{RecordingSignaller, Signaller};
+use stray::{State, StateDir};
 
 fn fixture(case: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -52,7 +52,7 @@ fn settings(dir: &Path, proc_root: &Path, name: &str, adopter: &str, grace: &str
         Config::parse(&text, Path::new("test.toml")).unwrap(),
         dir.join("state"),
         proc_root.to_path_buf(),
-        stray::settings::Format::Json,
+        stray::Format::Json,
     )
 }
 
@@ -135,7 +135,7 @@ fn candidate_that_exits_before_the_signal_is_gone() {
     );
     assert_eq!(sig.calls[0].2, Outcome::Gone);
     assert_eq!(report.actions[0].outcome, Outcome::Gone);
-    let state = State::load(&dir, stray::sys::proc::current_boot_id().as_deref(), false).unwrap();
+    let state = State::load(&dir, stray::current_boot_id().as_deref(), false).unwrap();
     assert!(state.state.reap.is_empty(), "{:?}", state.state.reap);
     let lines = audit(env.dir.path());
     assert_eq!(lines.len(), 1);
@@ -221,7 +221,7 @@ fn denied_signals_are_reported_not_errors() {
     assert_eq!(r.actions.len(), 1);
     assert_eq!(r.actions[0].signal, Some(Signal::Term));
     assert_eq!(r.actions[0].outcome, Outcome::Denied);
-    let boot = stray::sys::proc::current_boot_id();
+    let boot = stray::current_boot_id();
     assert!(State::load(&dir, boot.as_deref(), false)
         .unwrap()
         .state
@@ -262,7 +262,7 @@ fn denied_signals_are_reported_not_errors() {
 
 #[test]
 fn proc_reader_skips_vanished_and_non_pid_entries() {
-    let read = stray::sys::proc::read_table(&fixture("ok")).unwrap();
+    let read = stray::read_table(&fixture("ok")).unwrap();
     let pids: Vec<i32> = read.table.iter().map(|p| p.pid).collect();
     assert_eq!(pids, vec![1, 200], "300 has no stat: it exited mid-read");
     assert!(read.problems.is_empty(), "{:?}", read.problems);
@@ -275,7 +275,7 @@ fn proc_reader_skips_vanished_and_non_pid_entries() {
 
 #[test]
 fn proc_reader_keeps_hostile_comm_exact() {
-    let read = stray::sys::proc::read_table(&fixture("hostile")).unwrap();
+    let read = stray::read_table(&fixture("hostile")).unwrap();
     let p = read.table.get(400).unwrap();
     assert_eq!(p.comm, "x) Z 1 (y\nz");
     assert_eq!((p.state, p.ppid, p.start_time), ('S', 1, 100));
@@ -313,7 +313,7 @@ fn inconsistent_proc_tables_signal_nothing() {
     let garbage = fixture_in(t.path(), "garbage");
     let truncated = fixture_in(t.path(), "truncated");
     for root in [garbage, truncated, unreadable] {
-        let read = stray::sys::proc::read_table(&root).unwrap();
+        let read = stray::read_table(&root).unwrap();
         assert_eq!(read.problems.len(), 1, "{root:?}: {:?}", read.problems);
         assert!(read.problems[0].contains("500/stat"), "{:?}", read.problems);
         let u = tempfile::tempdir().unwrap();
@@ -353,8 +353,8 @@ fn orphan_verdict(pid: i32, start_time: u64) -> Verdict {
     }
 }
 
-fn entry(term_at: f64) -> stray::core::escalation::Entry {
-    stray::core::escalation::Entry {
+fn entry(term_at: f64) -> stray::Entry {
+    stray::Entry {
         pid: 7,
         start_time: 70,
         comm: "x".into(),
@@ -367,7 +367,7 @@ fn entry(term_at: f64) -> stray::core::escalation::Entry {
 /// /proc/uptime), not the wall clock, so setting the date cannot move it.
 #[test]
 fn the_cycle_clock_is_boot_relative() {
-    let read = stray::sys::proc::read_table(Path::new("/proc")).unwrap();
+    let read = stray::read_table(Path::new("/proc")).unwrap();
     let uptime: f64 = fs::read_to_string("/proc/uptime")
         .unwrap()
         .split_whitespace()
@@ -389,7 +389,7 @@ fn the_cycle_clock_is_boot_relative() {
 fn grace_is_exact_on_the_boot_clock_and_never_forever() {
     let v = [orphan_verdict(7, 70)];
     let name = |_: i32| "x".to_string();
-    let sig = |p: &stray::core::escalation::Plan| p.actions[0].signal();
+    let sig = |p: &stray::Plan| p.actions[0].signal();
     assert_eq!(sig(&plan(&v, &[entry(100.0)], 159.999, 60.0, name)), None);
     assert_eq!(
         sig(&plan(&v, &[entry(100.0)], 160.0, 60.0, name)),
@@ -411,7 +411,7 @@ fn grace_is_exact_on_the_boot_clock_and_never_forever() {
 // Fuzzing the parsers.
 
 fn boot() -> String {
-    stray::sys::proc::current_boot_id().unwrap_or_default()
+    stray::current_boot_id().unwrap_or_default()
 }
 
 /// A state that is valid and would make the fixture orphan (200, start 100)

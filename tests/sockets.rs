@@ -387,14 +387,14 @@ fn stored_samples_detect_a_stall_across_runs() {
 
     // `stray check` integration: the same stored sample, no sleeping.
     let settings = stray::Settings::new(
-        stray::config::Config::load(&env.config_path()).unwrap(),
+        stray::Config::load(&env.config_path()).unwrap(),
         env.state_dir(),
         "/proc".into(),
-        stray::settings::Format::Human,
+        stray::Format::Human,
     );
     let mut settings = settings;
     settings.config.stall = Duration::from_secs(1);
-    let (n, message) = stray::cmd::sockets::check_summary(&settings).unwrap();
+    let (n, message) = stray::check_summary(&settings).unwrap();
     assert_eq!(n, 1, "{message}");
     assert!(message.contains(&frozen.remote), "{message}");
 }

@@ -27,7 +27,7 @@ use crate::Settings;
 /// A corrupt state moved aside this recently is a warning.
 const CORRUPT_RECENT: Duration = Duration::from_secs(24 * 3600);
 
-pub fn check(s: &Settings, args: &Check, out: &mut dyn Write) -> Result<ExitCode> {
+pub(crate) fn check(s: &Settings, args: &Check, out: &mut dyn Write) -> Result<ExitCode> {
     let g = gather(s);
     let mut report = build(&g);
     // Written before anything is printed, so a failure shows in the status
@@ -54,7 +54,7 @@ pub fn check(s: &Settings, args: &Check, out: &mut dyn Write) -> Result<ExitCode
 
 /// Reads everything the checks need. Failures become `Err(message)` in
 /// the data (an UNKNOWN check), never an early return.
-pub fn gather(s: &Settings) -> Gathered {
+pub(crate) fn gather(s: &Settings) -> Gathered {
     let me = nix::unistd::geteuid().as_raw();
     let boot_id = crate::sys::proc::current_boot_id();
     let state_dir = StateDir::open(&s.state_dir);

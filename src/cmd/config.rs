@@ -11,7 +11,7 @@ use crate::exit::ExitCode;
 use crate::settings::ConfigTask;
 use crate::{render::msg, Settings};
 
-pub fn config(s: &Settings, task: &ConfigTask, out: &mut dyn Write) -> Result<ExitCode> {
+pub(crate) fn config(s: &Settings, task: &ConfigTask, out: &mut dyn Write) -> Result<ExitCode> {
     match task {
         ConfigTask::Show => {
             if s.json() {

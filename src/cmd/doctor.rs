@@ -21,7 +21,7 @@ use crate::store::state::StateDir;
 
 /// One check's result.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Check {
+pub(crate) struct Check {
     pub name: &'static str,
     pub ok: bool,
     /// What was found (on success) or what is wrong (on failure).
@@ -51,9 +51,9 @@ impl Check {
 }
 
 /// What doctor looks at, resolved from the flags and the environment.
-pub use crate::settings::DoctorInputs as Inputs;
+pub(crate) use crate::settings::DoctorInputs as Inputs;
 
-pub fn doctor(inputs: &Inputs, out: &mut dyn Write) -> Result<ExitCode> {
+pub(crate) fn doctor(inputs: &Inputs, out: &mut dyn Write) -> Result<ExitCode> {
     let checks = run_checks(inputs);
     let ok = checks.iter().all(|c| c.ok);
     if inputs.json {
@@ -66,7 +66,7 @@ pub fn doctor(inputs: &Inputs, out: &mut dyn Write) -> Result<ExitCode> {
 
 /// The human report: `ok`/`FAIL`, name, message; a `fix:` line under each
 /// failure; a summary line.
-pub fn render(checks: &[Check]) -> String {
+pub(crate) fn render(checks: &[Check]) -> String {
     let width = checks.iter().map(|c| c.name.len()).max().unwrap_or(0);
     let mut s = String::new();
     for c in checks {
@@ -94,7 +94,7 @@ pub fn render(checks: &[Check]) -> String {
     s
 }
 
-pub fn run_checks(i: &Inputs) -> Vec<Check> {
+pub(crate) fn run_checks(i: &Inputs) -> Vec<Check> {
     let config = check_config(i);
     let cfg = config.1.clone().unwrap_or_default();
     vec![
@@ -112,7 +112,7 @@ pub fn run_checks(i: &Inputs) -> Vec<Check> {
 
 /// `hidepid=` of the procfs mounted at `/proc`, from `/proc/self/mountinfo`
 /// text; `None` when not set (0 / off).
-pub fn hidepid(mountinfo: &str) -> Option<String> {
+pub(crate) fn hidepid(mountinfo: &str) -> Option<String> {
     for line in mountinfo.lines() {
         // ID PARENT MAJ:MIN ROOT MOUNTPOINT OPTS … - FSTYPE SOURCE SUPEROPTS
         let Some((left, right)) = line.split_once(" - ") else {
@@ -400,7 +400,7 @@ fn check_audit_dir(i: &Inputs, cfg: &Config) -> Check {
 }
 
 /// The first `tmux` on `path_var` (a `$PATH` value).
-pub fn find_on_path(name: &str, path_var: &std::ffi::OsStr) -> Option<PathBuf> {
+pub(crate) fn find_on_path(name: &str, path_var: &std::ffi::OsStr) -> Option<PathBuf> {
     use std::os::unix::fs::PermissionsExt;
     std::env::split_paths(path_var)
         .map(|d| d.join(name))
@@ -454,7 +454,7 @@ fn run_bounded(mut cmd: Command, timeout: Duration) -> Option<(bool, String)> {
 }
 
 /// Which schedules run stray, from what the tools report. Pure.
-pub fn schedules(
+pub(crate) fn schedules(
     system_timer: Option<&str>,
     user_timer: Option<&str>,
     crontabs: &[(String, String)],

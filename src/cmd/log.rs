@@ -12,7 +12,7 @@ use crate::settings::Log;
 use crate::store::audit;
 use crate::{render::msg, Settings};
 
-pub fn log(s: &Settings, args: &Log, out: &mut dyn Write) -> Result<ExitCode> {
+pub(crate) fn log(s: &Settings, args: &Log, out: &mut dyn Write) -> Result<ExitCode> {
     let path = s.audit_log.clone();
     let (events, bad) = audit::read_all(&path)?;
     if bad > 0 {

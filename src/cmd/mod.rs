@@ -2,16 +2,16 @@
 //! stdout, and returns the exit code; errors bubble up to `lib::run`, which
 //! prints them once.
 
-pub mod check;
-pub mod config;
-pub mod doctor;
-pub mod log;
-pub mod pty;
-pub mod reap;
-pub mod scan;
-pub mod sockets;
-pub mod tmux;
-pub mod watch;
+pub(crate) mod check;
+pub(crate) mod config;
+pub(crate) mod doctor;
+pub(crate) mod log;
+pub(crate) mod pty;
+pub(crate) mod reap;
+pub(crate) mod scan;
+pub(crate) mod sockets;
+pub(crate) mod tmux;
+pub(crate) mod watch;
 
 use std::io::Write;
 
@@ -19,7 +19,7 @@ use anyhow::Result;
 
 /// Writes one JSON document followed by a newline, through a buffer: stdout
 /// is line-buffered, and a pretty document has a line per field.
-pub fn print_json(out: &mut dyn Write, value: &impl serde::Serialize) -> Result<()> {
+pub(crate) fn print_json(out: &mut dyn Write, value: &impl serde::Serialize) -> Result<()> {
     let mut w = std::io::BufWriter::with_capacity(64 * 1024, out);
     serde_json::to_writer_pretty(&mut w, value)?;
     w.write_all(b"\n")?;

@@ -23,7 +23,7 @@ const TOP: usize = 10;
 
 /// Everything `stray pty` reports.
 #[derive(Debug, Clone)]
-pub struct PtyReport {
+pub(crate) struct PtyReport {
     pub counts: Counts,
     pub percent: f64,
     pub status: Status,
@@ -39,7 +39,7 @@ pub struct PtyReport {
 
 /// Resolves `--warn`/`--crit` against the config; warn above crit is a
 /// usage error.
-pub fn thresholds(s: &Settings, warn: Option<u8>, crit: Option<u8>) -> Result<(u8, u8)> {
+pub(crate) fn thresholds(s: &Settings, warn: Option<u8>, crit: Option<u8>) -> Result<(u8, u8)> {
     let warn = warn.unwrap_or(s.config.pty_warn);
     let crit = crit.unwrap_or(s.config.pty_crit);
     if warn > crit {
@@ -53,7 +53,7 @@ pub fn thresholds(s: &Settings, warn: Option<u8>, crit: Option<u8>) -> Result<(u
 /// Reads the counters and holders; records a sample in the state when
 /// `record` is set (skipped, with a note, when the lock is busy or the state
 /// dir is unusable), otherwise only reads earlier samples.
-pub fn gather(s: &Settings, warn: u8, crit: u8, record: bool) -> Result<PtyReport> {
+pub(crate) fn gather(s: &Settings, warn: u8, crit: u8, record: bool) -> Result<PtyReport> {
     let counts = crate::sys::pty::counts(&s.proc_root)?;
     let scan = crate::sys::pty::holders(&s.proc_root)?;
     let now = crate::sys::proc::now_boottime();
@@ -112,7 +112,7 @@ fn record_sample(s: &Settings, sample: PtySample) -> std::result::Result<Vec<Pty
 
 /// Adds one sample to the state in `dir` and saves it; the caller holds the
 /// cycle lock. Returns the samples kept.
-pub fn record_into(dir: &StateDir, sample: PtySample) -> Result<Vec<PtySample>> {
+pub(crate) fn record_into(dir: &StateDir, sample: PtySample) -> Result<Vec<PtySample>> {
     let boot_id = crate::sys::proc::current_boot_id();
     let loaded = State::load(dir, boot_id.as_deref(), true)?;
     for n in &loaded.notes {
@@ -125,7 +125,7 @@ pub fn record_into(dir: &StateDir, sample: PtySample) -> Result<Vec<PtySample>> 
 }
 
 /// Samples from the state, read-only (none when there is no usable state).
-pub fn earlier_samples(s: &Settings) -> Vec<PtySample> {
+pub(crate) fn earlier_samples(s: &Settings) -> Vec<PtySample> {
     let Ok(Some(dir)) = StateDir::open(&s.state_dir) else {
         return Vec::new();
     };
@@ -135,7 +135,7 @@ pub fn earlier_samples(s: &Settings) -> Vec<PtySample> {
         .unwrap_or_default()
 }
 
-pub fn pty(s: &Settings, args: &Pty, out: &mut dyn Write) -> Result<ExitCode> {
+pub(crate) fn pty(s: &Settings, args: &Pty, out: &mut dyn Write) -> Result<ExitCode> {
     let (warn, crit) = thresholds(s, args.warn, args.crit)?;
     let r = gather(s, warn, crit, true)?;
     for n in &r.notes {
@@ -153,7 +153,7 @@ pub fn pty(s: &Settings, args: &Pty, out: &mut dyn Write) -> Result<ExitCode> {
     })
 }
 
-pub fn to_json(r: &PtyReport) -> serde_json::Value {
+pub(crate) fn to_json(r: &PtyReport) -> serde_json::Value {
     json!({
         "schema": 1,
         "used": r.counts.used,
@@ -178,7 +178,7 @@ fn round2(v: f64) -> f64 {
 }
 
 /// The human report: one status line, a churn line, the top holders.
-pub fn render_human(r: &PtyReport) -> String {
+pub(crate) fn render_human(r: &PtyReport) -> String {
     let mut out = format!(
         "PTY slots: {} of {} in use ({:.1}%){}: {} (warn at {}%, crit at {}%)\n",
         r.counts.used,

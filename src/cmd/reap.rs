@@ -226,7 +226,7 @@ fn event(a: &ActionReport, outcome: &str) -> Event {
     }
 }
 
-pub fn reap(s: &Settings, args: &Reap, out: &mut dyn Write) -> Result<ExitCode> {
+pub(crate) fn reap(s: &Settings, args: &Reap, out: &mut dyn Write) -> Result<ExitCode> {
     let opts = CycleOptions {
         dry_run: args.dry_run,
     };
@@ -313,7 +313,7 @@ fn wait_gone(s: &Settings, keys: &[ProcKey], limit: Duration) {
 }
 
 /// How many actions ended in each outcome, in a fixed order.
-pub fn outcome_counts(report: &CycleReport) -> Vec<(Outcome, usize)> {
+pub(crate) fn outcome_counts(report: &CycleReport) -> Vec<(Outcome, usize)> {
     [
         Outcome::Signalled,
         Outcome::WouldSignal,
@@ -327,7 +327,7 @@ pub fn outcome_counts(report: &CycleReport) -> Vec<(Outcome, usize)> {
     .collect()
 }
 
-pub fn render(s: &Settings, report: &CycleReport, out: &mut dyn Write) -> Result<()> {
+pub(crate) fn render(s: &Settings, report: &CycleReport, out: &mut dyn Write) -> Result<()> {
     if s.json() {
         let mut summary = serde_json::Map::new();
         for (o, n) in outcome_counts(report) {

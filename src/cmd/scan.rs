@@ -42,7 +42,7 @@ fn warn_problems(sv: &Survey) {
     }
 }
 
-pub fn scan(s: &Settings, args: &Scan, out: &mut dyn Write) -> Result<ExitCode> {
+pub(crate) fn scan(s: &Settings, args: &Scan, out: &mut dyn Write) -> Result<ExitCode> {
     let mut pending = None;
     let sv = survey_with(&s.config, &s.proc_root, args.all, |table, facts, rules| {
         // Pane names label agents only, even with --all: a scan of every
@@ -131,7 +131,7 @@ pub fn scan(s: &Settings, args: &Scan, out: &mut dyn Write) -> Result<ExitCode> 
 }
 
 /// `12 agents: 9 protected, 2 orphan, 1 headless`.
-pub fn summary_line(verdicts: &[Verdict], noun: &str) -> String {
+pub(crate) fn summary_line(verdicts: &[Verdict], noun: &str) -> String {
     let parts: Vec<String> = summarize(verdicts)
         .into_iter()
         .filter(|&(_, n)| n > 0)
@@ -147,7 +147,7 @@ pub fn summary_line(verdicts: &[Verdict], noun: &str) -> String {
 /// tmux pane names for display: at most one bounded `list-panes` per tmux
 /// server that protects something shown.
 #[derive(Default)]
-pub struct PaneLabels {
+pub(crate) struct PaneLabels {
     /// `/dev/pts/N` → `session:window.pane`
     by_tty: HashMap<String, String>,
     /// pane's first pid → `session:window.pane`
@@ -155,7 +155,7 @@ pub struct PaneLabels {
 }
 
 /// tmux queries started early (see [`PaneLabels::start`]).
-pub struct PendingPanes {
+pub(crate) struct PendingPanes {
     /// server pid, socket, the query running on its own thread (so that not
     /// even the spawn holds up the survey).
     queries: Vec<(i32, PathBuf, JoinHandle<Option<String>>)>,
@@ -164,7 +164,7 @@ pub struct PendingPanes {
 impl PaneLabels {
     /// Asks the tmux servers that protect a process `wanted` names (agents,
     /// or the one `explain` is about), each once.
-    pub fn query(sv: &Survey, s: &Settings, wanted: impl Fn(i32) -> bool) -> PaneLabels {
+    pub(crate) fn query(sv: &Survey, s: &Settings, wanted: impl Fn(i32) -> bool) -> PaneLabels {
         let servers = Self::servers_shown(sv, &wanted);
         if servers.is_empty() {
             return PaneLabels::default();
@@ -200,7 +200,12 @@ impl PaneLabels {
     /// agent, or the holder of an agent's pane (never every server, even for
     /// `scan --all`). [`PendingPanes::collect`] keeps exactly the servers
     /// [`PaneLabels::query`] would have asked.
-    pub fn start(table: &ProcessTable, facts: &Facts, rules: &Rules, s: &Settings) -> PendingPanes {
+    pub(crate) fn start(
+        table: &ProcessTable,
+        facts: &Facts,
+        rules: &Rules,
+        s: &Settings,
+    ) -> PendingPanes {
         let is_tmux = |pid: i32| {
             table.get(pid).is_some_and(|p| {
                 p.comm.starts_with("tmux") && is_multiplexer_server(p, &rules.multiplexers)
@@ -262,7 +267,7 @@ impl PaneLabels {
 
     /// The pane a process sits in: by its terminal, else by the nearest
     /// ancestor that is a pane's first process.
-    pub fn label(&self, table: &ProcessTable, p: &Process) -> Option<String> {
+    pub(crate) fn label(&self, table: &ProcessTable, p: &Process) -> Option<String> {
         if self.by_pid.is_empty() && self.by_tty.is_empty() {
             return None;
         }
@@ -291,7 +296,12 @@ impl PendingPanes {
     /// Waits for the answers (each bounded by [`tmux::QUERY_TIMEOUT`] from
     /// its start; they run side by side) and keeps the panes of the servers
     /// that protect a shown process.
-    pub fn collect(mut self, sv: &Survey, s: &Settings, shown: impl Fn(i32) -> bool) -> PaneLabels {
+    pub(crate) fn collect(
+        mut self,
+        sv: &Survey,
+        s: &Settings,
+        shown: impl Fn(i32) -> bool,
+    ) -> PaneLabels {
         let wanted = PaneLabels::servers_shown(sv, &shown);
         // The early guess is a superset; should it ever miss one, ask now.
         let missed: Vec<i32> = wanted
@@ -325,7 +335,7 @@ impl PendingPanes {
     }
 }
 
-pub fn explain(s: &Settings, pid: i32, out: &mut dyn Write) -> Result<ExitCode> {
+pub(crate) fn explain(s: &Settings, pid: i32, out: &mut dyn Write) -> Result<ExitCode> {
     let sv = survey(&s.config, &s.proc_root, true)?;
     warn_problems(&sv);
     let (Some(p), Some(v)) = (sv.table.get(pid), sv.verdicts.iter().find(|v| v.pid == pid)) else {

@@ -20,7 +20,7 @@ use crate::Settings;
 use std::time::Duration;
 
 #[cfg(target_os = "linux")]
-pub fn sockets(s: &Settings, a: &Sockets, out: &mut dyn Write) -> Result<ExitCode> {
+pub(crate) fn sockets(s: &Settings, a: &Sockets, out: &mut dyn Write) -> Result<ExitCode> {
     let stall = a.stall.unwrap_or(s.config.stall);
     let report = match a.sample {
         Some(gap) => sampled_run(s, stall, gap)?,
@@ -41,7 +41,7 @@ pub fn sockets(s: &Settings, a: &Sockets, out: &mut dyn Write) -> Result<ExitCod
 /// macOS: no sock_diag. Say so on stderr and report nothing, so shared
 /// health-check scripts keep working.
 #[cfg(not(target_os = "linux"))]
-pub fn sockets(s: &Settings, a: &Sockets, out: &mut dyn Write) -> Result<ExitCode> {
+pub(crate) fn sockets(s: &Settings, a: &Sockets, out: &mut dyn Write) -> Result<ExitCode> {
     msg::warn("stray sockets is Linux-only (it needs NETLINK_SOCK_DIAG); nothing to report here");
     let report = Report {
         stall: a.stall.unwrap_or(s.config.stall),

@@ -13,7 +13,7 @@ use crate::settings::Tmux;
 use crate::sys::tmux::{self, SocketInfo};
 use crate::{render::msg, Settings};
 
-pub fn tmux(s: &Settings, args: &Tmux, out: &mut dyn Write) -> Result<ExitCode> {
+pub(crate) fn tmux(s: &Settings, args: &Tmux, out: &mut dyn Write) -> Result<ExitCode> {
     let me = nix::unistd::geteuid().as_raw();
     // Without the process table only the socket dirs can be listed.
     let table = match crate::sys::proc::read_table(&s.proc_root) {
@@ -47,7 +47,7 @@ pub fn tmux(s: &Settings, args: &Tmux, out: &mut dyn Write) -> Result<ExitCode> 
     })
 }
 
-pub fn render_human(sockets: &[SocketInfo], pruned: &[PathBuf], prune: bool) -> String {
+pub(crate) fn render_human(sockets: &[SocketInfo], pruned: &[PathBuf], prune: bool) -> String {
     let mut out = String::new();
     if !sockets.is_empty() {
         let mut t = Table::new(&["STATE", "OWNER", "PID", "SESSIONS", "SOCKET"]);

@@ -53,7 +53,7 @@ fn install_handlers() -> Result<()> {
 
 /// What one cycle did, for the per-cycle line.
 #[derive(Debug, Default)]
-pub struct CycleLine {
+pub(crate) struct CycleLine {
     pub n: u64,
     pub ts: String,
     pub reap: Option<CycleReport>,
@@ -61,7 +61,7 @@ pub struct CycleLine {
     pub notes: Vec<String>,
 }
 
-pub fn watch(s: &Settings, args: &Watch, out: &mut dyn Write) -> Result<ExitCode> {
+pub(crate) fn watch(s: &Settings, args: &Watch, out: &mut dyn Write) -> Result<ExitCode> {
     if args.interval.is_zero() {
         return Err(UsageError("--interval must be more than 0".into()).into());
     }
@@ -153,7 +153,7 @@ fn sample(s: &Settings, dir: &StateDir) -> Result<(u64, u64, f64, Status)> {
 }
 
 /// `2026-01-01T00:00:00Z cycle 3: reap: 1 signalled; 4 agents; pty 12/4096 (0.3%) ok`
-pub fn render_line(l: &CycleLine) -> String {
+pub(crate) fn render_line(l: &CycleLine) -> String {
     let mut parts = Vec::new();
     if let Some(r) = &l.reap {
         let counts: Vec<String> = crate::cmd::reap::outcome_counts(r)
@@ -186,7 +186,7 @@ pub fn render_line(l: &CycleLine) -> String {
     out
 }
 
-pub fn to_json(l: &CycleLine) -> serde_json::Value {
+pub(crate) fn to_json(l: &CycleLine) -> serde_json::Value {
     json!({
         "schema": 1,
         "ts": l.ts,

@@ -16,7 +16,7 @@ use crate::core::pty::{self, Counts};
 
 /// PTY facts.
 #[derive(Debug, Clone, PartialEq)]
-pub struct PtyFacts {
+pub(crate) struct PtyFacts {
     pub counts: Counts,
     pub warn: u8,
     pub crit: u8,
@@ -29,14 +29,14 @@ pub struct PtyFacts {
 
 /// A process named in a check.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Named {
+pub(crate) struct Named {
     pub pid: i32,
     pub comm: String,
 }
 
 /// Agent facts, from one survey plus the escalation state.
 #[derive(Debug, Clone, PartialEq, Default)]
-pub struct AgentFacts {
+pub(crate) struct AgentFacts {
     pub classes: Vec<(Class, usize)>,
     /// Reapable agents and young would-be victims.
     pub pending: Vec<Named>,
@@ -54,7 +54,7 @@ pub struct AgentFacts {
 
 /// State-dir facts.
 #[derive(Debug, Clone, PartialEq, Default)]
-pub struct StateFacts {
+pub(crate) struct StateFacts {
     pub dir: PathBuf,
     /// The dir exists but is unsafe or unreadable.
     pub unusable: Option<String>,
@@ -69,14 +69,14 @@ pub struct StateFacts {
 
 /// tmux facts.
 #[derive(Debug, Clone, PartialEq, Default)]
-pub struct TmuxFacts {
+pub(crate) struct TmuxFacts {
     pub total: usize,
     pub dead: Vec<PathBuf>,
 }
 
 /// Everything one check run read.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Gathered {
+pub(crate) struct Gathered {
     pub pty: std::result::Result<PtyFacts, String>,
     pub agents: std::result::Result<AgentFacts, String>,
     pub state: StateFacts,
@@ -97,7 +97,7 @@ const ESCALATION_SLACK: f64 = 300.0;
 const KILL_SETTLE: f64 = 5.0;
 
 /// Agent facts from one classified table plus the escalation state.
-pub fn agent_facts(
+pub(crate) fn agent_facts(
     table: &ProcessTable,
     verdicts: &[Verdict],
     escalation: &[Entry],
@@ -150,7 +150,7 @@ pub fn agent_facts(
 
 /// The thresholds the agent checks compare against.
 #[derive(Debug, Clone, Copy)]
-pub struct Limits {
+pub(crate) struct Limits {
     pub rss_warn: u64,
     pub rss_crit: u64,
     pub grace_secs: f64,
@@ -259,7 +259,7 @@ struct Parts {
 
 /// Turns gathered data into checks, perfdata and metrics: one function per
 /// check, in the order they are reported.
-pub fn build(g: &Gathered) -> Report {
+pub(crate) fn build(g: &Gathered) -> Report {
     let mut r = Parts::default();
     r.metrics
         .push(Metric::single("stray_up", "1 when stray check ran", 1.0));

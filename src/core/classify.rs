@@ -36,7 +36,7 @@ pub enum Class {
 }
 
 impl Class {
-    pub const ALL: [Class; 6] = [
+    pub(crate) const ALL: [Class; 6] = [
         Class::Defunct,
         Class::Protected,
         Class::Young,
@@ -45,7 +45,7 @@ impl Class {
         Class::Headless,
     ];
 
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Class::Defunct => "defunct",
             Class::Protected => "protected",
@@ -105,7 +105,7 @@ pub struct Verdict {
 }
 
 impl Verdict {
-    pub fn key(&self) -> ProcKey {
+    pub(crate) fn key(&self) -> ProcKey {
         ProcKey {
             pid: self.pid,
             start_time: self.start_time,
@@ -114,7 +114,7 @@ impl Verdict {
 
     /// True when the policy says to signal it. Protected, young and defunct
     /// processes never are, whatever the configuration.
-    pub fn reapable(&self) -> bool {
+    pub(crate) fn reapable(&self) -> bool {
         self.policy == Policy::Reap
             && matches!(
                 self.class,
@@ -125,7 +125,7 @@ impl Verdict {
 
 /// Who holds the other ends of a process's connected unix sockets.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Peers {
+pub(crate) enum Peers {
     /// Pids holding a peer end (possibly empty: nothing connected).
     Known(Vec<i32>),
     /// Could not be resolved: protect.
@@ -134,7 +134,7 @@ pub enum Peers {
 
 /// What was read about the system besides the table itself.
 #[derive(Debug, Clone, Default)]
-pub struct Facts {
+pub(crate) struct Facts {
     /// Agent pid → the rule that matched (`name:claude`, `exe:*/claude/*`).
     pub agents: HashMap<i32, String>,
     /// PTY index → pid of the multiplexer server holding its master.
@@ -175,7 +175,7 @@ pub struct Policies {
 
 /// The configuration slice classification needs.
 #[derive(Debug, Clone)]
-pub struct Rules {
+pub(crate) struct Rules {
     pub min_age_secs: f64,
     pub reaper_parents: Vec<String>,
     pub multiplexers: Vec<String>,
@@ -190,7 +190,7 @@ pub struct Rules {
 /// missing tmux binary changes nothing. On Linux the tmux server retitles
 /// itself `tmux: server`; elsewhere (and for screen, zellij) it is the
 /// process of that name without a controlling terminal (clients have one).
-pub fn is_multiplexer_server(p: &Process, multiplexers: &[String]) -> bool {
+pub(crate) fn is_multiplexer_server(p: &Process, multiplexers: &[String]) -> bool {
     // A zombie server still counts: nothing can be its child any more, and
     // erring towards protection costs nothing.
     if p.kernel_thread {
@@ -214,7 +214,7 @@ enum Ancestry {
 }
 
 /// Classifies processes of one table. Build once, then ask per pid.
-pub struct Classifier<'a> {
+pub(crate) struct Classifier<'a> {
     table: &'a ProcessTable,
     facts: &'a Facts,
     rules: &'a Rules,
@@ -228,7 +228,7 @@ pub struct Classifier<'a> {
 }
 
 impl<'a> Classifier<'a> {
-    pub fn new(table: &'a ProcessTable, facts: &'a Facts, rules: &'a Rules) -> Self {
+    pub(crate) fn new(table: &'a ProcessTable, facts: &'a Facts, rules: &'a Rules) -> Self {
         let mut c = Classifier {
             table,
             facts,
@@ -396,7 +396,7 @@ impl<'a> Classifier<'a> {
     }
 
     /// Is `pid` protected (for any reason)?
-    pub fn is_protected(&self, pid: i32) -> bool {
+    pub(crate) fn is_protected(&self, pid: i32) -> bool {
         self.base_protected.contains_key(&pid) || self.serving.contains_key(&pid)
     }
 
@@ -428,7 +428,7 @@ impl<'a> Classifier<'a> {
     }
 
     /// The verdict for one process of the table.
-    pub fn verdict(&self, p: &Process) -> Verdict {
+    pub(crate) fn verdict(&self, p: &Process) -> Verdict {
         let rule = self.facts.agents.get(&p.pid).cloned().unwrap_or_default();
         let make = |class: Class, reason: String, protected_by: Option<ProtectedBy>| Verdict {
             pid: p.pid,
@@ -492,7 +492,7 @@ impl<'a> Classifier<'a> {
     }
 
     /// Verdicts for every process (`all`) or only the agents, by pid.
-    pub fn verdicts(&self, all: bool) -> Vec<Verdict> {
+    pub(crate) fn verdicts(&self, all: bool) -> Vec<Verdict> {
         self.table
             .iter()
             .filter(|p| all || self.facts.agents.contains_key(&p.pid))
@@ -501,7 +501,7 @@ impl<'a> Classifier<'a> {
     }
 }
 
-pub fn protection_reason(why: &ProtectedBy) -> String {
+pub(crate) fn protection_reason(why: &ProtectedBy) -> String {
     match why {
         ProtectedBy::MultiplexerServer { comm, .. } => format!("is a multiplexer server ({comm})"),
         ProtectedBy::MultiplexerTree { pid, comm } => {
@@ -527,7 +527,7 @@ pub fn protection_reason(why: &ProtectedBy) -> String {
 }
 
 /// Counts per class, in the order of [`Class::ALL`], for summaries.
-pub fn summarize(verdicts: &[Verdict]) -> Vec<(Class, usize)> {
+pub(crate) fn summarize(verdicts: &[Verdict]) -> Vec<(Class, usize)> {
     Class::ALL
         .iter()
         .map(|&c| (c, verdicts.iter().filter(|v| v.class == c).count()))
@@ -535,21 +535,21 @@ pub fn summarize(verdicts: &[Verdict]) -> Vec<(Class, usize)> {
 }
 
 #[cfg(test)]
-pub mod testkit {
+pub(crate) mod testkit {
     //! A small builder for synthetic process tables.
 
     use super::*;
 
-    pub const TICKS: u64 = 100;
+    pub(crate) const TICKS: u64 = 100;
     /// "Now" of every synthetic table: one day after boot.
-    pub const NOW: f64 = 86_400.0;
+    pub(crate) const NOW: f64 = 86_400.0;
 
-    pub struct TableBuilder {
+    pub(crate) struct TableBuilder {
         procs: Vec<Process>,
         pub facts: Facts,
     }
 
-    pub fn table() -> TableBuilder {
+    pub(crate) fn table() -> TableBuilder {
         let mut b = TableBuilder {
             procs: Vec::new(),
             facts: Facts::default(),
@@ -560,7 +560,7 @@ pub mod testkit {
 
     impl TableBuilder {
         /// Adds a process that started `age` seconds before NOW.
-        pub fn add(
+        pub(crate) fn add(
             &mut self,
             pid: i32,
             ppid: i32,
@@ -585,22 +585,22 @@ pub mod testkit {
             });
             self
         }
-        pub fn proc_(&mut self, pid: i32, ppid: i32, comm: &str) -> &mut Self {
+        pub(crate) fn proc_(&mut self, pid: i32, ppid: i32, comm: &str) -> &mut Self {
             self.add(pid, ppid, comm, None, 'S', 3600.0)
         }
-        pub fn agent(&mut self, pid: i32, ppid: i32, tty: Option<Tty>) -> &mut Self {
+        pub(crate) fn agent(&mut self, pid: i32, ppid: i32, tty: Option<Tty>) -> &mut Self {
             self.add(pid, ppid, "claude", tty, 'S', 3600.0);
             self.facts.agents.insert(pid, "name:claude".into());
             self
         }
-        pub fn tmux_server(&mut self, pid: i32, panes: &[u32]) -> &mut Self {
+        pub(crate) fn tmux_server(&mut self, pid: i32, panes: &[u32]) -> &mut Self {
             self.add(pid, 1, "tmux: server", None, 'S', 7200.0);
             for &i in panes {
                 self.facts.pane_ttys.insert(i, pid);
             }
             self
         }
-        pub fn build(&self) -> (ProcessTable, Facts) {
+        pub(crate) fn build(&self) -> (ProcessTable, Facts) {
             (
                 ProcessTable::new(self.procs.clone(), NOW, TICKS),
                 self.facts.clone(),
@@ -608,11 +608,11 @@ pub mod testkit {
         }
     }
 
-    pub fn rules() -> Rules {
+    pub(crate) fn rules() -> Rules {
         crate::config::Config::default().rules(99_999)
     }
 
-    pub fn classify_one(b: &TableBuilder, rules: &Rules, pid: i32) -> Verdict {
+    pub(crate) fn classify_one(b: &TableBuilder, rules: &Rules, pid: i32) -> Verdict {
         let (t, f) = b.build();
         let c = Classifier::new(&t, &f, rules);
         c.verdict(t.get(pid).unwrap())

@@ -30,7 +30,7 @@ pub struct Entry {
 }
 
 impl Entry {
-    pub fn key(&self) -> ProcKey {
+    pub(crate) fn key(&self) -> ProcKey {
         ProcKey {
             pid: self.pid,
             start_time: self.start_time,
@@ -47,7 +47,7 @@ pub enum Signal {
 }
 
 impl Signal {
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Signal::Term => "SIGTERM",
             Signal::Kill => "SIGKILL",
@@ -68,7 +68,7 @@ pub enum Outcome {
 }
 
 impl Outcome {
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Outcome::Signalled => "signalled",
             Outcome::WouldSignal => "would-signal",
@@ -110,7 +110,7 @@ impl Action {
     }
 
     /// The outcome of a step that sends nothing (`Waiting`, `Unkillable`).
-    pub fn pending(&self) -> Option<Outcome> {
+    pub(crate) fn pending(&self) -> Option<Outcome> {
         match self.step {
             Step::Send(_) => None,
             Step::Wait { .. } => Some(Outcome::Waiting),
@@ -119,7 +119,7 @@ impl Action {
     }
 
     /// Seconds left of grace, for a step that waits.
-    pub fn grace_left(&self) -> Option<f64> {
+    pub(crate) fn grace_left(&self) -> Option<f64> {
         match self.step {
             Step::Wait { grace_left } => Some(grace_left),
             Step::Send(_) | Step::Unkillable => None,
@@ -204,7 +204,7 @@ pub fn plan(
 /// Folds delivery outcomes into the next state: a signal that found the
 /// process gone drops its entry; a denied SIGTERM is not recorded (tried
 /// again next cycle); a denied SIGKILL keeps the entry at the SIGTERM step.
-pub fn settle(plan: &Plan, outcomes: &[(ProcKey, Outcome)]) -> Vec<Entry> {
+pub(crate) fn settle(plan: &Plan, outcomes: &[(ProcKey, Outcome)]) -> Vec<Entry> {
     let mut next = plan.next.clone();
     for (key, outcome) in outcomes {
         let Some(action) = plan.actions.iter().find(|a| a.key == *key) else {
@@ -229,7 +229,7 @@ pub fn settle(plan: &Plan, outcomes: &[(ProcKey, Outcome)]) -> Vec<Entry> {
 /// (or, in a dry run, is reported as `would-signal` and not sent); steps
 /// without a signal report their pending outcome. Returns one outcome per
 /// action, in plan order.
-pub fn execute(
+pub(crate) fn execute(
     plan: &Plan,
     dry_run: bool,
     signaller: &mut dyn Signaller,

@@ -7,7 +7,7 @@ use serde::Serialize;
 /// A check's (or the whole run's) status, Nagios-style.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "lowercase")]
-pub enum Status {
+pub(crate) enum Status {
     Ok,
     Warning,
     Critical,
@@ -15,7 +15,7 @@ pub enum Status {
 }
 
 impl Status {
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Status::Ok => "ok",
             Status::Warning => "warning",
@@ -25,7 +25,7 @@ impl Status {
     }
 
     /// `OK`, `WARNING`, … as Nagios prints them.
-    pub fn nagios(self) -> &'static str {
+    pub(crate) fn nagios(self) -> &'static str {
         match self {
             Status::Ok => "OK",
             Status::Warning => "WARNING",
@@ -36,7 +36,7 @@ impl Status {
 
     /// The Nagios plugin exit code (0, 1, 2, 3); also the value of the
     /// `stray_check_status` gauge.
-    pub fn code(self) -> u8 {
+    pub(crate) fn code(self) -> u8 {
         match self {
             Status::Ok => 0,
             Status::Warning => 1,
@@ -56,7 +56,7 @@ impl Status {
         }
     }
 
-    pub fn worst(items: impl IntoIterator<Item = Status>) -> Status {
+    pub(crate) fn worst(items: impl IntoIterator<Item = Status>) -> Status {
         items
             .into_iter()
             .max_by_key(|s| s.rank())
@@ -72,7 +72,7 @@ impl std::fmt::Display for Status {
 
 /// One check: `{name, status, value, message}` as in the JSON shape.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Item {
+pub(crate) struct Item {
     pub name: String,
     pub status: Status,
     /// The check's main figure (number or null; whole numbers print as
@@ -87,7 +87,12 @@ pub struct Item {
 }
 
 impl Item {
-    pub fn new(name: &str, status: Status, value: Option<f64>, message: impl Into<String>) -> Item {
+    pub(crate) fn new(
+        name: &str,
+        status: Status,
+        value: Option<f64>,
+        message: impl Into<String>,
+    ) -> Item {
         Item {
             name: name.to_string(),
             status,
@@ -107,7 +112,7 @@ fn whole_or_float<S: serde::Serializer>(v: &Option<f64>, s: S) -> Result<S::Ok, 
 }
 
 /// `1 agent`, `2 agents`.
-pub fn plural(n: usize, word: &str) -> String {
+pub(crate) fn plural(n: usize, word: &str) -> String {
     if n == 1 {
         format!("{n} {word}")
     } else {
@@ -117,7 +122,7 @@ pub fn plural(n: usize, word: &str) -> String {
 
 /// One Nagios performance-data figure.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Perf {
+pub(crate) struct Perf {
     pub label: &'static str,
     pub value: f64,
     /// `""`, `"%"`, `"B"`, `"s"`, `"c"`.
@@ -129,7 +134,7 @@ pub struct Perf {
 }
 
 impl Perf {
-    pub fn gauge(label: &'static str, value: f64) -> Perf {
+    pub(crate) fn gauge(label: &'static str, value: f64) -> Perf {
         Perf {
             label,
             value,
@@ -144,7 +149,7 @@ impl Perf {
 
 /// One Prometheus metric family (all gauges: every figure is a snapshot).
 #[derive(Debug, Clone, PartialEq)]
-pub struct Metric {
+pub(crate) struct Metric {
     pub name: &'static str,
     pub help: &'static str,
     /// `(labels, value)`; labels are `(name, value)` pairs.
@@ -152,7 +157,7 @@ pub struct Metric {
 }
 
 impl Metric {
-    pub fn single(name: &'static str, help: &'static str, value: f64) -> Metric {
+    pub(crate) fn single(name: &'static str, help: &'static str, value: f64) -> Metric {
         Metric {
             name,
             help,
@@ -163,14 +168,14 @@ impl Metric {
 
 /// A whole check run.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Report {
+pub(crate) struct Report {
     pub items: Vec<Item>,
     pub perf: Vec<Perf>,
     pub metrics: Vec<Metric>,
 }
 
 impl Report {
-    pub fn status(&self) -> Status {
+    pub(crate) fn status(&self) -> Status {
         Status::worst(self.items.iter().map(|i| i.status))
     }
 }

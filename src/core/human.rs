@@ -2,7 +2,7 @@
 //! from numbers; `render::table` re-exports them for the renderers.
 
 /// `45s`, `12m`, `3h05m`, `4d02h`.
-pub fn age(secs: f64) -> String {
+pub(crate) fn age(secs: f64) -> String {
     let s = secs.max(0.0) as u64;
     match s {
         0..=59 => format!("{s}s"),
@@ -13,7 +13,7 @@ pub fn age(secs: f64) -> String {
 }
 
 /// Human memory size: `512M`, `9.8G`.
-pub fn size(bytes: u64) -> String {
+pub(crate) fn size(bytes: u64) -> String {
     const UNITS: [&str; 5] = ["B", "K", "M", "G", "T"];
     let mut v = bytes as f64;
     let mut i = 0;

@@ -1,10 +1,10 @@
 //! Pure decisions: the process model, classification, the escalation plan,
 //! socket judging, PTY churn, health-check building.
-pub mod check;
-pub mod classify;
-pub mod escalation;
-pub mod health;
-pub mod human;
-pub mod process;
-pub mod pty;
-pub mod sockets;
+pub(crate) mod check;
+pub(crate) mod classify;
+pub(crate) mod escalation;
+pub(crate) mod health;
+pub(crate) mod human;
+pub(crate) mod process;
+pub(crate) mod pty;
+pub(crate) mod sockets;

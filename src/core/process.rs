@@ -13,14 +13,14 @@ use serde::{Deserialize, Serialize};
 /// A map keyed by pid with a cheap hash: pids are small integers handed out
 /// by the kernel, so SipHash's flooding resistance buys nothing here and
 /// costs a measurable share of a scan.
-pub type PidMap<V> = HashMap<i32, V, BuildHasherDefault<PidHasher>>;
+pub(crate) type PidMap<V> = HashMap<i32, V, BuildHasherDefault<PidHasher>>;
 
 /// A set of pids with the same hash as [`PidMap`].
-pub type PidSet = std::collections::HashSet<i32, BuildHasherDefault<PidHasher>>;
+pub(crate) type PidSet = std::collections::HashSet<i32, BuildHasherDefault<PidHasher>>;
 
 /// Multiplicative (Fibonacci) hashing of one integer key.
 #[derive(Debug, Default, Clone, Copy)]
-pub struct PidHasher(u64);
+pub(crate) struct PidHasher(u64);
 
 impl Hasher for PidHasher {
     fn write(&mut self, bytes: &[u8]) {
@@ -67,7 +67,7 @@ pub enum Tty {
 
 impl Tty {
     /// Decodes a `tty_nr` value; 0 means "no controlling terminal".
-    pub fn from_dev(dev: u64) -> Option<Tty> {
+    pub(crate) fn from_dev(dev: u64) -> Option<Tty> {
         if dev == 0 {
             return None;
         }
@@ -78,7 +78,7 @@ impl Tty {
         Some(Tty::from_major_minor(major, minor))
     }
 
-    pub fn from_major_minor(major: u32, minor: u32) -> Tty {
+    pub(crate) fn from_major_minor(major: u32, minor: u32) -> Tty {
         // UNIX98 pty slaves: major 136 with a 20-bit minor on current kernels;
         // older kernels spread them over majors 136..=143, 256 minors each.
         match major {
@@ -121,23 +121,16 @@ pub struct Process {
 }
 
 impl Process {
-    pub fn key(&self) -> ProcKey {
-        ProcKey {
-            pid: self.pid,
-            start_time: self.start_time,
-        }
-    }
-
     /// The command line joined by spaces, or `[comm]` when it is unknown or
     /// empty (kernel threads, zombies), as `ps` shows it.
-    pub fn command(&self) -> String {
+    pub(crate) fn command(&self) -> String {
         match &self.cmdline {
             Some(args) if !args.is_empty() => args.join(" "),
             _ => format!("[{}]", self.comm),
         }
     }
 
-    pub fn is_zombie(&self) -> bool {
+    pub(crate) fn is_zombie(&self) -> bool {
         self.state == 'Z'
     }
 }
@@ -155,7 +148,7 @@ pub struct ProcessTable {
 }
 
 impl ProcessTable {
-    pub fn new(mut procs: Vec<Process>, now_boot: f64, ticks_per_sec: u64) -> Self {
+    pub(crate) fn new(mut procs: Vec<Process>, now_boot: f64, ticks_per_sec: u64) -> Self {
         // Usually sorted already: /proc lists pids in order.
         if !procs.is_sorted_by_key(|p| p.pid) {
             procs.sort_by_key(|p| p.pid);
@@ -173,7 +166,7 @@ impl ProcessTable {
         Some(&self.procs[i])
     }
 
-    pub fn get_mut(&mut self, pid: i32) -> Option<&mut Process> {
+    pub(crate) fn get_mut(&mut self, pid: i32) -> Option<&mut Process> {
         let i = self.procs.binary_search_by_key(&pid, |p| p.pid).ok()?;
         Some(&mut self.procs[i])
     }
@@ -184,30 +177,17 @@ impl ProcessTable {
 
     /// Every process, mutably, in pid order (for filling in details; the
     /// pids must not change).
-    pub fn iter_mut(&mut self) -> impl Iterator<Item = &mut Process> {
+    pub(crate) fn iter_mut(&mut self) -> impl Iterator<Item = &mut Process> {
         self.procs.iter_mut()
     }
 
-    pub fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.procs.len()
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.procs.is_empty()
-    }
-
     /// Seconds since the process started, never negative.
-    pub fn age_secs(&self, p: &Process) -> f64 {
+    pub(crate) fn age_secs(&self, p: &Process) -> f64 {
         (self.now_boot - p.start_time as f64 / self.ticks_per_sec as f64).max(0.0)
-    }
-
-    /// Pid → children pids, built once for tree walks.
-    pub fn children(&self) -> HashMap<i32, Vec<i32>> {
-        let mut map: HashMap<i32, Vec<i32>> = HashMap::new();
-        for p in &self.procs {
-            map.entry(p.ppid).or_default().push(p.pid);
-        }
-        map
     }
 }
 

@@ -9,7 +9,7 @@ use crate::core::health::Status;
 
 /// The pool's counters.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-pub struct Counts {
+pub(crate) struct Counts {
     pub used: u64,
     pub max: u64,
     /// Slots kept for the initial devpts instance (Linux only).
@@ -18,7 +18,7 @@ pub struct Counts {
 
 impl Counts {
     /// Percent of `max` in use; a pool of size 0 counts as full.
-    pub fn percent(&self) -> f64 {
+    pub(crate) fn percent(&self) -> f64 {
         if self.max == 0 {
             return 100.0;
         }
@@ -27,7 +27,7 @@ impl Counts {
 }
 
 /// Usage at or above a threshold trips it, so 0 always trips.
-pub fn status(percent: f64, warn: u8, crit: u8) -> Status {
+pub(crate) fn status(percent: f64, warn: u8, crit: u8) -> Status {
     if percent >= f64::from(crit) {
         Status::Critical
     } else if percent >= f64::from(warn) {
@@ -39,7 +39,7 @@ pub fn status(percent: f64, warn: u8, crit: u8) -> Status {
 
 /// One process holding PTY masters.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Holder {
+pub(crate) struct Holder {
     pub pid: i32,
     pub comm: String,
     /// Number of master fds (several fds may share one terminal).
@@ -50,7 +50,7 @@ pub struct Holder {
 }
 
 /// Most masters first, then by pid, so the output is stable.
-pub fn sort_holders(h: &mut [Holder]) {
+pub(crate) fn sort_holders(h: &mut [Holder]) {
     h.sort_by(|a, b| b.masters.cmp(&a.masters).then(a.pid.cmp(&b.pid)));
 }
 
@@ -66,15 +66,15 @@ pub struct PtySample {
 }
 
 /// How much history is kept: a day, at most one sample a minute's worth.
-pub const HISTORY_SECS: f64 = 86_400.0;
-pub const HISTORY_MAX: usize = 1440;
+pub(crate) const HISTORY_SECS: f64 = 86_400.0;
+pub(crate) const HISTORY_MAX: usize = 1440;
 /// The churn rate is fitted over this recent window.
-pub const RATE_WINDOW_SECS: f64 = 3600.0;
+pub(crate) const RATE_WINDOW_SECS: f64 = 3600.0;
 
 /// Appends `s`, dropping samples older than a day, any from "the future"
 /// (a clock that went backwards means another boot), and the oldest beyond
 /// [`HISTORY_MAX`].
-pub fn record(samples: &mut Vec<PtySample>, s: PtySample) {
+pub(crate) fn record(samples: &mut Vec<PtySample>, s: PtySample) {
     samples.retain(|x| x.t <= s.t && s.t - x.t <= HISTORY_SECS);
     samples.push(s);
     if samples.len() > HISTORY_MAX {
@@ -91,7 +91,7 @@ pub fn record(samples: &mut Vec<PtySample>, s: PtySample) {
 /// The kernel counts slots in use, not allocations, so a PTY opened and
 /// closed between two samples is invisible: this is the growth rate that
 /// matters for exhaustion, not a count of `open()` calls.
-pub fn rate_per_hour(samples: &[PtySample]) -> Option<f64> {
+pub(crate) fn rate_per_hour(samples: &[PtySample]) -> Option<f64> {
     let last = samples.last()?;
     let mut window: Vec<&PtySample> = samples
         .iter()
@@ -119,7 +119,7 @@ pub fn rate_per_hour(samples: &[PtySample]) -> Option<f64> {
 
 /// Seconds until `used` reaches `max` at `rate` per hour; `None` unless
 /// usage is rising.
-pub fn exhaustion_eta_secs(used: u64, max: u64, rate_per_hour: Option<f64>) -> Option<f64> {
+pub(crate) fn exhaustion_eta_secs(used: u64, max: u64, rate_per_hour: Option<f64>) -> Option<f64> {
     let rate = rate_per_hour?;
     if rate <= 0.0 || !rate.is_finite() {
         return None;
@@ -129,7 +129,7 @@ pub fn exhaustion_eta_secs(used: u64, max: u64, rate_per_hour: Option<f64>) -> O
 
 /// The holder scan's result.
 #[derive(Debug, Clone, Default)]
-pub struct HolderScan {
+pub(crate) struct HolderScan {
     pub holders: Vec<Holder>,
     /// Processes whose fds could not be read (other users' without root).
     pub unreadable: usize,
@@ -138,7 +138,7 @@ pub struct HolderScan {
 }
 
 impl HolderScan {
-    pub fn highest_index(&self) -> Option<u32> {
+    pub(crate) fn highest_index(&self) -> Option<u32> {
         self.holders
             .iter()
             .filter_map(|h| h.indexes.last().copied())

@@ -17,26 +17,26 @@ use serde::{Deserialize, Serialize};
 
 /// Samples kept in the state at most: a bound on `state.json`, however many
 /// connections the host has. The ones closest to a stall are kept.
-pub const MAX_SAMPLES: usize = 4096;
+pub(crate) const MAX_SAMPLES: usize = 4096;
 
 /// Offset of `tcpi_bytes_acked` (u64) in `struct tcp_info`
 /// (include/uapi/linux/tcp.h): 8 one-byte fields, 24 `__u32` (rto …
 /// total_retrans, 96 bytes), then `tcpi_pacing_rate` and
 /// `tcpi_max_pacing_rate` (u64 each): 8 + 96 + 16 = 120. The field appeared
 /// in Linux 4.1; shorter attributes (older kernels) do not carry it.
-pub const TCPI_BYTES_ACKED_OFFSET: usize = 120;
+pub(crate) const TCPI_BYTES_ACKED_OFFSET: usize = 120;
 
 /// Reads `tcpi_bytes_acked` from a raw `INET_DIAG_INFO` attribute, or `None`
 /// when the attribute is too short to hold it. The kernel writes the struct
 /// in host byte order.
-pub fn bytes_acked(tcp_info: &[u8]) -> Option<u64> {
+pub(crate) fn bytes_acked(tcp_info: &[u8]) -> Option<u64> {
     let raw = tcp_info.get(TCPI_BYTES_ACKED_OFFSET..TCPI_BYTES_ACKED_OFFSET + 8)?;
     Some(u64::from_ne_bytes(raw.try_into().ok()?))
 }
 
 /// One ESTABLISHED TCP socket as the kernel reported it at one instant.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Observation {
+pub(crate) struct Observation {
     pub local: SocketAddr,
     pub remote: SocketAddr,
     /// Socket inode (0 for a connection still in a listener's accept queue).
@@ -90,7 +90,7 @@ pub struct Stored {
 
 /// A socket with its verdict.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Judged {
+pub(crate) struct Judged {
     pub obs: Observation,
     /// How long the queue has been non-empty with nothing acknowledged
     /// (0 when the queue is empty or acks moved since the last sample).
@@ -110,7 +110,7 @@ pub struct Judged {
 ///
 /// Returns every observation judged (sorted: stalled first, longest flat
 /// first, biggest queue first) and the samples to keep for the next run.
-pub fn judge(
+pub(crate) fn judge(
     prev: &[Sample],
     observed: &[Observation],
     now: f64,
@@ -179,7 +179,7 @@ pub fn judge(
 /// Which sockets a run looks at: the caller's own (root: everyone's), and,
 /// when `ports` is not empty, only those with one of them as local or remote
 /// port.
-pub fn in_scope(o: &Observation, my_uid: u32, ports: &[u16]) -> bool {
+pub(crate) fn in_scope(o: &Observation, my_uid: u32, ports: &[u16]) -> bool {
     (my_uid == 0 || o.uid == my_uid)
         && (ports.is_empty() || ports.contains(&o.local.port()) || ports.contains(&o.remote.port()))
 }
@@ -187,7 +187,7 @@ pub fn in_scope(o: &Observation, my_uid: u32, ports: &[u16]) -> bool {
 /// What a SOCK_DESTROY attempt came to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
-pub enum DestroyOutcome {
+pub(crate) enum DestroyOutcome {
     /// The kernel aborted the connection; the blocked writer gets an error.
     Destroyed,
     /// EPERM/EACCES: SOCK_DESTROY needs CAP_NET_ADMIN.
@@ -201,7 +201,7 @@ pub enum DestroyOutcome {
 }
 
 impl DestroyOutcome {
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             DestroyOutcome::Destroyed => "destroyed",
             DestroyOutcome::Denied => "denied",
@@ -214,7 +214,7 @@ impl DestroyOutcome {
 
 /// The process holding a socket.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Owner {
+pub(crate) struct Owner {
     pub pid: i32,
     pub start_time: u64,
     pub comm: String,
@@ -223,7 +223,7 @@ pub struct Owner {
 /// One run's result: every in-scope socket judged, owners of the ones with
 /// queued data.
 #[derive(Debug, Clone, Default)]
-pub struct Report {
+pub(crate) struct Report {
     pub stall: Duration,
     /// In-scope ESTABLISHED sockets, judged.
     pub judged: Vec<Judged>,
@@ -237,15 +237,15 @@ pub struct Report {
 
 impl Report {
     /// The sockets worth listing: those with queued data.
-    pub fn queued(&self) -> impl Iterator<Item = &Judged> {
+    pub(crate) fn queued(&self) -> impl Iterator<Item = &Judged> {
         self.judged.iter().filter(|j| j.obs.send_queue > 0)
     }
 
-    pub fn stalled(&self) -> impl Iterator<Item = &Judged> {
+    pub(crate) fn stalled(&self) -> impl Iterator<Item = &Judged> {
         self.judged.iter().filter(|j| j.stalled)
     }
 
-    pub fn owner(&self, j: &Judged) -> Option<&Owner> {
+    pub(crate) fn owner(&self, j: &Judged) -> Option<&Owner> {
         self.owners.get(&j.obs.inode).filter(|_| j.obs.inode != 0)
     }
 }

@@ -8,7 +8,7 @@ use crate::core::health::{Report, Status};
 
 /// Nagios plugin output: `STRAY STATUS - summary | perfdata`, then one
 /// line per check. The summary lists the checks that are not OK.
-pub fn nagios(r: &Report) -> String {
+pub(crate) fn nagios(r: &Report) -> String {
     let status = r.status();
     let bad: Vec<String> = r
         .items
@@ -55,7 +55,7 @@ pub fn nagios(r: &Report) -> String {
 }
 
 /// `{"schema": 1, "status", "checks": [...]}`.
-pub fn json(r: &Report) -> serde_json::Value {
+pub(crate) fn json(r: &Report) -> serde_json::Value {
     serde_json::json!({
         "schema": 1,
         "status": r.status(),
@@ -65,7 +65,7 @@ pub fn json(r: &Report) -> serde_json::Value {
 
 /// The Prometheus text exposition format (version 0.0.4), with HELP and
 /// TYPE for every family.
-pub fn prometheus(r: &Report) -> String {
+pub(crate) fn prometheus(r: &Report) -> String {
     let mut out = String::new();
     for m in &r.metrics {
         let _ = writeln!(out, "# HELP {} {}", m.name, help_escape(m.help));

@@ -1,6 +1,6 @@
 //! Data in, text out: tables, the process tree, messages.
-pub mod health;
-pub mod msg;
-pub mod process;
-pub mod table;
-pub mod tree;
+pub(crate) mod health;
+pub(crate) mod msg;
+pub(crate) mod process;
+pub(crate) mod table;
+pub(crate) mod tree;

@@ -16,7 +16,7 @@ use std::sync::OnceLock;
 /// 0 = quiet (errors only), 1 = normal, 2 = verbose (`-v`), 3+ = debug (`-vv`).
 static LEVEL: AtomicU8 = AtomicU8::new(1);
 
-pub fn set_level(verbose: u8, quiet: bool) {
+pub(crate) fn set_level(verbose: u8, quiet: bool) {
     LEVEL.store(
         if quiet {
             0
@@ -33,12 +33,11 @@ fn level() -> u8 {
 
 /// How serious a line is; the value is its syslog / sd-daemon priority.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Priority {
+pub(crate) enum Priority {
     Error = 3,
     Warning = 4,
     Notice = 5,
     Info = 6,
-    Debug = 7,
 }
 
 impl Priority {
@@ -48,14 +47,13 @@ impl Priority {
             Priority::Error => 0,
             Priority::Warning | Priority::Notice => 1,
             Priority::Info => 2,
-            Priority::Debug => 3,
         }
     }
 }
 
 /// Where stderr goes, decided once per process.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Sink {
+pub(crate) struct Sink {
     /// stderr is the journal: prefix `<N>`, never colour.
     pub journal: bool,
     /// stderr is a terminal and colour is allowed.
@@ -64,7 +62,7 @@ pub struct Sink {
 
 impl Sink {
     /// Decides from `$JOURNAL_STREAM`, `$NO_COLOR` and stderr itself.
-    pub fn detect(journal_stream: Option<&str>, no_color: Option<&std::ffi::OsStr>) -> Sink {
+    pub(crate) fn detect(journal_stream: Option<&str>, no_color: Option<&std::ffi::OsStr>) -> Sink {
         let journal = journal_matches(journal_stream, stderr_dev_ino());
         Sink {
             journal,
@@ -77,7 +75,7 @@ impl Sink {
 /// the service. It is inherited by children whose stderr went elsewhere, so
 /// (as sd_journal_stream_fd(3) recommends) it counts only when it names the
 /// file stderr really is. Without a stat of stderr, its presence decides.
-pub fn journal_matches(var: Option<&str>, stderr: Option<(u64, u64)>) -> bool {
+pub(crate) fn journal_matches(var: Option<&str>, stderr: Option<(u64, u64)>) -> bool {
     let Some(var) = var.filter(|v| !v.is_empty()) else {
         return false;
     };
@@ -93,7 +91,11 @@ pub fn journal_matches(var: Option<&str>, stderr: Option<(u64, u64)>) -> bool {
 
 /// Colour only on a terminal, never to the journal, and not when `NO_COLOR`
 /// is set to anything non-empty (<https://no-color.org>).
-pub fn use_colour(stderr_is_tty: bool, no_color: Option<&std::ffi::OsStr>, journal: bool) -> bool {
+pub(crate) fn use_colour(
+    stderr_is_tty: bool,
+    no_color: Option<&std::ffi::OsStr>,
+    journal: bool,
+) -> bool {
     stderr_is_tty && !journal && no_color.is_none_or(|v| v.is_empty())
 }
 
@@ -108,7 +110,7 @@ fn stderr_dev_ino() -> Option<(u64, u64)> {
 }
 
 /// One stderr line, as written (without the newline). Pure, for tests.
-pub fn format_line(priority: Priority, text: &str, sink: Sink) -> String {
+pub(crate) fn format_line(priority: Priority, text: &str, sink: Sink) -> String {
     let prefix = if sink.journal {
         format!("<{}>", priority as u8)
     } else {
@@ -133,7 +135,7 @@ static SINK: OnceLock<Sink> = OnceLock::new();
 
 /// Sets where the lines go, once, before the first one (`lib::run` does, from
 /// the environment it read). Until then lines are plain.
-pub fn init(sink: Sink) {
+pub(crate) fn init(sink: Sink) {
     let _ = SINK.set(sink);
 }
 
@@ -145,35 +147,30 @@ fn sink() -> Sink {
 }
 
 /// Writes `text` at `priority` if the verbosity allows it.
-pub fn emit(priority: Priority, text: &str) {
+pub(crate) fn emit(priority: Priority, text: &str) {
     if level() >= priority.min_level() {
         eprintln!("{}", format_line(priority, text, sink()));
     }
 }
 
 /// An error that does not stop the command.
-pub fn error(text: &str) {
+pub(crate) fn error(text: &str) {
     emit(Priority::Error, text);
 }
 
 /// Something the user should know (corrupt state moved aside, a bad entry).
-pub fn warn(text: &str) {
+pub(crate) fn warn(text: &str) {
     emit(Priority::Warning, text);
 }
 
 /// A normal but significant event (a signal sent).
-pub fn notice(text: &str) {
+pub(crate) fn notice(text: &str) {
     emit(Priority::Notice, text);
 }
 
 /// Detail for `-v`.
-pub fn info(text: &str) {
+pub(crate) fn info(text: &str) {
     emit(Priority::Info, text);
-}
-
-/// Detail for `-vv`.
-pub fn debug(text: &str) {
-    emit(Priority::Debug, text);
 }
 
 #[cfg(test)]
@@ -205,7 +202,6 @@ mod tests {
             "<5>stray: sent SIGTERM"
         );
         assert_eq!(format_line(Priority::Info, "x", JOURNAL), "<6>stray: x");
-        assert_eq!(format_line(Priority::Debug, "y", JOURNAL), "<7>stray: y");
     }
 
     #[test]
@@ -265,6 +261,5 @@ mod tests {
         assert_eq!(Priority::Error.min_level(), 0);
         assert_eq!(Priority::Warning.min_level(), 1);
         assert_eq!(Priority::Info.min_level(), 2);
-        assert_eq!(Priority::Debug.min_level(), 3);
     }
 }

@@ -10,7 +10,7 @@ use crate::core::process::{Process, ProcessTable};
 /// One process as `scan --format json` shows it, fields in the order of
 /// SPEC.md's `scan` shape.
 #[derive(Debug, Serialize)]
-pub struct ProcessReport {
+pub(crate) struct ProcessReport {
     pub pid: i32,
     pub ppid: i32,
     pub start_time: u64,
@@ -30,7 +30,7 @@ pub struct ProcessReport {
     pub pane: Option<String>,
 }
 
-pub fn process_report(
+pub(crate) fn process_report(
     table: &ProcessTable,
     p: &Process,
     v: &Verdict,

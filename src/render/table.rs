@@ -4,12 +4,12 @@
 
 use std::fmt::Write as _;
 
-pub use crate::core::human::{age, size};
+pub(crate) use crate::core::human::{age, size};
 
 /// Makes hostile text (process names, command lines) safe to print on a
 /// terminal: control characters, including ESC and the C1 range, become
 /// visible escapes, so a process cannot rewrite the screen or fake lines.
-pub fn escape(s: &str) -> String {
+pub(crate) fn escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
         match c {
@@ -27,7 +27,7 @@ pub fn escape(s: &str) -> String {
 }
 
 /// Escapes, then shortens to at most `max` characters with an ellipsis.
-pub fn clip(s: &str, max: usize) -> String {
+pub(crate) fn clip(s: &str, max: usize) -> String {
     let e = escape(s);
     if e.chars().count() <= max {
         return e;
@@ -38,26 +38,22 @@ pub fn clip(s: &str, max: usize) -> String {
 }
 
 /// A left-aligned text table; the last column is not padded.
-pub struct Table {
+pub(crate) struct Table {
     rows: Vec<Vec<String>>,
 }
 
 impl Table {
-    pub fn new(header: &[&str]) -> Self {
+    pub(crate) fn new(header: &[&str]) -> Self {
         Table {
             rows: vec![header.iter().map(|h| h.to_string()).collect()],
         }
     }
 
-    pub fn row(&mut self, cells: Vec<String>) {
+    pub(crate) fn row(&mut self, cells: Vec<String>) {
         self.rows.push(cells);
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.rows.len() <= 1
-    }
-
-    pub fn render(&self) -> String {
+    pub(crate) fn render(&self) -> String {
         let cols = self.rows.iter().map(Vec::len).max().unwrap_or(0);
         let mut widths = vec![0; cols];
         for r in &self.rows {

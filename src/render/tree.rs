@@ -19,7 +19,7 @@ const MAX_DEPTH: usize = 64;
 
 /// Renders the forest. `is_anchor` says where a chain stops going up;
 /// `colour` adds ANSI colour to the class names.
-pub fn render(
+pub(crate) fn render(
     table: &ProcessTable,
     reports: &[ProcessReport],
     is_anchor: impl Fn(&Process) -> bool,
@@ -138,7 +138,7 @@ fn label(table: &ProcessTable, r: Option<&ProcessReport>, pid: i32, colour: bool
 }
 
 /// The class name, coloured by what it means for the process.
-pub fn paint(class: Class, colour: bool) -> String {
+pub(crate) fn paint(class: Class, colour: bool) -> String {
     if !colour {
         return class.to_string();
     }

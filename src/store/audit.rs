@@ -16,11 +16,11 @@ use serde::{Deserialize, Serialize};
 use crate::sys::safefs::Dir;
 
 /// Rotate when the log grows past this.
-pub const MAX_BYTES: u64 = 8 << 20;
+pub(crate) const MAX_BYTES: u64 = 8 << 20;
 
 /// One audit record, as written and as read back.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Event {
+pub(crate) struct Event {
     /// RFC 3339, UTC.
     pub ts: String,
     pub pid: i32,
@@ -37,7 +37,7 @@ pub struct Event {
 impl Event {
     /// The one-line stderr form, without the `stray:` prefix that
     /// `msg::warn` adds (journald picks it up under systemd).
-    pub fn line(&self) -> String {
+    pub(crate) fn line(&self) -> String {
         format!(
             "{} pid {} ({}) {} [{}]: {}",
             self.signal.as_deref().unwrap_or("no signal"),
@@ -51,22 +51,22 @@ impl Event {
     }
 }
 
-pub fn now_rfc3339() -> String {
+pub(crate) fn now_rfc3339() -> String {
     humantime::format_rfc3339_seconds(SystemTime::now()).to_string()
 }
 
 /// Appends events to the log at `path`.
-pub struct AuditLog {
+pub(crate) struct AuditLog {
     pub path: PathBuf,
 }
 
 impl AuditLog {
-    pub fn new(path: PathBuf) -> Self {
+    pub(crate) fn new(path: PathBuf) -> Self {
         AuditLog { path }
     }
 
     /// Serialized events, one JSON line each.
-    pub fn lines(events: &[Event]) -> Result<Vec<u8>> {
+    pub(crate) fn lines(events: &[Event]) -> Result<Vec<u8>> {
         let mut buf = Vec::new();
         for e in events {
             serde_json::to_writer(&mut buf, e)?;
@@ -159,7 +159,7 @@ impl AuditLog {
     /// must be recorded: the log opens, is ours, and (where the filesystem
     /// can reserve space) the space is set aside, so a full disk fails
     /// here, before a signal, rather than after it.
-    pub fn prepare(&self, bytes: u64) -> Result<()> {
+    pub(crate) fn prepare(&self, bytes: u64) -> Result<()> {
         let f = self.open_for_append(bytes)?;
         crate::sys::safefs::reserve(&f, bytes).with_context(|| {
             format!(
@@ -172,7 +172,7 @@ impl AuditLog {
 
     /// Appends each event as one line, rotating first if the file is over
     /// [`MAX_BYTES`]. Never follows a symlink at the log's path.
-    pub fn append(&self, events: &[Event]) -> Result<()> {
+    pub(crate) fn append(&self, events: &[Event]) -> Result<()> {
         if events.is_empty() {
             return Ok(());
         }
@@ -185,7 +185,7 @@ impl AuditLog {
     }
 }
 
-pub fn rotated_path(path: &Path) -> PathBuf {
+pub(crate) fn rotated_path(path: &Path) -> PathBuf {
     let mut s = path.as_os_str().to_owned();
     s.push(".1");
     PathBuf::from(s)
@@ -193,7 +193,7 @@ pub fn rotated_path(path: &Path) -> PathBuf {
 
 /// Reads the rotated and the current log, oldest first. Lines that do not
 /// parse are counted and skipped, not fatal.
-pub fn read_all(path: &Path) -> Result<(Vec<Event>, usize)> {
+pub(crate) fn read_all(path: &Path) -> Result<(Vec<Event>, usize)> {
     let mut events = Vec::new();
     let mut bad = 0;
     for p in [rotated_path(path), path.to_path_buf()] {
@@ -227,7 +227,11 @@ pub fn read_all(path: &Path) -> Result<(Vec<Event>, usize)> {
 }
 
 /// Filters for `stray log`.
-pub fn filter(events: Vec<Event>, since: Option<SystemTime>, pid: Option<i32>) -> Vec<Event> {
+pub(crate) fn filter(
+    events: Vec<Event>,
+    since: Option<SystemTime>,
+    pid: Option<i32>,
+) -> Vec<Event> {
     events
         .into_iter()
         .filter(|e| pid.is_none_or(|p| e.pid == p))

@@ -1,3 +1,3 @@
 //! What outlives a run: the state file and its lock, the audit log.
-pub mod audit;
-pub mod state;
+pub(crate) mod audit;
+pub(crate) mod state;

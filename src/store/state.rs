@@ -20,11 +20,11 @@ use serde::{Deserialize, Serialize};
 use crate::core::escalation::Entry;
 use crate::sys::safefs::{self, Dir};
 
-pub const STATE_FILE: &str = "state.json";
-pub const LOCK_FILE: &str = "lock";
+pub(crate) const STATE_FILE: &str = "state.json";
+pub(crate) const LOCK_FILE: &str = "lock";
 /// A state file larger than this is not ours (thousands of entries fit in
 /// a fraction of it): moved aside unread rather than loaded into memory.
-pub const MAX_STATE_BYTES: u64 = 64 << 20;
+pub(crate) const MAX_STATE_BYTES: u64 = 64 << 20;
 const SCHEMA: u32 = 1;
 
 /// A state directory that passed the safety checks.
@@ -39,7 +39,7 @@ impl StateDir {
     /// Opens an existing state directory; `None` when there is none (a dry
     /// run or a check creates nothing). See [`StateDir::create`] for the
     /// checks.
-    pub fn open(path: &Path) -> Result<Option<StateDir>> {
+    pub(crate) fn open(path: &Path) -> Result<Option<StateDir>> {
         StateDir::checked(path, false)
     }
 
@@ -117,7 +117,7 @@ impl StateDir {
     }
 
     /// The opened directory, for `*at` operations relative to it.
-    pub fn dir(&self) -> &Dir {
+    pub(crate) fn dir(&self) -> &Dir {
         &self.dir
     }
 
@@ -128,13 +128,13 @@ impl StateDir {
 
 /// The exclusive lock held for a whole cycle. Released on drop.
 #[derive(Debug)]
-pub struct Lock {
+pub(crate) struct Lock {
     file: File,
 }
 
 /// The lock is held by another process.
 #[derive(Debug)]
-pub struct Busy {
+pub(crate) struct Busy {
     pub path: PathBuf,
     pub holder: Option<i32>,
     pub waited: Duration,
@@ -160,7 +160,7 @@ impl std::error::Error for Busy {}
 impl Lock {
     /// Takes the lock, waiting up to `wait`. The holder's pid is written into
     /// the lock file so that a waiter can say who holds it.
-    pub fn acquire(dir: &StateDir, wait: Duration) -> Result<Lock> {
+    pub(crate) fn acquire(dir: &StateDir, wait: Duration) -> Result<Lock> {
         let path = dir.file(LOCK_FILE);
         let mut file = dir
             .dir()
@@ -192,7 +192,7 @@ impl Lock {
 
 /// Who holds the lock, as [`Lock::probe`] sees it.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Held {
+pub(crate) struct Held {
     /// When it was taken (the holder rewrites the file, so its mtime).
     pub since: Option<SystemTime>,
     pub holder: Option<i32>,
@@ -200,7 +200,7 @@ pub struct Held {
 
 impl Lock {
     /// Whether another process holds the lock, without waiting or taking it.
-    pub fn probe(dir: &StateDir) -> Option<Held> {
+    pub(crate) fn probe(dir: &StateDir) -> Option<Held> {
         let mut file = dir.dir().open_file(LOCK_FILE, OFlag::O_RDONLY, 0).ok()?;
         match FileExt::try_lock_shared(&file) {
             Ok(()) => {
@@ -309,7 +309,7 @@ impl std::fmt::Display for Note {
 const QUARANTINE_PREFIX: &str = "state.json.corrupt-";
 
 /// The quarantined state files in `dir`, with their modification times.
-pub fn quarantined(dir: &StateDir) -> Vec<(PathBuf, Option<SystemTime>)> {
+pub(crate) fn quarantined(dir: &StateDir) -> Vec<(PathBuf, Option<SystemTime>)> {
     let Ok(rd) = fs::read_dir(&dir.path) else {
         return Vec::new();
     };
@@ -387,7 +387,7 @@ impl State {
 
     /// Writes `state.json` atomically: temp file in the same dir (0600,
     /// O_EXCL, O_NOFOLLOW), fsync, rename, fsync the dir.
-    pub fn save(&self, dir: &StateDir) -> Result<()> {
+    pub(crate) fn save(&self, dir: &StateDir) -> Result<()> {
         let path = dir.file(STATE_FILE);
         let json = serde_json::to_vec_pretty(self)?;
         dir.dir()

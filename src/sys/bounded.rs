@@ -9,7 +9,7 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 /// A child under way; several can run side by side.
-pub struct Bounded {
+pub(crate) struct Bounded {
     child: Child,
     started: Instant,
     /// The whole stdout, once the child closed it.
@@ -18,7 +18,7 @@ pub struct Bounded {
 
 impl Bounded {
     /// Starts `cmd` with no stdin, stdout captured and stderr discarded.
-    pub fn spawn(cmd: &mut Command) -> Option<Bounded> {
+    pub(crate) fn spawn(cmd: &mut Command) -> Option<Bounded> {
         let mut child = cmd
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -47,7 +47,7 @@ impl Bounded {
     /// Waits until `timeout` after the start (no polling interval: it
     /// returns as soon as the child closes stdout and exits). `(success,
     /// stdout)`, or `None` on timeout (the child is killed and reaped).
-    pub fn finish(mut self, timeout: Duration) -> Option<(bool, String)> {
+    pub(crate) fn finish(mut self, timeout: Duration) -> Option<(bool, String)> {
         let deadline = self.started + timeout;
         let left = || deadline.saturating_duration_since(Instant::now());
         let answer = self.output.recv_timeout(left()).ok();

@@ -23,7 +23,7 @@ use crate::core::sockets::{bytes_acked, DestroyOutcome, Observation, Owner};
 
 /// Every ESTABLISHED TCP socket on the host (IPv4 and IPv6), with
 /// `tcp_info` (for `tcpi_bytes_acked`).
-pub fn established_tcp() -> io::Result<Vec<Observation>> {
+pub(crate) fn established_tcp() -> io::Result<Vec<Observation>> {
     let mut out = Vec::new();
     for (family, id) in [
         (AF_INET, SocketId::new_v4()),
@@ -63,7 +63,7 @@ pub fn established_tcp() -> io::Result<Vec<Observation>> {
 /// Asks the kernel to abort the connection `o` names (addresses, ports,
 /// interface and cookie, so a socket that replaced it is never hit).
 /// Returns 0 when it was destroyed, else the errno the kernel answered.
-pub fn destroy(o: &Observation) -> io::Result<i32> {
+pub(crate) fn destroy(o: &Observation) -> io::Result<i32> {
     let family = if o.local.is_ipv4() { AF_INET } else { AF_INET6 };
     let request = SockDiagMessage::InetRequest(InetRequest {
         family,
@@ -112,7 +112,7 @@ pub fn destroy(o: &Observation) -> io::Result<i32> {
 /// Finds the processes holding the `wanted` socket inodes, reading
 /// `/proc/PID/fd` only until every inode has an owner. Non-root callers
 /// (`my_uid` ≠ 0) look only at their own processes.
-pub fn owners(root: &Path, wanted: &HashSet<u64>, my_uid: u32) -> HashMap<u64, Owner> {
+pub(crate) fn owners(root: &Path, wanted: &HashSet<u64>, my_uid: u32) -> HashMap<u64, Owner> {
     let mut found: HashMap<u64, Owner> = HashMap::new();
     if wanted.is_empty() {
         return found;
@@ -165,7 +165,7 @@ pub fn owners(root: &Path, wanted: &HashSet<u64>, my_uid: u32) -> HashMap<u64, O
 }
 
 /// Maps the netlink answer to `destroy` (0 or an errno) to an outcome.
-pub fn destroy_outcome(errno: i32) -> DestroyOutcome {
+pub(crate) fn destroy_outcome(errno: i32) -> DestroyOutcome {
     match errno {
         0 => DestroyOutcome::Destroyed,
         libc::EPERM | libc::EACCES => DestroyOutcome::Denied,

@@ -1,12 +1,12 @@
 //! The system edge: every system call and every `cfg(target_os)`.
-pub mod bounded;
+pub(crate) mod bounded;
 #[cfg(target_os = "linux")]
-pub mod inet_diag;
-pub mod proc;
-pub mod pty;
-pub mod safefs;
-pub mod signal;
-pub mod survey;
-pub mod tmux;
+pub(crate) mod inet_diag;
+pub(crate) mod proc;
+pub(crate) mod pty;
+pub(crate) mod safefs;
+pub(crate) mod signal;
+pub(crate) mod survey;
+pub(crate) mod tmux;
 #[cfg(target_os = "linux")]
-pub mod unix_diag;
+pub(crate) mod unix_diag;

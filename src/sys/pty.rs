@@ -37,7 +37,7 @@ mod imp {
         })
     }
 
-    pub fn counts(proc_root: &Path) -> io::Result<Counts> {
+    pub(crate) fn counts(proc_root: &Path) -> io::Result<Counts> {
         let dir = proc_root.join("sys/kernel/pty");
         let get = |name: &str| {
             let p = dir.join(name);
@@ -50,7 +50,7 @@ mod imp {
         })
     }
 
-    pub fn holders(proc_root: &Path) -> io::Result<HolderScan> {
+    pub(crate) fn holders(proc_root: &Path) -> io::Result<HolderScan> {
         let mut scan = HolderScan::default();
         let mut root = Dir::open(
             proc_root,
@@ -191,7 +191,7 @@ mod imp {
         Ok(value.max(0) as u64)
     }
 
-    pub fn counts(_proc_root: &Path) -> io::Result<Counts> {
+    pub(crate) fn counts(_proc_root: &Path) -> io::Result<Counts> {
         let max = sysctl_int("kern.tty.ptmx_max")
             .map_err(|e| io::Error::new(e.kind(), format!("sysctl kern.tty.ptmx_max: {e}")))?;
         let used = std::fs::read_dir("/dev")?
@@ -210,7 +210,7 @@ mod imp {
         })
     }
 
-    pub fn holders(_proc_root: &Path) -> io::Result<HolderScan> {
+    pub(crate) fn holders(_proc_root: &Path) -> io::Result<HolderScan> {
         Ok(HolderScan {
             unsupported: Some("listing PTY holders is not implemented on macOS".into()),
             ..HolderScan::default()
@@ -218,7 +218,7 @@ mod imp {
     }
 }
 
-pub use imp::{counts, holders};
+pub(crate) use imp::{counts, holders};
 
 #[cfg(test)]
 mod tests {

@@ -10,16 +10,14 @@
 use std::fs::File;
 use std::io::{self, Read, Write};
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use nix::fcntl::{openat, renameat, OFlag, AT_FDCWD};
 use nix::sys::stat::{fstat, FileStat, Mode, SFlag};
 
 /// An opened directory; files are addressed by name relative to it.
 #[derive(Debug)]
-pub struct Dir {
-    /// For messages only: operations go through `fd`.
-    pub path: PathBuf,
+pub(crate) struct Dir {
     fd: OwnedFd,
 }
 
@@ -33,12 +31,12 @@ fn is_kind(st: &FileStat, kind: SFlag) -> bool {
 
 /// Permission bits and type of a stat (`st_mode` is u16 on macOS).
 #[allow(clippy::unnecessary_cast)]
-pub fn mode(st: &FileStat) -> u32 {
+pub(crate) fn mode(st: &FileStat) -> u32 {
     st.st_mode as u32
 }
 
 /// Why a directory or file is not trusted.
-pub fn untrusted(st: &FileStat) -> Option<String> {
+pub(crate) fn untrusted(st: &FileStat) -> Option<String> {
     let me = nix::unistd::geteuid().as_raw();
     if st.st_uid != me {
         return Some(format!("owned by uid {}, not {me}", st.st_uid));
@@ -55,7 +53,7 @@ pub fn untrusted(st: &FileStat) -> Option<String> {
 impl Dir {
     /// Opens `path` as a directory without following a symlink at its last
     /// component. ELOOP (or ENOTDIR) means "not a plain directory".
-    pub fn open(path: &Path) -> io::Result<Dir> {
+    pub(crate) fn open(path: &Path) -> io::Result<Dir> {
         let fd = openat(
             AT_FDCWD,
             path,
@@ -63,30 +61,20 @@ impl Dir {
             Mode::empty(),
         )
         .map_err(errno)?;
-        Ok(Dir {
-            path: path.to_path_buf(),
-            fd,
-        })
+        Ok(Dir { fd })
     }
 
-    pub fn stat(&self) -> io::Result<FileStat> {
+    pub(crate) fn stat(&self) -> io::Result<FileStat> {
         fstat(&self.fd).map_err(errno)
     }
 
-    pub fn as_fd(&self) -> BorrowedFd<'_> {
+    pub(crate) fn as_fd(&self) -> BorrowedFd<'_> {
         self.fd.as_fd()
-    }
-
-    pub fn try_clone(&self) -> io::Result<Dir> {
-        Ok(Dir {
-            path: self.path.clone(),
-            fd: self.fd.try_clone()?,
-        })
     }
 
     /// Opens `name` in this directory, never through a symlink and never
     /// blocking on a FIFO. Refuses anything but a regular file.
-    pub fn open_file(&self, name: &str, flags: OFlag, mode: u32) -> io::Result<File> {
+    pub(crate) fn open_file(&self, name: &str, flags: OFlag, mode: u32) -> io::Result<File> {
         let fd = openat(
             &self.fd,
             name,
@@ -111,7 +99,7 @@ impl Dir {
     /// Reads a whole regular file of at most `max` bytes. A symlink fails
     /// with ELOOP; a FIFO, socket, device or oversized file with
     /// `InvalidData`: none can hang the read or exhaust memory.
-    pub fn read(&self, name: &str, max: u64) -> io::Result<Vec<u8>> {
+    pub(crate) fn read(&self, name: &str, max: u64) -> io::Result<Vec<u8>> {
         let f = self.open_file(name, OFlag::O_RDONLY, 0)?;
         let mut v = Vec::new();
         // One byte more than allowed tells "too large" from "exactly max".
@@ -127,11 +115,11 @@ impl Dir {
 
     /// Renames `from` to `to`, both in this directory. Renaming a symlink
     /// moves the link itself, never its target.
-    pub fn rename(&self, from: &str, to: &str) -> io::Result<()> {
+    pub(crate) fn rename(&self, from: &str, to: &str) -> io::Result<()> {
         renameat(&self.fd, from, &self.fd, to).map_err(errno)
     }
 
-    pub fn remove(&self, name: &str) -> io::Result<()> {
+    pub(crate) fn remove(&self, name: &str) -> io::Result<()> {
         nix::unistd::unlinkat(&self.fd, name, nix::unistd::UnlinkatFlags::NoRemoveDir)
             .map_err(errno)
     }
@@ -140,7 +128,7 @@ impl Dir {
     /// `.NAME.tmp-PID`), given `mode` whatever the umask, fsync, rename over
     /// `name`, fsync the directory. A reader sees the old file or the new
     /// one, never half of either.
-    pub fn write_atomic(&self, name: &str, bytes: &[u8], mode: u32) -> io::Result<()> {
+    pub(crate) fn write_atomic(&self, name: &str, bytes: &[u8], mode: u32) -> io::Result<()> {
         use std::os::unix::fs::PermissionsExt;
         let tmp = format!(".{name}.tmp-{}", std::process::id());
         let _ = self.remove(&tmp);
@@ -165,7 +153,7 @@ impl Dir {
 /// lack of space. `Ok(false)` when the filesystem cannot reserve (then
 /// nothing is promised).
 #[cfg(target_os = "linux")]
-pub fn reserve(f: &File, len: u64) -> io::Result<bool> {
+pub(crate) fn reserve(f: &File, len: u64) -> io::Result<bool> {
     use nix::fcntl::{fallocate, FallocateFlags};
     if len == 0 {
         return Ok(true);
@@ -184,7 +172,7 @@ pub fn reserve(f: &File, len: u64) -> io::Result<bool> {
 }
 
 #[cfg(not(target_os = "linux"))]
-pub fn reserve(_f: &File, _len: u64) -> io::Result<bool> {
+pub(crate) fn reserve(_f: &File, _len: u64) -> io::Result<bool> {
     Ok(false)
 }
 

@@ -38,7 +38,7 @@ impl LiveSignaller {
     }
 
     /// Whether this kernel supports pidfd_open (for `doctor`).
-    pub fn pidfd_supported() -> bool {
+    pub(crate) fn pidfd_supported() -> bool {
         pidfd::open(std::process::id() as i32).is_ok()
     }
 
@@ -55,7 +55,7 @@ impl LiveSignaller {
 }
 
 /// A boxed live signaller, as `reap` and `watch` use it.
-pub fn live(root: &Path, use_pidfd: bool) -> Box<dyn Signaller> {
+pub(crate) fn live(root: &Path, use_pidfd: bool) -> Box<dyn Signaller> {
     Box::new(LiveSignaller::new(root, use_pidfd))
 }
 
@@ -78,7 +78,7 @@ fn signo(signal: Signal) -> i32 {
 mod pidfd {
     use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 
-    pub fn open(pid: i32) -> std::io::Result<OwnedFd> {
+    pub(crate) fn open(pid: i32) -> std::io::Result<OwnedFd> {
         // SAFETY: pidfd_open takes a pid and flags and returns a new fd or -1;
         // no pointers are passed.
         let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
@@ -89,7 +89,7 @@ mod pidfd {
         Ok(unsafe { OwnedFd::from_raw_fd(fd as i32) })
     }
 
-    pub fn send(fd: &OwnedFd, signo: i32) -> std::io::Result<()> {
+    pub(crate) fn send(fd: &OwnedFd, signo: i32) -> std::io::Result<()> {
         // SAFETY: fd is a valid pidfd owned by the caller; a null siginfo asks
         // for the default (what kill(2) sends).
         let r = unsafe {
@@ -113,13 +113,13 @@ mod pidfd {
 /// `kill(2)` path is taken.
 #[cfg(not(target_os = "linux"))]
 mod pidfd {
-    pub struct Unsupported;
+    pub(crate) struct Unsupported;
 
-    pub fn open(_pid: i32) -> std::io::Result<Unsupported> {
+    pub(crate) fn open(_pid: i32) -> std::io::Result<Unsupported> {
         Err(std::io::Error::from_raw_os_error(libc::ENOSYS))
     }
 
-    pub fn send(_fd: &Unsupported, _signo: i32) -> std::io::Result<()> {
+    pub(crate) fn send(_fd: &Unsupported, _signo: i32) -> std::io::Result<()> {
         Err(std::io::Error::from_raw_os_error(libc::ENOSYS))
     }
 }

@@ -15,10 +15,9 @@ use crate::core::process::{Process, ProcessTable};
 use crate::sys::proc::{LiveSource, ProcSource};
 
 /// The table, what was learnt about it, and the verdicts.
-pub struct Survey {
+pub(crate) struct Survey {
     pub table: ProcessTable,
     pub facts: Facts,
-    pub rules: Rules,
     pub verdicts: Vec<Verdict>,
     /// Read errors other than "process exited": signal nothing while any.
     pub problems: Vec<String>,
@@ -26,31 +25,21 @@ pub struct Survey {
     pub hidden: usize,
 }
 
-impl Survey {
-    pub fn classifier(&self) -> Classifier<'_> {
-        Classifier::new(&self.table, &self.facts, &self.rules)
-    }
-
-    pub fn process(&self, pid: i32) -> Option<&Process> {
-        self.table.get(pid)
-    }
-}
-
 /// Which processes may be candidates: root sees everyone's; anyone else only
 /// their own.
-pub fn in_scope(p: &Process, my_uid: u32) -> bool {
+pub(crate) fn in_scope(p: &Process, my_uid: u32) -> bool {
     my_uid == 0 || p.uid == my_uid
 }
 
 /// Reads and classifies. `all` classifies every process, not only agents.
-pub fn survey(cfg: &Config, proc_root: &Path, all: bool) -> Result<Survey> {
+pub(crate) fn survey(cfg: &Config, proc_root: &Path, all: bool) -> Result<Survey> {
     survey_with(cfg, proc_root, all, |_, _, _| {})
 }
 
 /// [`survey`], calling `early` as soon as the agents and the multiplexers'
 /// panes are known, before classification and the remaining reads: work
 /// started there (`scan` starts its tmux queries) overlaps the rest.
-pub fn survey_with(
+pub(crate) fn survey_with(
     cfg: &Config,
     proc_root: &Path,
     all: bool,
@@ -101,7 +90,6 @@ pub fn survey_with(
     Ok(Survey {
         table,
         facts,
-        rules,
         verdicts,
         problems: read.problems,
         hidden: read.hidden,
@@ -110,7 +98,7 @@ pub fn survey_with(
 
 /// Applies the match rules, reading exe, cmdline and environ only when a
 /// rule of that kind exists, and only for processes in scope.
-pub fn find_agents(
+pub(crate) fn find_agents(
     table: &mut ProcessTable,
     rules: &MatchRules,
     source: &dyn ProcSource,
@@ -134,7 +122,7 @@ pub fn find_agents(
 /// matcher. Only for patterns made of literals, `?` and `*`: in those every
 /// run of literal characters must appear verbatim (case-sensitive, `*` may
 /// span `/`). Patterns with `[...]` classes or `**` get no shortcut.
-pub fn required_literal(glob: &glob::Pattern) -> Option<String> {
+pub(crate) fn required_literal(glob: &glob::Pattern) -> Option<String> {
     let text = glob.as_str();
     if text.contains(['[', ']']) || text.contains("**") {
         return None;

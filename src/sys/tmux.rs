@@ -14,11 +14,11 @@ use std::time::Duration;
 use crate::sys::bounded::Bounded;
 
 /// Default bound on any tmux query.
-pub const QUERY_TIMEOUT: Duration = Duration::from_secs(2);
+pub(crate) const QUERY_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// Listening unix sockets with a filesystem path: inode → path, from
 /// `/proc/net/unix` (one read for the whole host).
-pub fn listening_unix_paths(proc_root: &Path) -> HashMap<u64, PathBuf> {
+pub(crate) fn listening_unix_paths(proc_root: &Path) -> HashMap<u64, PathBuf> {
     let mut out = HashMap::new();
     let Ok(text) = std::fs::read_to_string(proc_root.join("net/unix")) else {
         return out;
@@ -45,7 +45,7 @@ pub fn listening_unix_paths(proc_root: &Path) -> HashMap<u64, PathBuf> {
 
 /// One pane, as `tmux list-panes -a` describes it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Pane {
+pub(crate) struct Pane {
     pub pid: i32,
     /// `session:window.pane`
     pub target: String,
@@ -55,7 +55,7 @@ pub struct Pane {
 
 /// Runs `tmux -S socket ARGS` with a timeout; `None` on timeout, a missing
 /// binary or a failure (see [`Query::start`] for who the client runs as).
-pub fn query(socket: &Path, args: &[&str], timeout: Duration) -> Option<String> {
+pub(crate) fn query(socket: &Path, args: &[&str], timeout: Duration) -> Option<String> {
     Query::start(socket, args)?.finish(timeout)
 }
 
@@ -64,13 +64,13 @@ pub fn query(socket: &Path, args: &[&str], timeout: Duration) -> Option<String> 
 static CLIENT_PATH: std::sync::OnceLock<Option<std::ffi::OsString>> = std::sync::OnceLock::new();
 
 /// Records the `PATH` for clients run as a socket's owner (see [`Query::start`]).
-pub fn set_client_path(path: Option<std::ffi::OsString>) {
+pub(crate) fn set_client_path(path: Option<std::ffi::OsString>) {
     let _ = CLIENT_PATH.set(path);
 }
 
 /// A tmux query under way: several can run at once, so that asking N
 /// servers costs about one round trip, not N.
-pub struct Query(Bounded);
+pub(crate) struct Query(Bounded);
 
 impl Query {
     /// Starts `tmux -S socket ARGS`.
@@ -80,7 +80,7 @@ impl Query {
     /// user controls could run that user's code as root. As root, the client
     /// therefore runs as the socket's owner, with a cleared environment; a
     /// symlinked socket path is not queried at all.
-    pub fn start(socket: &Path, args: &[&str]) -> Option<Query> {
+    pub(crate) fn start(socket: &Path, args: &[&str]) -> Option<Query> {
         use std::os::unix::fs::MetadataExt;
         use std::os::unix::process::CommandExt;
 
@@ -102,7 +102,7 @@ impl Query {
     }
 
     /// The answer, or `None` on timeout (the client is killed) or failure.
-    pub fn finish(self, timeout: Duration) -> Option<String> {
+    pub(crate) fn finish(self, timeout: Duration) -> Option<String> {
         match self.0.finish(timeout)? {
             (true, out) => Some(out),
             (false, _) => None,
@@ -111,20 +111,15 @@ impl Query {
 }
 
 /// The `list-panes` arguments that [`parse_panes`] reads.
-pub const LIST_PANES: [&str; 4] = [
+pub(crate) const LIST_PANES: [&str; 4] = [
     "list-panes",
     "-a",
     "-F",
     "#{pane_pid}\t#{session_name}:#{window_index}.#{pane_index}\t#{pane_tty}",
 ];
 
-/// Panes of the server listening on `socket`.
-pub fn list_panes(socket: &Path, timeout: Duration) -> Option<Vec<Pane>> {
-    query(socket, &LIST_PANES, timeout).map(|out| parse_panes(&out))
-}
-
 /// Parses the output of [`LIST_PANES`].
-pub fn parse_panes(out: &str) -> Vec<Pane> {
+pub(crate) fn parse_panes(out: &str) -> Vec<Pane> {
     out.lines()
         .filter_map(|l| {
             let mut f = l.splitn(3, '\t');
@@ -139,7 +134,7 @@ pub fn parse_panes(out: &str) -> Vec<Pane> {
 
 /// One tmux socket, alive or dead.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct SocketInfo {
+pub(crate) struct SocketInfo {
     pub socket: PathBuf,
     /// Found in a `tmux-UID` dir under `$TMUX_TMPDIR` (not only through a
     /// live server's listening socket).
@@ -157,7 +152,7 @@ pub struct SocketInfo {
 
 /// Liveness of a socket path, without asking tmux.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Probe {
+pub(crate) enum Probe {
     /// Something listens: the path is in `/proc/net/unix` or a connect
     /// succeeded (or would block on a full backlog).
     Alive,
@@ -168,7 +163,7 @@ pub enum Probe {
 }
 
 /// Connects to a unix socket without blocking: refused means dead.
-pub fn probe_connect(path: &Path) -> Probe {
+pub(crate) fn probe_connect(path: &Path) -> Probe {
     use std::os::unix::ffi::OsStrExt;
     let bytes = path.as_os_str().as_bytes();
     // SAFETY: an all-zero sockaddr_un is a valid value.
@@ -216,7 +211,7 @@ pub fn probe_connect(path: &Path) -> Probe {
 }
 
 /// Alive if the path (or its canonical form) is listening, else by connect.
-pub fn probe(path: &Path, listening: &HashSet<PathBuf>) -> Probe {
+pub(crate) fn probe(path: &Path, listening: &HashSet<PathBuf>) -> Probe {
     if listening.contains(path) {
         return Probe::Alive;
     }
@@ -230,7 +225,7 @@ pub fn probe(path: &Path, listening: &HashSet<PathBuf>) -> Probe {
 
 /// Socket files in `tmpdir/tmux-UID/` dirs: only `uid`'s dir, or every
 /// user's when `all`. Symlinks are not followed.
-pub fn dir_sockets(tmpdir: &Path, uid: u32, all: bool) -> Vec<(PathBuf, u32)> {
+pub(crate) fn dir_sockets(tmpdir: &Path, uid: u32, all: bool) -> Vec<(PathBuf, u32)> {
     use std::os::unix::fs::{FileTypeExt, MetadataExt};
     let mut dirs = Vec::new();
     if all {
@@ -270,7 +265,7 @@ pub fn dir_sockets(tmpdir: &Path, uid: u32, all: bool) -> Vec<(PathBuf, u32)> {
 /// tmux servers in the process table and the paths they listen on (which
 /// finds `-S` sockets anywhere). Needs the servers' fds: as non-root only
 /// one's own.
-pub fn server_sockets(
+pub(crate) fn server_sockets(
     table: &crate::core::process::ProcessTable,
     source: &dyn crate::sys::proc::ProcSource,
     listening: &HashMap<u64, PathBuf>,
@@ -293,7 +288,7 @@ pub fn server_sockets(
 }
 
 /// Sessions on the server at `socket`: one bounded `list-sessions`.
-pub fn session_count(socket: &Path, timeout: Duration) -> Option<u32> {
+pub(crate) fn session_count(socket: &Path, timeout: Duration) -> Option<u32> {
     query(socket, &["list-sessions", "-F", "#{session_id}"], timeout)
         .map(|s| s.lines().filter(|l| !l.trim().is_empty()).count() as u32)
 }
@@ -302,7 +297,7 @@ pub fn session_count(socket: &Path, timeout: Duration) -> Option<u32> {
 /// `all`) and those live servers listen on. With `sessions`, asks each live
 /// server in those dirs that we may talk to (ours, or any as root, as its
 /// owner) for its session count, once, with [`QUERY_TIMEOUT`].
-pub fn discover(
+pub(crate) fn discover(
     proc_root: &Path,
     table: &crate::core::process::ProcessTable,
     tmpdir: &Path,
@@ -368,7 +363,11 @@ pub fn discover(
 /// Removes the dead sockets the caller owns (root: any). Each one is probed
 /// again right before removal, so a server that started meanwhile keeps its
 /// socket. Returns the removed paths and one error line per failure.
-pub fn prune(sockets: &[SocketInfo], proc_root: &Path, my_uid: u32) -> (Vec<PathBuf>, Vec<String>) {
+pub(crate) fn prune(
+    sockets: &[SocketInfo],
+    proc_root: &Path,
+    my_uid: u32,
+) -> (Vec<PathBuf>, Vec<String>) {
     let listening: HashSet<PathBuf> = listening_unix_paths(proc_root).into_values().collect();
     let mut removed = Vec::new();
     let mut errors = Vec::new();
@@ -424,7 +423,10 @@ mod tests {
     #[test]
     fn a_missing_socket_answers_none_quickly() {
         let t = tempfile::tempdir().unwrap();
-        assert_eq!(list_panes(&t.path().join("nope"), QUERY_TIMEOUT), None);
+        assert_eq!(
+            query(&t.path().join("nope"), &LIST_PANES, QUERY_TIMEOUT),
+            None
+        );
     }
 
     #[test]

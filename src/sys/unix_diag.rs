@@ -42,7 +42,7 @@ fn set_recv_timeout(socket: &Socket, timeout: std::time::Duration) -> io::Result
 }
 
 /// Sends one dump request and collects every answer until `NLMSG_DONE`.
-pub fn dump(request: SockDiagMessage) -> io::Result<Vec<SockDiagMessage>> {
+pub(crate) fn dump(request: SockDiagMessage) -> io::Result<Vec<SockDiagMessage>> {
     let mut socket = Socket::new(NETLINK_SOCK_DIAG)?;
     socket.bind_auto()?;
     socket.connect(&SocketAddr::new(0, 0))?;
@@ -103,7 +103,7 @@ pub fn dump(request: SockDiagMessage) -> io::Result<Vec<SockDiagMessage>> {
 ///
 /// Fails when the kernel lacks `unix_diag` (module not loaded, or a kernel
 /// without CONFIG_UNIX_DIAG); callers must then treat peers as unknown.
-pub fn unix_peers() -> io::Result<HashMap<u64, u64>> {
+pub(crate) fn unix_peers() -> io::Result<HashMap<u64, u64>> {
     // An interrupted dump is retried a few times, then reported.
     let mut attempt = 0;
     loop {

@@ -26,7 +26,7 @@ const PF_KTHREAD: u32 = 0x0020_0000;
 
 /// Seconds since boot, on the clock that keeps counting through suspend and
 /// never jumps with the wall clock.
-pub fn now_boottime() -> f64 {
+pub(crate) fn now_boottime() -> f64 {
     match nix::time::clock_gettime(nix::time::ClockId::CLOCK_BOOTTIME) {
         Ok(ts) => ts.tv_sec() as f64 + ts.tv_nsec() as f64 / 1e9,
         Err(_) => 0.0,
@@ -86,7 +86,7 @@ pub fn read_table(root: &Path) -> io::Result<TableRead> {
 
 /// Reads one process's stat again, for the start-time check right before a
 /// signal. `None` when the process is gone.
-pub fn read_one(root: &Path, pid: i32) -> io::Result<Option<Process>> {
+pub(crate) fn read_one(root: &Path, pid: i32) -> io::Result<Option<Process>> {
     let dir = open_dir(root)?;
     let mut buf = vec![0; STAT_BUF];
     let mut name = [0u8; 32];
@@ -127,7 +127,7 @@ fn open_dir(root: &Path) -> io::Result<OwnedFd> {
 
 /// A `/proc` entry name that is a pid: ASCII digits only.
 /// A `/proc` entry or fd name as a number; `None` for anything else.
-pub fn parse_pid(name: &[u8]) -> Option<i32> {
+pub(crate) fn parse_pid(name: &[u8]) -> Option<i32> {
     if name.is_empty() || !name.iter().all(u8::is_ascii_digit) {
         return None;
     }
@@ -390,14 +390,8 @@ macro_rules! decimal {
 decimal!(i32, u32, u64);
 
 fn process_from_stat(stat: StatFields, uid: u32, page: u64) -> Process {
-    let tty = if stat.tty_nr == 0 {
-        None
-    } else {
-        // Bits 15..8 major, 31..20 and 7..0 minor (as procfs decodes it).
-        let major = (stat.tty_nr & 0xfff00) >> 8;
-        let minor = (stat.tty_nr & 0xff) | ((stat.tty_nr >> 12) & 0xfff00);
-        Some(Tty::from_major_minor(major as u32, minor as u32))
-    };
+    // The bits as the kernel encodes them; the decoding is unit-tested.
+    let tty = Tty::from_dev(u64::from(stat.tty_nr as u32));
     Process {
         pid: stat.pid,
         ppid: stat.ppid,
@@ -425,12 +419,12 @@ fn with_path(e: io::Error, path: &Path) -> io::Error {
 
 /// Reads per-process details from a procfs root on demand.
 #[derive(Debug, Clone)]
-pub struct LiveSource {
+pub(crate) struct LiveSource {
     pub root: PathBuf,
 }
 
 impl LiveSource {
-    pub fn new(root: impl Into<PathBuf>) -> Self {
+    pub(crate) fn new(root: impl Into<PathBuf>) -> Self {
         LiveSource { root: root.into() }
     }
 
@@ -541,12 +535,12 @@ fn read_small(path: &Path) -> io::Result<Vec<u8>> {
 }
 
 /// An fd link to the PTY multiplexer: the master side of a terminal.
-pub fn is_ptmx_link(target: &[u8]) -> bool {
+pub(crate) fn is_ptmx_link(target: &[u8]) -> bool {
     target == b"/dev/ptmx" || target == b"/dev/pts/ptmx"
 }
 
 /// `tty-index:\t7` in `/proc/PID/fdinfo/FD` of a PTY master (Linux ≥ 4.x).
-pub fn parse_tty_index(fdinfo: &str) -> Option<u32> {
+pub(crate) fn parse_tty_index(fdinfo: &str) -> Option<u32> {
     fdinfo
         .lines()
         .find_map(|l| l.strip_prefix("tty-index:"))
@@ -554,7 +548,7 @@ pub fn parse_tty_index(fdinfo: &str) -> Option<u32> {
 }
 
 /// `socket:[12345]` → 12345.
-pub fn parse_socket_link(target: &Path) -> Option<u64> {
+pub(crate) fn parse_socket_link(target: &Path) -> Option<u64> {
     target
         .to_str()?
         .strip_prefix("socket:[")?

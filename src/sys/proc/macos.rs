@@ -37,7 +37,7 @@ const NODEV: u32 = u32::MAX;
 const PTY_SLAVE_MAJOR: u32 = 16;
 
 /// Seconds since the Unix epoch (see the module comment).
-pub fn now_boottime() -> f64 {
+pub(crate) fn now_boottime() -> f64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs_f64())
@@ -215,17 +215,17 @@ pub fn read_table(_root: &Path) -> io::Result<TableRead> {
     })
 }
 
-pub fn read_one(_root: &Path, pid: i32) -> io::Result<Option<Process>> {
+pub(crate) fn read_one(_root: &Path, pid: i32) -> io::Result<Option<Process>> {
     read_pid(pid)
 }
 
 #[derive(Debug, Clone)]
-pub struct LiveSource {
+pub(crate) struct LiveSource {
     pub root: PathBuf,
 }
 
 impl LiveSource {
-    pub fn new(root: impl Into<PathBuf>) -> Self {
+    pub(crate) fn new(root: impl Into<PathBuf>) -> Self {
         LiveSource { root: root.into() }
     }
 }

@@ -14,14 +14,15 @@ mod imp;
 #[path = "macos.rs"]
 mod imp;
 
-pub use imp::{current_boot_id, now_boottime, read_one, read_table, LiveSource, TableRead};
+pub use imp::{current_boot_id, read_table};
 /// Shared with the PTY-holder scan, which walks fds its own (faster) way.
 #[cfg(target_os = "linux")]
-pub use imp::{is_ptmx_link, parse_pid, parse_tty_index};
+pub(crate) use imp::{is_ptmx_link, parse_pid, parse_tty_index};
+pub(crate) use imp::{now_boottime, read_one, LiveSource};
 
 /// Everything a command reads about individual processes after the table
 /// pass. Behind a trait so the gathering logic can be tested on fakes.
-pub trait ProcSource {
+pub(crate) trait ProcSource {
     /// Executable path (`/proc/PID/exe`).
     fn exe(&self, pid: i32) -> std::io::Result<String>;
     /// Arguments (`/proc/PID/cmdline`).
@@ -35,7 +36,7 @@ pub trait ProcSource {
 }
 
 /// Decodes a NUL-separated `/proc` blob (cmdline, environ).
-pub fn split_nul(bytes: &[u8]) -> Vec<String> {
+pub(crate) fn split_nul(bytes: &[u8]) -> Vec<String> {
     let bytes = bytes.strip_suffix(b"\0").unwrap_or(bytes);
     if bytes.is_empty() {
         return Vec::new();
@@ -50,7 +51,8 @@ pub fn split_nul(bytes: &[u8]) -> Vec<String> {
 /// argc, the exec path, NUL padding, argc arguments, then the environment
 /// up to the first empty string. `None` when the buffer is too short for
 /// what it claims. (Pure, so it is tested on every platform.)
-pub fn parse_procargs2(buf: &[u8]) -> Option<(Vec<String>, Vec<String>)> {
+#[cfg(any(target_os = "macos", test))]
+pub(crate) fn parse_procargs2(buf: &[u8]) -> Option<(Vec<String>, Vec<String>)> {
     let argc = i32::from_ne_bytes(buf.get(..4)?.try_into().ok()?);
     let argc = usize::try_from(argc).ok()?;
     let rest = &buf[4..];
