@@ -203,44 +203,7 @@ impl Config {
             v.unwrap_or_else(|| d.iter().map(|s| s.to_string()).collect())
         };
 
-        let m = raw.match_;
-        let exe = names(m.exe, &["*/claude/versions/*"])
-            .iter()
-            .map(|g| {
-                glob::Pattern::new(g)
-                    .map_err(|e| anyhow!("{file}: key `match.exe`: invalid glob {g:?}: {e}"))
-            })
-            .collect::<Result<Vec<_>>>()?;
-        let cmdline = m
-            .cmdline
-            .unwrap_or_default()
-            .iter()
-            .map(|r| {
-                regex::Regex::new(r).map_err(|e| {
-                    anyhow!(
-                        "{file}: key `match.cmdline`: invalid regex {r:?}: {}",
-                        one_line(&e.to_string())
-                    )
-                })
-            })
-            .collect::<Result<Vec<_>>>()?;
-        let env = m
-            .env
-            .unwrap_or_default()
-            .iter()
-            .map(|kv| match kv.split_once('=') {
-                Some((k, v)) if !k.is_empty() => Ok((k.to_string(), v.to_string())),
-                _ => bail!("{file}: key `match.env`: {kv:?} is not KEY=VALUE"),
-            })
-            .collect::<Result<Vec<_>>>()?;
-        let match_names = names(m.names, &["claude", "claude-code", "codex"]);
-        for n in &match_names {
-            if n.is_empty() || n.len() > 15 {
-                bail!(
-                    "{file}: key `match.names`: {n:?} can never equal a kernel comm (1 to 15 bytes)"
-                );
-            }
-        }
+        let matching = match_rules(raw.match_, &file.to_string())?;
 
         let p = raw.policy;
         let defunct = p.defunct.unwrap_or(Policy::Report);
@@ -292,12 +255,7 @@ impl Config {
                 &["systemd", "init", "tini", "dumb-init"],
             ),
             audit_log: raw.audit_log,
-            matching: MatchRules {
-                names: match_names,
-                exe,
-                cmdline,
-                env,
-            },
+            matching,
             policy,
             multiplexers: names(raw.protect.multiplexers, &["tmux", "screen", "zellij"]),
             protect_names: raw.protect.names.unwrap_or_default(),
@@ -392,6 +350,54 @@ impl Config {
         );
         s
     }
+}
+
+/// `[match]`, compiled; `file` names the config in every error.
+fn match_rules(m: RawMatch, file: &str) -> Result<MatchRules> {
+    let names = |v: Option<Vec<String>>, d: &[&str]| -> Vec<String> {
+        v.unwrap_or_else(|| d.iter().map(|s| s.to_string()).collect())
+    };
+    let exe = names(m.exe, &["*/claude/versions/*"])
+        .iter()
+        .map(|g| {
+            glob::Pattern::new(g)
+                .map_err(|e| anyhow!("{file}: key `match.exe`: invalid glob {g:?}: {e}"))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let cmdline = m
+        .cmdline
+        .unwrap_or_default()
+        .iter()
+        .map(|r| {
+            regex::Regex::new(r).map_err(|e| {
+                anyhow!(
+                    "{file}: key `match.cmdline`: invalid regex {r:?}: {}",
+                    one_line(&e.to_string())
+                )
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let env = m
+        .env
+        .unwrap_or_default()
+        .iter()
+        .map(|kv| match kv.split_once('=') {
+            Some((k, v)) if !k.is_empty() => Ok((k.to_string(), v.to_string())),
+            _ => bail!("{file}: key `match.env`: {kv:?} is not KEY=VALUE"),
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let match_names = names(m.names, &["claude", "claude-code", "codex"]);
+    for n in &match_names {
+        if n.is_empty() || n.len() > 15 {
+            bail!("{file}: key `match.names`: {n:?} can never equal a kernel comm (1 to 15 bytes)");
+        }
+    }
+    Ok(MatchRules {
+        names: match_names,
+        exe,
+        cmdline,
+        env,
+    })
 }
 
 /// Multi-line library messages (regex errors draw a caret) on one line.

@@ -19,15 +19,6 @@ use serde_json::Value;
 
 const NOBODY: u32 = 65534;
 
-fn is_root() -> bool {
-    nix_uid() == 0
-}
-
-fn skip(why: &str) -> bool {
-    eprintln!("SKIPPED: {why}");
-    true
-}
-
 /// `env.cmd()` with another state dir.
 fn cmd_with_state(env: &TestEnv, state: &Path) -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_stray"));
