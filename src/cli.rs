@@ -1,6 +1,7 @@
 //! Command-line flags (clap derive). Only `settings` reads these types: it
 //! merges them with the config file and the environment into `Settings`
-//! and one plain options value per subcommand.
+//! and one plain options value per subcommand. Definitions only: no
+//! defaults resolved, no I/O.
 
 use std::path::PathBuf;
 use std::time::Duration;

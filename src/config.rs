@@ -1,9 +1,10 @@
-//! The TOML configuration: lookup order, parsing, validation.
+//! The TOML configuration: parsing and validation.
 //!
 //! The file is deserialized into `Raw*` types that mirror it one to one
 //! (`deny_unknown_fields` everywhere), then validated into [`Config`], whose
 //! fields are typed (durations, compiled globs and regexes). Every error names
-//! the file and the key.
+//! the file and the key. Where the file is looked up is `settings`' job:
+//! this module reads no environment.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;

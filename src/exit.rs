@@ -1,4 +1,5 @@
 //! Exit codes, in one place (listed in the man page under EXIT STATUS).
+//! Commands return these; only `main` turns them into the process status.
 
 /// A process exit status.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

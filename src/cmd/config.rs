@@ -1,4 +1,5 @@
-//! `stray config show|init`.
+//! `stray config show|init`: the effective configuration, or the commented
+//! template written to a file. Parsing and validation are `config`'s.
 
 use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;

@@ -1,4 +1,4 @@
-//! `stray log`: the audit log, read back.
+//! `stray log`: the audit log, read back and filtered; it never writes it.
 
 use std::io::Write;
 use std::time::SystemTime;

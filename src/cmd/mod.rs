@@ -1,6 +1,8 @@
-//! One module per subcommand. Each takes `&Settings` and a writer for
-//! stdout, and returns the exit code; errors bubble up to `lib::run`, which
-//! prints them once.
+//! One module per subcommand. Each takes `&Settings`, its own options (a
+//! `settings::Task` value, never a clap type) and a writer for stdout, and
+//! returns the exit code; errors bubble up to `lib::run`, which prints them
+//! once. Orchestration only: decisions live in `core`, system calls in
+//! `sys`, files in `store`, text in `render`.
 
 pub(crate) mod check;
 pub(crate) mod config;

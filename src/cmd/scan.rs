@@ -1,4 +1,5 @@
-//! `stray scan` and `stray explain`: classification, no signals.
+//! `stray scan` and `stray explain`: classification, rendered. They never
+//! signal and never write the state.
 
 use std::collections::HashMap;
 use std::io::{IsTerminal, Write};

@@ -1,6 +1,8 @@
 //! Pure escalation planning: verdicts + previous state + now → [`Plan`].
 //!
-//! No I/O, no clock. The plan says which signal each (pid, start time) gets
+//! No I/O, no clock: [`execute`] sends through the [`Signaller`] it is
+//! handed (`sys::signal` in production, [`RecordingSignaller`] in tests).
+//! The plan says which signal each (pid, start time) gets
 //! this cycle; [`settle`] folds the outcomes of executing it back into the
 //! next state. A dry run renders the same plan without executing it, so
 //! dry-run and real runs cannot drift apart.

@@ -1,5 +1,6 @@
 //! Human-readable figures for messages: ages and memory sizes. Pure text
-//! from numbers; `render::table` re-exports them for the renderers.
+//! from numbers; `render::table` re-exports them for the renderers. No
+//! escaping here: these never see hostile text.
 
 /// `45s`, `12m`, `3h05m`, `4d02h`.
 pub(crate) fn age(secs: f64) -> String {

@@ -1,5 +1,9 @@
 //! Pure decisions: the process model, classification, the escalation plan,
 //! socket judging, PTY churn, health-check building.
+//!
+//! Nothing here touches the system: no file system, environment, process,
+//! clock, libc, nix or procfs, and no import from the other layers
+//! (`.ci/core-purity` checks). Everything arrives as data, "now" included.
 pub(crate) mod check;
 pub(crate) mod classify;
 pub(crate) mod escalation;

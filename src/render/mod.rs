@@ -1,4 +1,5 @@
-//! Data in, text out: tables, the process tree, messages.
+//! Data in, text out: tables, the process tree, health reports, stderr
+//! messages. Nothing here reads the system or decides.
 pub(crate) mod health;
 pub(crate) mod msg;
 pub(crate) mod process;

@@ -5,7 +5,7 @@
 //!
 //! The lines fit their host: under systemd (stderr connected to the journal,
 //! as `$JOURNAL_STREAM` says) each line starts with its sd-daemon priority
-//! (`<3>` error, `<4>` warning, `<5>` notice, `<6>` info, `<7>` debug) so
+//! (`<3>` error, `<4>` warning, `<5>` notice, `<6>` info) so
 //! journald files it at that level; on a terminal the `error:` tag is red
 //! unless `$NO_COLOR` is set; anywhere else the lines are plain.
 

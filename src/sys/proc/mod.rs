@@ -1,8 +1,10 @@
-//! The process table: plain data read once per command, plus the per-OS
-//! readers behind one `cfg` switch.
+//! The process table readers, per OS behind one `cfg` switch, and the
+//! [`ProcSource`] trait for the per-process reads that come after.
 //!
-//! Everything above this module sees only [`Process`], [`ProcessTable`] and the
-//! [`ProcSource`] trait; no other module reads `/proc` or calls libproc.
+//! What they read is `core::process` data; outside `sys` nothing reads
+//! `/proc` or calls libproc. (Inside `sys`, the PTY-holder scan, the tmux
+//! socket lookup and the socket-owner lookup read their own `/proc` files.)
+//! Nothing here classifies or decides.
 //! Names and command lines are hostile input: they are kept as (lossily
 //! decoded) strings and escaped only when rendered for a terminal.
 
