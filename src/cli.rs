@@ -75,6 +75,9 @@ pub enum Command {
     Doctor,
     /// Print shell completions
     Completions(CompletionsArgs),
+    /// Print a snippet that reaps the moment a tmux pane or session, or a
+    /// Claude Code session, closes; edits no file
+    Hooks(HooksArgs),
 }
 
 #[derive(Debug, Args)]
@@ -110,6 +113,11 @@ pub struct ReapArgs {
     /// How long to wait for another cycle's lock before exiting 75
     #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "10s")]
     pub lock_wait: Duration,
+    /// For hooks that fire in bursts: wait DELAY, then run one cycle that
+    /// covers every --coalesce call made meanwhile; a call made while another
+    /// is waiting exits 0 at once (see stray hooks)
+    #[arg(long, value_name = "DELAY", value_parser = parse_duration, conflicts_with_all = ["dry_run", "wait"])]
+    pub coalesce: Option<Duration>,
 }
 
 #[derive(Debug, Args)]
@@ -190,6 +198,19 @@ pub enum ConfigAction {
 pub struct CompletionsArgs {
     /// Shell to generate completions for
     pub shell: clap_complete::Shell,
+}
+
+#[derive(Debug, Args)]
+pub struct HooksArgs {
+    /// Where the hook goes: tmux (lines for ~/.tmux.conf) or claude (JSON
+    /// for ~/.claude/settings.json)
+    pub target: HookTarget,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum HookTarget {
+    Tmux,
+    Claude,
 }
 
 pub fn parse_duration(s: &str) -> Result<Duration, String> {

@@ -217,6 +217,12 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
             UsageError("--format nagios|prometheus is only for `stray check`".into()).into(),
         );
     }
+    if let Command::Hooks(a) = &cli.command {
+        // Needs no config: it only prints a snippet that forwards the flags.
+        cmd::hooks::hooks(&cli, a.target, &mut out)?;
+        out.flush()?;
+        return Ok(ExitCode::OK);
+    }
     if let Command::Doctor = cli.command {
         // Before the config is loaded: a bad config is one of its findings.
         let code = cmd::doctor::doctor(&cmd::doctor::Inputs::from_cli(&cli), &mut out)?;
@@ -235,7 +241,9 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
         Command::Check(a) => cmd::check::check(&s, &a, &mut out)?,
         Command::Sockets(a) => cmd::sockets::sockets(&s, &a, &mut out)?,
         Command::Watch(a) => cmd::watch::watch(&s, &a, &mut out)?,
-        Command::Doctor | Command::Completions(_) => unreachable!("handled above"),
+        Command::Doctor | Command::Completions(_) | Command::Hooks(_) => {
+            unreachable!("handled above")
+        }
     };
     out.flush()?;
     Ok(code)

@@ -124,6 +124,7 @@ fn completions_cover_every_subcommand() {
         "config",
         "doctor",
         "completions",
+        "hooks",
     ];
     for file in [
         "stray.bash",

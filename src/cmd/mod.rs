@@ -5,6 +5,7 @@
 pub mod check;
 pub mod config;
 pub mod doctor;
+pub mod hooks;
 pub mod log;
 pub mod pty;
 pub mod reap;
