@@ -13,6 +13,7 @@ pub mod classify;
 pub mod cli;
 pub mod cmd;
 pub mod config;
+pub mod configdoc;
 pub mod exit;
 pub mod gen;
 pub mod health;
