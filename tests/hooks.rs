@@ -365,3 +365,103 @@ fn odd_paths_survive_tmux_and_shell_quoting() {
         ["-q", "reap", "--coalesce", "500ms", "--lock-wait", "2m"]
     );
 }
+
+#[test]
+fn claude_hook_returns_at_once_and_reaps_once_claude_has_exited() {
+    let mut env = TestEnv::new();
+    let (name, agent) = env.agent_bin("hc");
+    // Who adopts orphans here: learnt from a throwaway orphan (the config
+    // must be right before the hook's reap starts, which is before the
+    // orphan of this test exists).
+    let adopter = {
+        let probe = common::spawn_orphan(&env, Path::new("/bin/sleep"), &["1000"]);
+        common::adopter_comm(&probe)
+    };
+    env.write_config(&format!(
+        "min_age = \"0s\"\ngrace = \"60s\"\nreaper_parents = [{adopter:?}]\naudit_log = {:?}\n",
+        env.audit_path().display().to_string()
+    ));
+    let out = env.run(&["hooks", "claude"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let settings: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let hook = &settings["hooks"]["SessionEnd"][0]["hooks"][0];
+    assert_eq!(hook["type"], "command");
+    let command = hook["command"].as_str().unwrap().to_string();
+
+    // A stand-in for `claude`: the parent of an agent that has no terminal.
+    let pidfile = env.path("agents");
+    let mut c = std::process::Command::new("sh");
+    c.arg("-c").arg(format!(
+        "setsid {} 1000 </dev/null >/dev/null 2>&1 & echo $! >> {}; exec sleep 1000",
+        agent.display(),
+        pidfile.display()
+    ));
+    env.isolate(&mut c);
+    let claude = Proc::from_child(c.spawn().unwrap());
+    let orphan_to_be = agents_from(&pidfile, 1, &name).remove(0);
+
+    // Claude Code runs the hook through a shell while it is still alive and
+    // waits for it; the hook must return at once, pipes closed, and leave
+    // the reap waiting in the background.
+    let mut sh = std::process::Command::new("sh");
+    sh.arg("-c").arg(&command);
+    env.isolate(&mut sh);
+    let done = sh.output().unwrap();
+    assert!(
+        done.status.success(),
+        "{}",
+        String::from_utf8_lossy(&done.stderr)
+    );
+    assert!(orphan_to_be.alive() && orphan_to_be.ppid() == Some(claude.pid));
+    // The reap is waiting in the background (it holds the queue slot) and
+    // reads the table only after its delay, by which time `claude` is gone.
+    assert!(
+        wait_until(Duration::from_secs(10), || flock_held(
+            &env.state_dir().join("queue.lock")
+        )),
+        "no reap is waiting after the hook returned"
+    );
+
+    // `claude` exits; its child is now an orphan, and the waiting reap takes it.
+    claude.signal(libc::SIGTERM);
+    assert!(
+        wait_until(Duration::from_secs(15), || !orphan_to_be.alive()),
+        "the orphan was not reaped after `claude` exited; audit: {:?}",
+        audit_lines(&env)
+    );
+    assert!(
+        wait_until(Duration::from_secs(10), || audit_lines(&env).iter().any(
+            |l| {
+                l["pid"] == orphan_to_be.pid
+                    && l["signal"] == "SIGTERM"
+                    && l["outcome"] == "signalled"
+            }
+        )),
+        "no SIGTERM in the audit log: {:?}",
+        audit_lines(&env)
+    );
+}
+
+/// Whether some process holds a flock on `path`, read from `/proc/locks`
+/// without touching the lock (a probe that took it would make the waiting
+/// reap think it was covered).
+fn flock_held(path: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    let Ok(meta) = std::fs::metadata(path) else {
+        return false;
+    };
+    let inode = format!(":{}", meta.ino());
+    std::fs::read_to_string("/proc/locks")
+        .unwrap_or_default()
+        .lines()
+        .filter(|l| l.contains("FLOCK"))
+        .any(|l| {
+            l.split_whitespace()
+                .nth(5)
+                .is_some_and(|f| f.ends_with(&inode))
+        })
+}
