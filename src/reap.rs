@@ -428,6 +428,8 @@ mod properties {
             start_time: 0,
             uid: 0,
             state: 'S',
+            pgid: 1,
+            sid: 1,
             tty: None,
             comm: "init".into(),
             rss_bytes: 0,
@@ -449,6 +451,9 @@ mod properties {
                 start_time: ((NOW - s.age as f64) * TICKS as f64) as u64,
                 uid: 1000,
                 state: if s.zombie { 'Z' } else { 'S' },
+                // One long-gone login session: what orphans carry.
+                pgid: pid,
+                sid: 7,
                 tty: s.tty.map(Tty::Pts),
                 comm: COMMS[s.comm].into(),
                 rss_bytes: 1,

@@ -167,7 +167,10 @@ fn pid_reuse(
         fs::copy("/bin/sleep", &p).unwrap();
         (p, other)
     };
-    env.write_config("min_age = \"0s\"\ngrace = \"60s\"\n");
+    // The processes are the namespace init's own children (`setsid cmd &`):
+    // started by PID 1, not re-parented, so `headless`. Reaping headless
+    // agents keeps this about pid reuse, whatever the class.
+    env.write_config("min_age = \"0s\"\ngrace = \"60s\"\n[policy]\nheadless = \"reap\"\n");
     let out = env.path("ns-out");
     fs::create_dir(&out).unwrap();
     let mut c = Command::new("unshare");
@@ -302,14 +305,15 @@ fn orphan_that_joins_a_pane_between_cycles_is_dropped_not_killed() {
         wait_until(Duration::from_secs(10), || tty_nr(pane_pid) == Some(0)),
         "pane process did not release its tty"
     );
-    // The agent: its own session, no tty, ignores TERM; on SIGUSR1 it opens
-    // the pane's terminal, which becomes its controlling tty.
+    // The agent: no tty, ignores TERM; on SIGUSR1 it starts a session of
+    // its own and opens the pane's terminal, which becomes its controlling
+    // tty. (Until then it keeps the session of the shell that started it and
+    // exited: that is what shows it was re-parented.)
     let agent_py = format!(
         "import ctypes,os,signal,time\n\
-         os.setsid()\n\
          signal.signal(signal.SIGTERM, signal.SIG_IGN)\n\
          fds = []\n\
-         signal.signal(signal.SIGUSR1, lambda *a: fds.append(os.open('{pane_tty}', os.O_RDWR)))\n\
+         signal.signal(signal.SIGUSR1, lambda *a: (os.setsid(), fds.append(os.open('{pane_tty}', os.O_RDWR))))\n\
          ctypes.CDLL(None).prctl(15, b'{name}', 0, 0, 0)  # ready: handlers are in place\n\
          while True: time.sleep(0.05)\n"
     );

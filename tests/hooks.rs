@@ -62,19 +62,22 @@ fn printed_snippet(env: &TestEnv) -> String {
     String::from_utf8(out.stdout).unwrap()
 }
 
-/// A pane command: a shell that starts `agent` in its own session (no
-/// terminal: an orphan once the shell is gone), appends its pid to
-/// `pidfile`, and then becomes a `sleep`.
+/// A pane command: a shell that starts `agent` in the background with
+/// `nohup` (like a job a shell tool leaves behind: it ignores SIGHUP, nothing
+/// else), appends its pid to `pidfile`, and then becomes a `sleep`. When
+/// the pane closes the shell dies, the kernel takes the terminal from its
+/// session, and the agent is left with the dead shell's session and no
+/// terminal under its adopter: an orphan.
 fn pane_command(agent: &Path, pidfile: &Path) -> String {
     format!(
-        "sh -c 'setsid {} 1000 </dev/null >/dev/null 2>&1 & echo $! >> {}; exec sleep 1000'",
+        "sh -c 'nohup {} 1000 </dev/null >/dev/null 2>&1 & echo $! >> {}; exec sleep 1000'",
         agent.display(),
         pidfile.display()
     )
 }
 
 /// The agents' pids from `pidfile`, once there are `n`, each past its exec
-/// (its comm is `name`, not `setsid`).
+/// (its comm is `name`, not `nohup`).
 fn agents_from(pidfile: &Path, n: usize, name: &str) -> Vec<Proc> {
     let mut pids: Vec<i32> = Vec::new();
     assert!(
@@ -392,11 +395,14 @@ fn claude_hook_returns_at_once_and_reaps_once_claude_has_exited() {
     assert_eq!(hook["type"], "command");
     let command = hook["command"].as_str().unwrap().to_string();
 
-    // A stand-in for `claude`: the parent of an agent that has no terminal.
+    // A stand-in for `claude`, leading its own session as a terminal's shell
+    // would, and its child (an MCP server, say) in that session. Once
+    // `claude` exits, the child carries a session that is neither its own nor
+    // its adopter's: an orphan.
     let pidfile = env.path("agents");
-    let mut c = std::process::Command::new("sh");
-    c.arg("-c").arg(format!(
-        "setsid {} 1000 </dev/null >/dev/null 2>&1 & echo $! >> {}; exec sleep 1000",
+    let mut c = std::process::Command::new("setsid");
+    c.arg("sh").arg("-c").arg(format!(
+        "nohup {} 1000 </dev/null >/dev/null 2>&1 & echo $! >> {}; exec sleep 1000",
         agent.display(),
         pidfile.display()
     ));

@@ -286,6 +286,8 @@ struct StatFields {
     comm: String,
     state: char,
     ppid: i32,
+    pgrp: i32,
+    session: i32,
     tty_nr: i32,
     flags: u32,
     starttime: u64,
@@ -333,6 +335,8 @@ fn parse_stat(bytes: &[u8]) -> Result<StatFields, String> {
         _ => return Err("bad state".into()),
     };
     let ppid = field(f[1], "ppid")?;
+    let pgrp = field(f[2], "pgrp")?;
+    let session = field(f[3], "session")?;
     let tty_nr = field(f[4], "tty_nr")?;
     let flags = field(f[6], "flags")?;
     let starttime = field(f[19], "starttime")?;
@@ -342,6 +346,8 @@ fn parse_stat(bytes: &[u8]) -> Result<StatFields, String> {
         comm,
         state,
         ppid,
+        pgrp,
+        session,
         tty_nr,
         flags,
         starttime,
@@ -403,6 +409,8 @@ fn process_from_stat(stat: StatFields, uid: u32, page: u64) -> Process {
         start_time: stat.starttime,
         uid,
         state: stat.state,
+        pgid: stat.pgrp,
+        sid: stat.session,
         tty,
         // PF_KTHREAD alone: inside a PID namespace pid 2 is an ordinary process.
         kernel_thread: stat.flags & PF_KTHREAD != 0,
@@ -519,6 +527,88 @@ impl ProcSource for LiveSource {
         Ok(indexes)
     }
 
+    fn unix_sockets_among(&self, pid: i32, inodes: &[u64]) -> io::Result<Vec<u64>> {
+        let mut fds = Vec::new();
+        self.each_fd(pid, |fd, target| {
+            if let Some(inode) = parse_socket_link(target) {
+                if inodes.contains(&inode) {
+                    fds.push((fd.to_string(), inode));
+                }
+            }
+        })?;
+        let mut unix = Vec::new();
+        for (fd, inode) in fds {
+            let path = self.file(pid, &format!("fd/{fd}"));
+            // sockfs names the protocol: `UNIX`, `UNIX-STREAM`, `TCP`, ...
+            match socket_protocol(&path) {
+                Ok(name) if name.starts_with(b"UNIX") => unix.push(inode),
+                Ok(_) => {}
+                // Closed since: no longer anyone's peer.
+                Err(e) if vanished(&e) => {}
+                Err(e) => return Err(with_path(e, &path)),
+            }
+        }
+        Ok(unix)
+    }
+
+    fn pty_master_devpts(&self, pid: i32, index: u32) -> io::Result<Vec<Option<u64>>> {
+        let mut master_fds = Vec::new();
+        self.each_fd(pid, |fd, target| {
+            if is_ptmx_link(target.as_os_str().as_bytes()) {
+                master_fds.push(fd.to_string());
+            }
+        })?;
+        let mut out = Vec::new();
+        for fd in master_fds {
+            let info = match fs::read_to_string(self.file(pid, &format!("fdinfo/{fd}"))) {
+                Ok(info) => info,
+                Err(e) if vanished(&e) => continue,
+                Err(e) => return Err(e),
+            };
+            if parse_tty_index(&info) == Some(index) {
+                // Opened through a devpts `ptmx` node (`/dev/pts/ptmx`, or
+                // `/dev/ptmx` linked or bound to it, as containers do), the
+                // master's own inode lives in that devpts instance. Through
+                // the devtmpfs `/dev/ptmx`, the instance was the `pts`
+                // beside it at open time, which cannot be known now.
+                out.push(devpts_of(&self.file(pid, &format!("fd/{fd}"))));
+            }
+        }
+        Ok(out)
+    }
+
+    fn tty_devpts(&self, pid: i32, tty: Tty) -> io::Result<Option<u64>> {
+        use std::os::unix::fs::{FileTypeExt, MetadataExt};
+        if !matches!(tty, Tty::Pts(_)) {
+            return Ok(None);
+        }
+        let mut candidates = Vec::new();
+        self.each_fd(pid, |fd, target| {
+            // Sockets, pipes and anonymous inodes are never terminals.
+            if target.as_os_str().as_bytes().starts_with(b"/") {
+                candidates.push(fd.to_string());
+            }
+        })?;
+        let mut instances = Vec::new();
+        for fd in candidates {
+            let path = self.file(pid, &format!("fd/{fd}"));
+            let Ok(m) = fs::metadata(&path) else { continue };
+            let (major, minor) = dev_major_minor(m.rdev());
+            if m.file_type().is_char_device() && Tty::from_major_minor(major, minor) == tty {
+                match devpts_of(&path) {
+                    Some(dev) if !instances.contains(&dev) => instances.push(dev),
+                    Some(_) => {}
+                    // A pts node outside devpts: cannot be told apart.
+                    None => return Ok(None),
+                }
+            }
+        }
+        Ok(match instances[..] {
+            [one] => Some(one),
+            _ => None,
+        })
+    }
+
     fn socket_inodes(&self, pid: i32) -> io::Result<Vec<u64>> {
         let mut inodes = Vec::new();
         self.each_fd(pid, |_, target| {
@@ -528,6 +618,81 @@ impl ProcSource for LiveSource {
         })?;
         Ok(inodes)
     }
+
+    fn nspid(&self, pid: i32) -> io::Result<Vec<i32>> {
+        let bytes = self.with_file(pid, "status", read_small)?;
+        super::parse_nspid(&String::from_utf8_lossy(&bytes)).ok_or_else(|| {
+            io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("{}: no NSpid line", self.file(pid, "status").display()),
+            )
+        })
+    }
+
+    fn cgroup(&self, pid: i32) -> io::Result<String> {
+        let bytes = self.with_file(pid, "cgroup", read_small)?;
+        super::parse_cgroup_v2(&String::from_utf8_lossy(&bytes)).ok_or_else(|| {
+            io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("{}: no cgroup v2 line", self.file(pid, "cgroup").display()),
+            )
+        })
+    }
+
+    fn cgroup_procs(&self, path: &str) -> io::Result<Vec<i32>> {
+        // Only under the cgroup2 mount; a path with `..` is not a cgroup.
+        if path.split('/').any(|c| c == "..") {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "bad cgroup path",
+            ));
+        }
+        let file = Path::new(CGROUP2_ROOT)
+            .join(path.trim_start_matches('/'))
+            .join("cgroup.procs");
+        let text = fs::read_to_string(&file).map_err(|e| with_path(e, &file))?;
+        Ok(text.lines().filter_map(|l| l.trim().parse().ok()).collect())
+    }
+}
+
+/// Where the unified cgroup hierarchy is mounted.
+const CGROUP2_ROOT: &str = "/sys/fs/cgroup";
+/// The `system.sockprotoname` attribute of a socket (`path` followed).
+fn socket_protocol(path: &Path) -> io::Result<Vec<u8>> {
+    let c = std::ffi::CString::new(path.as_os_str().as_bytes())
+        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "NUL in path"))?;
+    let mut buf = [0u8; 64];
+    // SAFETY: a NUL-terminated path and name, and a buffer of the size given.
+    let n = unsafe {
+        libc::getxattr(
+            c.as_ptr(),
+            c"system.sockprotoname".as_ptr(),
+            buf.as_mut_ptr().cast(),
+            buf.len(),
+        )
+    };
+    if n < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(buf[..n as usize].to_vec())
+}
+
+/// The devpts instance `path` (followed) lives in: the device number of its
+/// devpts mount, `None` when it is on another filesystem or unreadable.
+fn devpts_of(path: &Path) -> Option<u64> {
+    use std::os::unix::fs::MetadataExt;
+    let fs = nix::sys::statfs::statfs(path).ok()?;
+    if fs.filesystem_type() != nix::sys::statfs::DEVPTS_SUPER_MAGIC {
+        return None;
+    }
+    fs::metadata(path).ok().map(|m| m.dev())
+}
+
+/// glibc's `major` and `minor` of a `st_rdev`.
+fn dev_major_minor(dev: u64) -> (u32, u32) {
+    let major = ((dev & 0x0000_0000_000f_ff00) >> 8) | ((dev & 0xffff_f000_0000_0000) >> 32);
+    let minor = (dev & 0xff) | ((dev & 0x0000_0fff_fff0_0000) >> 12);
+    (major as u32, minor as u32)
 }
 
 /// Reads a procfs file whole without `fs::read`'s size probe (`statx` and
@@ -565,6 +730,71 @@ pub fn parse_socket_link(target: &Path) -> Option<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::os::unix::fs::OpenOptionsExt;
+
+    #[test]
+    fn dev_numbers_split_as_glibc_does() {
+        for (major, minor) in [(136, 3), (136, 300), (137, 255), (4, 1), (4095, 1 << 19)] {
+            assert_eq!(dev_major_minor(libc::makedev(major, minor)), (major, minor));
+        }
+    }
+
+    /// A PTY of our own: the slave's devpts instance is that of
+    /// `/dev/pts`; the master's is known only when opened through a devpts
+    /// `ptmx` node.
+    #[test]
+    fn devpts_instances_of_our_own_pty() {
+        use std::os::fd::AsRawFd;
+        use std::os::unix::fs::MetadataExt;
+        let src = LiveSource::new("/proc");
+        let me = std::process::id() as i32;
+        let open_pty = |ptmx: &str| -> Option<(fs::File, fs::File, u32)> {
+            let master = fs::OpenOptions::new()
+                .read(true)
+                .write(true)
+                .open(ptmx)
+                .ok()?;
+            let info =
+                fs::read_to_string(format!("/proc/self/fdinfo/{}", master.as_raw_fd())).ok()?;
+            let index = parse_tty_index(&info)?;
+            // SAFETY: a valid PTY master fd.
+            assert_eq!(unsafe { libc::unlockpt(master.as_raw_fd()) }, 0);
+            let dir = Path::new(ptmx).parent()?;
+            let dir = if dir.ends_with("pts") {
+                dir.to_path_buf()
+            } else {
+                dir.join("pts")
+            };
+            let slave = fs::OpenOptions::new()
+                .read(true)
+                .write(true)
+                .custom_flags(libc::O_NOCTTY)
+                .open(dir.join(index.to_string()))
+                .ok()?;
+            Some((master, slave, index))
+        };
+        let Some((_m, slave, index)) = open_pty("/dev/ptmx") else {
+            eprintln!("skipped: no PTY available here");
+            return;
+        };
+        let pts_dev = slave.metadata().unwrap().dev();
+        assert_eq!(src.tty_devpts(me, Tty::Pts(index)).unwrap(), Some(pts_dev));
+        assert_eq!(
+            src.tty_devpts(me, Tty::Other { major: 4, minor: 1 })
+                .unwrap(),
+            None
+        );
+        let masters = src.pty_master_devpts(me, index).unwrap();
+        assert_eq!(masters.len(), 1);
+        if let Some(dev) = masters[0] {
+            assert_eq!(dev, pts_dev, "/dev/ptmx is devpts's own ptmx here");
+        }
+        // Through devpts's own ptmx (root only: it is mode 000 by default).
+        if let Some((_m2, slave2, index2)) = open_pty("/dev/pts/ptmx") {
+            let dev = slave2.metadata().unwrap().dev();
+            assert_eq!(src.pty_master_devpts(me, index2).unwrap(), vec![Some(dev)]);
+        }
+    }
 
     #[test]
     fn parses_fdinfo_and_socket_links() {
@@ -629,6 +859,7 @@ mod tests {
                 (ours.pid, &ours.comm, ours.state, ours.ppid),
                 (theirs.pid, &theirs.comm, theirs.state, theirs.ppid)
             );
+            assert_eq!((ours.pgrp, ours.session), (theirs.pgrp, theirs.session));
             assert_eq!(
                 (ours.tty_nr, ours.flags, ours.starttime, ours.rss),
                 (theirs.tty_nr, theirs.flags, theirs.starttime, theirs.rss)

@@ -162,6 +162,9 @@ fn read_pid(pid: i32) -> io::Result<Option<Process>> {
                     start_time: 0,
                     uid: s.pbsi_uid,
                     state: state_letter(s.pbsi_status),
+                    pgid: s.pbsi_pgid as i32,
+                    // libproc has no session id: unknown.
+                    sid: 0,
                     tty: None,
                     comm: c_chars(&s.pbsi_comm),
                     rss_bytes: 0,
@@ -183,6 +186,11 @@ fn read_pid(pid: i32) -> io::Result<Option<Process>> {
         start_time: bsd.pbi_start_tvsec * TICKS_PER_SEC + bsd.pbi_start_tvusec,
         uid: bsd.pbi_uid,
         state: state_letter(bsd.pbi_status),
+        pgid: bsd.pbi_pgid as i32,
+        // libproc has no session id; getsid(2) answers for any pid (-1,
+        // i.e. unknown, when it cannot).
+        // SAFETY: getsid has no memory-safety preconditions.
+        sid: unsafe { libc::getsid(pid) }.max(0),
         tty: tty_of(bsd.e_tdev),
         comm: c_chars(&bsd.pbi_comm),
         rss_bytes: rss,
@@ -342,6 +350,15 @@ impl ProcSource for LiveSource {
     }
     fn pty_masters(&self, _pid: i32) -> io::Result<Vec<u32>> {
         Err(unsupported("PTY master holders"))
+    }
+    fn nspid(&self, _pid: i32) -> io::Result<Vec<i32>> {
+        Err(unsupported("PID namespaces"))
+    }
+    fn cgroup(&self, _pid: i32) -> io::Result<String> {
+        Err(unsupported("cgroups"))
+    }
+    fn cgroup_procs(&self, _path: &str) -> io::Result<Vec<i32>> {
+        Err(unsupported("cgroups"))
     }
     fn socket_inodes(&self, pid: i32) -> io::Result<Vec<u64>> {
         // Which peer a unix socket talks to is not read here yet. A process
