@@ -84,6 +84,14 @@ pub enum Command {
     Completions(CompletionsArgs),
     /// Print a snippet that reaps the moment a tmux pane or session, or a
     /// Claude Code session, closes; edits no file
+    ///
+    /// The snippet runs stray -q reap --coalesce DELAY in the background:
+    /// a burst of closes runs one or two cycles, and the last close is still
+    /// covered. The global options given here (-c, --state-dir, --name) are
+    /// passed on, with absolute paths. The reap applies min_age: a process
+    /// that started less than min_age before the close is left to the timer
+    /// or stray watch, which also sends the SIGKILL after grace; keep one
+    /// of them on.
     Hooks(HooksArgs),
 }
 

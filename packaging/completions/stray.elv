@@ -300,8 +300,8 @@ set edit:completion:arg-completer[stray] = {|@words|
             cand --verbose 'More detail on stderr (repeatable)'
             cand -q 'Only errors on stderr'
             cand --quiet 'Only errors on stderr'
-            cand -h 'Print help'
-            cand --help 'Print help'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
             cand -V 'Print version'
             cand --version 'Print version'
         }

@@ -237,7 +237,7 @@ prometheus\t''"
 complete -c stray -n "__fish_stray_using_subcommand hooks" -l name -d 'Treat processes whose kernel comm is exactly NAME as agents, replacing every [match] rule (names, exe, cmdline, env). Repeatable' -r
 complete -c stray -n "__fish_stray_using_subcommand hooks" -s v -l verbose -d 'More detail on stderr (repeatable)'
 complete -c stray -n "__fish_stray_using_subcommand hooks" -s q -l quiet -d 'Only errors on stderr'
-complete -c stray -n "__fish_stray_using_subcommand hooks" -s h -l help -d 'Print help'
+complete -c stray -n "__fish_stray_using_subcommand hooks" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c stray -n "__fish_stray_using_subcommand hooks" -s V -l version -d 'Print version'
 complete -c stray -n "__fish_stray_using_subcommand help; and not __fish_seen_subcommand_from scan explain reap log pty tmux check sockets watch config doctor completions hooks help" -f -a "scan" -d 'Classify agent processes; sends no signal'
 complete -c stray -n "__fish_stray_using_subcommand help; and not __fish_seen_subcommand_from scan explain reap log pty tmux check sockets watch config doctor completions hooks help" -f -a "explain" -d 'Explain why a process has its class'
