@@ -734,6 +734,8 @@ pub mod testkit {
                 kernel_thread: false,
                 exe: None,
                 cmdline: None,
+                exe_id: None,
+                live_thread: None,
             });
             self
         }

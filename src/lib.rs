@@ -14,11 +14,19 @@ pub mod cli;
 pub mod cmd;
 pub mod config;
 pub mod configdoc;
+pub mod deaths;
 pub mod exit;
 pub mod gen;
 pub mod health;
+#[cfg(target_os = "linux")]
+pub mod kmsg;
+pub mod memory;
 pub mod msg;
+#[cfg(target_os = "linux")]
+pub mod oomadj;
 pub mod proc;
+#[cfg(target_os = "linux")]
+pub mod psi;
 pub mod pty;
 pub mod reap;
 pub mod report;
@@ -28,6 +36,8 @@ pub mod sockets;
 pub mod state;
 pub mod survey;
 pub mod tmux;
+#[cfg(target_os = "linux")]
+pub mod tracefs;
 
 use std::ffi::OsString;
 use std::io::Write;

@@ -399,8 +399,11 @@ impl State {
         let path = dir.file(STATE_FILE);
         let mut loaded = Loaded::default();
         // A symlink or a FIFO planted as state.json is foreign: it is never
-        // followed or read (O_NOFOLLOW, O_NONBLOCK), only moved aside.
-        let parsed = match dir.dir().read(STATE_FILE, MAX_STATE_BYTES) {
+        // followed or read (O_NOFOLLOW, O_NONBLOCK), only moved aside. So is
+        // a file of another owner or one others can write (checked on the
+        // opened file): a forged "SIGTERM sent long ago" would be a SIGKILL.
+        let mut what = "corrupt";
+        let parsed = match dir.dir().read_trusted(STATE_FILE, MAX_STATE_BYTES) {
             Ok(bytes) => serde_json::from_slice::<State>(&bytes).map_err(|e| e.to_string()),
             Err(e) if e.kind() == io::ErrorKind::NotFound => {
                 loaded.state.boot_id = boot_id.map(str::to_string);
@@ -408,6 +411,10 @@ impl State {
             }
             Err(e) if e.raw_os_error() == Some(libc::ELOOP) => Err("it is a symlink".to_string()),
             Err(e) if e.kind() == io::ErrorKind::InvalidData => Err(e.to_string()),
+            Err(e) if safefs::untrusted_error(&e).is_some() => {
+                what = "untrusted";
+                Err(e.to_string())
+            }
             Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
         };
         match parsed {
@@ -424,16 +431,16 @@ impl State {
                     let aside = dir.file(&aside_name);
                     dir.dir()
                         .rename(STATE_FILE, &aside_name)
-                        .with_context(|| format!("cannot move corrupt {} aside", path.display()))?;
+                        .with_context(|| format!("cannot move {what} {} aside", path.display()))?;
                     loaded.notes.push(format!(
-                        "corrupt state {} ({why}) moved to {}; starting fresh",
+                        "{what} state {} ({why}) moved to {}; starting fresh",
                         path.display(),
                         aside.display()
                     ));
                     loaded.quarantined = Some(aside);
                 } else {
                     loaded.notes.push(format!(
-                        "corrupt state {} ({why}) ignored; a real cycle moves it aside",
+                        "{what} state {} ({why}) ignored; a real cycle moves it aside",
                         path.display()
                     ));
                 }
@@ -538,6 +545,41 @@ mod tests {
     }
 
     #[test]
+    fn state_others_can_write_is_untrusted_and_moved_aside() {
+        let valid = State {
+            boot_id: Some("b".into()),
+            reap: vec![entry()],
+            ..State::default()
+        };
+        for mode in [0o666, 0o620, 0o602] {
+            let (_t, d) = dir();
+            valid.save(&d).unwrap();
+            fs::set_permissions(d.file(STATE_FILE), fs::Permissions::from_mode(mode)).unwrap();
+            // A dry run does not trust it either, and leaves it in place.
+            let l = State::load(&d, Some("b"), false).unwrap();
+            assert!(l.state.reap.is_empty(), "mode {mode:o}");
+            assert!(d.file(STATE_FILE).exists());
+            let l = State::load(&d, Some("b"), true).unwrap();
+            assert!(l.state.reap.is_empty(), "mode {mode:o}");
+            assert!(l.quarantined.is_some());
+            assert_eq!(l.notes.len(), 1);
+            assert!(
+                l.notes[0].starts_with("untrusted state") && l.notes[0].contains("writable"),
+                "{:?}",
+                l.notes
+            );
+        }
+        // Control: ours and not writable by others is trusted.
+        for mode in [0o600, 0o644, 0o400] {
+            let (_t, d) = dir();
+            valid.save(&d).unwrap();
+            fs::set_permissions(d.file(STATE_FILE), fs::Permissions::from_mode(mode)).unwrap();
+            let l = State::load(&d, Some("b"), true).unwrap();
+            assert_eq!(l.state, valid, "mode {mode:o}");
+        }
+    }
+
+    #[test]
     fn oversized_state_is_moved_aside_unread() {
         let (_t, d) = dir();
         let f = File::create(d.file(STATE_FILE)).unwrap();
@@ -628,6 +670,8 @@ mod tests {
             kernel_thread: false,
             exe: None,
             cmdline: None,
+            exe_id: None,
+            live_thread: None,
         }
     }
 

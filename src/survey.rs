@@ -13,7 +13,8 @@ use crate::classify::{
     is_multiplexer_server, parent_is_listed_reaper, Classifier, Facts, Peers, Rules, Verdict,
 };
 use crate::config::{Config, MatchRules};
-use crate::proc::{LiveSource, ProcSource, Process, ProcessTable, Tty};
+use crate::proc::{LiveSource, ProcKey, ProcSource, Process, ProcessTable, Tty};
+use crate::signal::{Expected, Recheck};
 use crate::state::Lineage;
 
 /// The table, what was learnt about it, and the verdicts.
@@ -126,9 +127,9 @@ pub fn survey_with(
 ) -> Result<Survey> {
     let read = crate::proc::read_table(proc_root)
         .with_context(|| format!("cannot read the process table at {}", proc_root.display()))?;
-    let source = LiveSource::new(proc_root);
     let my_uid = nix::unistd::geteuid().as_raw();
     let mut table = read.table;
+    let source = LiveSource::for_table(proc_root, &table);
     let rules = Rules::from_config(cfg, std::process::id() as i32);
 
     let mut facts = Facts {
@@ -136,6 +137,7 @@ pub fn survey_with(
         hidden_ancestry: hidden_ancestry(&table, proc_root),
         ..Facts::default()
     };
+    record_exe_ids(&mut table, &facts.agents, &source);
     let pane_servers = read_pane_ttys(&table, &rules, &source, &mut facts);
     read_pane_devpts(&table, &rules, &source, &pane_servers, &mut facts);
     read_parentage(&table, &rules, &source, memory, &mut facts);
@@ -199,6 +201,53 @@ pub fn find_agents(
         }
     }
     agents
+}
+
+/// Records which file each agent runs (one `stat` per agent, none for the
+/// rest of the table), so that a signal can be withheld from a process
+/// that exec'd another file since. Unreadable stays `None`: such a
+/// process cannot be verified, so it is never signalled.
+fn record_exe_ids(
+    table: &mut ProcessTable,
+    agents: &HashMap<i32, String>,
+    source: &dyn ProcSource,
+) {
+    for &pid in agents.keys() {
+        if let Some(p) = table.get_mut(pid) {
+            p.exe_id = source.exe_id(pid).ok();
+        }
+    }
+}
+
+/// How to tell, right before a signal, that `rule` (the rule that made a
+/// process an agent, as [`find_agents`] names it) still holds: the comm and
+/// the executable are always checked; a `cmdline:` or `env:` rule is
+/// matched again.
+pub fn recheck_for(rule: &str, rules: &MatchRules) -> Recheck {
+    if let Some(re) = rule.strip_prefix("cmdline:") {
+        return match rules.cmdline.iter().find(|r| r.as_str() == re) {
+            Some(r) => Recheck::Cmdline(r.clone()),
+            None => Recheck::Unknown(rule.to_string()),
+        };
+    }
+    if let Some(marker) = rule.strip_prefix("env:") {
+        return Recheck::Env(marker.to_string());
+    }
+    Recheck::Nothing
+}
+
+/// What a signal to `key` must still find: the comm and executable seen
+/// in this survey and the rule that matched.
+pub fn expected(table: &ProcessTable, key: ProcKey, rule: &str, rules: &MatchRules) -> Expected {
+    let p = table
+        .get(key.pid)
+        .filter(|p| p.start_time == key.start_time);
+    Expected {
+        key,
+        comm: p.map(|p| p.comm.clone()).unwrap_or_default(),
+        exe: p.and_then(|p| p.exe_id),
+        rule: recheck_for(rule, rules),
+    }
 }
 
 /// A substring that every string matching `glob` must contain, so that most
@@ -1091,6 +1140,8 @@ mod tests {
             kernel_thread: false,
             exe: None,
             cmdline: None,
+            exe_id: None,
+            live_thread: None,
         };
         let table = ProcessTable::new(
             vec![

@@ -21,7 +21,7 @@ use crate::reap::{plan, settle, Outcome, Signal};
 use crate::report::{self, Table};
 use crate::signal::Signaller;
 use crate::state::{Lock, QueueSlot, State, StateDir};
-use crate::survey::survey;
+use crate::survey::{expected, survey};
 use crate::{msg, Settings};
 
 /// One line of a reap report.
@@ -159,7 +159,9 @@ pub fn cycle(
     }
 
     // Same order and filter as `actions`: one outcome per reported line.
-    let outcomes = crate::reap::execute(&planned, !real, signaller, comm_of);
+    let expected_of =
+        |a: &crate::reap::Action| expected(&sv.table, a.key, &a.rule, &s.config.matching);
+    let outcomes = crate::reap::execute(&planned, !real, signaller, expected_of);
     for (a, (_, outcome)) in actions.iter_mut().zip(&outcomes) {
         a.outcome = *outcome;
     }
@@ -363,6 +365,7 @@ pub fn outcome_counts(report: &CycleReport) -> Vec<(Outcome, usize)> {
         Outcome::Waiting,
         Outcome::Gone,
         Outcome::Denied,
+        Outcome::Changed,
         Outcome::Unkillable,
     ]
     .into_iter()

@@ -2,15 +2,17 @@
 //!
 //! For each `/proc/PID` this reads the directory's owner (one `fstatat`) and
 //! the `stat` file (one `openat` + `read`) into a reused buffer, relative to
-//! an open `/proc`, without building paths; nothing else. Command
-//! lines, executables and fds are read later, through [`LiveSource`], only for
-//! the few processes that need them. A process that exits mid-read is
+//! an open `/proc`, without building paths; nothing else, except for a
+//! zombie, whose `task/` dir is read to tell an exited thread-group leader
+//! with live threads from a real zombie. Command lines, executables and fds
+//! are read later, through [`LiveSource`], only for the few processes that
+//! need them. A process that exits mid-read is
 //! skipped; any other read error is recorded as a problem so that callers can
 //! refuse to signal on an inconsistent table.
 
 use std::fs;
 use std::io::{self, Write};
-use std::os::fd::OwnedFd;
+use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
@@ -18,7 +20,7 @@ use nix::fcntl::{openat, AtFlags, OFlag, AT_FDCWD};
 use nix::sys::stat::{fstatat, Mode};
 use nix::unistd::SysconfVar;
 
-use super::{split_nul, ProcSource, Process, ProcessTable, Tty};
+use super::{split_nul, ExeId, PidMap, ProcSource, Process, ProcessTable, Tty};
 
 /// `PF_KTHREAD` from `include/linux/sched.h`.
 const PF_KTHREAD: u32 = 0x0020_0000;
@@ -247,9 +249,60 @@ fn read_stat(
         }
         Err(e) => return Err(StatError::Stat(e)),
     };
-    parse_stat(&buf[..len])
-        .map(|s| Some(process_from_stat(s, uid, page)))
-        .map_err(StatError::Parse)
+    let mut p = parse_stat(&buf[..len])
+        .map(|s| process_from_stat(s, uid, page))
+        .map_err(StatError::Parse)?;
+    if p.is_zombie() && !p.kernel_thread {
+        adopt_live_thread(dir, name, &mut p, buf, page);
+    }
+    Ok(Some(p))
+}
+
+/// A zombie thread-group leader whose other threads still run (it called
+/// `pthread_exit`) is a running process, not a defunct one: takes state and
+/// RSS from a live thread (the leader's `stat` says Z and RSS 0, having no
+/// memory map of its own) and remembers that thread for reading the rest.
+/// Costs a directory read only for zombies. Anything unreadable leaves the
+/// process a zombie, which is never signalled.
+fn adopt_live_thread(dir: &OwnedFd, name: &[u8], p: &mut Process, buf: &mut Vec<u8>, page: u64) {
+    let mut path = [0u8; 32];
+    let Some(task) = join(&mut path, name, b"/task") else {
+        return;
+    };
+    let flags = OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC;
+    let Ok(mut tasks) = nix::dir::Dir::openat(dir, task, flags, Mode::empty()) else {
+        return;
+    };
+    let tids: Vec<i32> = tasks
+        .iter()
+        .flatten()
+        .filter_map(|e| parse_pid(e.file_name().to_bytes()))
+        .filter(|&tid| tid != p.pid)
+        .collect();
+    for tid in tids {
+        let mut rel = [0u8; 32];
+        let rel = pid_path(&mut rel, tid, "/stat");
+        let Ok(fd) = openat(
+            tasks.as_fd(),
+            rel,
+            OFlag::O_RDONLY | OFlag::O_CLOEXEC,
+            Mode::empty(),
+        ) else {
+            continue;
+        };
+        let Ok(len) = read_all(&fd, buf) else {
+            continue;
+        };
+        let Ok(thread) = parse_stat(&buf[..len]) else {
+            continue;
+        };
+        if !matches!(thread.state, 'Z' | 'X' | 'x') {
+            p.state = thread.state;
+            p.rss_bytes = thread.rss.saturating_mul(page);
+            p.live_thread = Some(tid);
+            return;
+        }
+    }
 }
 
 /// Reads a whole small procfs file into `buf` (kept zero-filled to its
@@ -292,6 +345,12 @@ struct StatFields {
     flags: u32,
     starttime: u64,
     rss: u64,
+}
+
+/// The start time (field 22) of a `/proc/PID/stat` text, for callers
+/// that re-check one process's identity.
+pub fn stat_start_time(bytes: &[u8]) -> Option<u64> {
+    parse_stat(bytes).ok().map(|s| s.starttime)
 }
 
 /// Parses `/proc/PID/stat`. The comm sits between the first `(` and the
@@ -418,6 +477,8 @@ fn process_from_stat(stat: StatFields, uid: u32, page: u64) -> Process {
         rss_bytes: stat.rss.saturating_mul(page),
         exe: None,
         cmdline: None,
+        exe_id: None,
+        live_thread: None,
     }
 }
 
@@ -434,21 +495,59 @@ fn with_path(e: io::Error, path: &Path) -> io::Error {
 #[derive(Debug, Clone)]
 pub struct LiveSource {
     pub root: PathBuf,
+    /// Exited leaders with live threads: pid → the thread whose `task/TID/`
+    /// files stand in for the leader's (see [`Process::live_thread`]).
+    threads: PidMap<i32>,
 }
 
 impl LiveSource {
     pub fn new(root: impl Into<PathBuf>) -> Self {
-        LiveSource { root: root.into() }
+        LiveSource {
+            root: root.into(),
+            threads: PidMap::default(),
+        }
+    }
+
+    /// A source for the processes of `table`, reading each exited leader
+    /// with live threads through its live thread.
+    pub fn for_table(root: impl Into<PathBuf>, table: &ProcessTable) -> Self {
+        let mut s = LiveSource::new(root);
+        for p in table.iter() {
+            if let Some(tid) = p.live_thread {
+                s.threads.insert(p.pid, tid);
+            }
+        }
+        s
+    }
+
+    /// A source for one process as just read (see [`read_one`]).
+    pub fn for_process(root: impl Into<PathBuf>, p: &Process) -> Self {
+        let mut s = LiveSource::new(root);
+        if let Some(tid) = p.live_thread {
+            s.threads.insert(p.pid, tid);
+        }
+        s
+    }
+
+    /// `PID` or, for an exited leader, `PID/task/TID`.
+    fn process_dir(&self, pid: i32) -> String {
+        match self.threads.get(&pid) {
+            Some(tid) => format!("{pid}/task/{tid}"),
+            None => pid.to_string(),
+        }
     }
 
     fn file(&self, pid: i32, name: &str) -> PathBuf {
-        let mut p = self.root.join(pid.to_string());
+        let mut p = self.root.join(self.process_dir(pid));
         p.push(name);
         p
     }
 
     /// Calls `f` with `ROOT/PID/NAME`, built on the stack when it fits.
     fn with_file<R>(&self, pid: i32, name: &str, f: impl FnOnce(&Path) -> R) -> R {
+        if self.threads.contains_key(&pid) {
+            return f(&self.file(pid, name));
+        }
         let mut buf = [0u8; 256];
         let mut cur = io::Cursor::new(&mut buf[..]);
         let root = self.root.as_os_str().as_bytes();
@@ -486,6 +585,17 @@ impl ProcSource for LiveSource {
                 Err(raw) => raw.to_string_lossy().into_owned(),
             }
         })
+    }
+
+    fn exe_id(&self, pid: i32) -> io::Result<ExeId> {
+        // `stat` follows the magic link to the file being run, even a
+        // deleted or replaced one.
+        use std::os::unix::fs::MetadataExt;
+        self.with_file(pid, "exe", |p| fs::metadata(p))
+            .map(|m| ExeId {
+                dev: m.dev(),
+                ino: m.ino(),
+            })
     }
 
     fn cmdline(&self, pid: i32) -> io::Result<Vec<String>> {
@@ -926,6 +1036,52 @@ mod tests {
         assert_eq!(read_one(t.path(), 79).unwrap(), None);
         assert!(read_one(t.path(), 78).is_err());
         assert_eq!(read_one(t.path(), 77).unwrap().unwrap().start_time, 555);
+    }
+
+    #[test]
+    fn an_exited_leader_with_a_live_thread_is_read_through_it() {
+        let t = tempfile::tempdir().unwrap();
+        let stat = |pid: i32, state: char, rss: u64| {
+            format!(
+                "{pid} (lead) {state} 1 77 77 0 -1 4194560 0 0 0 0 0 0 0 0 20 0 2 0 555 1000 {rss} \
+                 18446744073709551615 0 0 0 0 0 0 0 0 0 0 0 0 17 0 0 0 0 0 0\n"
+            )
+        };
+        let put = |rel: &str, text: &str| {
+            let path = t.path().join(rel);
+            fs::create_dir_all(path.parent().unwrap()).unwrap();
+            fs::write(path, text).unwrap();
+        };
+        // 77: its leader exited (Z, no memory), thread 79 runs.
+        put("77/stat", &stat(77, 'Z', 0));
+        put("77/cmdline", "");
+        put("77/task/77/stat", &stat(77, 'Z', 0));
+        put("77/task/78/stat", &stat(78, 'X', 0));
+        put("77/task/79/stat", &stat(79, 'R', 5));
+        put("77/task/79/cmdline", "lead\0--mark\0");
+        // 88: a zombie whose threads are all gone is a zombie.
+        put("88/stat", &stat(88, 'Z', 0));
+        put("88/task/88/stat", &stat(88, 'Z', 0));
+        // 99: a zombie whose task dir cannot be read stays one.
+        put("99/stat", &stat(99, 'Z', 0));
+
+        let read = read_table(t.path()).unwrap();
+        assert!(read.problems.is_empty(), "{:?}", read.problems);
+        let p = read.table.get(77).unwrap();
+        assert_eq!((p.state, p.live_thread, p.start_time), ('R', Some(79), 555));
+        assert_eq!(p.rss_bytes, 5 * procfs::page_size());
+        assert!(read.table.get(88).unwrap().is_zombie());
+        assert!(read.table.get(99).unwrap().is_zombie());
+        assert_eq!(read.table.get(99).unwrap().live_thread, None);
+        // The other files of 77 come from the live thread.
+        let source = LiveSource::for_table(t.path(), &read.table);
+        assert_eq!(source.cmdline(77).unwrap(), vec!["lead", "--mark"]);
+        assert!(LiveSource::new(t.path()).cmdline(77).unwrap().is_empty());
+        // read_one (the check before a signal) agrees.
+        let one = read_one(t.path(), 77).unwrap().unwrap();
+        assert_eq!((one.state, one.live_thread), ('R', Some(79)));
+        let source = LiveSource::for_process(t.path(), &one);
+        assert_eq!(source.cmdline(77).unwrap(), vec!["lead", "--mark"]);
     }
 
     #[test]

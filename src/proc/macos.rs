@@ -18,7 +18,7 @@ use std::mem::MaybeUninit;
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use super::{parse_procargs2, ProcSource, Process, ProcessTable, Tty};
+use super::{parse_procargs2, ExeId, ProcSource, Process, ProcessTable, Tty};
 
 /// Start times are in microseconds.
 const TICKS_PER_SEC: u64 = 1_000_000;
@@ -171,6 +171,8 @@ fn read_pid(pid: i32) -> io::Result<Option<Process>> {
                     kernel_thread: pid == 0,
                     exe: None,
                     cmdline: None,
+                    exe_id: None,
+                    live_thread: None,
                 }
             }),
         );
@@ -198,6 +200,8 @@ fn read_pid(pid: i32) -> io::Result<Option<Process>> {
         kernel_thread: pid == 0,
         exe: None,
         cmdline: None,
+        exe_id: None,
+        live_thread: None,
     }))
 }
 
@@ -234,6 +238,16 @@ pub struct LiveSource {
 impl LiveSource {
     pub fn new(root: impl Into<PathBuf>) -> Self {
         LiveSource { root: root.into() }
+    }
+
+    /// The same as [`LiveSource::new`]: libproc answers for the process,
+    /// whatever its threads do.
+    pub fn for_table(root: impl Into<PathBuf>, _table: &ProcessTable) -> Self {
+        LiveSource::new(root)
+    }
+
+    pub fn for_process(root: impl Into<PathBuf>, _p: &Process) -> Self {
+        LiveSource::new(root)
     }
 }
 
@@ -341,6 +355,15 @@ impl ProcSource for LiveSource {
         }
         buf.truncate(n as usize);
         Ok(String::from_utf8_lossy(&buf).into_owned())
+    }
+    fn exe_id(&self, pid: i32) -> io::Result<ExeId> {
+        // No magic link here: the file now at the process's executable path.
+        use std::os::unix::fs::MetadataExt;
+        let m = std::fs::metadata(self.exe(pid)?)?;
+        Ok(ExeId {
+            dev: m.dev(),
+            ino: m.ino(),
+        })
     }
     fn cmdline(&self, pid: i32) -> io::Result<Vec<String>> {
         procargs(pid).map(|(argv, _)| argv)

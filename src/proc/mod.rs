@@ -29,7 +29,7 @@ pub mod inet_diag;
 pub use imp::{current_boot_id, now_boottime, read_one, read_table, LiveSource, TableRead};
 /// Shared with the PTY-holder scan, which walks fds its own (faster) way.
 #[cfg(target_os = "linux")]
-pub use imp::{is_ptmx_link, parse_pid, parse_tty_index};
+pub use imp::{is_ptmx_link, parse_pid, parse_tty_index, stat_start_time};
 
 /// A map keyed by pid with a cheap hash: pids are small integers handed out
 /// by the kernel, so SipHash's flooding resistance buys nothing here and
@@ -145,6 +145,30 @@ pub struct Process {
     pub exe: Option<String>,
     /// Filled in only for processes that need it (matching, display).
     pub cmdline: Option<Vec<String>>,
+    /// The executable's identity, filled in only for agents: a signal is
+    /// sent only while it is unchanged (an exec in between changes it).
+    pub exe_id: Option<ExeId>,
+    /// A thread-group leader that exited (state Z) while other threads
+    /// run is a running process: `state` and `rss_bytes` are then those of
+    /// this live thread, and per-process files (`exe`, `cmdline`, `fd`, …),
+    /// which the exited leader no longer has, are read through
+    /// `task/TID/`.
+    pub live_thread: Option<i32>,
+}
+
+/// Which file a process runs: device and inode of its executable (what
+/// `stat` of `/proc/PID/exe` names), so a different file under the same
+/// name or path is told apart.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ExeId {
+    pub dev: u64,
+    pub ino: u64,
+}
+
+impl fmt::Display for ExeId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "dev {} inode {}", self.dev, self.ino)
+    }
 }
 
 impl Process {
@@ -243,6 +267,15 @@ impl ProcessTable {
 pub trait ProcSource {
     /// Executable path (`/proc/PID/exe`).
     fn exe(&self, pid: i32) -> std::io::Result<String>;
+    /// Device and inode of the executable (`stat` of `/proc/PID/exe`).
+    /// Unknown by default: an executable that cannot be verified is never
+    /// signalled.
+    fn exe_id(&self, _pid: i32) -> std::io::Result<ExeId> {
+        Err(std::io::Error::new(
+            std::io::ErrorKind::Unsupported,
+            "this source cannot identify executables",
+        ))
+    }
     /// Arguments (`/proc/PID/cmdline`).
     fn cmdline(&self, pid: i32) -> std::io::Result<Vec<String>>;
     /// Raw `KEY=VALUE` environment entries (`/proc/PID/environ`).
