@@ -205,7 +205,7 @@ fn a_burst_of_closes_runs_one_cycle_that_covers_them_all() {
         common::skip("tmux not installed");
         return;
     }
-    const PANES: usize = 8;
+    const PANES: usize = 20;
     let mut env = TestEnv::new();
     let (name, agent) = env.agent_bin("hb");
     let tmux = Tmux::start(&env, "sleep 1000");
