@@ -36,6 +36,7 @@ fn watch_under_churn_keeps_fds_and_memory_flat() {
     };
     wait_cycles(10);
     let (fds0, rss0) = (quiet_fds(watch.pid), rss_kib(watch.pid));
+    let fd_list0 = fd_targets(watch.pid);
 
     // A minute of churn: a new orphan every 200 ms, each reaped by watch.
     let start = Instant::now();
@@ -60,7 +61,11 @@ fn watch_under_churn_keeps_fds_and_memory_flat() {
     // would never get back down to it.
     let fds1 = resting_fds_at_most(watch.pid, fds0, Duration::from_secs(10));
     let rss1 = rss_kib(watch.pid);
-    assert!(fds1 <= fds0, "open fds grew from {fds0} to {fds1}");
+    assert!(
+        fds1 <= fds0,
+        "open fds grew from {fds0} {fd_list0:?} to {fds1} {:?}",
+        fd_targets(watch.pid)
+    );
     assert!(
         rss1 <= rss0 + 2048,
         "RSS grew from {rss0} KiB to {rss1} KiB"
