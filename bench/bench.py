@@ -599,22 +599,27 @@ commands run interleaved, so ratios are fair.
   holding many PTY masters, and non-agent filler (copies of /bin/sleep under
   unique names). The config matches the fake agents by name and keeps the
   default `exe` glob, so every in-scope process is checked as under the
-  default config. `scan` asks each live tmux server once for pane names.
+  default config.
+- Pane names: `scan` keeps each tmux server's answer for 10 s in the pane
+  cache (`panes.json` in the state dir) and asks a server again only after
+  that, or for an agent in a pane started since; the medians are of warm
+  runs (one run in every 10 s refreshes). `scan --format json, no pane
+  cache` runs with a state dir that is a plain file, so that nothing can
+  be kept and every run asks every server: the cost of a cold cache.
 
 Targets (issue 4), as measured in this run:
 
 {verdicts(rows)}
 - no child process per candidate or pane: `scan` starts at most one tmux
-  query per live tmux server, `reap --dry-run` none (`tests/forks.rs`, under
-  strace).
+  query per live tmux server, and none with a warm pane cache;
+  `reap --dry-run` none (`tests/forks.rs`, under strace;
+  `tests/pane_cache.rs` counts every tmux client).
 
-Where `scan` misses 0.5× at the smallest size, the cause is fixed cost, not
-per-process cost: one `tmux list-panes` per live tmux server (for pane
-names; about 2 ms of wall time for the tmux client to start and the server
-to answer, overlapped with the survey but not hidden at 200 processes) and
-about 1 ms to start the binary, against a `ps` that needs about 10 ms for
-the whole table. `reap --dry-run`, which asks tmux nothing, shows the
-per-process cost alone.
+A cold `scan` pays about 2 ms of wall time per tmux server it asks (a tmux
+client starts and the server answers; the questions overlap with the survey
+and with each other, but not entirely): that fixed cost, not the per-process
+cost, is what the `no pane cache` row adds to a warm `scan`.
+`reap --dry-run`, which asks tmux nothing, shows the per-process cost alone.
 
 Reproduce: `bench/run.sh` (needs tmux, python3, ps; lsof optional). It cleans up
 everything it started, also on Ctrl-C. `bench/run.sh --servers 10` measures
