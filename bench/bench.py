@@ -338,6 +338,7 @@ def main():
     ap.add_argument("--servers", type=int, help="spread the panes over exactly N tmux servers at every size")
     ap.add_argument("--no-write", action="store_true", help="do not update BENCHMARKS.md")
     ap.add_argument("--before", metavar="BIN", help="also time this older stray build")
+    ap.add_argument("--before-note", metavar="TEXT", help="what the --before build is, for BENCHMARKS.md")
     ap.add_argument("--hold", action="store_true", help="build the first size, then wait for Ctrl-C (for profiling)")
     opts = ap.parse_args()
     sizes = [int(s) for s in opts.sizes.split(",")]
@@ -537,17 +538,25 @@ def servers_section(table, rows, baseline, opts, stamp):
     return f"""<!-- servers:{n} -->
 ## {n} tmux servers
 
-Run: {stamp}, `bench/run.sh --servers {n} --sizes {opts.sizes} --runs {opts.runs}`;
+Run: {stamp}, `bench/run.sh --servers {n} --sizes {opts.sizes} --runs {opts.runs}{" --before OLD" if opts.before else ""}`;
 {baseline} processes before the forest was built. The same forest as above,
 except that its panes are spread over exactly {n} private tmux servers at
 every size (one agent in each at least), so the cost of pane names per
 server shows.
 
 {table}
-
+{before_note(opts)}
 {verdicts(rows)}
 <!-- /servers:{n} -->
 """
+
+
+def before_note(opts):
+    """A line naming the `before:` rows' build, when there are any."""
+    if not opts.before:
+        return ""
+    what = opts.before_note or "an older build"
+    return f"\n`before:` rows time {what} (`--before`), on the same forest, interleaved.\n"
 
 
 def write_md(table, rows, baseline, opts):
