@@ -590,14 +590,14 @@ def default_md(table, rows, baseline, opts, stamp):
         pid_max = f.read().strip()
     return f"""# Benchmarks
 
-Latest run: {stamp}, `bench/run.sh --sizes {opts.sizes} --runs {opts.runs}`.
+Latest run: {stamp}, `bench/run.sh --sizes {opts.sizes} --runs {opts.runs}{" --before OLD" if opts.before else ""}`.
 
 Machine: {machine()}; {baseline} processes before the forest was built
 (pid_max {pid_max}). The machine is shared, so absolute times are noisy; the
 commands run interleaved, so ratios are fair.
 
 {table}
-
+{before_note(opts)}
 - **median ms**: median wall time of {opts.runs} interleaved runs (after {opts.warmup}
   warm-up rounds), output to /dev/null. **peak RSS**: the largest maximum
   resident set size (GNU `time -f %M`) over {opts.rss_runs} more runs. **ratio**: to `ps -eo {PS_ARGS[0]}` for `scan` and
