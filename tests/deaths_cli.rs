@@ -112,7 +112,10 @@ fn a_real_oom_kill_is_recorded_once_and_reported() {
     assert_eq!(k["uid"], 0);
     assert!(k["start_time"].is_u64(), "{k}");
     let rss = k["rss_bytes"].as_u64().expect("rss_bytes");
-    assert!(rss > 8 << 20 && rss < 64 << 20, "rss {rss} for a 32 MiB limit");
+    assert!(
+        rss > 8 << 20 && rss < 64 << 20,
+        "rss {rss} for a 32 MiB limit"
+    );
     assert!(k["sender_pid"].is_null() && k["sender_comm"].is_null());
     assert!(
         events_for(&env, "oom-kill", other_pid).is_empty(),
@@ -149,17 +152,22 @@ fn a_real_oom_kill_is_recorded_once_and_reported() {
     // Read back: the deaths view, JSON and human, and explain of the pid.
     let (doc, _) = env.json(&["log", "--deaths"]);
     let evs = doc["events"].as_array().unwrap();
-    assert!(evs.iter().all(|e| e["event"] == "oom-kill" || e["event"] == "killed"));
+    assert!(evs
+        .iter()
+        .all(|e| e["event"] == "oom-kill" || e["event"] == "killed"));
     assert!(evs.iter().any(|e| e["pid"] == agent_pid), "{doc}");
     let human = ok(&env.run(&["log", "--deaths"]));
     let row = human
         .lines()
         .find(|l| l.contains(&agent_pid.to_string()))
         .unwrap_or_else(|| panic!("no row for {agent_pid}:\n{human}"));
-    assert!(row.contains("oom-kill") && row.contains(&agent_comm), "{row}");
+    assert!(
+        row.contains("oom-kill") && row.contains(&agent_comm),
+        "{row}"
+    );
     let out = env.run(&["explain", &agent_pid.to_string()]);
-    let text = String::from_utf8_lossy(&out.stdout).into_owned()
-        + &String::from_utf8_lossy(&out.stderr);
+    let text =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
     assert!(
         text.contains("oom-kill") && text.contains(&cg.memcg),
         "explain of a gone pid shows its death:\n{text}"
@@ -230,7 +238,10 @@ fn in_tracefs_namespace(name: &str) -> Option<PathBuf> {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
-    assert!(out.status.success(), "the run in a mount namespace failed:\n{text}");
+    assert!(
+        out.status.success(),
+        "the run in a mount namespace failed:\n{text}"
+    );
     assert!(text.contains("1 passed"), "the child ran no test:\n{text}");
     None
 }
@@ -414,10 +425,7 @@ fn watch_records_who_killed_a_tmux_client() {
     assert_eq!(hup["comm"], "tmux: client");
     assert_eq!(hup["class"], "multiplexer");
     assert!(kills.iter().all(|e| e["sender_pid"] != client_pid));
-    assert!(
-        kills.len() <= 2,
-        "at most one line per signal: {kills:#?}"
-    );
+    assert!(kills.len() <= 2, "at most one line per signal: {kills:#?}");
     assert!(
         audit(&env).iter().all(|e| e["pid"] != other_pid),
         "{other_comm} ({other_pid}) was recorded"
@@ -433,7 +441,10 @@ fn watch_records_who_killed_a_tmux_client() {
     let pid = watch.pid();
     let st = watch.stop(libc::SIGTERM);
     assert_eq!(st.code(), Some(0), "{st:?}");
-    assert!(!instance(&root, pid).exists(), "instance left after SIGTERM");
+    assert!(
+        !instance(&root, pid).exists(),
+        "instance left after SIGTERM"
+    );
 
     // SIGKILL leaves it behind; the next watch removes it.
     let killed = Watch::start(&env, "1s");
@@ -445,7 +456,11 @@ fn watch_records_who_killed_a_tmux_client() {
     assert!(stale.is_dir(), "a SIGKILLed watch cannot clean up");
     let next = Watch::start(&env, "1s");
     next.cycles(1, Duration::from_secs(30));
-    assert!(!stale.exists(), "the next start did not remove {}", stale.display());
+    assert!(
+        !stale.exists(),
+        "the next start did not remove {}",
+        stale.display()
+    );
     let pid = next.pid();
     assert_eq!(next.stop(libc::SIGTERM).code(), Some(0));
     assert!(!instance(&root, pid).exists());

@@ -70,7 +70,10 @@ fn audit(dir: &Path) -> Vec<serde_json::Value> {
 }
 
 fn opts() -> CycleOptions {
-    CycleOptions { dry_run: false }
+    CycleOptions {
+        dry_run: false,
+        ..CycleOptions::default()
+    }
 }
 
 /// Runs `before` on the process right before handing the signal to the
@@ -352,6 +355,7 @@ fn orphan_verdict(pid: i32, start_time: u64) -> Verdict {
         reason: String::new(),
         protected_by: None,
         rule: "name:x".into(),
+        young_of: None,
     }
 }
 

@@ -109,7 +109,13 @@ fn strays_die_first_and_nobody_else_is_touched() {
     assert!(env.run(&["reap"]).status.success());
     assert_eq!(adj_events(&env, orphan.pid).len(), 1);
     // Never lowered: a value above the target stays (target 500 here).
-    common::orphan_config(&env, &orphan, "1h", "60s", "[memory]\noom_score_adj = 500\n");
+    common::orphan_config(
+        &env,
+        &orphan,
+        "1h",
+        "60s",
+        "[memory]\noom_score_adj = 500\n",
+    );
     assert!(env.run(&["reap"]).status.success());
     assert_eq!(adj(orphan.pid), 1000);
     // 0 turns it off.
@@ -127,7 +133,10 @@ fn memory_config_errors_name_key_and_file() {
         ("[memory]\noom_score_adj = 1001\n", "oom_score_adj"),
         ("[memory]\noom_score_adj = -1\n", "oom_score_adj"),
         ("[memory]\npressure = \"some 10%\"\n", "pressure"),
-        ("[memory]\npressure_min_age = \"soon\"\n", "pressure_min_age"),
+        (
+            "[memory]\npressure_min_age = \"soon\"\n",
+            "pressure_min_age",
+        ),
         ("[check]\noom_window = \"x\"\n", "oom_window"),
         ("[memory]\nbogus = 1\n", "bogus"),
     ] {
@@ -147,7 +156,13 @@ fn memory_config_errors_name_key_and_file() {
     let out = env.run(&["config", "show"]);
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{out:?}");
-    for want in ["oom_score_adj = 900", "full 20% 2s", "5s", "oom_window", "2h"] {
+    for want in [
+        "oom_score_adj = 900",
+        "full 20% 2s",
+        "5s",
+        "oom_window",
+        "2h",
+    ] {
         assert!(text.contains(want), "config show lacks {want}:\n{text}");
     }
 }
@@ -177,7 +192,9 @@ fn watch_runs_a_cycle_at_once_under_real_memory_pressure() {
     let orphan = Proc::from_pid(String::from_utf8_lossy(&out.stdout).trim().parse().unwrap());
     common::wait_term_ignored(&orphan);
     common::wait_until(Duration::from_secs(5), || {
-        orphan.ppid().is_some_and(|p| p != std::process::id() as i32)
+        orphan
+            .ppid()
+            .is_some_and(|p| p != std::process::id() as i32)
     });
     // Interval and min_age 1h, grace 1h: only pressure can make a second
     // cycle, signal this orphan, and kill it.
@@ -200,7 +217,9 @@ fn watch_runs_a_cycle_at_once_under_real_memory_pressure() {
         .spawn()
         .unwrap();
     let lines = common::line_reader(watch.stdout.take().unwrap());
-    let first = lines.recv_timeout(Duration::from_secs(60)).expect("cycle 1");
+    let first = lines
+        .recv_timeout(Duration::from_secs(60))
+        .expect("cycle 1");
     assert!(first.contains("cycle 1"), "{first}");
     assert!(orphan.alive());
 

@@ -15,7 +15,8 @@ use std::time::{Duration, SystemTime};
 
 use serde::{Deserialize, Serialize};
 
-use crate::core::process::ProcKey;
+use crate::core::classify::Verdict;
+use crate::core::process::{ProcKey, Process, ProcessTable};
 
 // ---------------------------------------------------------------------------
 // /dev/kmsg records
@@ -538,9 +539,17 @@ fn unescape_mount(s: &str) -> String {
 // ---------------------------------------------------------------------------
 // Decisions
 
+/// Where the last cycle stopped reading.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KmsgPos {
+    pub boot_id: String,
+    /// `None`: nothing of this boot read yet.
+    pub last_seq: Option<u64>,
+}
+
 /// A process worth a death record, as the last cycle that saw it knew it:
 /// an agent, a family member, or a multiplexer server or client.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Watched {
     pub key: ProcKey,
     pub uid: u32,
@@ -552,6 +561,71 @@ pub struct Watched {
 
 /// The last-known table, by pid.
 pub type LastKnown = HashMap<i32, Watched>;
+
+/// A multiplexer process, server or client, by its comm: `tmux: server`,
+/// `tmux: client` (Linux tmux retitles both), or a listed multiplexer name
+/// (`tmux` on macOS, `screen`/`SCREEN`, `zellij`) with or without a tty.
+pub(crate) fn is_multiplexer_process(comm: &str, multiplexers: &[String]) -> bool {
+    multiplexers.iter().any(|m| {
+        comm.eq_ignore_ascii_case(m)
+            || comm
+                .strip_prefix(m.as_str())
+                .is_some_and(|rest| rest.starts_with(": "))
+    })
+}
+
+/// The most processes the last-known table keeps: a cycle on a host with
+/// more agents and multiplexer processes than this records the first ones
+/// (by pid) and says nothing of the rest.
+pub(crate) const LAST_KNOWN_MAX: usize = 8192;
+
+/// The class a non-agent multiplexer process is recorded with.
+pub(crate) const MULTIPLEXER_CLASS: &str = "multiplexer";
+
+/// Who a death record is kept for, as this cycle saw them: every agent
+/// (with its class), and every multiplexer server or client. Family
+/// members join here once families exist (their class is `leftover` or
+/// the class of the agent they belong to).
+pub(crate) fn last_known(
+    table: &ProcessTable,
+    verdicts: &[Verdict],
+    multiplexers: &[String],
+) -> LastKnown {
+    let mut out = LastKnown::new();
+    for v in verdicts {
+        if let Some(p) = table.get(v.pid) {
+            out.insert(v.pid, watched(p, v.class.as_str()));
+        }
+    }
+    for p in table.iter() {
+        if !p.kernel_thread
+            && !out.contains_key(&p.pid)
+            && is_multiplexer_process(&p.comm, multiplexers)
+        {
+            out.insert(p.pid, watched(p, MULTIPLEXER_CLASS));
+        }
+    }
+    if out.len() > LAST_KNOWN_MAX {
+        let mut pids: Vec<i32> = out.keys().copied().collect();
+        pids.sort_unstable();
+        for pid in &pids[LAST_KNOWN_MAX..] {
+            out.remove(pid);
+        }
+    }
+    out
+}
+
+fn watched(p: &Process, class: &str) -> Watched {
+    Watched {
+        key: ProcKey {
+            pid: p.pid,
+            start_time: p.start_time,
+        },
+        uid: p.uid,
+        comm: p.comm.clone(),
+        class: class.to_string(),
+    }
+}
 
 /// `event` of an audit line (SPEC "Deaths"; `reap` stays stray's own).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -6,6 +6,9 @@
 use std::collections::HashSet;
 use std::time::Duration;
 
+use serde::Serialize;
+
+use crate::core::classify::Class;
 use crate::core::process::ProcKey;
 
 /// The highest `oom_score_adj` (the kernel's `OOM_SCORE_ADJ_MAX`).
@@ -65,6 +68,19 @@ pub fn raised_value(current: i32, target: i32) -> Option<i32> {
 /// its own value again is raised again, silently.
 pub fn needs_audit(key: ProcKey, audited: &HashSet<ProcKey>) -> bool {
     !audited.contains(&key)
+}
+
+/// One `oom_score_adj` raise of this cycle (planned in a dry run).
+#[derive(Debug, Clone, Serialize)]
+pub struct Raise {
+    pub pid: i32,
+    pub start_time: u64,
+    pub comm: String,
+    pub class: Class,
+    pub from: Option<i32>,
+    pub to: i32,
+    /// `raised`, `would-raise`, or `failed: …`.
+    pub outcome: String,
 }
 
 /// Validates `[memory] oom_score_adj`: 0 (off) to 1000.
