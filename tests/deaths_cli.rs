@@ -139,7 +139,13 @@ fn a_real_oom_kill_is_recorded_once_and_reported() {
         "{check}"
     );
     assert_eq!(out.status.code(), Some(1), "check exits WARNING");
-    let prom = ok(&env.run(&["check", "--format", "prometheus"]));
+    let prom = env.run(&["check", "--format", "prometheus"]);
+    assert_eq!(prom.status.code(), Some(1), "WARNING in any format");
+    let prom = String::from_utf8_lossy(&prom.stdout).into_owned();
+    assert!(
+        prom.contains("# TYPE stray_oom_kills_total counter"),
+        "{prom}"
+    );
     assert!(
         prom.contains("stray_oom_kills_total{class=\"headless\"} 1"),
         "{prom}"

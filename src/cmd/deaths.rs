@@ -35,45 +35,31 @@ pub(crate) const RAISED_MAX: usize = 8192;
 
 /// OOM kills since the state's kernel-log position, recorded when their
 /// victim was watched at the last cycle (the state's last-known table) or
-/// matches the agent names; the position moves on. `None` position and an
-/// unreadable log: nothing recorded, said once, the cycle goes on.
+/// its comm is one of the agent names; the position moves on. `Err`: why
+/// the kernel log cannot be read (no privilege): nothing recorded.
 pub(crate) fn oom_kills(
     state: &mut State,
     boot_id: Option<&str>,
     agent_names: &[String],
-) -> Vec<Event> {
+) -> Result<Vec<Event>, String> {
     let Some(boot_id) = boot_id else {
-        return Vec::new();
+        return Err("the boot id is unknown".to_string());
     };
-    let mut reader = match kmsg::KmsgReader::open(Path::new(kmsg::DEV_KMSG)) {
-        Ok(r) => r,
-        Err(e) => {
-            say_once(
-                &KMSG_SAID,
-                &format!(
-                    "OOM kills are not recorded: {} ({}); run as root or with CAP_SYSLOG (see `stray doctor`)",
-                    kmsg::DEV_KMSG,
-                    kmsg::why_unreadable(&e)
-                ),
-            );
-            return Vec::new();
-        }
+    let unread = |why: String| {
+        format!(
+            "OOM kills are not recorded: {}: {why}; run as root or with CAP_SYSLOG (see `stray doctor`)",
+            kmsg::DEV_KMSG
+        )
     };
-    let read = match kmsg::read_oom_kills(
+    let mut reader = kmsg::KmsgReader::open(Path::new(kmsg::DEV_KMSG))
+        .map_err(|e| unread(kmsg::why_unreadable(&e)))?;
+    let read = kmsg::read_oom_kills(
         &mut reader,
         state.kmsg.as_ref(),
         boot_id,
         kmsg::Limits::default(),
-    ) {
-        Ok(r) => r,
-        Err(e) => {
-            say_once(
-                &KMSG_SAID,
-                &format!("OOM kills are not recorded: {}: {e}", kmsg::DEV_KMSG),
-            );
-            return Vec::new();
-        }
-    };
+    )
+    .map_err(|e| unread(e.to_string()))?;
     if read.lost > 0 {
         msg::warn(&format!(
             "{}: {} kernel log records were overwritten before they were read; an OOM kill among them is not recorded",
@@ -86,14 +72,21 @@ pub(crate) fn oom_kills(
     let matches = |comm: &str| agent_names.iter().any(|n| n == comm);
     let now_wall = SystemTime::now();
     let now_boot = kmsg::now_monotonic_usec();
-    read.kills
+    Ok(read
+        .kills
         .iter()
         .filter_map(|k| {
             let ts = deaths::rfc3339(deaths::wall_time(k.ts_usec, now_wall, now_boot));
             deaths::decide_oom(k, &table, &matches, &ts)
         })
         .map(death_event)
-        .collect()
+        .collect())
+}
+
+/// Says once per process why OOM kills are not recorded (a `watch` runs
+/// many cycles).
+pub(crate) fn kmsg_unreadable(why: &str) {
+    say_once(&KMSG_SAID, why);
 }
 
 /// A death as an audit line.

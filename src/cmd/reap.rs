@@ -309,7 +309,12 @@ fn record(log: &AuditLog, events: &[Event]) -> Result<()> {
 /// OOM kills since the last cycle (Linux: the kernel log).
 fn oom_kills(s: &Settings, state: &mut State, boot_id: Option<&str>) -> Vec<Event> {
     #[cfg(target_os = "linux")]
-    return crate::cmd::deaths::oom_kills(state, boot_id, &s.config.matching.names);
+    return crate::cmd::deaths::oom_kills(state, boot_id, &s.config.matching.names).unwrap_or_else(
+        |why| {
+            crate::cmd::deaths::kmsg_unreadable(&why);
+            Vec::new()
+        },
+    );
     #[cfg(not(target_os = "linux"))]
     {
         let _ = (s, state, boot_id);

@@ -352,6 +352,7 @@ mod tests {
             reap: Some(CycleReport::default()),
             pty: Some((12, 4096, 0.29, Status::Ok)),
             notes: vec![],
+            pressure: false,
         };
         assert_eq!(
             render_line(&l),
