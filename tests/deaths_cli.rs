@@ -492,4 +492,26 @@ fn watch_without_tracefs_says_so_once_and_runs() {
         "tracefs is missing: said once, not per cycle:\n{err}"
     );
     assert_eq!(watch.stop(libc::SIGTERM).code(), Some(0));
+    // doctor says how to get it, without failing over an optional feature.
+    let (doc, _) = env.json(&["doctor"]);
+    let c = doc["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "signals")
+        .cloned()
+        .unwrap_or_else(|| panic!("{doc}"));
+    assert_eq!(c["ok"], true, "{c}");
+    assert!(
+        c["fix"].as_str().unwrap().contains("mount -t tracefs"),
+        "{c}"
+    );
+    let kmsg = doc["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "oom-kills")
+        .cloned()
+        .unwrap();
+    assert_eq!(kmsg["ok"], true, "{kmsg}");
 }
