@@ -45,6 +45,7 @@ mod senses {
     use crate::core::deaths::LastKnown;
     use crate::store::audit::AuditLog;
 
+    #[derive(Clone, Copy, PartialEq, Eq)]
     pub(crate) enum Woke {
         Pressure,
         Signals,
@@ -199,13 +200,13 @@ pub(crate) fn watch(
             && started.elapsed() < args.interval
         {
             let left = args.interval.saturating_sub(started.elapsed());
-            match senses.wait(left.min(Duration::from_millis(100))) {
-                Woke::Pressure => {
-                    pressure = true;
-                    break;
-                }
-                Woke::Signals => senses.drain(&last_known, &log),
-                Woke::Nothing => {}
+            let woke = senses.wait(left.min(Duration::from_millis(100)));
+            // Every slice, not only when poll says so: whether poll wakes
+            // for a single trace event depends on the kernel.
+            senses.drain(&last_known, &log);
+            if woke == Woke::Pressure {
+                pressure = true;
+                break;
             }
         }
     }
