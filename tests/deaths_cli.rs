@@ -335,6 +335,25 @@ fn watch_records_who_killed_a_tmux_client() {
     let Some(root) = in_tracefs_namespace("watch_records_who_killed_a_tmux_client") else {
         return;
     };
+    // An interval no cycle fits in: a loaded host, where each cycle overruns
+    // its interval. Trace events must not wait for a quiet moment.
+    let (env, watch) = web_terminal_kills_a_tmux_client(&root, "10ms");
+    let pid = watch.pid();
+    assert_eq!(watch.stop(libc::SIGTERM).code(), Some(0));
+    assert!(
+        !instance(&root, pid).exists(),
+        "instance left after SIGTERM"
+    );
+    drop(env);
+    let (env, watch) = web_terminal_kills_a_tmux_client(&root, "1s");
+    instance_cleanup(&root, &env, watch);
+}
+
+/// The scenario: a real `tmux attach` under a web terminal's pty, killed by
+/// it while `stray watch --interval INTERVAL` runs; returns the env and the
+/// running watch.
+fn web_terminal_kills_a_tmux_client(root: &Path, interval: &str) -> (TestEnv, Watch) {
+    let root = root.to_path_buf();
     let mut env = TestEnv::new();
     let helper = compile_helper(env.dir.path());
     let (term_comm, term_bin) = copy_as(env.dir.path(), &helper, "wt");
@@ -343,7 +362,7 @@ fn watch_records_who_killed_a_tmux_client() {
     let (_, sleeper) = env.agent_bin("wa");
     let tmux = common::Tmux::start(&env, &format!("{} 300", sleeper.display()));
 
-    let watch = Watch::start(&env, "1s");
+    let watch = Watch::start(&env, interval);
     watch.cycles(1, Duration::from_secs(30));
     assert!(
         instance(&root, watch.pid()).is_dir(),
@@ -443,24 +462,26 @@ fn watch_records_who_killed_a_tmux_client() {
         "{human}"
     );
 
-    // SIGTERM: the instance goes with the watch.
+    drop(tmux);
+    (env, watch)
+}
+
+/// SIGTERM removes the watch's instance; SIGKILL cannot, and the next start
+/// removes it.
+fn instance_cleanup(root: &Path, env: &TestEnv, watch: Watch) {
     let pid = watch.pid();
     let st = watch.stop(libc::SIGTERM);
     assert_eq!(st.code(), Some(0), "{st:?}");
-    assert!(
-        !instance(&root, pid).exists(),
-        "instance left after SIGTERM"
-    );
+    assert!(!instance(root, pid).exists(), "instance left after SIGTERM");
 
-    // SIGKILL leaves it behind; the next watch removes it.
-    let killed = Watch::start(&env, "1s");
+    let killed = Watch::start(env, "1s");
     killed.cycles(1, Duration::from_secs(30));
-    let stale = instance(&root, killed.pid());
+    let stale = instance(root, killed.pid());
     assert!(stale.is_dir());
     let st = killed.stop(libc::SIGKILL);
     assert_eq!(st.signal(), Some(libc::SIGKILL));
     assert!(stale.is_dir(), "a SIGKILLed watch cannot clean up");
-    let next = Watch::start(&env, "1s");
+    let next = Watch::start(env, "1s");
     next.cycles(1, Duration::from_secs(30));
     assert!(
         !stale.exists(),
@@ -469,7 +490,7 @@ fn watch_records_who_killed_a_tmux_client() {
     );
     let pid = next.pid();
     assert_eq!(next.stop(libc::SIGTERM).code(), Some(0));
-    assert!(!instance(&root, pid).exists());
+    assert!(!instance(root, pid).exists());
 }
 
 #[test]

@@ -194,18 +194,23 @@ pub(crate) fn watch(
         out.write_all(text.as_bytes())?;
         out.flush()?;
         // A reload cuts the wait short: the new config acts at once; so
-        // does memory pressure. Signals traced meanwhile are recorded.
-        while !STOP.load(Ordering::SeqCst)
-            && !RELOAD.load(Ordering::SeqCst)
-            && started.elapsed() < args.interval
-        {
+        // does memory pressure. Signals traced meanwhile are recorded, also
+        // when the cycle overran the interval (then the trigger and the
+        // pipe are still looked at once: a loaded host must not starve them).
+        loop {
             let left = args.interval.saturating_sub(started.elapsed());
             let woke = senses.wait(left.min(Duration::from_millis(100)));
-            // Every slice, not only when poll says so: whether poll wakes
-            // for a single trace event depends on the kernel.
+            // Every time, not only when poll says so: whether poll wakes for
+            // a single trace event depends on the kernel.
             senses.drain(&last_known, &log);
             if woke == Woke::Pressure {
                 pressure = true;
+                break;
+            }
+            if STOP.load(Ordering::SeqCst)
+                || RELOAD.load(Ordering::SeqCst)
+                || started.elapsed() >= args.interval
+            {
                 break;
             }
         }
