@@ -13,7 +13,7 @@ use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, SystemTime};
 
-use crate::core::classify::{Class, Policy, Verdict};
+use crate::core::classify::Verdict;
 use crate::core::deaths::{self, DeathEvent, LastKnown};
 use crate::core::memory::{self, AdjCandidate, Raise};
 use crate::core::process::{ProcKey, ProcessTable};
@@ -119,17 +119,6 @@ pub(crate) fn say_once(flag: &AtomicBool, text: &str) {
     }
 }
 
-/// Is this verdict a stray as far as `oom_score_adj` goes: an orphan (or,
-/// with families, a leftover) that stray would reap, young ones included.
-fn stray_kind(v: &Verdict) -> Option<memory::StrayKind> {
-    let base = match v.class {
-        Class::Young => v.young_of?,
-        c if v.policy == Policy::Reap => c,
-        _ => return None,
-    };
-    memory::stray_kind(base.as_str(), None)
-}
-
 /// Raises the strays' `oom_score_adj` to `target` (or, `dry_run`, says it
 /// would); returns the report lines and the audit lines (once per
 /// (pid, start time), remembered in `raised`).
@@ -144,7 +133,7 @@ pub(crate) fn raise_strays(
     let cands: Vec<AdjCandidate> = verdicts
         .iter()
         .filter_map(|v| {
-            let kind = stray_kind(v)?;
+            let kind = memory::verdict_stray_kind(v)?;
             Some(AdjCandidate {
                 key: v.key(),
                 kind: Some(kind),
@@ -275,7 +264,7 @@ impl Senses {
     }
 
     /// Records the fatal signals the tracer saw to watched processes.
-    pub(crate) fn drain(&mut self, last_known: &LastKnown, log: &AuditLog) {
+    pub(crate) fn drain(&mut self, s: &Settings, last_known: &LastKnown, log: &AuditLog) {
         let Some(t) = self.tracer.as_mut() else {
             return;
         };
@@ -294,6 +283,8 @@ impl Senses {
             ));
         }
         let own = [std::process::id() as i32];
+        let known = with_late_multiplexers(s, last_known, &read.events);
+        let last_known = known.as_ref().unwrap_or(last_known);
         let now_wall = SystemTime::now();
         let now_boot = kmsg::now_monotonic_usec();
         let events: Vec<Event> = read
@@ -313,6 +304,35 @@ impl Senses {
             msg::error(&format!("{e:#}"));
         }
     }
+}
+
+/// `last_known` plus the multiplexer processes that signals reached but no
+/// cycle has seen yet (a tmux client attached and killed between two
+/// cycles): their class follows from their comm alone. Read from `/proc`
+/// while they are still there (a SIGHUP's target usually is); `None` when
+/// there is none to add.
+fn with_late_multiplexers(
+    s: &Settings,
+    last_known: &LastKnown,
+    events: &[deaths::SignalEvent],
+) -> Option<LastKnown> {
+    let late: Vec<&deaths::SignalEvent> = events
+        .iter()
+        .filter(|ev| !last_known.contains_key(&ev.target_pid))
+        .filter(|ev| deaths::is_multiplexer_process(&ev.target_comm, &s.config.multiplexers))
+        .collect();
+    if late.is_empty() {
+        return None;
+    }
+    let mut known = last_known.clone();
+    for ev in late {
+        if let Ok(Some(p)) = crate::sys::proc::read_one(&s.proc_root, ev.target_pid) {
+            if p.comm == ev.target_comm {
+                known.insert(p.pid, deaths::watched(&p, deaths::MULTIPLEXER_CLASS));
+            }
+        }
+    }
+    Some(known)
 }
 
 fn open_tracer() -> Option<Tracer> {

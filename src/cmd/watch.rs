@@ -62,7 +62,7 @@ mod senses {
             std::thread::sleep(timeout);
             Woke::Nothing
         }
-        pub(crate) fn drain(&mut self, _: &LastKnown, _: &AuditLog) {}
+        pub(crate) fn drain(&mut self, _: &crate::Settings, _: &LastKnown, _: &AuditLog) {}
     }
 }
 #[cfg(not(target_os = "linux"))]
@@ -202,7 +202,7 @@ pub(crate) fn watch(
             let woke = senses.wait(left.min(Duration::from_millis(100)));
             // Every time, not only when poll says so: whether poll wakes for
             // a single trace event depends on the kernel.
-            senses.drain(&last_known, &log);
+            senses.drain(&s, &last_known, &log);
             if woke == Woke::Pressure {
                 pressure = true;
                 break;
@@ -215,7 +215,7 @@ pub(crate) fn watch(
             }
         }
     }
-    senses.drain(&last_known, &log);
+    senses.drain(&s, &last_known, &log);
     drop(senses);
     msg::info(&format!(
         "stopped after {}",

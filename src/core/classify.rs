@@ -992,6 +992,14 @@ mod tests {
         let mut r = rules();
         r.policy.headless = Policy::Reap;
         assert_eq!(classify_one(&b, &r, 201).class, Class::Young);
+        // A young verdict says what it will be: the raise of oom_score_adj
+        // takes young orphans, not young headless processes.
+        assert_eq!(classify_one(&b, &r, 201).young_of, Some(Class::Headless));
+        assert_eq!(
+            classify_one(&b, &rules(), 200).young_of,
+            Some(Class::Orphan)
+        );
+        assert_eq!(classify_one(&b, &rules(), 201).young_of, None);
     }
 
     #[test]

@@ -615,7 +615,8 @@ pub(crate) fn last_known(
     out
 }
 
-fn watched(p: &Process, class: &str) -> Watched {
+/// `p` as a death record would name it, with `class`.
+pub(crate) fn watched(p: &Process, class: &str) -> Watched {
     Watched {
         key: ProcKey {
             pid: p.pid,
@@ -807,6 +808,66 @@ pub fn decide_signal(
 
 #[cfg(test)]
 mod tests {
+    use crate::core::classify::testkit::{self, rules};
+    use crate::core::classify::Classifier;
+
+    #[test]
+    fn multiplexer_processes_by_comm() {
+        let m: Vec<String> = ["tmux", "screen", "zellij"].map(String::from).to_vec();
+        for comm in [
+            "tmux: server",
+            "tmux: client",
+            "tmux",
+            "SCREEN",
+            "screen",
+            "zellij",
+        ] {
+            assert!(is_multiplexer_process(comm, &m), "{comm}");
+        }
+        for comm in ["tmuxinator", "bash", "tmux:client", "screenfetch", ""] {
+            assert!(!is_multiplexer_process(comm, &m), "{comm}");
+        }
+        assert!(!is_multiplexer_process(
+            "tmux: client",
+            &["screen".to_string()]
+        ));
+    }
+
+    #[test]
+    fn last_known_holds_agents_with_their_class_and_multiplexer_processes() {
+        let mut b = testkit::table();
+        b.tmux_server(100, &[3])
+            .agent(102, 100, Some(crate::core::process::Tty::Pts(3)));
+        b.agent(200, 1, None);
+        b.proc_(300, 1, "tmux: client");
+        b.proc_(301, 1, "bash");
+        let (t, f) = b.build();
+        let r = rules();
+        let c = Classifier::new(&t, &f, &r);
+        let verdicts = c.verdicts(false);
+        let known = last_known(&t, &verdicts, &r.multiplexers);
+        let class = |pid: i32| known.get(&pid).map(|w| w.class.as_str());
+        assert_eq!(class(102), Some("protected"));
+        assert_eq!(class(200), Some("orphan"));
+        assert_eq!(class(100), Some(MULTIPLEXER_CLASS));
+        assert_eq!(class(300), Some(MULTIPLEXER_CLASS));
+        assert_eq!(class(301), None);
+        assert_eq!(known[&200].key.start_time, t.get(200).unwrap().start_time);
+        assert_eq!(known.len(), 4);
+    }
+
+    #[test]
+    fn last_known_is_bounded() {
+        let mut b = testkit::table();
+        for pid in 2..(LAST_KNOWN_MAX as i32 + 50) {
+            b.proc_(pid, 1, "tmux: client");
+        }
+        let (t, _) = b.build();
+        let known = last_known(&t, &[], &["tmux".to_string()]);
+        assert_eq!(known.len(), LAST_KNOWN_MAX);
+        assert!(known.contains_key(&2), "the lowest pids are kept");
+    }
+
     use super::*;
 
     const REAL_OOM: &[u8] = include_bytes!("../../tests/fixtures/kmsg/oom-memcg-v1.kmsg");
