@@ -264,6 +264,11 @@ impl Senses {
     }
 
     /// Records the fatal signals the tracer saw to watched processes.
+    /// Closes the trigger and the tracer (its instance is removed).
+    pub(crate) fn close(self) {
+        drop(self);
+    }
+
     pub(crate) fn drain(&mut self, s: &Settings, last_known: &LastKnown, log: &AuditLog) {
         let Some(t) = self.tracer.as_mut() else {
             return;

@@ -63,6 +63,7 @@ mod senses {
             Woke::Nothing
         }
         pub(crate) fn drain(&mut self, _: &crate::Settings, _: &LastKnown, _: &AuditLog) {}
+        pub(crate) fn close(self) {}
     }
 }
 #[cfg(not(target_os = "linux"))]
@@ -216,7 +217,7 @@ pub(crate) fn watch(
         }
     }
     senses.drain(&s, &last_known, &log);
-    drop(senses);
+    senses.close();
     msg::info(&format!(
         "stopped after {}",
         crate::core::health::plural(n as usize, "cycle")
