@@ -10,6 +10,7 @@ pub(crate) mod config;
 #[cfg(target_os = "linux")]
 pub(crate) mod deaths;
 pub(crate) mod doctor;
+pub(crate) mod hooks;
 pub(crate) mod log;
 pub(crate) mod pty;
 pub(crate) mod reap;
