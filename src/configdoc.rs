@@ -91,11 +91,7 @@ pub const KEYS: &[(&str, &str, &str)] = &[
         r#"string (a size: "4GiB", "512MiB", bytes)"#,
         r#""12GiB""#,
     ),
-    (
-        "memory.oom_score_adj",
-        "integer, 0 to 1000 (0: off)",
-        "500",
-    ),
+    ("memory.oom_score_adj", "integer, 0 to 1000 (0: off)", "500"),
     (
         "memory.pressure",
         r#"string: "some|full THRESHOLD WINDOW", or "off""#,

@@ -435,10 +435,17 @@ fn web_terminal_kills_a_tmux_client(root: &Path, interval: &str) -> (TestEnv, Wa
     assert_eq!(other.wait().unwrap().signal(), Some(libc::SIGTERM));
 
     // The WebSocket closes: SIGHUP, then SIGKILL, to the client.
+    let client_comm = std::fs::read_to_string(format!("/proc/{client_pid}/comm"));
+    assert!(
+        client_comm
+            .as_deref()
+            .is_ok_and(|c| c.trim_end() == "tmux: client"),
+        "the client {client_pid} is gone before the web terminal closed: {client_comm:?}"
+    );
     term.stdin.as_mut().unwrap().write_all(b"close\n").unwrap();
     line.clear();
     out.read_line(&mut line).unwrap();
-    assert_eq!(line, "done\n");
+    assert_eq!(line, "done 0 0\n", "the web terminal's kill(2) calls");
     let _ = term.wait();
 
     let found = common::wait_until(Duration::from_secs(20), || {

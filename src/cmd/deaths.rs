@@ -300,6 +300,7 @@ impl Senses {
                 let ts = deaths::rfc3339(deaths::wall_time(ev.ts_usec, now_wall, now_boot));
                 deaths::decide_signal(ev, last_known, &own, &ts).ok()
             })
+            .map(unseen_unknown)
             .map(crate::cmd::deaths::death_event)
             .collect();
         for e in &events {
@@ -313,9 +314,10 @@ impl Senses {
 
 /// `last_known` plus the multiplexer processes that signals reached but no
 /// cycle has seen yet (a tmux client attached and killed between two
-/// cycles): their class follows from their comm alone. Read from `/proc`
-/// while they are still there (a SIGHUP's target usually is); `None` when
-/// there is none to add.
+/// cycles): their class follows from their comm alone. Start time and uid
+/// come from `/proc` while the process is still there; a SIGKILLed one is
+/// often reaped before the events are read, and is recorded without them
+/// ([`UNSEEN`] marks it). `None` when there is none to add.
 fn with_late_multiplexers(
     s: &Settings,
     last_known: &LastKnown,
@@ -331,13 +333,36 @@ fn with_late_multiplexers(
     }
     let mut known = last_known.clone();
     for ev in late {
-        if let Ok(Some(p)) = crate::sys::proc::read_one(&s.proc_root, ev.target_pid) {
-            if p.comm == ev.target_comm {
-                known.insert(p.pid, deaths::watched(&p, deaths::MULTIPLEXER_CLASS));
+        let seen = match crate::sys::proc::read_one(&s.proc_root, ev.target_pid) {
+            Ok(Some(p)) if p.comm == ev.target_comm => {
+                deaths::watched(&p, deaths::MULTIPLEXER_CLASS)
             }
-        }
+            _ => deaths::Watched {
+                key: crate::core::process::ProcKey {
+                    pid: ev.target_pid,
+                    start_time: UNSEEN,
+                },
+                uid: 0,
+                comm: ev.target_comm.clone(),
+                class: deaths::MULTIPLEXER_CLASS.to_string(),
+            },
+        };
+        known.insert(ev.target_pid, seen);
     }
     Some(known)
+}
+
+/// The start time of a process recorded without ever being read (no
+/// process but the kernel's first starts at tick 0 of the boot).
+const UNSEEN: u64 = 0;
+
+/// A death of a process never read from `/proc`: start time and uid unknown.
+fn unseen_unknown(mut d: DeathEvent) -> DeathEvent {
+    if d.start_time == Some(UNSEEN) {
+        d.start_time = None;
+        d.uid = None;
+    }
+    d
 }
 
 fn open_tracer() -> Option<Tracer> {

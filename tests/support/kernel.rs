@@ -65,10 +65,10 @@ int main(int argc, char **argv) {
         }
         char line[16];
         if (read(0, line, sizeof line) <= 0) return 1;
-        kill(c, SIGHUP);
-        kill(c, SIGKILL);
+        int hup = kill(c, SIGHUP);
+        int kil = kill(c, SIGKILL);
         waitpid(c, 0, 0);
-        printf("done\n");
+        printf("done %d %d\n", hup, kil);
         fflush(stdout);
         return 0;
     }
