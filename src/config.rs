@@ -38,6 +38,14 @@ struct RawConfig {
     check: RawCheck,
     #[serde(default)]
     sockets: RawSockets,
+    #[serde(default)]
+    watch: RawWatch,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawWatch {
+    full_every: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -131,6 +139,9 @@ pub struct Config {
     pub rss_crit: u64,
     pub stall: Duration,
     pub ports: Vec<u16>,
+    /// `watch`: a full cycle at least this often; ticks in between re-read
+    /// only what changed. Zero: every tick is a full cycle.
+    pub full_every: Duration,
 }
 
 impl Default for Config {
@@ -276,6 +287,7 @@ impl Config {
             rss_crit,
             stall: dur("sockets.stall", raw.sockets.stall, "30s")?,
             ports,
+            full_every: dur("watch.full_every", raw.watch.full_every, "1m")?,
         })
     }
 
@@ -357,6 +369,10 @@ impl Config {
             "\n[sockets]\nstall = {}\nports = [{}]\n",
             toml_str(&humantime::format_duration(self.stall).to_string()),
             ports.join(", ")
+        );
+        s += &format!(
+            "\n[watch]\nfull_every = {}\n",
+            toml_str(&humantime::format_duration(self.full_every).to_string())
         );
         s
     }
@@ -546,6 +562,9 @@ mod tests {
         assert_eq!(defaults.policy.orphan, Policy::Reap);
         assert_eq!(defaults.policy.unmanaged, Policy::Report);
         assert_eq!(defaults.rss_crit, 8 << 30);
+        assert_eq!(defaults.full_every, Duration::from_secs(60));
+        let off = parse("[watch]\nfull_every = \"0s\"\n").unwrap();
+        assert_eq!(parse(&off.to_toml()).unwrap().full_every, Duration::ZERO);
     }
 
     #[test]
@@ -577,6 +596,9 @@ mod tests {
             ),
             ("[check]\nrss_warn = \"lots\"", "check.rss_warn"),
             ("[sockets]\nports = [70000]", "sockets.ports"),
+            ("[watch]\nfull_every = \"often\"", "watch.full_every"),
+            ("[watch]\nfull_every = 60", "watch.full_every"),
+            ("[watch]\nfull = \"1m\"", "full"),
             ("[protect]\npids = [-1]", "protect.pids"),
             ("[protect]\npids = [5, 0]", "protect.pids"),
             ("audit_log = \"audit.jsonl\"", "audit_log"),

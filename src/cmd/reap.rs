@@ -49,6 +49,8 @@ pub struct CycleReport {
     pub actions: Vec<ActionReport>,
     pub classes: Vec<(Class, usize)>,
     pub notes: Vec<String>,
+    /// What this cycle saw, for `watch`'s quiet ticks until the next one.
+    pub(crate) seen: Option<Box<crate::core::incremental::Seen>>,
 }
 
 /// Knobs of one cycle.
@@ -139,12 +141,44 @@ pub fn cycle(
         }
         saved?;
     }
+    let seen = crate::core::incremental::after_full(
+        &sv.table,
+        &sv.facts,
+        &sv.verdicts,
+        &s.config.rules(std::process::id() as i32),
+        quiet_ticks_blocked(real, &actions, &state, &notes),
+        s.config.full_every.as_secs_f64(),
+    );
     Ok(CycleReport {
         dry_run: !real,
         actions,
         classes: summarize(&sv.verdicts),
         notes,
+        seen: Some(Box::new(seen)),
     })
+}
+
+/// Why `watch` may not skip the next full cycles: this cycle acted or
+/// left escalation pending (grace runs on the clock), or had something to
+/// say; each is looked at again by the next full cycle.
+fn quiet_ticks_blocked(
+    real: bool,
+    actions: &[ActionReport],
+    state: &State,
+    notes: &[String],
+) -> Option<String> {
+    if !real {
+        Some("a dry run".to_string())
+    } else if !actions.is_empty() {
+        Some(format!(
+            "{} acted on",
+            crate::core::health::plural(actions.len(), "process")
+        ))
+    } else if !state.reap.is_empty() {
+        Some("escalation pending".to_string())
+    } else {
+        notes.first().map(|n| format!("a note: {n}"))
+    }
 }
 
 /// The report lines of a plan, before anything is sent: a signal shows as
@@ -299,6 +333,7 @@ fn wait_cycle(
         actions: escalation_steps(all),
         classes: report.classes,
         notes,
+        seen: None,
     })
 }
 

@@ -10,8 +10,12 @@
 //! and runs a cycle with it at once; a config that does not load is
 //! reported and the previous one kept, so a typo never stops the watchdog.
 //! Sleeps are sliced so a signal is noticed within a tenth of a second.
-//! Nothing is kept from one cycle to the next but the cycle counter and the
-//! config, so memory and open fds stay flat.
+//! Between full cycles a tick may be quiet (`cmd::quiet`): it reads only
+//! what can change a verdict and runs the full cycle when anything did, and
+//! at least every `[watch] full_every`. Kept from one tick to the next: the
+//! cycle counter, the config, and what the last full cycle saw (a pidfd per
+//! watched process, replaced at each full cycle), so memory and open fds
+//! stay flat.
 //!
 //! Output: one line per cycle; with `--format json`, one compact JSON
 //! document per cycle (JSON lines), since a run has no single document.
@@ -105,6 +109,8 @@ pub(crate) struct CycleLine {
     pub reap: Option<CycleReport>,
     pub pty: Option<(u64, u64, f64, Status)>,
     pub notes: Vec<String>,
+    /// A quiet tick: no full cycle ran (see `cmd::quiet`).
+    pub quiet: bool,
 }
 
 pub(crate) fn watch(
@@ -127,13 +133,23 @@ pub(crate) fn watch(
         humantime::format_duration(args.interval)
     ));
     let mut n = 0u64;
+    let mut quiet = crate::cmd::quiet::QuietTicks::default();
     while !STOP.load(Ordering::SeqCst) {
         if RELOAD.swap(false, Ordering::SeqCst) {
             reload_settings(&mut s, reload);
+            quiet.reset();
         }
         n += 1;
         let started = Instant::now();
-        let line = run_cycle(&s, &dir, &opts, signaller.as_mut(), lock_wait, n);
+        let line = match quiet.tick(&s, &dir, lock_wait, n) {
+            Some(line) => line,
+            None => {
+                quiet.before_full(&s);
+                let line = run_cycle(&s, &dir, &opts, signaller.as_mut(), lock_wait, n);
+                quiet.after_full(&s, line.reap.as_ref());
+                line
+            }
+        };
         for note in &line.notes {
             msg::warn(note);
         }
@@ -185,17 +201,24 @@ fn run_cycle(
         Ok(r) => line.reap = Some(r),
         Err(e) => line.notes.push(format!("reap: {e:#}")),
     }
-    match sample(s, dir) {
+    match sample(s, dir, true) {
         Ok(p) => line.pty = Some(p),
         Err(e) => line.notes.push(format!("pty: {e:#}")),
     }
     line
 }
 
-fn sample(s: &Settings, dir: &StateDir) -> Result<(u64, u64, f64, Status)> {
+/// A PTY sample into the state. `holders`: also scan every process's fds
+/// for the highest index held (a full cycle's cost; quiet ticks skip it).
+pub(crate) fn sample(
+    s: &Settings,
+    dir: &StateDir,
+    holders: bool,
+) -> Result<(u64, u64, f64, Status)> {
     let counts = crate::sys::pty::counts(&s.proc_root)?;
-    let highest = crate::sys::pty::holders(&s.proc_root)
-        .ok()
+    let highest = holders
+        .then(|| crate::sys::pty::holders(&s.proc_root).ok())
+        .flatten()
         .and_then(|h| h.highest_index());
     crate::cmd::pty::record_into(
         dir,
@@ -272,6 +295,7 @@ pub(crate) fn to_json(l: &CycleLine) -> serde_json::Value {
             "used": used, "max": max, "percent": (pct * 100.0).round() / 100.0, "status": st,
         })),
         "notes": l.notes,
+        "quiet": l.quiet,
     })
 }
 
@@ -287,6 +311,7 @@ mod tests {
             reap: Some(CycleReport::default()),
             pty: Some((12, 4096, 0.29, Status::Ok)),
             notes: vec![],
+            quiet: false,
         };
         assert_eq!(
             render_line(&l),

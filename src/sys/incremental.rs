@@ -1,0 +1,212 @@
+//! The reads of a quiet `watch` tick (Linux): one listing of `/proc` with
+//! each entry's inode number, the pidfds of the watched processes polled
+//! once, the stat of the few processes that decide a verdict and of the new
+//! ones, and the multiplexer servers' PTY masters. What to read comes from
+//! [`Seen`]; what it means is decided by `core::incremental`, not here.
+//!
+//! New processes are told by the listing alone: a `/proc/PID` inode is made
+//! when the process is first looked up and dropped when it is reaped, so a
+//! pid that is another process since the last listing has another inode
+//! number (an inode evicted under memory pressure also gets a new one: it
+//! costs one stat read, which shows the same start time).
+
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use nix::dir::Dir;
+use nix::fcntl::OFlag;
+use nix::sys::stat::Mode;
+
+use crate::config::MatchRules;
+use crate::core::incremental::{Learned, Seen};
+use crate::core::process::{PidMap, ProcKey, Process, ProcessTable};
+use crate::sys::proc::{parse_pid, read_one, LiveSource, ProcSource};
+
+/// `/proc` as listed: pid → inode number of `/proc/PID`.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Listing(PidMap<u64>);
+
+/// Lists `/proc`: one `getdents` pass, no file opened per process.
+pub(crate) fn list(root: &Path) -> Result<Listing> {
+    let mut dir = Dir::open(
+        root,
+        OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )
+    .with_context(|| format!("cannot list {}", root.display()))?;
+    let mut pids = PidMap::default();
+    for entry in dir.iter() {
+        let entry = entry.with_context(|| format!("cannot list {}", root.display()))?;
+        if let Some(pid) = parse_pid(entry.file_name().to_bytes()) {
+            pids.insert(pid, entry.ino());
+        }
+    }
+    Ok(Listing(pids))
+}
+
+/// What a tick keeps between ticks: the last listing and a pidfd per
+/// watched process.
+pub(crate) struct Watcher {
+    root: PathBuf,
+    listed: Listing,
+    pidfds: Vec<(ProcKey, OwnedFd)>,
+    /// Watched processes no pidfd could be opened for (gone already, or a
+    /// kernel without pidfds): every tick is then a full cycle.
+    unwatched: Vec<ProcKey>,
+    /// More processes to watch than [`MAX_PIDFDS`]: how many.
+    too_many: Option<usize>,
+}
+
+/// At most this many pidfds are held (agents, their ancestors and the
+/// multiplexer servers: a few dozen on a busy machine).
+pub(crate) const MAX_PIDFDS: usize = 256;
+
+impl Watcher {
+    /// After a full cycle: `listed` was taken before it read its table.
+    /// Each pidfd is opened first, then the start time checked through the
+    /// pid, so it refers to the process the cycle saw.
+    pub(crate) fn arm(root: &Path, seen: &Seen, listed: Listing) -> Watcher {
+        let mut w = Watcher {
+            root: root.to_path_buf(),
+            listed,
+            pidfds: Vec::new(),
+            unwatched: Vec::new(),
+            too_many: None,
+        };
+        let keys = seen.watched_keys();
+        if keys.len() > MAX_PIDFDS {
+            // Not worth the fds: every tick is a full cycle.
+            w.too_many = Some(keys.len());
+            return w;
+        }
+        for key in keys {
+            let fd = crate::sys::signal::pidfd::open(key.pid).ok();
+            match (fd, read_one(root, key.pid)) {
+                (Some(fd), Ok(Some(p))) if p.start_time == key.start_time => {
+                    w.pidfds.push((key, fd))
+                }
+                _ => w.unwatched.push(key),
+            }
+        }
+        w
+    }
+
+    /// One tick's reads. An error means "unknown": the caller runs the
+    /// full cycle.
+    pub(crate) fn learn(
+        &mut self,
+        seen: &Seen,
+        matching: &MatchRules,
+        my_uid: u32,
+    ) -> Result<Learned> {
+        if let Some(n) = self.too_many {
+            anyhow::bail!("{n} processes to watch, more than {MAX_PIDFDS}");
+        }
+        let root = self.root.clone();
+        let mut l = Learned {
+            now: crate::sys::proc::now_boottime(),
+            exited: self.exited()?,
+            ..Learned::default()
+        };
+        // Before the listing: a process that exits in between is then gone
+        // from the listing too.
+        for pid in seen.to_reread() {
+            l.reread.insert(pid, read_row(&root, pid)?);
+        }
+        let now = list(&root)?;
+        for (&pid, &ino) in &now.0 {
+            let known = seen.known.get(&pid);
+            if known.is_some() && self.listed.0.get(&pid) == Some(&ino) {
+                continue;
+            }
+            match read_row(&root, pid)? {
+                Some(p) if known != Some(&p.start_time) => l.appeared.push(p),
+                Some(_) => {}
+                None if known.is_some() => l.gone.push(pid),
+                None => {}
+            }
+        }
+        l.gone
+            .extend(seen.known.keys().filter(|pid| !now.0.contains_key(pid)));
+        self.listed = now;
+        l.agents = agents_among(&root, seen, &l, matching, my_uid);
+        let source = LiveSource::new(&root);
+        for server in seen.servers() {
+            let masters = match source.pty_masters(server) {
+                Ok(m) => Ok(m),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
+                Err(e) => Err(e.to_string()),
+            };
+            l.masters.insert(server, masters);
+        }
+        Ok(l)
+    }
+
+    /// Watched processes that exited: their pidfd is readable. One `poll`,
+    /// no wait.
+    fn exited(&self) -> Result<Vec<ProcKey>> {
+        let mut out = self.unwatched.clone();
+        if self.pidfds.is_empty() {
+            return Ok(out);
+        }
+        let mut fds: Vec<libc::pollfd> = self
+            .pidfds
+            .iter()
+            .map(|(_, fd)| libc::pollfd {
+                fd: fd.as_raw_fd(),
+                events: libc::POLLIN,
+                revents: 0,
+            })
+            .collect();
+        // SAFETY: `fds` is a valid array of `fds.len()` pollfd structs whose
+        // fds stay open (owned by `self.pidfds`) for the call; timeout 0.
+        let r = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, 0) };
+        if r < 0 {
+            return Err(std::io::Error::last_os_error())
+                .context("cannot poll the watched processes' pidfds");
+        }
+        // Readable (exited), or an error on the fd: either way not quiet.
+        for ((key, _), p) in self.pidfds.iter().zip(&fds) {
+            if p.revents != 0 {
+                out.push(*key);
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// A process's stat row; `None` when it is gone.
+fn read_row(root: &Path, pid: i32) -> Result<Option<Process>> {
+    read_one(root, pid).with_context(|| format!("cannot re-read process {pid}"))
+}
+
+/// Which appeared or fresh processes the match rules make agents: the same
+/// matching a full cycle does, on these few rows only.
+fn agents_among(
+    root: &Path,
+    seen: &Seen,
+    l: &Learned,
+    matching: &MatchRules,
+    my_uid: u32,
+) -> crate::core::process::PidSet {
+    let rows: Vec<Process> = l
+        .appeared
+        .iter()
+        .cloned()
+        .chain(
+            l.reread
+                .iter()
+                .filter(|(pid, _)| seen.fresh.contains_key(pid))
+                .filter_map(|(_, p)| p.clone()),
+        )
+        .collect();
+    if rows.is_empty() {
+        return Default::default();
+    }
+    let mut table = ProcessTable::new(rows, l.now, seen.ticks_per_sec);
+    let source = LiveSource::for_table(root, &table);
+    crate::sys::survey::find_agents(&mut table, matching, &source, my_uid)
+        .into_keys()
+        .collect()
+}
