@@ -27,7 +27,7 @@
 //! arrives as data.
 
 use crate::core::classify::{is_multiplexer_server, summarize, Class, Facts, Rules, Verdict};
-use crate::core::process::{PidMap, PidSet, ProcKey, Process, ProcessTable};
+use crate::core::process::{PidMap, PidSet, ProcKey, Process, ProcessTable, Tty};
 
 /// Beyond this many young processes to re-read each tick, ticks are full
 /// cycles: following them would cost as much.
@@ -49,6 +49,8 @@ pub(crate) struct Seen {
     /// CLOCK_BOOTTIME seconds at which quiet ticks end: the safety-net full
     /// cycle, or the first young agent coming of age.
     pub due: f64,
+    /// Which of the two `due` is.
+    pub due_why: String,
     /// Why no tick may be quiet until the next full cycle (work pending, a
     /// note, an unreadable server), if so.
     pub blocked: Option<String>,
@@ -100,30 +102,39 @@ fn started_secs(p: &Process, ticks_per_sec: u64) -> f64 {
 }
 
 /// The pids whose rows a verdict reads: agents and their ancestors,
-/// multiplexer servers, and `self_pid`'s ancestry.
-fn watched_pids(table: &ProcessTable, facts: &Facts, rules: &Rules) -> PidSet {
+/// `self_pid`'s ancestry, and the multiplexer servers holding the master
+/// of an agent's terminal. (Another server cannot come to hold one: a PTY
+/// index in use is not handed out again in its devpts instance.)
+fn watched_pids(table: &ProcessTable, facts: &Facts) -> PidSet {
     let mut watched = PidSet::default();
-    let starts = facts
-        .agents
-        .keys()
-        .copied()
-        .chain(std::iter::once(rules.self_pid));
-    for start in starts {
-        let mut cur = start;
-        while cur > 0 && watched.len() <= table.len() {
-            let Some(p) = table.get(cur) else { break };
-            if !watched.insert(cur) || p.ppid == cur {
-                break;
-            }
-            cur = p.ppid;
+    for &agent in facts.agents.keys() {
+        let Some(Tty::Pts(index)) = table.get(agent).and_then(|p| p.tty) else {
+            continue;
+        };
+        watched.extend(facts.pane_ttys.get(&index));
+        for (server, _) in facts.pane_devpts.get(&index).into_iter().flatten() {
+            watched.insert(*server);
         }
     }
-    for p in table.iter() {
-        if is_multiplexer_server(p, &rules.multiplexers) {
-            watched.insert(p.pid);
-        }
+    watched.retain(|pid| table.get(*pid).is_some());
+    for &agent in facts.agents.keys() {
+        watched.extend(ancestry(table, agent));
     }
     watched
+}
+
+/// `pid` and its ancestors.
+fn ancestry(table: &ProcessTable, pid: i32) -> Vec<i32> {
+    let mut chain = Vec::new();
+    let mut cur = pid;
+    while let Some(p) = table.get(cur) {
+        if chain.contains(&cur) || chain.len() > table.len() {
+            break;
+        }
+        chain.push(cur);
+        cur = p.ppid;
+    }
+    chain
 }
 
 /// What the full cycle that read `table` leaves for the next ticks.
@@ -140,11 +151,15 @@ pub(crate) fn after_full(
 ) -> Seen {
     let now = table.now_boot;
     let ticks = table.ticks_per_sec;
-    let watched_set = watched_pids(table, facts, rules);
-    let mut due = now + full_every_secs;
+    let mut watched_set = watched_pids(table, facts);
+    watched_set.extend(ancestry(table, rules.self_pid));
+    let (mut due, mut due_why) = (now + full_every_secs, "full_every elapsed".to_string());
     for v in verdicts.iter().filter(|v| v.class == Class::Young) {
         if let Some(p) = table.get(v.pid) {
-            due = due.min(started_secs(p, ticks) + rules.min_age_secs);
+            let of_age = started_secs(p, ticks) + rules.min_age_secs;
+            if of_age < due {
+                (due, due_why) = (of_age, format!("young agent {} comes of age", p.pid));
+            }
         }
     }
     let blocked = pending
@@ -165,8 +180,13 @@ pub(crate) fn after_full(
         })
         .map(|&pid| (pid, Vec::new()))
         .collect();
+    // Every master a watched server holds (an index two servers hold, in
+    // two devpts instances, may be listed under the other: then the
+    // re-read differs and every tick is full, which is safe).
     for (&index, &server) in &facts.pane_ttys {
-        masters.entry(server).or_default().push(index);
+        if let Some(m) = masters.get_mut(&server) {
+            m.push(index);
+        }
     }
     for m in masters.values_mut() {
         m.sort_unstable();
@@ -187,6 +207,7 @@ pub(crate) fn after_full(
         fresh,
         masters,
         due,
+        due_why,
         blocked,
         classes: summarize(verdicts),
         ticks_per_sec: ticks,
@@ -228,7 +249,7 @@ pub(crate) fn decide(seen: &Seen, learned: &Learned, rules: &Rules) -> Result<Se
         return Err(why.clone());
     }
     if learned.now >= seen.due {
-        return Err("the full cycle is due".to_string());
+        return Err(seen.due_why.clone());
     }
     if let Some(k) = learned.exited.first() {
         return Err(format!("watched process {} exited", k.pid));
@@ -263,7 +284,7 @@ pub(crate) fn decide(seen: &Seen, learned: &Learned, rules: &Rules) -> Result<Se
         }
         next.fresh.remove(&p.pid);
         next.known.insert(p.pid, p.start_time);
-        note_fresh(&mut next, p, learned, rules)?;
+        note_fresh(&mut next, p, None, learned, rules)?;
     }
     for (pid, before) in &seen.fresh {
         if learned.appeared.iter().any(|p| p.pid == *pid) {
@@ -275,7 +296,7 @@ pub(crate) fn decide(seen: &Seen, learned: &Learned, rules: &Rules) -> Result<Se
         match learned.reread.get(pid) {
             Some(Some(now)) if now.start_time == before.start_time => {
                 next.fresh.remove(pid);
-                note_fresh(&mut next, now, learned, rules)?;
+                note_fresh(&mut next, now, Some(before), learned, rules)?;
             }
             // Exited but still listed, or another process without showing
             // as appeared: not followed, so not known.
@@ -291,18 +312,21 @@ pub(crate) fn decide(seen: &Seen, learned: &Learned, rules: &Rules) -> Result<Se
     Ok(next)
 }
 
-/// A new or fresh process that is not an agent nor a multiplexer server:
-/// kept fresh while younger than `min_age`. Either of those: full cycle.
+/// A new process (`before`: none) or a fresh one re-read: an agent, or a
+/// multiplexer server it was not before, needs the full cycle; else it is
+/// followed while younger than `min_age`.
 fn note_fresh(
     next: &mut Seen,
     p: &Process,
+    before: Option<&Process>,
     learned: &Learned,
     rules: &Rules,
 ) -> Result<(), String> {
     if learned.agents.contains(&p.pid) {
         return Err(format!("new agent {} ({})", p.pid, p.comm));
     }
-    if is_multiplexer_server(p, &rules.multiplexers) {
+    let server = |q: &Process| is_multiplexer_server(q, &rules.multiplexers);
+    if server(p) && !before.is_some_and(server) {
         return Err(format!("new multiplexer server {} ({})", p.pid, p.comm));
     }
     let young = learned.now - started_secs(p, next.ticks_per_sec) < next.fresh_secs;

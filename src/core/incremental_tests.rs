@@ -187,11 +187,15 @@ impl World {
                 if servers.is_empty() {
                     return;
                 }
+                // The kernel hands out a PTY index only while it is free:
+                // no master holds it and no process has it as terminal.
+                let taken = self.panes.values().flatten().any(|&i| i == index)
+                    || self.procs.iter().any(|p| p.tty == Some(Tty::Pts(index)));
                 let m = self
                     .panes
                     .entry(servers[server % servers.len()])
                     .or_default();
-                if open {
+                if open && !taken {
                     m.push(index);
                 } else {
                     m.retain(|&i| i != index);
@@ -254,9 +258,12 @@ impl World {
             .copied()
             .filter(|&pid| by_pid(pid).is_none())
             .collect();
+        // A pidfd is readable once its process exited; none is held for a
+        // process that was a zombie already.
         l.exited = seen
             .watched_keys()
             .into_iter()
+            .filter(|k| !seen.watched[&k.pid].is_zombie())
             .filter(|k| !by_pid(k.pid).is_some_and(|p| p.key() == *k && !p.is_zombie()))
             .collect();
         for pid in seen.to_reread() {
@@ -482,8 +489,8 @@ fn each_relevant_change_asks_for_a_full_cycle() {
         (
             Op::Pane {
                 server: 0,
-                index: 5,
-                open: true,
+                index: 1,
+                open: false,
             },
             "panes",
         ),
@@ -507,7 +514,7 @@ fn each_relevant_change_asks_for_a_full_cycle() {
     // The safety net.
     let mut w = base.clone();
     w.now += 300.0;
-    assert_eq!(tick(&w).unwrap_err(), "the full cycle is due");
+    assert_eq!(tick(&w).unwrap_err(), "full_every elapsed");
     // Work pending blocks every quiet tick.
     let blocked = after_full(
         &table,
@@ -542,7 +549,7 @@ fn a_young_agent_coming_of_age_ends_quiet_ticks() {
     w.now += 1.0;
     assert_eq!(
         decide(&seen, &w.learn(&seen), &rules).unwrap_err(),
-        "the full cycle is due"
+        "young agent 900 comes of age"
     );
 }
 

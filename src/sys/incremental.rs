@@ -74,7 +74,13 @@ impl Watcher {
             unwatched: Vec::new(),
             too_many: None,
         };
-        let keys = seen.watched_keys();
+        // A zombie's pidfd is readable for good: its exit is known, and its
+        // reaping shows as gone from the listing and the re-read.
+        let keys: Vec<ProcKey> = seen
+            .watched_keys()
+            .into_iter()
+            .filter(|k| !seen.watched.get(&k.pid).is_some_and(Process::is_zombie))
+            .collect();
         if keys.len() > MAX_PIDFDS {
             // Not worth the fds: every tick is a full cycle.
             w.too_many = Some(keys.len());
