@@ -7,13 +7,10 @@
 //! or failing runs the full cycle, which alone signals; so does
 //! `[watch] full_every`, the safety net.
 
-use std::time::Duration;
-
 use crate::cmd::reap::CycleReport;
-use crate::cmd::watch::CycleLine;
+use crate::core::classify::Class;
 use crate::core::incremental::{decide, Seen};
 use crate::render::msg;
-use crate::store::state::{Lock, StateDir};
 use crate::Settings;
 
 /// What quiet ticks keep between ticks.
@@ -66,34 +63,13 @@ impl QuietTicks {
         let _ = (s, seen);
     }
 
-    /// A quiet tick's line, or `None`: run the full cycle.
-    pub(crate) fn tick(
-        &mut self,
-        s: &Settings,
-        dir: &StateDir,
-        lock_wait: Duration,
-        n: u64,
-    ) -> Option<CycleLine> {
+    /// On a quiet tick, the agents per class (the last full cycle's, still
+    /// true); `None`: run the full cycle.
+    pub(crate) fn tick(&mut self, s: &Settings) -> Option<Vec<(Class, usize)>> {
         let next = self.learn_and_decide(s)?;
-        let mut line = CycleLine {
-            n,
-            ts: crate::store::audit::now_rfc3339(),
-            reap: Some(CycleReport {
-                classes: next.classes.clone(),
-                ..CycleReport::default()
-            }),
-            quiet: true,
-            ..CycleLine::default()
-        };
+        let classes = next.classes.clone();
         self.seen = Some(next);
-        match Lock::acquire(dir, lock_wait) {
-            Ok(_lock) => match crate::cmd::watch::sample(s, dir, false) {
-                Ok(p) => line.pty = Some(p),
-                Err(e) => line.notes.push(format!("pty: {e:#}")),
-            },
-            Err(e) => line.notes.push(format!("pty sample skipped: {e:#}")),
-        }
-        Some(line)
+        Some(classes)
     }
 
     #[cfg(target_os = "linux")]

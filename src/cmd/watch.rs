@@ -29,6 +29,7 @@ use serde_json::json;
 
 use crate::cmd::reap::{cycle, CycleOptions, CycleReport};
 use crate::config::Config;
+use crate::core::classify::Class;
 use crate::core::escalation::Signaller;
 use crate::core::health::Status;
 use crate::core::pty::{self, PtySample};
@@ -141,8 +142,8 @@ pub(crate) fn watch(
         }
         n += 1;
         let started = Instant::now();
-        let line = match quiet.tick(&s, &dir, lock_wait, n) {
-            Some(line) => line,
+        let line = match quiet.tick(&s) {
+            Some(classes) => quiet_line(&s, &dir, lock_wait, n, classes),
             None => {
                 quiet.before_full(&s);
                 let line = run_cycle(&s, &dir, &opts, signaller.as_mut(), lock_wait, n);
@@ -204,6 +205,35 @@ fn run_cycle(
     match sample(s, dir, true) {
         Ok(p) => line.pty = Some(p),
         Err(e) => line.notes.push(format!("pty: {e:#}")),
+    }
+    line
+}
+
+/// A quiet tick (`cmd::quiet`): the last full cycle's classes, still
+/// true, and a PTY sample (the count only) under the lock.
+fn quiet_line(
+    s: &Settings,
+    dir: &StateDir,
+    lock_wait: Duration,
+    n: u64,
+    classes: Vec<(Class, usize)>,
+) -> CycleLine {
+    let mut line = CycleLine {
+        n,
+        ts: crate::store::audit::now_rfc3339(),
+        reap: Some(CycleReport {
+            classes,
+            ..CycleReport::default()
+        }),
+        quiet: true,
+        ..CycleLine::default()
+    };
+    match Lock::acquire(dir, lock_wait) {
+        Ok(_lock) => match sample(s, dir, false) {
+            Ok(p) => line.pty = Some(p),
+            Err(e) => line.notes.push(format!("pty: {e:#}")),
+        },
+        Err(e) => line.notes.push(format!("pty sample skipped: {e:#}")),
     }
     line
 }

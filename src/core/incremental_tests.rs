@@ -358,7 +358,10 @@ fn shown(verdicts: &[Verdict]) -> Vec<Shown> {
 }
 
 fn rules() -> Rules {
-    crate::config::Config::default().rules(SELF_PID)
+    // The config defaults, with this model's own pid for `stray`.
+    let mut r = crate::core::classify::testkit::rules();
+    r.self_pid = SELF_PID;
+    r
 }
 
 /// One full cycle's decisions on the world: verdicts and plan.
