@@ -631,14 +631,24 @@ def watch_ticks(stray, base, env, secs):
     import threading
 
     p = subprocess.Popen(
-        [stray, *base, "--format", "json", "watch", "--interval", "100ms"],
+        [stray, *base, "-v", "--format", "json", "watch", "--interval", "100ms"],
         env=env,
         stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
     )
-    lines = []
+    lines, why = [], []
     reader = threading.Thread(target=lambda: lines.extend(json.loads(l) for l in p.stdout), daemon=True)
     reader.start()
+    # `-v` says why each full cycle ran: kept to show what broke quiet ticks.
+    errs = threading.Thread(
+        target=lambda: why.extend(
+            l.decode(errors="replace").split("full cycle: ", 1)[1].strip()
+            for l in p.stderr
+            if b"full cycle: " in l
+        ),
+        daemon=True,
+    )
+    errs.start()
     try:
         deadline = time.time() + 120
         while not lines and time.time() < deadline:
@@ -652,7 +662,12 @@ def watch_ticks(stray, base, env, secs):
         p.wait(timeout=60)
     ticks = lines[n0:n1]
     fulls = sum(1 for t in ticks if not t.get("quiet"))
-    return (c1 - c0) / max(len(ticks), 1), len(ticks), fulls
+    import collections
+    import re
+
+    reasons = collections.Counter(re.sub(r"\d+", "N", w) for w in why)
+    shown = "; ".join(f"{n}× {w}" for w, n in reasons.most_common(4))
+    return (c1 - c0) / max(len(ticks), 1), len(ticks), fulls, shown
 
 
 def measure_watch(forest, stray, sizes, opts):
@@ -708,7 +723,7 @@ counted in the quiet run and included in its mean.
 | what | CPU ms | per |
 |---|---|---|
 | `watch`, every tick a full cycle (`full_every = "0s"`: reap cycle + PTY sample with the holder scan) | {full * 1000:.2f} | tick ({runs["0s"][1]} ticks) |
-| `watch`, quiet ticks (`full_every = "1h"`) | {quiet * 1000:.2f} | tick ({runs["1h"][1]} ticks, {runs["1h"][2]} of them full cycles) |
+| `watch`, quiet ticks (`full_every = "1h"`) | {quiet * 1000:.2f} | tick ({runs["1h"][1]} ticks, {runs["1h"][2]} of them full cycles{": " + runs["1h"][3] if runs["1h"][3] else ""}) |
 | `stray reap` (real, nothing to signal) | {reap * 1000:.2f} | run |
 | `stray reap --dry-run` | {dry * 1000:.2f} | run |
 | `ps -eo {PS_ARGS[0]}` | {ps_cpu * 1000:.2f} | run |

@@ -1,7 +1,8 @@
 //! The reads of a quiet `watch` tick (Linux): one listing of `/proc` with
 //! each entry's inode number, the pidfds of the watched processes polled
-//! once, the stat of the few processes that decide a verdict and of the new
-//! ones, and the multiplexer servers' PTY masters. What to read comes from
+//! once, the stat of the few processes that decide a verdict (one `pread`
+//! each, on a stat fd kept open) and of the new ones, and the multiplexer
+//! servers' PTY masters. What to read comes from
 //! [`Seen`]; what it means is decided by `core::incremental`, not here.
 //!
 //! New processes are told by the listing alone: a `/proc/PID` inode is made
@@ -19,9 +20,9 @@ use nix::fcntl::OFlag;
 use nix::sys::stat::Mode;
 
 use crate::config::MatchRules;
-use crate::core::incremental::{Learned, Seen};
+use crate::core::incremental::{Learned, Seen, MAX_FRESH};
 use crate::core::process::{PidMap, ProcKey, Process, ProcessTable};
-use crate::sys::proc::{parse_pid, read_one, LiveSource, ProcSource};
+use crate::sys::proc::{parse_pid, read_one, read_some, reread_stat, LiveSource, ProcSource};
 
 /// `/proc` as listed: pid → inode number of `/proc/PID`.
 #[derive(Debug, Clone, Default)]
@@ -56,11 +57,40 @@ pub(crate) struct Watcher {
     unwatched: Vec<ProcKey>,
     /// More processes to watch than [`MAX_PIDFDS`]: how many.
     too_many: Option<usize>,
+    /// pid → (owner, fd of its `stat`) for the rows re-read each tick.
+    stat_fds: PidMap<(u32, OwnedFd)>,
 }
 
 /// At most this many pidfds are held (agents, their ancestors and the
-/// multiplexer servers: a few dozen on a busy machine).
-pub(crate) const MAX_PIDFDS: usize = 256;
+/// servers of their panes: a few dozen on a busy machine, some thousands
+/// on the benchmark's forest), and never more than the fd limit leaves
+/// room for (with [`FD_MARGIN`] to spare).
+pub(crate) const MAX_PIDFDS: usize = 8192;
+pub(crate) const FD_MARGIN: u64 = 256;
+
+/// Room for `n` more fds: the soft limit raised toward the hard one when
+/// needed (as a service should do itself); false when there is none.
+fn fd_room(n: usize) -> bool {
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit writes one rlimit struct through a valid pointer.
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) } != 0 {
+        return false;
+    }
+    let need = n as u64 + FD_MARGIN * 4;
+    if lim.rlim_cur >= need {
+        return true;
+    }
+    if need > lim.rlim_max {
+        return false;
+    }
+    lim.rlim_cur = need;
+    // SAFETY: setrlimit reads one rlimit struct through a valid pointer;
+    // only the soft limit is raised, within the hard one.
+    unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &lim) == 0 }
+}
 
 impl Watcher {
     /// After a full cycle: `listed` was taken before it read its table.
@@ -73,6 +103,7 @@ impl Watcher {
             pidfds: Vec::new(),
             unwatched: Vec::new(),
             too_many: None,
+            stat_fds: PidMap::default(),
         };
         // A zombie's pidfd is readable for good: its exit is known, and its
         // reaping shows as gone from the listing and the re-read.
@@ -81,7 +112,7 @@ impl Watcher {
             .into_iter()
             .filter(|k| !seen.watched.get(&k.pid).is_some_and(Process::is_zombie))
             .collect();
-        if keys.len() > MAX_PIDFDS {
+        if keys.len() > MAX_PIDFDS || !fd_room(2 * keys.len() + MAX_FRESH) {
             // Not worth the fds: every tick is a full cycle.
             w.too_many = Some(keys.len());
             return w;
@@ -117,16 +148,20 @@ impl Watcher {
         };
         // Before the listing: a process that exits in between is then gone
         // from the listing too.
-        for pid in seen.to_reread() {
-            l.reread.insert(pid, read_row(&root, pid)?);
-        }
+        self.reread(seen, &mut l)?;
         let now = list(&root)?;
-        for (&pid, &ino) in &now.0 {
+        let changed: Vec<i32> = now
+            .0
+            .iter()
+            .filter(|(pid, ino)| {
+                !seen.known.contains_key(pid) || self.listed.0.get(pid) != Some(ino)
+            })
+            .map(|(&pid, _)| pid)
+            .collect();
+        let rows = read_some(&root, &changed).context("cannot read the new processes")?;
+        for (pid, row) in rows {
             let known = seen.known.get(&pid);
-            if known.is_some() && self.listed.0.get(&pid) == Some(&ino) {
-                continue;
-            }
-            match read_row(&root, pid)? {
+            match row {
                 Some(p) if known != Some(&p.start_time) => l.appeared.push(p),
                 Some(_) => {}
                 None if known.is_some() => l.gone.push(pid),
@@ -147,6 +182,45 @@ impl Watcher {
             l.masters.insert(server, masters);
         }
         Ok(l)
+    }
+
+    /// The rows of the watched and fresh processes: one `pread` each on a
+    /// stat fd kept open since the first read (by pid, which also gives
+    /// the owner); zombies and errors are read by pid again.
+    fn reread(&mut self, seen: &Seen, l: &mut Learned) -> Result<()> {
+        let pids = seen.to_reread();
+        self.stat_fds
+            .retain(|pid, _| pids.binary_search(pid).is_ok());
+        let mut by_pid = Vec::new();
+        let mut buf = Vec::new();
+        for pid in pids {
+            let Some((uid, fd)) = self.stat_fds.get(&pid) else {
+                by_pid.push(pid);
+                continue;
+            };
+            match reread_stat(fd, *uid, &mut buf) {
+                Ok(Some(p)) if !p.is_zombie() => {
+                    l.reread.insert(pid, Some(p));
+                }
+                _ => {
+                    self.stat_fds.remove(&pid);
+                    by_pid.push(pid);
+                }
+            }
+        }
+        let rows =
+            read_some(&self.root, &by_pid).context("cannot re-read the watched processes")?;
+        for (pid, row) in rows {
+            if let Some(p) = row.as_ref().filter(|p| !p.is_zombie()) {
+                // Opened after the read: if the pid is another process by
+                // now, the next read shows another start time (a change).
+                if let Ok(f) = std::fs::File::open(self.root.join(format!("{pid}/stat"))) {
+                    self.stat_fds.insert(pid, (p.uid, f.into()));
+                }
+            }
+            l.reread.insert(pid, row);
+        }
+        Ok(())
     }
 
     /// Watched processes that exited: their pidfd is readable. One `poll`,
@@ -180,11 +254,6 @@ impl Watcher {
         }
         Ok(out)
     }
-}
-
-/// A process's stat row; `None` when it is gone.
-fn read_row(root: &Path, pid: i32) -> Result<Option<Process>> {
-    read_one(root, pid).with_context(|| format!("cannot re-read process {pid}"))
 }
 
 /// Which appeared or fresh processes the match rules make agents: the same
