@@ -9,7 +9,9 @@
 //! What decides an agent's verdict, and how a tick learns of a change:
 //! - its own row and every ancestor's (parent, comm, tty, session, group,
 //!   zombie, uid): re-read each tick; a parent changes only when it exits,
-//!   which its pidfd reports;
+//!   which its pidfd reports. Inside a multiplexer tree (an agent in a pane
+//!   and the processes up to the server) the tree protects whatever the
+//!   rows say, so there only exits are watched;
 //! - which processes are agents or multiplexer servers: every new process
 //!   is read and matched, and a process started less than `min_age` ago is
 //!   re-read each tick, so a fork that execs an agent a moment later is
@@ -21,7 +23,9 @@
 //! Not seen between full cycles (caught by the next one, never a reason to
 //! signal, since a quiet tick signals nothing): an exec that turns a
 //! process started long ago and neither an agent nor an agent's ancestor
-//! into an agent; socket peers of young agents; a cgroup move.
+//! into an agent; socket peers of young agents; a cgroup move; inside a
+//! multiplexer tree, an exec or a new session (the process stays protected;
+//! an agent exec'ing into something else is counted until then).
 //!
 //! Must not read the system, the clock or the config file: everything
 //! arrives as data.
@@ -41,6 +45,11 @@ pub(crate) struct Seen {
     /// Rows that decide a verdict: agents, their ancestors, multiplexer
     /// servers, and this process's own ancestry.
     pub watched: PidMap<Process>,
+    /// Processes inside a multiplexer tree on the way from an agent to its
+    /// server (the server included): only their exit can change a verdict
+    /// (the tree protects whatever their rows say), so only their pidfds
+    /// are watched, and their rows are not re-read.
+    pub exits: PidMap<Process>,
     /// Processes younger than `min_age` that are neither agents nor
     /// multiplexer servers yet: an exec may still make them one.
     pub fresh: PidMap<Process>,
@@ -101,26 +110,38 @@ fn started_secs(p: &Process, ticks_per_sec: u64) -> f64 {
     p.start_time as f64 / ticks_per_sec.max(1) as f64
 }
 
-/// The pids whose rows a verdict reads: agents and their ancestors,
-/// `self_pid`'s ancestry, and the multiplexer servers holding the master
-/// of an agent's terminal. (Another server cannot come to hold one: a PTY
-/// index in use is not handed out again in its devpts instance.)
-fn watched_pids(table: &ProcessTable, facts: &Facts) -> PidSet {
-    let mut watched = PidSet::default();
+/// The pids whose rows a verdict reads (`.0`): agents outside multiplexer
+/// trees and their ancestors, and the multiplexer servers holding the
+/// master of an agent's terminal (another server cannot come to hold one:
+/// a PTY index in use is not handed out again in its devpts instance).
+/// And (`.1`) the processes from an agent inside a tree up to its server,
+/// whose exits alone matter.
+fn watched_pids(table: &ProcessTable, facts: &Facts, rules: &Rules) -> (PidSet, PidSet) {
+    let (mut rows, mut exits) = (PidSet::default(), PidSet::default());
     for &agent in facts.agents.keys() {
         let Some(Tty::Pts(index)) = table.get(agent).and_then(|p| p.tty) else {
             continue;
         };
-        watched.extend(facts.pane_ttys.get(&index));
+        rows.extend(facts.pane_ttys.get(&index));
         for (server, _) in facts.pane_devpts.get(&index).into_iter().flatten() {
-            watched.insert(*server);
+            rows.insert(*server);
         }
     }
-    watched.retain(|pid| table.get(*pid).is_some());
+    rows.retain(|pid| table.get(*pid).is_some());
     for &agent in facts.agents.keys() {
-        watched.extend(ancestry(table, agent));
+        let chain = ancestry(table, agent);
+        let server = chain.iter().position(|&pid| {
+            table
+                .get(pid)
+                .is_some_and(|p| is_multiplexer_server(p, &rules.multiplexers))
+        });
+        match server {
+            Some(i) => exits.extend(&chain[..=i]),
+            None => rows.extend(chain),
+        }
     }
-    watched
+    exits.retain(|pid| !rows.contains(pid));
+    (rows, exits)
 }
 
 /// `pid` and its ancestors.
@@ -151,8 +172,9 @@ pub(crate) fn after_full(
 ) -> Seen {
     let now = table.now_boot;
     let ticks = table.ticks_per_sec;
-    let mut watched_set = watched_pids(table, facts);
+    let (mut watched_set, mut exits) = watched_pids(table, facts, rules);
     watched_set.extend(ancestry(table, rules.self_pid));
+    exits.retain(|pid| !watched_set.contains(pid));
     let (mut due, mut due_why) = (now + full_every_secs, "full_every elapsed".to_string());
     for v in verdicts.iter().filter(|v| v.class == Class::Young) {
         if let Some(p) = table.get(v.pid) {
@@ -194,13 +216,17 @@ pub(crate) fn after_full(
     }
     let fresh = table
         .iter()
-        .filter(|p| !watched_set.contains(&p.pid) && !p.kernel_thread)
+        .filter(|p| !watched_set.contains(&p.pid) && !exits.contains(&p.pid) && !p.kernel_thread)
         .filter(|p| now - started_secs(p, ticks) < rules.min_age_secs)
         .map(|p| (p.pid, p.clone()))
         .collect();
     Seen {
         known: table.iter().map(|p| (p.pid, p.start_time)).collect(),
         watched: watched_set
+            .iter()
+            .filter_map(|&pid| table.get(pid).map(|p| (pid, p.clone())))
+            .collect(),
+        exits: exits
             .iter()
             .filter_map(|&pid| table.get(pid).map(|p| (pid, p.clone())))
             .collect(),
@@ -230,7 +256,12 @@ impl Seen {
 
     /// The processes a tick watches with a pidfd.
     pub(crate) fn watched_keys(&self) -> Vec<ProcKey> {
-        let mut keys: Vec<ProcKey> = self.watched.values().map(Process::key).collect();
+        let mut keys: Vec<ProcKey> = self
+            .watched
+            .values()
+            .chain(self.exits.values())
+            .map(Process::key)
+            .collect();
         keys.sort_unstable_by_key(|k| k.pid);
         keys
     }
@@ -272,14 +303,14 @@ pub(crate) fn decide(seen: &Seen, learned: &Learned, rules: &Rules) -> Result<Se
     }
     let mut next = seen.clone();
     for &pid in &learned.gone {
-        if seen.watched.contains_key(&pid) {
+        if seen.watched.contains_key(&pid) || seen.exits.contains_key(&pid) {
             return Err(format!("watched process {pid} is gone"));
         }
         next.known.remove(&pid);
         next.fresh.remove(&pid);
     }
     for p in &learned.appeared {
-        if seen.watched.contains_key(&p.pid) {
+        if seen.watched.contains_key(&p.pid) || seen.exits.contains_key(&p.pid) {
             return Err(format!("watched pid {} is another process", p.pid));
         }
         next.fresh.remove(&p.pid);

@@ -161,6 +161,9 @@ impl World {
             }
             Op::Setsid { who } => {
                 let Some(pid) = self.pick(who) else { return };
+                if in_tree(seen, pid) {
+                    return;
+                }
                 if let Some(p) = self.get_mut(pid).filter(|p| !p.is_zombie()) {
                     p.sid = pid;
                     p.pgid = pid;
@@ -169,6 +172,9 @@ impl World {
             }
             Op::Tty { who, tty } => {
                 let Some(pid) = self.pick(who) else { return };
+                if in_tree(seen, pid) {
+                    return;
+                }
                 if let Some(p) = self.get_mut(pid).filter(|p| !p.is_zombie()) {
                     p.tty = (tty > 0).then_some(Tty::Pts(tty));
                 }
@@ -263,7 +269,13 @@ impl World {
         l.exited = seen
             .watched_keys()
             .into_iter()
-            .filter(|k| !seen.watched[&k.pid].is_zombie())
+            .filter(|k| {
+                !seen
+                    .watched
+                    .get(&k.pid)
+                    .or(seen.exits.get(&k.pid))
+                    .is_some_and(Process::is_zombie)
+            })
             .filter(|k| !by_pid(k.pid).is_some_and(|p| p.key() == *k && !p.is_zombie()))
             .collect();
         for pid in seen.to_reread() {
@@ -281,6 +293,15 @@ impl World {
         }
         l
     }
+}
+
+/// Inside a multiplexer tree only exits are watched (module doc): a new
+/// session or terminal there is not seen until the next full cycle. It
+/// changes no class (the tree protects), but a process named like a
+/// multiplexer (`screen`) that leaves its terminal would then protect under
+/// its own pid (`protected_by`), which the model would show: it makes none.
+fn in_tree(seen: Option<&Seen>, pid: i32) -> bool {
+    seen.is_some_and(|s| s.exits.contains_key(&pid))
 }
 
 #[derive(Debug, Clone)]

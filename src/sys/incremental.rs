@@ -110,7 +110,13 @@ impl Watcher {
         let keys: Vec<ProcKey> = seen
             .watched_keys()
             .into_iter()
-            .filter(|k| !seen.watched.get(&k.pid).is_some_and(Process::is_zombie))
+            .filter(|k| {
+                !seen
+                    .watched
+                    .get(&k.pid)
+                    .or(seen.exits.get(&k.pid))
+                    .is_some_and(Process::is_zombie)
+            })
             .collect();
         if keys.len() > MAX_PIDFDS || !fd_room(2 * keys.len() + MAX_FRESH) {
             // Not worth the fds: every tick is a full cycle.
