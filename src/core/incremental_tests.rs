@@ -183,30 +183,7 @@ impl World {
                 server,
                 index,
                 open,
-            } => {
-                let servers: Vec<i32> = self
-                    .procs
-                    .iter()
-                    .filter(|p| p.comm == "tmux: server" && !p.is_zombie())
-                    .map(|p| p.pid)
-                    .collect();
-                if servers.is_empty() {
-                    return;
-                }
-                // The kernel hands out a PTY index only while it is free:
-                // no master holds it and no process has it as terminal.
-                let taken = self.panes.values().flatten().any(|&i| i == index)
-                    || self.procs.iter().any(|p| p.tty == Some(Tty::Pts(index)));
-                let m = self
-                    .panes
-                    .entry(servers[server % servers.len()])
-                    .or_default();
-                if open && !taken {
-                    m.push(index);
-                } else {
-                    m.retain(|&i| i != index);
-                }
-            }
+            } => self.pane(server, index, open),
             Op::ReapZombies => {
                 let dead: Vec<i32> = self
                     .procs
@@ -217,6 +194,32 @@ impl World {
                 self.procs.retain(|p| !p.is_zombie());
                 self.free.extend(dead);
             }
+        }
+    }
+
+    /// A pane opening or closing on one of the tmux servers.
+    fn pane(&mut self, server: usize, index: u32, open: bool) {
+        let servers: Vec<i32> = self
+            .procs
+            .iter()
+            .filter(|p| p.comm == "tmux: server" && !p.is_zombie())
+            .map(|p| p.pid)
+            .collect();
+        if servers.is_empty() {
+            return;
+        }
+        // The kernel hands out a PTY index only while it is free:
+        // no master holds it and no process has it as terminal.
+        let taken = self.panes.values().flatten().any(|&i| i == index)
+            || self.procs.iter().any(|p| p.tty == Some(Tty::Pts(index)));
+        let m = self
+            .panes
+            .entry(servers[server % servers.len()])
+            .or_default();
+        if !open {
+            m.retain(|&i| i != index);
+        } else if !taken {
+            m.push(index);
         }
     }
 
