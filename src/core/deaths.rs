@@ -310,7 +310,13 @@ pub fn scan_oom(records: &[KmsgRecord]) -> OomScan {
         };
         let rss_kb = match (k.anon_rss_kb, k.file_rss_kb, k.shmem_rss_kb) {
             (None, None, None) => None,
-            (a, f, s) => Some(a.unwrap_or(0) + f.unwrap_or(0) + s.unwrap_or(0)),
+            // Saturating: the numbers come from a log line (root can write
+            // /dev/kmsg), not from the kernel's own counters alone.
+            (a, f, s) => Some(
+                a.unwrap_or(0)
+                    .saturating_add(f.unwrap_or(0))
+                    .saturating_add(s.unwrap_or(0)),
+            ),
         };
         out.kills.push(OomKill {
             seq: rec.seq,
@@ -877,6 +883,19 @@ mod tests {
             .filter(|l| !l.is_empty() && !l.starts_with(b" "))
             .filter_map(parse_kmsg_record)
             .collect()
+    }
+
+    #[test]
+    fn rss_past_u64_saturates() {
+        // No panic (u64 overflow) on absurd sizes: root can write any line
+        // to /dev/kmsg.
+        let scan = scan_oom(&[rec(
+            1,
+            "Out of memory: Killed process 42 (claude) total-vm:1kB, \
+             anon-rss:18446744073709551615kB, file-rss:5kB, shmem-rss:0kB, UID:1000",
+        )]);
+        assert_eq!(scan.kills.len(), 1);
+        assert_eq!(scan.kills[0].rss_bytes, Some(u64::MAX));
     }
 
     fn rec(seq: u64, text: &str) -> KmsgRecord {
