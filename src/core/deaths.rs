@@ -529,8 +529,10 @@ fn unescape_mount(s: &str) -> String {
     while i < b.len() {
         if b[i] == b'\\'
             && i + 3 < b.len()
-            && b[i + 1..i + 4].iter().all(|c| (b'0'..=b'7').contains(c))
+            && (b'0'..=b'3').contains(&b[i + 1])
+            && b[i + 2..i + 4].iter().all(|c| (b'0'..=b'7').contains(c))
         {
+            // At most \377: a byte (a larger one is not an escape).
             let v = (b[i + 1] - b'0') * 64 + (b[i + 2] - b'0') * 8 + (b[i + 3] - b'0');
             out.push(v);
             i += 4;
@@ -1117,6 +1119,18 @@ mod tests {
         assert_eq!(
             tracefs_root_from_mounts("proc /proc proc rw 0 0\nbad\n"),
             None
+        );
+    }
+
+    #[test]
+    fn a_mount_escape_past_a_byte_is_kept_as_text() {
+        // No panic (u8 overflow) on `\777`: it is not an escape.
+        let m = "nodev /tmp/a\\777b tracefs rw 0 0\n";
+        assert_eq!(tracefs_root_from_mounts(m), Some("/tmp/a\\777b".into()));
+        let m = "nodev /tmp/a\\377b tracefs rw 0 0\n";
+        assert_eq!(
+            tracefs_root_from_mounts(m),
+            Some(String::from_utf8_lossy(b"/tmp/a\xffb").into_owned().into())
         );
     }
 
