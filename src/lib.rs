@@ -33,14 +33,19 @@ pub use crate::cmd::sockets::check_summary;
 pub use crate::config::Config;
 pub use crate::core::classify::{Class, Policy, Verdict};
 pub use crate::core::escalation::{
-    plan, Entry, Outcome, Plan, RecordingSignaller, Signal, Signaller,
+    plan, Entry, Expected, Outcome, Plan, Recheck, RecordingSignaller, Signal, Signaller,
 };
-pub use crate::core::process::ProcKey;
+pub use crate::core::process::{ExeId, ProcKey};
 pub use crate::exit::ExitCode;
 pub use crate::settings::{Format, Settings};
 pub use crate::store::state::{State, StateDir};
 pub use crate::sys::proc::{current_boot_id, read_table};
 pub use crate::sys::signal::LiveSignaller;
+// Groundwork for deaths and memory (SPEC "Deaths", "Memory"), driven only by
+// its tests until a command uses it: public whole, so it is not dead code.
+pub use crate::core::{deaths, memory};
+#[cfg(target_os = "linux")]
+pub use crate::sys::{kmsg, oomadj, psi, tracefs};
 
 use std::ffi::OsString;
 use std::io::Write;
@@ -163,7 +168,7 @@ fn check_unknown(args: &[OsString], message: &str) {
                 .find_map(|w| w.strip_prefix("--format=").map(str::to_string))
         })
         .unwrap_or_default();
-    let message = message.replace('\n', " ");
+    let message = render::table::neutralise(&message.replace('\n', " "));
     match format.as_str() {
         "json" => println!(
             "{}",

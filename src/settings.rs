@@ -162,6 +162,38 @@ pub struct Settings {
     /// Signal through pidfds when the kernel has them (not `STRAY_NO_PIDFD`).
     pub pidfd: bool,
     pub env: Env,
+    /// Where the config came from (`--config`, `--name`), to read it again.
+    pub config_from: ConfigFrom,
+}
+
+/// The flags that choose the config: what [`Settings::reload_config`]
+/// applies again.
+#[derive(Debug, Clone, Default)]
+pub struct ConfigFrom {
+    pub explicit: Option<PathBuf>,
+    pub names: Vec<String>,
+}
+
+impl ConfigFrom {
+    /// The config file found by the lookup order, with `--name` applied.
+    fn load(&self, env: &Env) -> Result<Config> {
+        let mut config = match env.config_file(self.explicit.as_deref()) {
+            Some(path) => Config::load(&path)?,
+            None => Config::default(),
+        };
+        if !self.names.is_empty() {
+            for n in &self.names {
+                if n.is_empty() || n.len() > 15 {
+                    return Err(UsageError(format!(
+                        "--name {n:?} can never equal a kernel comm (1 to 15 bytes)"
+                    ))
+                    .into());
+                }
+            }
+            config.matching = MatchRules::names_only(self.names.clone());
+        }
+        Ok(config)
+    }
 }
 
 impl Settings {
@@ -178,7 +210,15 @@ impl Settings {
             proc_root,
             pidfd: true,
             env,
+            config_from: ConfigFrom::default(),
         }
+    }
+
+    /// The config as the command would load it now (what `watch` does on
+    /// SIGHUP): the same lookup, the same `--name`. `reap`'s `--min-age` and
+    /// `--grace` are not `watch` flags.
+    pub(crate) fn reload_config(&self) -> Result<Config> {
+        self.config_from.load(&self.env)
     }
 
     pub(crate) fn json(&self) -> bool {
@@ -354,21 +394,11 @@ impl Resolver {
     /// Loads the config and applies the flags over it.
     pub(crate) fn settings(self) -> Result<Settings> {
         let Resolver { cli, env } = self;
-        let mut config = match env.config_file(cli.config.as_deref()) {
-            Some(path) => Config::load(&path)?,
-            None => Config::default(),
+        let config_from = ConfigFrom {
+            explicit: cli.config.clone(),
+            names: cli.names.clone(),
         };
-        if !cli.names.is_empty() {
-            for n in &cli.names {
-                if n.is_empty() || n.len() > 15 {
-                    return Err(UsageError(format!(
-                        "--name {n:?} can never equal a kernel comm (1 to 15 bytes)"
-                    ))
-                    .into());
-                }
-            }
-            config.matching = MatchRules::names_only(cli.names.clone());
-        }
+        let mut config = config_from.load(&env)?;
         if let Command::Reap(a) = &cli.command {
             config.min_age = a.min_age.unwrap_or(config.min_age);
             config.grace = a.grace.unwrap_or(config.grace);
@@ -381,6 +411,7 @@ impl Resolver {
             pidfd: !env.no_pidfd,
             config,
             env,
+            config_from,
         })
     }
 }

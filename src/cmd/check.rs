@@ -20,7 +20,7 @@ use crate::core::pty;
 use crate::exit::ExitCode;
 use crate::render::health;
 use crate::settings::{Check, Format};
-use crate::store::state::{self, Lock, Note, State, StateDir};
+use crate::store::state::{self, Flaw, Lock, Note, State, StateDir};
 use crate::sys::safefs;
 use crate::Settings;
 
@@ -35,12 +35,12 @@ pub(crate) fn check(s: &Settings, args: &Check, out: &mut dyn Write) -> Result<E
     if let Some(dir) = &args.textfile_dir {
         let path = dir.join("stray.prom");
         if let Err(e) = write_textfile(dir, health::prometheus(&report).as_bytes()) {
-            report.items.push(Item::new(
-                "textfile",
-                Status::Unknown,
-                None,
-                format!("cannot write {}: {e}", path.display()),
-            ));
+            let why = format!("cannot write {}: {e}", path.display());
+            crate::render::msg::error(&why);
+            report
+                .items
+                .push(Item::new("textfile", Status::Unknown, None, why));
+            crate::core::check::refresh_status_metrics(&mut report);
         }
     }
     match s.format {
@@ -65,8 +65,12 @@ pub(crate) fn gather(s: &Settings) -> Gathered {
         _ => None,
     };
     // One pass over /proc serves the agent checks and tmux discovery.
-    let sv =
-        crate::sys::survey::survey(&s.config, &s.proc_root, false).map_err(|e| format!("{e:#}"));
+    let memory = loaded_state
+        .as_ref()
+        .map(|st| st.lineage.clone())
+        .unwrap_or_default();
+    let sv = crate::sys::survey::survey(&s.config, &s.proc_root, false, &memory)
+        .map_err(|e| format!("{e:#}"));
     Gathered {
         pty: gather_pty(s, loaded_state.as_ref()),
         agents: sv.as_ref().map_err(Clone::clone).map(|sv| {
@@ -167,7 +171,15 @@ fn gather_state(path: &Path, opened: &Result<Option<StateDir>>) -> StateFacts {
         f.corrupt_now = l
             .notes
             .iter()
-            .find(|n| matches!(n, Note::Corrupt { .. }))
+            .find(|n| {
+                matches!(
+                    n,
+                    Note::Unusable {
+                        flaw: Flaw::Corrupt,
+                        ..
+                    }
+                )
+            })
             .map(ToString::to_string);
     }
     let now = SystemTime::now();

@@ -14,14 +14,14 @@ use serde_json::json;
 
 use crate::core::classify::{summarize, Class};
 use crate::core::escalation::Signaller;
-use crate::core::escalation::{plan, settle, Outcome, Plan, Signal};
+use crate::core::escalation::{plan, settle, Action, Outcome, Plan, Signal};
 use crate::core::process::{ProcKey, ProcessTable};
 use crate::exit::ExitCode;
 use crate::render::table::{self, Table};
 use crate::settings::Reap;
 use crate::store::audit::{self, AuditLog, Event};
 use crate::store::state::{Lock, State, StateDir};
-use crate::sys::survey::survey;
+use crate::sys::survey::{expected, survey};
 use crate::{render::msg, Settings};
 
 /// One line of a reap report.
@@ -75,7 +75,7 @@ pub fn cycle(
     }
     let mut state = loaded.state;
 
-    let sv = survey(&s.config, &s.proc_root, false)?;
+    let sv = survey(&s.config, &s.proc_root, false, &state.lineage)?;
     if !sv.problems.is_empty() {
         bail!(
             "the process table could not be read consistently ({}{}); no signal sent this cycle",
@@ -86,6 +86,17 @@ pub fn cycle(
                 String::new()
             }
         );
+    }
+    // Every real cycle records each agent's parent, also one that signals
+    // nothing: a later cycle tells re-parented agents by it.
+    state.lineage = state
+        .lineage
+        .remember(&sv.table, sv.facts.agents.keys().copied());
+    if let Some(why) = &sv.facts.hidden_ancestry {
+        // One message for the cycle, not one "vanished" per process.
+        let note = crate::sys::survey::hidden_ancestry_note(why);
+        msg::warn(&note);
+        notes.push(note);
     }
     let comm_of = |pid: i32| {
         sv.table
@@ -109,8 +120,9 @@ pub fn cycle(
         write_ahead(&log, &actions, &mut state, &planned, d)?;
     }
 
-    // Same order as `actions`: one outcome per reported line.
-    let outcomes = crate::core::escalation::execute(&planned, !real, signaller, comm_of);
+    // Same order and filter as `actions`: one outcome per reported line.
+    let expected_of = |a: &Action| expected(&sv.table, a.key, &a.rule, &s.config.matching);
+    let outcomes = crate::core::escalation::execute(&planned, !real, signaller, expected_of);
     for (a, (_, outcome)) in actions.iter_mut().zip(&outcomes) {
         a.outcome = *outcome;
     }
@@ -280,18 +292,28 @@ fn wait_cycle(
         all.extend(report.actions.iter().cloned());
         notes.extend(report.notes.iter().cloned());
     }
-    // Keep the latest line per process.
-    let mut latest: Vec<ActionReport> = Vec::new();
-    for a in all {
-        latest.retain(|b| !(b.pid == a.pid && b.start_time == a.start_time));
-        latest.push(a);
-    }
     Ok(CycleReport {
         dry_run: false,
-        actions: latest,
+        actions: escalation_steps(all),
         classes: report.classes,
         notes,
     })
+}
+
+/// The lines a `--wait` run reports, in order: every signal sent (SIGTERM,
+/// then SIGKILL: the whole escalation, not only its end), and each
+/// process's last line when it is not a signal (`unkillable`, `denied`);
+/// `waiting` lines between the steps are dropped.
+fn escalation_steps(all: Vec<ActionReport>) -> Vec<ActionReport> {
+    let same = |a: &ActionReport, b: &ActionReport| a.pid == b.pid && a.start_time == b.start_time;
+    let mut steps: Vec<ActionReport> = Vec::new();
+    for (i, a) in all.iter().enumerate() {
+        let last_of_its_process = !all[i + 1..].iter().any(|b| same(a, b));
+        if a.signal.is_some() || last_of_its_process {
+            steps.push(a.clone());
+        }
+    }
+    steps
 }
 
 /// Polls until none of `keys` is alive (zombies count as gone) or `limit`.
@@ -320,6 +342,7 @@ pub(crate) fn outcome_counts(report: &CycleReport) -> Vec<(Outcome, usize)> {
         Outcome::Waiting,
         Outcome::Gone,
         Outcome::Denied,
+        Outcome::Changed,
         Outcome::Unkillable,
     ]
     .into_iter()
@@ -377,7 +400,7 @@ pub(crate) fn render(s: &Settings, report: &CycleReport, out: &mut dyn Write) ->
     let total: usize = report.classes.iter().map(|(_, n)| n).sum();
     writeln!(
         out,
-        "{}{}; {} agents{}",
+        "{}{}; {}{}",
         if report.dry_run {
             "dry run: "
         } else {
@@ -388,7 +411,7 @@ pub(crate) fn render(s: &Settings, report: &CycleReport, out: &mut dyn Write) ->
         } else {
             counts.join(", ")
         },
-        total,
+        crate::core::health::plural(total, "agent"),
         if classes.is_empty() {
             String::new()
         } else {

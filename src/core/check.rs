@@ -302,7 +302,10 @@ fn pty_check(p: &PtyFacts, r: &mut Parts) {
         msg.push_str(&format!(", exhausted in ~{}", age(eta)));
     }
     if let Some((pid, comm, n)) = &p.top_holder {
-        msg.push_str(&format!("; top holder {pid} ({comm}) with {n} masters"));
+        msg.push_str(&format!(
+            "; top holder {pid} ({comm}) with {}",
+            plural(*n as usize, "master")
+        ));
     }
     r.items
         .push(Item::new("pty", status, Some(round2(pct)), msg));
@@ -586,30 +589,40 @@ fn sockets_check(stalled: &Result<u64, String>, r: &mut Parts) {
     }
 }
 
+fn finish(r: Parts) -> Report {
+    let mut report = Report {
+        items: r.items,
+        perf: r.perf,
+        metrics: r.metrics,
+    };
+    refresh_status_metrics(&mut report);
+    report
+}
+
+/// (Re)computes the per-check and overall status metrics from the items,
+/// so that a check added after [`build`] (the textfile write) shows in them.
 /// Per-check status last, so it lists every check above.
-fn finish(mut r: Parts) -> Report {
-    let mut by_check: Vec<(Vec<(&'static str, String)>, f64)> = r
+pub(crate) fn refresh_status_metrics(report: &mut Report) {
+    report
+        .metrics
+        .retain(|m| m.name != "stray_check_status" && m.name != "stray_status");
+    let mut by_check: Vec<(Vec<(&'static str, String)>, f64)> = report
         .items
         .iter()
         .map(|i| (vec![("check", i.name.clone())], f64::from(i.status.code())))
         .collect();
     by_check.sort_by(|a, b| a.0.cmp(&b.0));
-    let overall = Status::worst(r.items.iter().map(|i| i.status));
-    r.metrics.push(Metric {
+    let overall = Status::worst(report.items.iter().map(|i| i.status));
+    report.metrics.push(Metric {
         name: "stray_check_status",
         help: "Status of each check: 0 ok, 1 warning, 2 critical, 3 unknown",
         samples: by_check,
     });
-    r.metrics.push(Metric::single(
+    report.metrics.push(Metric::single(
         "stray_status",
         "Overall status: 0 ok, 1 warning, 2 critical, 3 unknown",
         f64::from(overall.code()),
     ));
-    Report {
-        items: r.items,
-        perf: r.perf,
-        metrics: r.metrics,
-    }
 }
 
 fn list(names: &[Named], max: usize) -> String {

@@ -16,7 +16,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::core::classify::{Class, Verdict};
-use crate::core::process::ProcKey;
+use crate::core::process::{ExeId, ProcKey};
 
 /// One process under escalation, as kept in the state file.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -67,6 +67,10 @@ pub enum Outcome {
     Gone,
     Denied,
     Unkillable,
+    /// Not sent: the process is no longer what was classified (it exec'd,
+    /// or no longer matches its rule) though pid and start time are the
+    /// same.
+    Changed,
 }
 
 impl Outcome {
@@ -78,6 +82,7 @@ impl Outcome {
             Outcome::Gone => "gone",
             Outcome::Denied => "denied",
             Outcome::Unkillable => "unkillable",
+            Outcome::Changed => "changed",
         }
     }
 }
@@ -204,7 +209,8 @@ pub fn plan(
 }
 
 /// Folds delivery outcomes into the next state: a signal that found the
-/// process gone drops its entry; a denied SIGTERM is not recorded (tried
+/// process gone or changed drops its entry (a changed process starts over
+/// from the beginning, should it still be reapable next cycle); a denied SIGTERM is not recorded (tried
 /// again next cycle); a denied SIGKILL keeps the entry at the SIGTERM step.
 pub(crate) fn settle(plan: &Plan, outcomes: &[(ProcKey, Outcome)]) -> Vec<Entry> {
     let mut next = plan.next.clone();
@@ -213,7 +219,7 @@ pub(crate) fn settle(plan: &Plan, outcomes: &[(ProcKey, Outcome)]) -> Vec<Entry>
             continue;
         };
         match (action.signal(), outcome) {
-            (Some(_), Outcome::Gone) | (Some(Signal::Term), Outcome::Denied) => {
+            (Some(_), Outcome::Gone | Outcome::Changed) | (Some(Signal::Term), Outcome::Denied) => {
                 next.retain(|e| e.key() != *key);
             }
             (Some(Signal::Kill), Outcome::Denied) => {
@@ -227,22 +233,22 @@ pub(crate) fn settle(plan: &Plan, outcomes: &[(ProcKey, Outcome)]) -> Vec<Entry>
     next
 }
 
-/// Carries out a plan: each planned signal goes through `signaller`
-/// (or, in a dry run, is reported as `would-signal` and not sent); steps
-/// without a signal report their pending outcome. Returns one outcome per
-/// action, in plan order.
+/// Carries out a plan: each planned signal goes through `signaller`, for
+/// the process `expected_of` describes as classified (or, in a dry run, is
+/// reported as `would-signal` and not sent); steps without a signal report
+/// their pending outcome. Returns one outcome per action, in plan order.
 pub(crate) fn execute(
     plan: &Plan,
     dry_run: bool,
     signaller: &mut dyn Signaller,
-    comm_of: impl Fn(i32) -> String,
+    expected_of: impl Fn(&Action) -> Expected,
 ) -> Vec<(ProcKey, Outcome)> {
     plan.actions
         .iter()
         .map(|a| {
             let outcome = match a.step {
                 Step::Send(_) if dry_run => Outcome::WouldSignal,
-                Step::Send(sig) => signaller.send(a.key, &comm_of(a.key.pid), sig),
+                Step::Send(sig) => signaller.send(&expected_of(a), sig),
                 Step::Wait { .. } => Outcome::Waiting,
                 Step::Unkillable => Outcome::Unkillable,
             };
@@ -251,11 +257,37 @@ pub(crate) fn execute(
         .collect()
 }
 
+/// A match rule to test again right before the signal.
+#[derive(Debug, Clone)]
+pub enum Recheck {
+    /// Nothing beyond comm and executable (a `name:` or `exe:` rule: the
+    /// comm check and the executable's identity cover them).
+    Nothing,
+    /// A `cmdline` regex: the command line must still match it.
+    Cmdline(regex::Regex),
+    /// An `env` marker `KEY=VALUE`: the environment must still hold it.
+    Env(String),
+    /// A rule that names no configured rule (cannot happen with a state
+    /// built by this version): it cannot be verified, so nothing is sent.
+    Unknown(String),
+}
+
+/// The process a signal is meant for, as the scan saw it.
+#[derive(Debug, Clone)]
+pub struct Expected {
+    pub key: ProcKey,
+    pub comm: String,
+    /// The executable's identity at scan time; `None` when it could not be
+    /// read, and then the process cannot be verified and is not signalled.
+    pub exe: Option<ExeId>,
+    pub rule: Recheck,
+}
+
 /// Sends signals; behind a trait so the executor can be tested with a fake.
 pub trait Signaller {
-    /// Signals the process `key` if it still is the process whose comm was
-    /// `comm` when it was classified.
-    fn send(&mut self, key: ProcKey, comm: &str, signal: Signal) -> Outcome;
+    /// Signals the process `expected.key` if it still is the process the
+    /// scan classified (see [`Expected`]).
+    fn send(&mut self, expected: &Expected, signal: Signal) -> Outcome;
 }
 
 /// A recording fake for tests of the executor.
@@ -267,10 +299,10 @@ pub struct RecordingSignaller {
 }
 
 impl Signaller for RecordingSignaller {
-    fn send(&mut self, key: ProcKey, _comm: &str, signal: Signal) -> Outcome {
-        self.calls.push((key, signal));
+    fn send(&mut self, expected: &Expected, signal: Signal) -> Outcome {
+        self.calls.push((expected.key, signal));
         self.outcomes
-            .get(&key.pid)
+            .get(&expected.key.pid)
             .copied()
             .unwrap_or(Outcome::Signalled)
     }
@@ -473,12 +505,16 @@ mod properties {
             start_time: 0,
             uid: 0,
             state: 'S',
+            pgid: 1,
+            sid: 1,
             tty: None,
             comm: "init".into(),
             rss_bytes: 0,
             kernel_thread: false,
             exe: None,
             cmdline: None,
+            exe_id: None,
+            live_thread: None,
         }];
         let mut facts = Facts::default();
         for (i, s) in specs.iter().enumerate() {
@@ -494,12 +530,17 @@ mod properties {
                 start_time: ((NOW - s.age as f64) * TICKS as f64) as u64,
                 uid: 1000,
                 state: if s.zombie { 'Z' } else { 'S' },
+                // One long-gone login session: what orphans carry.
+                pgid: pid,
+                sid: 7,
                 tty: s.tty.map(Tty::Pts),
                 comm: COMMS[s.comm].into(),
                 rss_bytes: 1,
                 kernel_thread: false,
                 exe: None,
                 cmdline: None,
+                exe_id: None,
+                live_thread: None,
             });
             if COMMS[s.comm] == "claude" || COMMS[s.comm] == "codex" {
                 facts.agents.insert(pid, format!("name:{}", COMMS[s.comm]));
@@ -589,9 +630,15 @@ mod properties {
 
             // Dry run: the same (pid, signal) pairs, nothing sent.
             let mut dry = RecordingSignaller::default();
-            let dry_out = execute(&p, true, &mut dry, |_| "x".into());
+            let expected = |a: &Action| Expected {
+                key: a.key,
+                comm: "x".into(),
+                exe: None,
+                rule: Recheck::Nothing,
+            };
+            let dry_out = execute(&p, true, &mut dry, expected);
             let mut real = RecordingSignaller::default();
-            let real_out = execute(&p, false, &mut real, |_| "x".into());
+            let real_out = execute(&p, false, &mut real, expected);
             prop_assert!(dry.calls.is_empty());
             let planned: Vec<_> = p.actions.iter().filter_map(|a| a.signal().map(|s| (a.key, s))).collect();
             prop_assert_eq!(&real.calls, &planned);

@@ -113,10 +113,21 @@ fn whole_or_float<S: serde::Serializer>(v: &Option<f64>, s: S) -> Result<S::Ok, 
 
 /// `1 agent`, `2 agents`.
 pub(crate) fn plural(n: usize, word: &str) -> String {
+    format!("{n} {}", plural_word(n, word))
+}
+
+/// The word alone: `agent`/`agents`, `process`/`processes`.
+pub(crate) fn plural_word(n: usize, word: &str) -> String {
     if n == 1 {
-        format!("{n} {word}")
+        word.to_string()
+    } else if word.ends_with('s')
+        || word.ends_with('x')
+        || word.ends_with("sh")
+        || word.ends_with("ch")
+    {
+        format!("{word}es")
     } else {
-        format!("{n} {word}s")
+        format!("{word}s")
     }
 }
 

@@ -6,9 +6,12 @@
 //! (`.ci/core-purity` checks). Everything arrives as data, "now" included.
 pub(crate) mod check;
 pub(crate) mod classify;
+pub mod deaths;
 pub(crate) mod escalation;
 pub(crate) mod health;
 pub(crate) mod human;
+pub(crate) mod lineage;
+pub mod memory;
 pub(crate) mod process;
 pub(crate) mod pty;
 pub(crate) mod sockets;

@@ -109,6 +109,12 @@ pub struct Process {
     pub uid: u32,
     /// Kernel state letter: R, S, D, Z, T, t, X, I, …
     pub state: char,
+    /// Process group id; 0 when unknown (or outside this PID namespace).
+    pub pgid: i32,
+    /// Session id (the session leader's pid); 0 when unknown (or outside
+    /// this PID namespace). Inherited at fork, changed only by `setsid`: it
+    /// tells who can have started a process (see `classify`).
+    pub sid: i32,
     pub tty: Option<Tty>,
     /// Kernel `comm` (at most 15 bytes).
     pub comm: String,
@@ -118,9 +124,40 @@ pub struct Process {
     pub exe: Option<String>,
     /// Filled in only for processes that need it (matching, display).
     pub cmdline: Option<Vec<String>>,
+    /// The executable's identity, filled in only for agents: a signal is
+    /// sent only while it is unchanged (an exec in between changes it).
+    pub exe_id: Option<ExeId>,
+    /// A thread-group leader that exited (state Z) while other threads
+    /// run is a running process: `state` and `rss_bytes` are then those of
+    /// this live thread, and per-process files (`exe`, `cmdline`, `fd`, …),
+    /// which the exited leader no longer has, are read through
+    /// `task/TID/`.
+    pub live_thread: Option<i32>,
+}
+
+/// Which file a process runs: device and inode of its executable (what
+/// `stat` of `/proc/PID/exe` names), so a different file under the same
+/// name or path is told apart.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ExeId {
+    pub dev: u64,
+    pub ino: u64,
+}
+
+impl fmt::Display for ExeId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "dev {} inode {}", self.dev, self.ino)
+    }
 }
 
 impl Process {
+    pub(crate) fn key(&self) -> ProcKey {
+        ProcKey {
+            pid: self.pid,
+            start_time: self.start_time,
+        }
+    }
+
     /// The command line joined by spaces, or `[comm]` when it is unknown or
     /// empty (kernel threads, zombies), as `ps` shows it.
     pub(crate) fn command(&self) -> String {
@@ -185,9 +222,22 @@ impl ProcessTable {
         self.procs.len()
     }
 
+    pub(crate) fn is_empty(&self) -> bool {
+        self.procs.is_empty()
+    }
+
     /// Seconds since the process started, never negative.
     pub(crate) fn age_secs(&self, p: &Process) -> f64 {
         (self.now_boot - p.start_time as f64 / self.ticks_per_sec as f64).max(0.0)
+    }
+
+    /// Pid → children pids, built once for tree walks.
+    pub(crate) fn children(&self) -> HashMap<i32, Vec<i32>> {
+        let mut map: HashMap<i32, Vec<i32>> = HashMap::new();
+        for p in &self.procs {
+            map.entry(p.ppid).or_default().push(p.pid);
+        }
+        map
     }
 }
 

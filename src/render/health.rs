@@ -4,7 +4,7 @@
 
 use std::fmt::Write as _;
 
-use crate::core::health::{Report, Status};
+use crate::core::health::{plural, Report, Status};
 
 /// Nagios plugin output: `STRAY STATUS - summary | perfdata`, then one
 /// line per check. The summary lists the checks that are not OK.
@@ -18,7 +18,11 @@ pub(crate) fn nagios(r: &Report) -> String {
         .collect();
     let summary = if bad.is_empty() {
         let figures: Vec<String> = r.items.iter().map(|i| plain(&i.message)).collect();
-        format!("{} checks ok; {}", r.items.len(), figures.join(", "))
+        format!(
+            "{} ok; {}",
+            plural(r.items.len(), "check"),
+            figures.join(", ")
+        )
     } else {
         bad.join("; ")
     };
@@ -65,8 +69,14 @@ pub(crate) fn json(r: &Report) -> serde_json::Value {
 
 /// The Prometheus text exposition format (version 0.0.4), with HELP and
 /// TYPE for every family.
+///
+/// A check that could not decide (status unknown) also gets a comment line
+/// saying why, which scrapers ignore and a person reading the file needs.
 pub(crate) fn prometheus(r: &Report) -> String {
     let mut out = String::new();
+    for i in r.items.iter().filter(|i| i.status == Status::Unknown) {
+        let _ = writeln!(out, "# stray: {} unknown: {}", i.name, plain(&i.message));
+    }
     for m in &r.metrics {
         let _ = writeln!(out, "# HELP {} {}", m.name, help_escape(m.help));
         let _ = writeln!(out, "# TYPE {} gauge", m.name);
@@ -127,7 +137,7 @@ fn label_escape(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::core::health::{plural, Item, Metric, Perf};
+    use crate::core::health::{Item, Metric, Perf};
 
     fn sample() -> Report {
         let mut defunct = Item::new("defunct", Status::Warning, Some(1.0), "1 defunct agent");
@@ -196,7 +206,7 @@ mod tests {
         };
         assert_eq!(
             nagios(&r),
-            "STRAY OK - 1 checks ok; 1 of 2\n[OK] pty: 1 of 2\n"
+            "STRAY OK - 1 check ok; 1 of 2\n[OK] pty: 1 of 2\n"
         );
     }
 
@@ -212,6 +222,9 @@ mod tests {
         assert_eq!(v["checks"][1]["value"].to_string(), "1");
         assert_eq!(plural(1, "agent"), "1 agent");
         assert_eq!(plural(0, "agent"), "0 agents");
+        assert_eq!(plural(1, "agent"), "1 agent");
+        assert_eq!(plural(1, "process"), "1 process");
+        assert_eq!(plural(3, "process"), "3 processes");
     }
 
     #[test]
@@ -221,6 +234,10 @@ mod tests {
             "# HELP stray_up 1 when the checks ran\n# TYPE stray_up gauge\nstray_up 1\n\
              # HELP stray_agents Agents by class\n# TYPE stray_agents gauge\n\
              stray_agents{class=\"orphan\"} 2\nstray_agents{class=\"we\\\"ird\\\\\\n\"} 0.5\n"
+                .replace(
+                    "# HELP stray_up",
+                    "# stray: state unknown: cannot read \\u{1b}[2J\n# HELP stray_up"
+                )
         );
         assert_eq!(prom_num(f64::NAN), "NaN");
         assert_eq!(prom_num(f64::INFINITY), "+Inf");

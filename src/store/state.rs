@@ -18,6 +18,7 @@ use nix::fcntl::OFlag;
 use serde::{Deserialize, Serialize};
 
 use crate::core::escalation::Entry;
+use crate::core::lineage::Lineage;
 use crate::sys::safefs::{self, Dir};
 
 pub(crate) const STATE_FILE: &str = "state.json";
@@ -245,6 +246,22 @@ pub struct State {
     /// PTY usage samples for churn (`stray pty`, `stray watch`), bounded.
     #[serde(default)]
     pub pty_samples: Vec<crate::core::pty::PtySample>,
+    /// Each live agent's parent as first seen (see [`Lineage`]).
+    #[serde(default)]
+    pub lineage: Lineage,
+}
+
+/// The lineage memory of the state in `path`, read only, for commands that
+/// classify without running a cycle (`scan`, `check`): they must decide as
+/// a cycle would. Anything wrong with the dir or file means no memory.
+pub(crate) fn read_lineage(path: &Path) -> Lineage {
+    let boot_id = crate::sys::proc::current_boot_id();
+    match StateDir::open(path) {
+        Ok(Some(dir)) => State::load(&dir, boot_id.as_deref(), false)
+            .map(|l| l.state.lineage)
+            .unwrap_or_default(),
+        _ => Lineage::default(),
+    }
 }
 
 impl Default for State {
@@ -255,6 +272,7 @@ impl Default for State {
             reap: Vec::new(),
             sockets: Default::default(),
             pty_samples: Vec::new(),
+            lineage: Lineage::default(),
         }
     }
 }
@@ -269,11 +287,30 @@ pub struct Loaded {
     pub notes: Vec<Note>,
 }
 
+/// Why a state file is not used.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Flaw {
+    /// It does not parse, is truncated, or is not a state file at all.
+    Corrupt,
+    /// Another owner's, or writable by others: it could forge escalation.
+    Untrusted,
+}
+
+impl std::fmt::Display for Flaw {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Flaw::Corrupt => "corrupt",
+            Flaw::Untrusted => "untrusted",
+        })
+    }
+}
+
 /// Something wrong with the state file; `Display` is the message for people.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Note {
-    /// The file did not parse or is not ours; `moved_to` when quarantined.
-    Corrupt {
+    /// The file is not used; `moved_to` when quarantined.
+    Unusable {
+        flaw: Flaw,
         path: PathBuf,
         why: String,
         moved_to: Option<PathBuf>,
@@ -285,19 +322,22 @@ pub enum Note {
 impl std::fmt::Display for Note {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Note::Corrupt {
+            Note::Unusable {
+                flaw,
                 path,
                 why,
                 moved_to: Some(aside),
             } => write!(
                 f,
-                "corrupt state {} ({why}) moved to {}; starting fresh",
+                "{flaw} state {} ({why}) moved to {}; starting fresh",
                 path.display(),
                 aside.display()
             ),
-            Note::Corrupt { path, why, .. } => write!(
+            Note::Unusable {
+                flaw, path, why, ..
+            } => write!(
                 f,
-                "corrupt state {} ({why}) ignored; a real cycle moves it aside",
+                "{flaw} state {} ({why}) ignored; a real cycle moves it aside",
                 path.display()
             ),
             Note::EarlierBoot => f.write_str("state from an earlier boot discarded"),
@@ -331,8 +371,11 @@ impl State {
         let path = dir.file(STATE_FILE);
         let mut loaded = Loaded::default();
         // A symlink or a FIFO planted as state.json is foreign: it is never
-        // followed or read (O_NOFOLLOW, O_NONBLOCK), only moved aside.
-        let parsed = match dir.dir().read(STATE_FILE, MAX_STATE_BYTES) {
+        // followed or read (O_NOFOLLOW, O_NONBLOCK), only moved aside. So is
+        // a file of another owner or one others can write (checked on the
+        // opened file): a forged "SIGTERM sent long ago" would be a SIGKILL.
+        let mut flaw = Flaw::Corrupt;
+        let parsed = match dir.dir().read_trusted(STATE_FILE, MAX_STATE_BYTES) {
             Ok(bytes) => serde_json::from_slice::<State>(&bytes).map_err(|e| e.to_string()),
             Err(e) if e.kind() == io::ErrorKind::NotFound => {
                 loaded.state.boot_id = boot_id.map(str::to_string);
@@ -340,6 +383,10 @@ impl State {
             }
             Err(e) if e.raw_os_error() == Some(libc::ELOOP) => Err("it is a symlink".to_string()),
             Err(e) if e.kind() == io::ErrorKind::InvalidData => Err(e.to_string()),
+            Err(e) if safefs::untrusted_error(&e).is_some() => {
+                flaw = Flaw::Untrusted;
+                Err(e.to_string())
+            }
             Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
         };
         match parsed {
@@ -356,15 +403,17 @@ impl State {
                     let aside = dir.file(&aside_name);
                     dir.dir()
                         .rename(STATE_FILE, &aside_name)
-                        .with_context(|| format!("cannot move corrupt {} aside", path.display()))?;
-                    loaded.notes.push(Note::Corrupt {
+                        .with_context(|| format!("cannot move {flaw} {} aside", path.display()))?;
+                    loaded.notes.push(Note::Unusable {
+                        flaw,
                         path: path.clone(),
                         why,
                         moved_to: Some(aside.clone()),
                     });
                     loaded.quarantined = Some(aside);
                 } else {
-                    loaded.notes.push(Note::Corrupt {
+                    loaded.notes.push(Note::Unusable {
+                        flaw,
                         path: path.clone(),
                         why,
                         moved_to: None,
@@ -406,6 +455,8 @@ fn unix_now() -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::core::lineage::MAX_LINEAGE;
+    use crate::core::process::{ProcKey, Process, ProcessTable};
     use std::os::unix::fs::PermissionsExt;
 
     fn dir() -> (tempfile::TempDir, StateDir) {
@@ -463,6 +514,42 @@ mod tests {
             assert_eq!(fs::read(&aside).unwrap(), garbage);
             assert!(!d.file(STATE_FILE).exists());
             assert_eq!(l.notes.len(), 1);
+        }
+    }
+
+    #[test]
+    fn state_others_can_write_is_untrusted_and_moved_aside() {
+        let valid = State {
+            boot_id: Some("b".into()),
+            reap: vec![entry()],
+            ..State::default()
+        };
+        for mode in [0o666, 0o620, 0o602] {
+            let (_t, d) = dir();
+            valid.save(&d).unwrap();
+            fs::set_permissions(d.file(STATE_FILE), fs::Permissions::from_mode(mode)).unwrap();
+            // A dry run does not trust it either, and leaves it in place.
+            let l = State::load(&d, Some("b"), false).unwrap();
+            assert!(l.state.reap.is_empty(), "mode {mode:o}");
+            assert!(d.file(STATE_FILE).exists());
+            let l = State::load(&d, Some("b"), true).unwrap();
+            assert!(l.state.reap.is_empty(), "mode {mode:o}");
+            assert!(l.quarantined.is_some());
+            assert_eq!(l.notes.len(), 1);
+            assert!(
+                l.notes[0].to_string().starts_with("untrusted state")
+                    && l.notes[0].to_string().contains("writable"),
+                "{:?}",
+                l.notes
+            );
+        }
+        // Control: ours and not writable by others is trusted.
+        for mode in [0o600, 0o644, 0o400] {
+            let (_t, d) = dir();
+            valid.save(&d).unwrap();
+            fs::set_permissions(d.file(STATE_FILE), fs::Permissions::from_mode(mode)).unwrap();
+            let l = State::load(&d, Some("b"), true).unwrap();
+            assert_eq!(l.state, valid, "mode {mode:o}");
         }
     }
 
@@ -545,6 +632,80 @@ mod tests {
         assert_eq!(fs::read_dir(t.path().join("theirs")).unwrap().count(), 0);
     }
 
+    fn proc_at(pid: i32, ppid: i32, start_time: u64) -> Process {
+        Process {
+            pid,
+            ppid,
+            start_time,
+            uid: 1000,
+            state: 'S',
+            pgid: pid,
+            sid: pid,
+            tty: None,
+            comm: "x".into(),
+            rss_bytes: 0,
+            kernel_thread: false,
+            exe: None,
+            cmdline: None,
+            exe_id: None,
+            live_thread: None,
+        }
+    }
+
+    fn k(pid: i32, start_time: u64) -> ProcKey {
+        ProcKey { pid, start_time }
+    }
+
+    #[test]
+    fn lineage_keeps_the_first_parent_and_forgets_the_gone() {
+        let t1 = ProcessTable::new(
+            vec![
+                proc_at(1, 0, 0),
+                proc_at(10, 1, 5),
+                proc_at(20, 10, 7),
+                proc_at(30, 10, 8),
+                proc_at(40, 99, 9), // parent exited mid-scan
+            ],
+            100.0,
+            100,
+        );
+        let m1 = Lineage::default().remember(&t1, [20, 30, 40, 77]);
+        assert_eq!(m1.parent_of(k(20, 7)), Some(k(10, 5)));
+        assert_eq!(m1.parent_of(k(30, 8)), Some(k(10, 5)));
+        assert_eq!(m1.parent_of(k(40, 9)), None, "no parent to record");
+        assert_eq!(m1.parent_of(k(20, 6)), None, "another start time");
+        // 10 exits: 20 is re-parented to 1; 30 is gone and its pid reused.
+        let t2 = ProcessTable::new(
+            vec![proc_at(1, 0, 0), proc_at(20, 1, 7), proc_at(30, 1, 50)],
+            200.0,
+            100,
+        );
+        let m2 = m1.remember(&t2, [20, 30]);
+        assert_eq!(m2.parent_of(k(20, 7)), Some(k(10, 5)), "first parent kept");
+        assert_eq!(m2.parent_of(k(30, 8)), None, "gone: forgotten");
+        assert_eq!(m2.parent_of(k(30, 50)), Some(k(1, 0)), "new process");
+        assert_eq!(m2.seen.len(), 2);
+    }
+
+    #[test]
+    fn lineage_round_trips_and_old_state_files_load_without_it() {
+        let (_t, d) = dir();
+        let t = ProcessTable::new(vec![proc_at(1, 0, 0), proc_at(5, 1, 3)], 10.0, 100);
+        let s = State {
+            boot_id: Some("b".into()),
+            lineage: Lineage::default().remember(&t, [5]),
+            ..State::default()
+        };
+        s.save(&d).unwrap();
+        let l = State::load(&d, Some("b"), true).unwrap();
+        assert_eq!(l.state.lineage.parent_of(k(5, 3)), Some(k(1, 0)));
+        assert_eq!(read_lineage(&d.path), Lineage::default(), "another boot id");
+        fs::write(d.file(STATE_FILE), r#"{"schema": 1, "boot_id": "b"}"#).unwrap();
+        let l = State::load(&d, Some("b"), true).unwrap();
+        assert!(l.state.lineage.seen.is_empty());
+        assert!(l.notes.is_empty());
+    }
+
     #[test]
     fn lock_is_exclusive_and_names_the_holder() {
         let (_t, d) = dir();
@@ -554,5 +715,24 @@ mod tests {
         assert_eq!(busy.holder, Some(std::process::id() as i32));
         drop(held);
         Lock::acquire(&d, Duration::ZERO).unwrap();
+    }
+
+    #[test]
+    fn lineage_is_bounded_and_keeps_what_it_knew() {
+        let mut procs = vec![proc_at(1, 0, 0)];
+        procs.extend((2..MAX_LINEAGE as i32 + 12).map(|pid| proc_at(pid, 1, 10)));
+        let t = ProcessTable::new(procs, 100.0, 100);
+        // The highest pids were remembered before; the rest are new.
+        let pids: Vec<i32> = (2..MAX_LINEAGE as i32 + 12).collect();
+        let old = Lineage::default().remember(&t, pids.iter().rev().take(5).copied());
+        let m = old.remember(&t, pids.iter().copied());
+        assert_eq!(m.seen.len(), MAX_LINEAGE);
+        for &pid in pids.iter().rev().take(5) {
+            assert!(m.parent_of(k(pid, 10)).is_some(), "{pid} forgotten");
+        }
+        assert!(m
+            .seen
+            .windows(2)
+            .all(|w| (w[0].pid, w[0].start_time) < (w[1].pid, w[1].start_time)));
     }
 }
