@@ -362,54 +362,6 @@ impl Config {
     }
 }
 
-/// `[match]`, compiled; `file` names the config in every error.
-fn match_rules(m: RawMatch, file: &str) -> Result<MatchRules> {
-    let names = |v: Option<Vec<String>>, d: &[&str]| -> Vec<String> {
-        v.unwrap_or_else(|| d.iter().map(|s| s.to_string()).collect())
-    };
-    let exe = names(m.exe, &["*/claude/versions/*"])
-        .iter()
-        .map(|g| {
-            glob::Pattern::new(g)
-                .map_err(|e| anyhow!("{file}: key `match.exe`: invalid glob {g:?}: {e}"))
-        })
-        .collect::<Result<Vec<_>>>()?;
-    let cmdline = m
-        .cmdline
-        .unwrap_or_default()
-        .iter()
-        .map(|r| {
-            regex::Regex::new(r).map_err(|e| {
-                anyhow!(
-                    "{file}: key `match.cmdline`: invalid regex {r:?}: {}",
-                    one_line(&e.to_string())
-                )
-            })
-        })
-        .collect::<Result<Vec<_>>>()?;
-    let env = m
-        .env
-        .unwrap_or_default()
-        .iter()
-        .map(|kv| match kv.split_once('=') {
-            Some((k, v)) if !k.is_empty() => Ok((k.to_string(), v.to_string())),
-            _ => bail!("{file}: key `match.env`: {kv:?} is not KEY=VALUE"),
-        })
-        .collect::<Result<Vec<_>>>()?;
-    let match_names = names(m.names, &["claude", "claude-code", "codex"]);
-    for n in &match_names {
-        if n.is_empty() || n.len() > 15 {
-            bail!("{file}: key `match.names`: {n:?} can never equal a kernel comm (1 to 15 bytes)");
-        }
-    }
-    Ok(MatchRules {
-        names: match_names,
-        exe,
-        cmdline,
-        env,
-    })
-}
-
 /// A config file larger than this is refused: the real one is a few KiB.
 pub(crate) const MAX_BYTES: u64 = 1 << 20;
 
@@ -465,6 +417,54 @@ pub(crate) fn read_text(path: &Path) -> Result<String> {
             "config {shown} is not UTF-8 (invalid byte at offset {})",
             e.utf8_error().valid_up_to()
         )
+    })
+}
+
+/// `[match]`, compiled; `file` names the config in every error.
+fn match_rules(m: RawMatch, file: &str) -> Result<MatchRules> {
+    let names = |v: Option<Vec<String>>, d: &[&str]| -> Vec<String> {
+        v.unwrap_or_else(|| d.iter().map(|s| s.to_string()).collect())
+    };
+    let exe = names(m.exe, &["*/claude/versions/*"])
+        .iter()
+        .map(|g| {
+            glob::Pattern::new(g)
+                .map_err(|e| anyhow!("{file}: key `match.exe`: invalid glob {g:?}: {e}"))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let cmdline = m
+        .cmdline
+        .unwrap_or_default()
+        .iter()
+        .map(|r| {
+            regex::Regex::new(r).map_err(|e| {
+                anyhow!(
+                    "{file}: key `match.cmdline`: invalid regex {r:?}: {}",
+                    one_line(&e.to_string())
+                )
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let env = m
+        .env
+        .unwrap_or_default()
+        .iter()
+        .map(|kv| match kv.split_once('=') {
+            Some((k, v)) if !k.is_empty() => Ok((k.to_string(), v.to_string())),
+            _ => bail!("{file}: key `match.env`: {kv:?} is not KEY=VALUE"),
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let match_names = names(m.names, &["claude", "claude-code", "codex"]);
+    for n in &match_names {
+        if n.is_empty() || n.len() > 15 {
+            bail!("{file}: key `match.names`: {n:?} can never equal a kernel comm (1 to 15 bytes)");
+        }
+    }
+    Ok(MatchRules {
+        names: match_names,
+        exe,
+        cmdline,
+        env,
     })
 }
 

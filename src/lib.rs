@@ -36,14 +36,15 @@ pub use crate::core::escalation::{
     plan, Entry, Expected, Outcome, Plan, Recheck, RecordingSignaller, Signal, Signaller,
 };
 pub use crate::core::process::{ExeId, ProcKey};
+// The groundwork for deaths and memory (issue 13) is not wired into a
+// command yet: tests/deaths.rs and tests/memory.rs drive these modules
+// whole, the pure halves in core and the kernel readers in sys.
+pub use crate::core::{deaths, memory};
 pub use crate::exit::ExitCode;
 pub use crate::settings::{Format, Settings};
 pub use crate::store::state::{State, StateDir};
 pub use crate::sys::proc::{current_boot_id, read_table};
 pub use crate::sys::signal::LiveSignaller;
-// Groundwork for deaths and memory (SPEC "Deaths", "Memory"), driven only by
-// its tests until a command uses it: public whole, so it is not dead code.
-pub use crate::core::{deaths, memory};
 #[cfg(target_os = "linux")]
 pub use crate::sys::{kmsg, oomadj, psi, tracefs};
 
@@ -232,7 +233,7 @@ fn dispatch(resolver: Resolver) -> Result<ExitCode> {
         Task::Tmux(a) => cmd::tmux::tmux(&s, &a, &mut out)?,
         Task::Check(a) => cmd::check::check(&s, &a, &mut out)?,
         Task::Sockets(a) => cmd::sockets::sockets(&s, &a, &mut out)?,
-        Task::Watch(a) => cmd::watch::watch(&s, &a, &mut out)?,
+        Task::Watch(a) => cmd::watch::watch(&s, &a, &|| resolver.config(), &mut out)?,
         Task::Doctor | Task::Completions(_) => unreachable!("handled above"),
     };
     out.flush()?;

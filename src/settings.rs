@@ -391,14 +391,32 @@ impl Resolver {
         }
     }
 
-    /// Loads the config and applies the flags over it.
-    pub(crate) fn settings(self) -> Result<Settings> {
-        let Resolver { cli, env } = self;
-        let config_from = ConfigFrom {
-            explicit: cli.config.clone(),
-            names: cli.names.clone(),
+    /// The config file found by the lookup order, with `--name` applied:
+    /// what every command starts from, and what `watch` re-reads on SIGHUP.
+    pub(crate) fn config(&self) -> Result<Config> {
+        let (cli, env) = (&self.cli, &self.env);
+        let mut config = match env.config_file(cli.config.as_deref()) {
+            Some(path) => Config::load(&path)?,
+            None => Config::default(),
         };
-        let mut config = config_from.load(&env)?;
+        if !cli.names.is_empty() {
+            for n in &cli.names {
+                if n.is_empty() || n.len() > 15 {
+                    return Err(UsageError(format!(
+                        "--name {n:?} can never equal a kernel comm (1 to 15 bytes)"
+                    ))
+                    .into());
+                }
+            }
+            config.matching = MatchRules::names_only(cli.names.clone());
+        }
+        Ok(config)
+    }
+
+    /// Loads the config and applies the flags over it.
+    pub(crate) fn settings(&self) -> Result<Settings> {
+        let mut config = self.config()?;
+        let (cli, env) = (&self.cli, self.env.clone());
         if let Command::Reap(a) = &cli.command {
             config.min_age = a.min_age.unwrap_or(config.min_age);
             config.grace = a.grace.unwrap_or(config.grace);

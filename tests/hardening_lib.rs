@@ -14,6 +14,10 @@ use std::time::Duration;
 
 use common::*;
 use proptest::prelude::*;
+use stray::Config;
+use stray::Expected;
+use stray::LiveSignaller;
+use stray::Policy;
 use stray::ProcKey;
 use stray::Settings;
 use stray::{cycle, CycleOptions};

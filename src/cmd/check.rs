@@ -14,7 +14,9 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::Result;
 
-use crate::core::check::{agent_facts, build, Gathered, Limits, PtyFacts, StateFacts, TmuxFacts};
+use crate::core::check::{
+    agent_facts, build, refresh_status_metrics, Gathered, Limits, PtyFacts, StateFacts, TmuxFacts,
+};
 use crate::core::health::{Item, Status};
 use crate::core::pty;
 use crate::exit::ExitCode;
@@ -40,7 +42,7 @@ pub(crate) fn check(s: &Settings, args: &Check, out: &mut dyn Write) -> Result<E
             report
                 .items
                 .push(Item::new("textfile", Status::Unknown, None, why));
-            crate::core::check::refresh_status_metrics(&mut report);
+            refresh_status_metrics(&mut report);
         }
     }
     match s.format {

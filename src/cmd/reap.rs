@@ -120,8 +120,10 @@ pub fn cycle(
         write_ahead(&log, &actions, &mut state, &planned, d)?;
     }
 
-    // Same order and filter as `actions`: one outcome per reported line.
-    let expected_of = |a: &Action| expected(&sv.table, a.key, &a.rule, &s.config.matching);
+    // Same order as `actions`: one outcome per reported line.
+    let expected_of = |a: &crate::core::escalation::Action| {
+        expected(&sv.table, a.key, &a.rule, &s.config.matching)
+    };
     let outcomes = crate::core::escalation::execute(&planned, !real, signaller, expected_of);
     for (a, (_, outcome)) in actions.iter_mut().zip(&outcomes) {
         a.outcome = *outcome;

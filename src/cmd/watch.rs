@@ -84,6 +84,10 @@ fn reload_settings(s: &mut Settings) {
                 "SIGHUP: reloaded the config from {}",
                 from(&config)
             ));
+            // The audit log may be configured: resolved again with it.
+            s.audit_log = s
+                .env
+                .audit_log(config.audit_log.as_deref(), crate::settings::euid());
             s.config = config;
         }
         Err(e) => msg::error(&format!(
@@ -103,13 +107,19 @@ pub(crate) struct CycleLine {
     pub notes: Vec<String>,
 }
 
-pub(crate) fn watch(s: &Settings, args: &Watch, out: &mut dyn Write) -> Result<ExitCode> {
+pub(crate) fn watch(
+    s: &Settings,
+    args: &Watch,
+    reload: &dyn Fn() -> Result<Config>,
+    out: &mut dyn Write,
+) -> Result<ExitCode> {
     if args.interval.is_zero() {
         return Err(UsageError("--interval must be more than 0".into()).into());
     }
     install_handlers()?;
     let mut s = s.clone();
     let dir = StateDir::create(&s.state_dir)?;
+    let opts = CycleOptions { dry_run: false };
     let mut signaller = crate::sys::signal::live(&s.proc_root, s.pidfd);
     let lock_wait = args.interval.min(Duration::from_secs(10));
     msg::info(&format!(
@@ -121,7 +131,6 @@ pub(crate) fn watch(s: &Settings, args: &Watch, out: &mut dyn Write) -> Result<E
         if RELOAD.swap(false, Ordering::SeqCst) {
             reload_settings(&mut s);
         }
-        let opts = CycleOptions { dry_run: false };
         n += 1;
         let started = Instant::now();
         let line = run_cycle(&s, &dir, &opts, signaller.as_mut(), lock_wait, n);

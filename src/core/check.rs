@@ -601,11 +601,11 @@ fn finish(r: Parts) -> Report {
 
 /// (Re)computes the per-check and overall status metrics from the items,
 /// so that a check added after [`build`] (the textfile write) shows in them.
-/// Per-check status last, so it lists every check above.
 pub(crate) fn refresh_status_metrics(report: &mut Report) {
     report
         .metrics
         .retain(|m| m.name != "stray_check_status" && m.name != "stray_status");
+    // Per-check status last, so it lists every check above.
     let mut by_check: Vec<(Vec<(&'static str, String)>, f64)> = report
         .items
         .iter()

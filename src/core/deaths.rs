@@ -4,8 +4,8 @@
 //! recording, and the audit shapes of the `oom-kill`, `killed` and
 //! `oom-score-adj` events (SPEC "Deaths" and "Memory").
 //!
-//! Nothing here reads a file or a clock: `sys::kmsg` and
-//! `sys::tracefs` do the reading, and the caller passes the last-known
+//! Nothing here reads a file or a clock: [`crate::sys::kmsg`] and
+//! [`crate::sys::tracefs`] do the reading, and the caller passes the last-known
 //! table of watched processes (agents, family members, multiplexer
 //! processes as the last cycle saw them) as data.
 
@@ -639,8 +639,8 @@ const SI_USER: i32 = 0;
 const SI_KERNEL: i32 = 0x80;
 const SI_QUEUE: i32 = -1;
 const SI_TKILL: i32 = -6;
-/// Linux signal numbers (the generic ones of `asm-generic/signal.h`, which
-/// every architecture stray runs on shares): tracefs events carry numbers.
+/// Linux signal numbers (as in the table above), spelled here so the pure
+/// core needs no libc.
 const SIGHUP: i32 = 1;
 const SIGKILL: i32 = 9;
 

@@ -210,8 +210,9 @@ pub fn plan(
 
 /// Folds delivery outcomes into the next state: a signal that found the
 /// process gone or changed drops its entry (a changed process starts over
-/// from the beginning, should it still be reapable next cycle); a denied SIGTERM is not recorded (tried
-/// again next cycle); a denied SIGKILL keeps the entry at the SIGTERM step.
+/// from the beginning, should it still be reapable next cycle); a denied
+/// SIGTERM is not recorded (tried again next cycle); a denied SIGKILL keeps
+/// the entry at the SIGTERM step.
 pub(crate) fn settle(plan: &Plan, outcomes: &[(ProcKey, Outcome)]) -> Vec<Entry> {
     let mut next = plan.next.clone();
     for (key, outcome) in outcomes {

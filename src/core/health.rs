@@ -117,7 +117,7 @@ pub(crate) fn plural(n: usize, word: &str) -> String {
 }
 
 /// The word alone: `agent`/`agents`, `process`/`processes`.
-pub(crate) fn plural_word(n: usize, word: &str) -> String {
+fn plural_word(n: usize, word: &str) -> String {
     if n == 1 {
         word.to_string()
     } else if word.ends_with('s')

@@ -1,6 +1,6 @@
 //! Memory: the pure half. Which processes get their `oom_score_adj`
 //! raised (strays die first), and the `[memory] pressure` setting as a PSI
-//! trigger (SPEC "Memory"). `sys::oomadj` and `sys::psi` do the
+//! trigger (SPEC "Memory"). [`crate::sys::oomadj`] and [`crate::sys::psi`] do the
 //! writing and the polling.
 
 use std::collections::HashSet;

@@ -1,5 +1,6 @@
 //! Pure decisions: the process model, classification, the escalation plan,
-//! socket judging, PTY churn, health-check building.
+//! socket judging, PTY churn, health-check building, lineage memory, and
+//! the kernel-log/tracefs parsers and memory decisions (deaths, memory).
 //!
 //! Nothing here touches the system: no file system, environment, process,
 //! clock, libc, nix or procfs, and no import from the other layers

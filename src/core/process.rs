@@ -226,11 +226,6 @@ impl ProcessTable {
         self.procs.is_empty()
     }
 
-    /// Seconds since the process started, never negative.
-    pub(crate) fn age_secs(&self, p: &Process) -> f64 {
-        (self.now_boot - p.start_time as f64 / self.ticks_per_sec as f64).max(0.0)
-    }
-
     /// Pid → children pids, built once for tree walks.
     pub(crate) fn children(&self) -> HashMap<i32, Vec<i32>> {
         let mut map: HashMap<i32, Vec<i32>> = HashMap::new();
@@ -238,6 +233,11 @@ impl ProcessTable {
             map.entry(p.ppid).or_default().push(p.pid);
         }
         map
+    }
+
+    /// Seconds since the process started, never negative.
+    pub(crate) fn age_secs(&self, p: &Process) -> f64 {
+        (self.now_boot - p.start_time as f64 / self.ticks_per_sec as f64).max(0.0)
     }
 }
 

@@ -314,6 +314,8 @@ pub enum Note {
         path: PathBuf,
         why: String,
         moved_to: Option<PathBuf>,
+        /// Of another owner or writable by others, rather than unparsable.
+        untrusted: bool,
     },
     /// Escalation entries from an earlier boot were dropped.
     EarlierBoot,
@@ -327,21 +329,35 @@ impl std::fmt::Display for Note {
                 path,
                 why,
                 moved_to: Some(aside),
+                untrusted,
             } => write!(
                 f,
-                "{flaw} state {} ({why}) moved to {}; starting fresh",
+                "{} state {} ({why}) moved to {}; starting fresh",
+                corrupt_or_untrusted(*untrusted),
                 path.display(),
                 aside.display()
             ),
-            Note::Unusable {
-                flaw, path, why, ..
+            Note::Corrupt {
+                path,
+                why,
+                untrusted,
+                ..
             } => write!(
                 f,
-                "{flaw} state {} ({why}) ignored; a real cycle moves it aside",
+                "{} state {} ({why}) ignored; a real cycle moves it aside",
+                corrupt_or_untrusted(*untrusted),
                 path.display()
             ),
             Note::EarlierBoot => f.write_str("state from an earlier boot discarded"),
         }
+    }
+}
+
+fn corrupt_or_untrusted(untrusted: bool) -> &'static str {
+    if untrusted {
+        "untrusted"
+    } else {
+        "corrupt"
     }
 }
 
@@ -403,12 +419,12 @@ impl State {
                     let aside = dir.file(&aside_name);
                     dir.dir()
                         .rename(STATE_FILE, &aside_name)
-                        .with_context(|| format!("cannot move {flaw} {} aside", path.display()))?;
-                    loaded.notes.push(Note::Unusable {
-                        flaw,
+                        .with_context(|| format!("cannot move {what} {} aside", path.display()))?;
+                    loaded.notes.push(Note::Corrupt {
                         path: path.clone(),
                         why,
                         moved_to: Some(aside.clone()),
+                        untrusted: what == "untrusted",
                     });
                     loaded.quarantined = Some(aside);
                 } else {
@@ -417,6 +433,7 @@ impl State {
                         path: path.clone(),
                         why,
                         moved_to: None,
+                        untrusted: what == "untrusted",
                     });
                 }
                 loaded.state = State::default();
@@ -632,8 +649,10 @@ mod tests {
         assert_eq!(fs::read_dir(t.path().join("theirs")).unwrap().count(), 0);
     }
 
-    fn proc_at(pid: i32, ppid: i32, start_time: u64) -> Process {
-        Process {
+    use crate::core::process::{ProcKey, ProcessTable};
+
+    fn proc_at(pid: i32, ppid: i32, start_time: u64) -> crate::core::process::Process {
+        crate::core::process::Process {
             pid,
             ppid,
             start_time,
@@ -654,37 +673,6 @@ mod tests {
 
     fn k(pid: i32, start_time: u64) -> ProcKey {
         ProcKey { pid, start_time }
-    }
-
-    #[test]
-    fn lineage_keeps_the_first_parent_and_forgets_the_gone() {
-        let t1 = ProcessTable::new(
-            vec![
-                proc_at(1, 0, 0),
-                proc_at(10, 1, 5),
-                proc_at(20, 10, 7),
-                proc_at(30, 10, 8),
-                proc_at(40, 99, 9), // parent exited mid-scan
-            ],
-            100.0,
-            100,
-        );
-        let m1 = Lineage::default().remember(&t1, [20, 30, 40, 77]);
-        assert_eq!(m1.parent_of(k(20, 7)), Some(k(10, 5)));
-        assert_eq!(m1.parent_of(k(30, 8)), Some(k(10, 5)));
-        assert_eq!(m1.parent_of(k(40, 9)), None, "no parent to record");
-        assert_eq!(m1.parent_of(k(20, 6)), None, "another start time");
-        // 10 exits: 20 is re-parented to 1; 30 is gone and its pid reused.
-        let t2 = ProcessTable::new(
-            vec![proc_at(1, 0, 0), proc_at(20, 1, 7), proc_at(30, 1, 50)],
-            200.0,
-            100,
-        );
-        let m2 = m1.remember(&t2, [20, 30]);
-        assert_eq!(m2.parent_of(k(20, 7)), Some(k(10, 5)), "first parent kept");
-        assert_eq!(m2.parent_of(k(30, 8)), None, "gone: forgotten");
-        assert_eq!(m2.parent_of(k(30, 50)), Some(k(1, 0)), "new process");
-        assert_eq!(m2.seen.len(), 2);
     }
 
     #[test]

@@ -40,7 +40,7 @@ impl LiveSignaller {
     }
 
     /// The `kill(2)` path only, as on a kernel without pidfds.
-    pub fn without_pidfd(root: impl Into<PathBuf>) -> Self {
+    pub(crate) fn without_pidfd(root: impl Into<PathBuf>) -> Self {
         LiveSignaller {
             root: root.into(),
             use_pidfd: false,

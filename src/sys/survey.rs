@@ -92,7 +92,6 @@ pub(crate) fn hidden_ancestry_note(why: &str) -> String {
         "cannot tell orphans from live sessions: {why}; every agent is kept. Fix: {HIDDEN_ANCESTRY_FIX}"
     )
 }
-
 /// Which processes may be candidates: root sees everyone's; anyone else only
 /// their own.
 pub(crate) fn in_scope(p: &Process, my_uid: u32) -> bool {

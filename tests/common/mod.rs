@@ -521,6 +521,21 @@ pub fn quiet_fds(pid: i32) -> usize {
         .unwrap_or(0)
 }
 
+/// The smallest fd count of `pid` seen within `window`, returning as soon
+/// as it is at most `target`.
+pub fn resting_fds_at_most(pid: i32, target: usize, window: Duration) -> usize {
+    let start = Instant::now();
+    let mut least = usize::MAX;
+    while start.elapsed() < window {
+        least = least.min(fd_count(pid));
+        if least <= target {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    least
+}
+
 /// The lines a child prints, on a channel (read on a thread, so a test can
 /// wait for them with a timeout).
 pub fn line_reader(out: std::process::ChildStdout) -> std::sync::mpsc::Receiver<String> {

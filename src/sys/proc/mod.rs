@@ -24,6 +24,8 @@ pub use imp::{current_boot_id, read_table};
 pub(crate) use imp::{is_ptmx_link, parse_pid, parse_tty_index, stat_start_time};
 pub(crate) use imp::{now_boottime, read_one, LiveSource};
 
+use crate::core::process::{ExeId, Tty};
+
 /// Everything a command reads about individual processes after the table
 /// pass. Behind a trait so the gathering logic can be tested on fakes.
 pub(crate) trait ProcSource {
