@@ -207,7 +207,7 @@ pub(crate) fn parse_duration(s: &str) -> Result<Duration, String> {
 
 /// `sockets --sample`: the run sleeps this long, so a typo such as `30y`
 /// is refused rather than hanging the command.
-pub(crate) fn parse_sample_gap(s: &str) -> Result<Duration, String> {
+pub fn parse_sample_gap(s: &str) -> Result<Duration, String> {
     const MAX: Duration = Duration::from_secs(3600);
     let d = parse_duration(s)?;
     if d > MAX {

@@ -6,7 +6,8 @@
 //! is layered (ARCHITECTURE.md): `sys` touches the machine, `store` keeps
 //! what outlives a run, `render` turns data into text, and `core` decides,
 //! purely. The items re-exported here are the surface the integration tests
-//! drive; nothing else is public.
+//! drive (and, until a command uses it, the deaths and memory groundwork);
+//! nothing else is public.
 
 // Dead code is judged by the Linux build, where every feature exists. On
 // macOS the shared model of the Linux-only features (sock_diag judging, PTY

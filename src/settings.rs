@@ -162,38 +162,6 @@ pub struct Settings {
     /// Signal through pidfds when the kernel has them (not `STRAY_NO_PIDFD`).
     pub pidfd: bool,
     pub env: Env,
-    /// Where the config came from (`--config`, `--name`), to read it again.
-    pub config_from: ConfigFrom,
-}
-
-/// The flags that choose the config: what [`Settings::reload_config`]
-/// applies again.
-#[derive(Debug, Clone, Default)]
-pub struct ConfigFrom {
-    pub explicit: Option<PathBuf>,
-    pub names: Vec<String>,
-}
-
-impl ConfigFrom {
-    /// The config file found by the lookup order, with `--name` applied.
-    fn load(&self, env: &Env) -> Result<Config> {
-        let mut config = match env.config_file(self.explicit.as_deref()) {
-            Some(path) => Config::load(&path)?,
-            None => Config::default(),
-        };
-        if !self.names.is_empty() {
-            for n in &self.names {
-                if n.is_empty() || n.len() > 15 {
-                    return Err(UsageError(format!(
-                        "--name {n:?} can never equal a kernel comm (1 to 15 bytes)"
-                    ))
-                    .into());
-                }
-            }
-            config.matching = MatchRules::names_only(self.names.clone());
-        }
-        Ok(config)
-    }
 }
 
 impl Settings {
@@ -210,15 +178,7 @@ impl Settings {
             proc_root,
             pidfd: true,
             env,
-            config_from: ConfigFrom::default(),
         }
-    }
-
-    /// The config as the command would load it now (what `watch` does on
-    /// SIGHUP): the same lookup, the same `--name`. `reap`'s `--min-age` and
-    /// `--grace` are not `watch` flags.
-    pub(crate) fn reload_config(&self) -> Result<Config> {
-        self.config_from.load(&self.env)
     }
 
     pub(crate) fn json(&self) -> bool {
@@ -429,7 +389,6 @@ impl Resolver {
             pidfd: !env.no_pidfd,
             config,
             env,
-            config_from,
         })
     }
 }

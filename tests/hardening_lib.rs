@@ -23,8 +23,7 @@ use stray::Settings;
 use stray::{cycle, CycleOptions};
 use stray::{plan, Outcome, Signal};
 use stray::{Class, Verdict};
-use stray::{Config, Policy};
-use stray::{Expected, LiveSignaller, RecordingSignaller, Signaller};
+use stray::{RecordingSignaller, Signaller};
 use stray::{State, StateDir};
 
 fn fixture(case: &str) -> PathBuf {

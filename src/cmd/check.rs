@@ -22,7 +22,7 @@ use crate::core::pty;
 use crate::exit::ExitCode;
 use crate::render::health;
 use crate::settings::{Check, Format};
-use crate::store::state::{self, Flaw, Lock, Note, State, StateDir};
+use crate::store::state::{self, Lock, Note, State, StateDir};
 use crate::sys::safefs;
 use crate::Settings;
 
@@ -173,15 +173,7 @@ fn gather_state(path: &Path, opened: &Result<Option<StateDir>>) -> StateFacts {
         f.corrupt_now = l
             .notes
             .iter()
-            .find(|n| {
-                matches!(
-                    n,
-                    Note::Unusable {
-                        flaw: Flaw::Corrupt,
-                        ..
-                    }
-                )
-            })
+            .find(|n| matches!(n, Note::Corrupt { .. }))
             .map(ToString::to_string);
     }
     let now = SystemTime::now();

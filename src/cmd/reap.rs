@@ -14,7 +14,7 @@ use serde_json::json;
 
 use crate::core::classify::{summarize, Class};
 use crate::core::escalation::Signaller;
-use crate::core::escalation::{plan, settle, Action, Outcome, Plan, Signal};
+use crate::core::escalation::{plan, settle, Outcome, Plan, Signal};
 use crate::core::process::{ProcKey, ProcessTable};
 use crate::exit::ExitCode;
 use crate::render::table::{self, Table};

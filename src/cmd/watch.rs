@@ -72,13 +72,13 @@ fn install_handlers() -> Result<()> {
 
 /// SIGHUP: the config as the command would load it now, or the reason it
 /// cannot be used (then the running one stays).
-fn reload_settings(s: &mut Settings) {
+fn reload_settings(s: &mut Settings, reload: &dyn Fn() -> Result<Config>) {
     let from = |c: &Config| {
         c.source
             .as_ref()
             .map_or("built-in defaults".to_string(), |p| p.display().to_string())
     };
-    match s.reload_config() {
+    match reload() {
         Ok(config) => {
             msg::notice(&format!(
                 "SIGHUP: reloaded the config from {}",
@@ -129,7 +129,7 @@ pub(crate) fn watch(
     let mut n = 0u64;
     while !STOP.load(Ordering::SeqCst) {
         if RELOAD.swap(false, Ordering::SeqCst) {
-            reload_settings(&mut s);
+            reload_settings(&mut s, reload);
         }
         n += 1;
         let started = Instant::now();

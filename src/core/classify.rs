@@ -175,7 +175,7 @@ pub(crate) struct Facts {
 
 /// How a process without a terminal came to have its parent.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum Parentage {
+pub enum Parentage {
     /// Its original parent is gone: it was re-parented (the reason says
     /// what shows it).
     Adopted(String),
@@ -497,7 +497,7 @@ impl<'a> Classifier<'a> {
     ///   (reaper parents do not run job control);
     /// - with none of these, nothing shows it was re-parented: it is taken
     ///   as started by its parent (reported, never signalled).
-    pub(crate) fn parentage(&self, p: &Process) -> Parentage {
+    pub fn parentage(&self, p: &Process) -> Parentage {
         let parent = self.table.get(p.ppid);
         if let Some(earlier) = self.facts.earlier_parent.get(&p.pid) {
             let now = parent.map(|q| q.key());

@@ -137,7 +137,7 @@ fn label_escape(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::core::health::{Item, Metric, Perf};
+    use crate::core::health::{plural, Item, Metric, Perf};
 
     fn sample() -> Report {
         let mut defunct = Item::new("defunct", Status::Warning, Some(1.0), "1 defunct agent");

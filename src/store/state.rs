@@ -287,30 +287,11 @@ pub struct Loaded {
     pub notes: Vec<Note>,
 }
 
-/// Why a state file is not used.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Flaw {
-    /// It does not parse, is truncated, or is not a state file at all.
-    Corrupt,
-    /// Another owner's, or writable by others: it could forge escalation.
-    Untrusted,
-}
-
-impl std::fmt::Display for Flaw {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            Flaw::Corrupt => "corrupt",
-            Flaw::Untrusted => "untrusted",
-        })
-    }
-}
-
 /// Something wrong with the state file; `Display` is the message for people.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Note {
-    /// The file is not used; `moved_to` when quarantined.
-    Unusable {
-        flaw: Flaw,
+    /// The file did not parse or is not ours; `moved_to` when quarantined.
+    Corrupt {
         path: PathBuf,
         why: String,
         moved_to: Option<PathBuf>,
@@ -324,8 +305,7 @@ pub enum Note {
 impl std::fmt::Display for Note {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Note::Unusable {
-                flaw,
+            Note::Corrupt {
                 path,
                 why,
                 moved_to: Some(aside),
@@ -390,7 +370,7 @@ impl State {
         // followed or read (O_NOFOLLOW, O_NONBLOCK), only moved aside. So is
         // a file of another owner or one others can write (checked on the
         // opened file): a forged "SIGTERM sent long ago" would be a SIGKILL.
-        let mut flaw = Flaw::Corrupt;
+        let mut what = "corrupt";
         let parsed = match dir.dir().read_trusted(STATE_FILE, MAX_STATE_BYTES) {
             Ok(bytes) => serde_json::from_slice::<State>(&bytes).map_err(|e| e.to_string()),
             Err(e) if e.kind() == io::ErrorKind::NotFound => {
@@ -400,7 +380,7 @@ impl State {
             Err(e) if e.raw_os_error() == Some(libc::ELOOP) => Err("it is a symlink".to_string()),
             Err(e) if e.kind() == io::ErrorKind::InvalidData => Err(e.to_string()),
             Err(e) if safefs::untrusted_error(&e).is_some() => {
-                flaw = Flaw::Untrusted;
+                what = "untrusted";
                 Err(e.to_string())
             }
             Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
@@ -428,8 +408,7 @@ impl State {
                     });
                     loaded.quarantined = Some(aside);
                 } else {
-                    loaded.notes.push(Note::Unusable {
-                        flaw,
+                    loaded.notes.push(Note::Corrupt {
                         path: path.clone(),
                         why,
                         moved_to: None,
@@ -472,8 +451,6 @@ fn unix_now() -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::core::lineage::MAX_LINEAGE;
-    use crate::core::process::{ProcKey, Process, ProcessTable};
     use std::os::unix::fs::PermissionsExt;
 
     fn dir() -> (tempfile::TempDir, StateDir) {
@@ -703,24 +680,5 @@ mod tests {
         assert_eq!(busy.holder, Some(std::process::id() as i32));
         drop(held);
         Lock::acquire(&d, Duration::ZERO).unwrap();
-    }
-
-    #[test]
-    fn lineage_is_bounded_and_keeps_what_it_knew() {
-        let mut procs = vec![proc_at(1, 0, 0)];
-        procs.extend((2..MAX_LINEAGE as i32 + 12).map(|pid| proc_at(pid, 1, 10)));
-        let t = ProcessTable::new(procs, 100.0, 100);
-        // The highest pids were remembered before; the rest are new.
-        let pids: Vec<i32> = (2..MAX_LINEAGE as i32 + 12).collect();
-        let old = Lineage::default().remember(&t, pids.iter().rev().take(5).copied());
-        let m = old.remember(&t, pids.iter().copied());
-        assert_eq!(m.seen.len(), MAX_LINEAGE);
-        for &pid in pids.iter().rev().take(5) {
-            assert!(m.parent_of(k(pid, 10)).is_some(), "{pid} forgotten");
-        }
-        assert!(m
-            .seen
-            .windows(2)
-            .all(|w| (w[0].pid, w[0].start_time) < (w[1].pid, w[1].start_time)));
     }
 }

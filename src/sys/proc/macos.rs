@@ -243,11 +243,11 @@ impl LiveSource {
 
     /// The same as [`LiveSource::new`]: libproc answers for the process,
     /// whatever its threads do.
-    pub(crate) fn for_table(root: impl Into<PathBuf>, _table: &ProcessTable) -> Self {
+    pub fn for_table(root: impl Into<PathBuf>, _table: &ProcessTable) -> Self {
         LiveSource::new(root)
     }
 
-    pub(crate) fn for_process(root: impl Into<PathBuf>, _p: &Process) -> Self {
+    pub fn for_process(root: impl Into<PathBuf>, _p: &Process) -> Self {
         LiveSource::new(root)
     }
 }

@@ -8,8 +8,6 @@
 //! Names and command lines are hostile input: they are kept as (lossily
 //! decoded) strings and escaped only when rendered for a terminal.
 
-use crate::core::process::{ExeId, Tty};
-
 #[cfg(target_os = "linux")]
 #[path = "linux.rs"]
 mod imp;
