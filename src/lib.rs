@@ -74,10 +74,11 @@ pub fn run(args: Vec<OsString>) -> ExitCode {
     if args.get(1).is_some_and(|a| a == "--generate") {
         return generate::main(&args[2..]);
     }
-    let is_check = subcommand_of(&args).is_some_and(|c| c == "check");
     let cli = match Cli::try_parse_from(&args) {
         Ok(cli) => cli,
         Err(e) => {
+            // Only here: building clap's definition again costs startup time.
+            let is_check = subcommand_of(&args).is_some_and(|c| c == "check");
             let code = match e.kind() {
                 clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion => {
                     ExitCode::OK
