@@ -84,6 +84,17 @@ pub(crate) enum Command {
     Doctor,
     /// Print shell completions
     Completions(CompletionsArgs),
+    /// Print a snippet that reaps the moment a tmux pane or session, or a
+    /// Claude Code session, closes; edits no file
+    ///
+    /// The snippet runs stray -q reap --coalesce DELAY in the background:
+    /// a burst of closes runs one or two cycles, and the last close is still
+    /// covered. The global options given here (-c, --state-dir, --name) are
+    /// passed on, with absolute paths. The reap applies min_age: a process
+    /// that started less than min_age before the close is left to the timer
+    /// or stray watch, which also sends the SIGKILL after grace; keep one
+    /// of them on.
+    Hooks(HooksArgs),
 }
 
 #[derive(Debug, Clone, Args)]
@@ -119,6 +130,11 @@ pub(crate) struct ReapArgs {
     /// How long to wait for another cycle's lock before exiting 75
     #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "10s")]
     pub lock_wait: Duration,
+    /// For hooks that fire in bursts: wait DELAY, then run one cycle that
+    /// covers every --coalesce call made meanwhile; a call made while another
+    /// is waiting exits 0 at once (see stray hooks)
+    #[arg(long, value_name = "DELAY", value_parser = parse_duration, conflicts_with_all = ["dry_run", "wait"])]
+    pub coalesce: Option<Duration>,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -199,6 +215,19 @@ pub(crate) enum ConfigAction {
 pub(crate) struct CompletionsArgs {
     /// Shell to generate completions for
     pub shell: clap_complete::Shell,
+}
+
+#[derive(Debug, Clone, Args)]
+pub(crate) struct HooksArgs {
+    /// Where the hook goes: tmux (lines for ~/.tmux.conf) or claude (JSON
+    /// for ~/.claude/settings.json)
+    pub(crate) target: HookTarget,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum HookTarget {
+    Tmux,
+    Claude,
 }
 
 pub(crate) fn parse_duration(s: &str) -> Result<Duration, String> {

@@ -17,6 +17,7 @@
 mod cli;
 mod cmd;
 mod config;
+mod configdoc;
 mod core;
 mod exit;
 mod generate;
@@ -29,6 +30,7 @@ mod sys;
 // nothing uses; these are what the binary (`run`) and the integration tests
 // in tests/ drive: one reap cycle against a fake /proc or a recording
 // signaller, the socket check, the state file, the /proc reader.
+pub use crate::cmd::hooks::tmux_snippet;
 pub use crate::cmd::reap::{cycle, CycleOptions};
 pub use crate::cmd::sockets::check_summary;
 pub use crate::config::Config;
@@ -218,6 +220,17 @@ fn dispatch(resolver: Resolver) -> Result<ExitCode> {
             UsageError("--format nagios|prometheus is only for `stray check`".into()).into(),
         );
     }
+    if let Task::Hooks(target) = task {
+        // Needs no config: it only prints a snippet that forwards the flags.
+        cmd::hooks::hooks(
+            &resolver.hook_invocation(),
+            target,
+            resolver.format(),
+            &mut out,
+        )?;
+        out.flush()?;
+        return Ok(ExitCode::OK);
+    }
     if let Task::Doctor = task {
         // Before the config is loaded: a bad config is one of its findings.
         let code = cmd::doctor::doctor(&resolver.doctor_inputs(), &mut out)?;
@@ -236,7 +249,7 @@ fn dispatch(resolver: Resolver) -> Result<ExitCode> {
         Task::Check(a) => cmd::check::check(&s, &a, &mut out)?,
         Task::Sockets(a) => cmd::sockets::sockets(&s, &a, &mut out)?,
         Task::Watch(a) => cmd::watch::watch(&s, &a, &|| resolver.config(), &mut out)?,
-        Task::Doctor | Task::Completions(_) => unreachable!("handled above"),
+        Task::Doctor | Task::Completions(_) | Task::Hooks(_) => unreachable!("handled above"),
     };
     out.flush()?;
     Ok(code)

@@ -7,6 +7,7 @@
 pub(crate) mod check;
 pub(crate) mod config;
 pub(crate) mod doctor;
+pub(crate) mod hooks;
 pub(crate) mod log;
 pub(crate) mod pty;
 pub(crate) mod reap;

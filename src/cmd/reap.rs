@@ -20,7 +20,7 @@ use crate::exit::ExitCode;
 use crate::render::table::{self, Table};
 use crate::settings::Reap;
 use crate::store::audit::{self, AuditLog, Event};
-use crate::store::state::{Lock, State, StateDir};
+use crate::store::state::{Lock, QueueSlot, State, StateDir};
 use crate::sys::survey::{expected, survey};
 use crate::{render::msg, Settings};
 
@@ -251,7 +251,27 @@ pub(crate) fn reap(s: &Settings, args: &Reap, out: &mut dyn Write) -> Result<Exi
         cycle(s, dir.as_ref(), &opts, signaller.as_mut())?
     } else {
         let dir = StateDir::create(&s.state_dir)?;
-        let _lock = Lock::acquire(&dir, args.lock_wait)?;
+        let _lock = match args.coalesce {
+            None => Lock::acquire(&dir, args.lock_wait)?,
+            Some(delay) => match coalesced_lock(&dir, delay, args.lock_wait)? {
+                Some(lock) => lock,
+                None => {
+                    let note = "coalesced: another `reap --coalesce` is waiting and its cycle \
+                                starts after this call, so it covers this one";
+                    msg::info(note);
+                    if s.json() {
+                        let report = CycleReport {
+                            notes: vec![note.to_string()],
+                            ..Default::default()
+                        };
+                        render(s, &report, out)?;
+                    } else {
+                        writeln!(out, "reap: {note}")?;
+                    }
+                    return Ok(ExitCode::OK);
+                }
+            },
+        };
         if args.wait {
             wait_cycle(s, &dir, &opts, signaller.as_mut())?
         } else {
@@ -260,6 +280,21 @@ pub(crate) fn reap(s: &Settings, args: &Reap, out: &mut dyn Write) -> Result<Exi
     };
     render(s, &report, out)?;
     Ok(ExitCode::OK)
+}
+
+/// `--coalesce DELAY`: the cycle lock for the one caller that takes the
+/// queue slot (after DELAY, so a burst of hooks gathers behind it), or
+/// `None` when another caller already holds the slot and will cover this one.
+/// The slot is given up only once the cycle lock is held, and before the
+/// process table is read: see [`QueueSlot`].
+fn coalesced_lock(dir: &StateDir, delay: Duration, lock_wait: Duration) -> Result<Option<Lock>> {
+    let Some(slot) = QueueSlot::try_take(dir)? else {
+        return Ok(None);
+    };
+    std::thread::sleep(delay);
+    let lock = Lock::acquire(dir, lock_wait)?;
+    drop(slot);
+    Ok(Some(lock))
 }
 
 /// `--wait`: TERM, wait up to grace for the victims to exit, KILL the rest,

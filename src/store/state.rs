@@ -23,6 +23,8 @@ use crate::sys::safefs::{self, Dir};
 
 pub(crate) const STATE_FILE: &str = "state.json";
 pub(crate) const LOCK_FILE: &str = "lock";
+/// The one waiting place of `reap --coalesce` (see [`QueueSlot`]).
+pub(crate) const QUEUE_FILE: &str = "queue.lock";
 /// A state file larger than this is not ours (thousands of entries fit in
 /// a fraction of it): moved aside unread rather than loaded into memory.
 pub(crate) const MAX_STATE_BYTES: u64 = 64 << 20;
@@ -224,6 +226,43 @@ fn holder_of(file: &mut File) -> Option<i32> {
 }
 
 impl Drop for Lock {
+    fn drop(&mut self) {
+        let _ = FileExt::unlock(&self.file);
+    }
+}
+
+/// The single place in the queue behind the cycle lock, for hooks that fire
+/// in bursts (`reap --coalesce`): closing twenty panes must not run twenty
+/// cycles, and the last close must still be covered.
+///
+/// A caller that takes the slot waits for the cycle lock, gives the slot up
+/// once it holds the lock, and only then reads the process table. So a
+/// caller that finds the slot taken knows that the holder's cycle reads the
+/// table after this moment, and covers whatever made this caller run: it can
+/// exit at once. A burst thus costs at most the cycle already running plus
+/// one more, and at most one caller ever waits.
+#[derive(Debug)]
+pub struct QueueSlot {
+    file: File,
+}
+
+impl QueueSlot {
+    /// Takes the slot without waiting; `None` when another caller holds it.
+    pub fn try_take(dir: &StateDir) -> Result<Option<QueueSlot>> {
+        let path = dir.file(QUEUE_FILE);
+        let file = dir
+            .dir()
+            .open_file(QUEUE_FILE, OFlag::O_RDWR | OFlag::O_CREAT, 0o600)
+            .with_context(|| format!("cannot open {}", path.display()))?;
+        match file.try_lock_exclusive() {
+            Ok(()) => Ok(Some(QueueSlot { file })),
+            Err(e) if e.raw_os_error() == fs2::lock_contended_error().raw_os_error() => Ok(None),
+            Err(e) => Err(e).with_context(|| format!("cannot lock {}", path.display())),
+        }
+    }
+}
+
+impl Drop for QueueSlot {
     fn drop(&mut self) {
         let _ = FileExt::unlock(&self.file);
     }
@@ -680,5 +719,15 @@ mod tests {
         assert_eq!(busy.holder, Some(std::process::id() as i32));
         drop(held);
         Lock::acquire(&d, Duration::ZERO).unwrap();
+    }
+
+    #[test]
+    fn queue_has_one_slot_and_is_apart_from_the_cycle_lock() {
+        let (_t, d) = dir();
+        let _cycle = Lock::acquire(&d, Duration::ZERO).unwrap();
+        let slot = QueueSlot::try_take(&d).unwrap().expect("free slot");
+        assert!(QueueSlot::try_take(&d).unwrap().is_none(), "slot taken");
+        drop(slot);
+        assert!(QueueSlot::try_take(&d).unwrap().is_some(), "slot freed");
     }
 }
