@@ -36,6 +36,7 @@ fn watch_under_churn_keeps_fds_and_memory_flat() {
     };
     wait_cycles(10);
     let (fds0, rss0) = (quiet_fds(watch.pid), rss_kib(watch.pid));
+    let fd_list0 = fd_targets(watch.pid);
 
     // A minute of churn: a new orphan every 200 ms, each reaped by watch.
     let start = Instant::now();
@@ -54,13 +55,20 @@ fn watch_under_churn_keeps_fds_and_memory_flat() {
         "watch left {} orphans running",
         spawned.iter().filter(|p| p.alive()).count()
     );
-    // Between cycles watch holds exactly its resting fds; on a loaded
-    // machine a 1 s sample can land inside cycles throughout, so look for
-    // the resting count for up to 10 s. A per-cycle leak over ~600 cycles
-    // would never get back down to it.
+    // Between cycles watch holds its resting fds; a cycle in progress holds
+    // a few more at once (the lock, the audit log, a /proc/PID/fd dir, a
+    // netlink socket). On a loaded machine cycles can overrun the 100 ms
+    // interval, so watch may never be seen at rest: allow one cycle's worth.
+    // A leak of one fd per cycle, or per orphan, over this minute would be
+    // hundreds.
+    const ONE_CYCLE_OF_FDS: usize = 8;
     let fds1 = resting_fds_at_most(watch.pid, fds0, Duration::from_secs(10));
     let rss1 = rss_kib(watch.pid);
-    assert!(fds1 <= fds0, "open fds grew from {fds0} to {fds1}");
+    assert!(
+        fds1 <= fds0 + ONE_CYCLE_OF_FDS,
+        "open fds grew from {fds0} {fd_list0:?} to {fds1} {:?}",
+        fd_targets(watch.pid)
+    );
     assert!(
         rss1 <= rss0 + 2048,
         "RSS grew from {rss0} KiB to {rss1} KiB"

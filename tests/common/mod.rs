@@ -496,6 +496,23 @@ pub fn fd_count(pid: i32) -> usize {
     std::fs::read_dir(format!("/proc/{pid}/fd")).map_or(0, |d| d.count())
 }
 
+/// What each open fd of `pid` points at, for failure messages.
+pub fn fd_targets(pid: i32) -> Vec<String> {
+    let Ok(dir) = std::fs::read_dir(format!("/proc/{pid}/fd")) else {
+        return Vec::new();
+    };
+    let mut v: Vec<String> = dir
+        .filter_map(Result::ok)
+        .map(|e| {
+            let target = std::fs::read_link(e.path())
+                .map_or_else(|e| e.to_string(), |t| t.display().to_string());
+            format!("{}->{}", e.file_name().to_string_lossy(), target)
+        })
+        .collect();
+    v.sort();
+    v
+}
+
 /// Resident memory of `pid` in KiB (0 when it is gone).
 pub fn rss_kib(pid: i32) -> u64 {
     std::fs::read_to_string(format!("/proc/{pid}/status"))
