@@ -59,7 +59,8 @@ pub(crate) enum Command {
     Explain(ExplainArgs),
     /// Run one escalation cycle: SIGTERM orphans, SIGKILL them after grace
     Reap(ReapArgs),
-    /// Show the audit log of signals sent
+    /// Show the audit log: stray's signals, deaths it witnessed (OOM kills,
+    /// signals from other processes), oom_score_adj raises
     Log(LogArgs),
     /// PTY-slot usage, the processes holding PTY masters, and churn
     Pty(PtyArgs),
@@ -145,6 +146,9 @@ pub(crate) struct LogArgs {
     /// Only events for this pid
     #[arg(long)]
     pub pid: Option<i32>,
+    /// Only deaths: OOM kills and signals from other processes
+    #[arg(long)]
+    pub deaths: bool,
 }
 
 #[derive(Debug, Clone, Args)]

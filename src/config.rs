@@ -38,6 +38,16 @@ struct RawConfig {
     check: RawCheck,
     #[serde(default)]
     sockets: RawSockets,
+    #[serde(default)]
+    memory: RawMemory,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawMemory {
+    oom_score_adj: Option<i64>,
+    pressure: Option<String>,
+    pressure_min_age: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -78,6 +88,7 @@ struct RawPty {
 struct RawCheck {
     rss_warn: Option<String>,
     rss_crit: Option<String>,
+    oom_window: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -131,6 +142,47 @@ pub struct Config {
     pub rss_crit: u64,
     pub stall: Duration,
     pub ports: Vec<u16>,
+    pub memory: Memory,
+    /// `[check] oom_window`: how long an OOM kill of a watched process
+    /// keeps `check` at WARNING.
+    pub oom_window: Duration,
+}
+
+/// `[memory]`, validated.
+#[derive(Debug, Clone)]
+pub struct Memory {
+    /// What strays' `oom_score_adj` is raised to; 0: left alone.
+    pub oom_score_adj: i32,
+    /// The PSI trigger `watch` registers; `None`: `pressure = "off"`.
+    pub pressure: Option<crate::core::memory::PressureTrigger>,
+    /// `pressure` as written (for `config show`).
+    pub pressure_text: String,
+    /// `min_age` in a cycle that memory pressure started.
+    pub pressure_min_age: Duration,
+}
+
+/// `[memory]`: every error names the key and the file.
+fn memory_settings(m: RawMemory, file: &str) -> Result<Memory> {
+    let oom_score_adj = crate::core::memory::check_oom_score_adj(m.oom_score_adj.unwrap_or(1000))
+        .map_err(|e| anyhow!("{file}: key `memory.oom_score_adj`: {e}"))?;
+    let pressure_text = m.pressure.unwrap_or_else(|| "some 10% 1s".to_string());
+    let pressure = match pressure_text.trim() {
+        "off" | "" => None,
+        text => Some(
+            crate::core::memory::PressureTrigger::parse(text)
+                .map_err(|e| anyhow!("{file}: key `memory.pressure`: {e} (or \"off\")"))?,
+        ),
+    };
+    let age = m.pressure_min_age.unwrap_or_else(|| "10s".to_string());
+    let pressure_min_age = humantime::parse_duration(&age).map_err(|e| {
+        anyhow!("{file}: key `memory.pressure_min_age`: invalid duration {age:?}: {e}")
+    })?;
+    Ok(Memory {
+        oom_score_adj,
+        pressure,
+        pressure_text,
+        pressure_min_age,
+    })
 }
 
 impl Default for Config {
@@ -204,6 +256,7 @@ impl Config {
         };
 
         let matching = match_rules(raw.match_, &file.to_string())?;
+        let memory = memory_settings(raw.memory, &file.to_string())?;
 
         let p = raw.policy;
         let defunct = p.defunct.unwrap_or(Policy::Report);
@@ -276,6 +329,8 @@ impl Config {
             rss_crit,
             stall: dur("sockets.stall", raw.sockets.stall, "30s")?,
             ports,
+            memory,
+            oom_window: dur("check.oom_window", raw.check.oom_window, "1h")?,
         })
     }
 
@@ -349,9 +404,16 @@ impl Config {
             self.pty_warn, self.pty_crit
         );
         s += &format!(
-            "\n[check]\nrss_warn = {}\nrss_crit = {}\n",
+            "\n[memory]\noom_score_adj = {}\npressure = {}\npressure_min_age = {}\n",
+            self.memory.oom_score_adj,
+            toml_str(&self.memory.pressure_text),
+            toml_str(&humantime::format_duration(self.memory.pressure_min_age).to_string())
+        );
+        s += &format!(
+            "\n[check]\nrss_warn = {}\nrss_crit = {}\noom_window = {}\n",
             toml_str(&format_size(self.rss_warn)),
-            toml_str(&format_size(self.rss_crit))
+            toml_str(&format_size(self.rss_crit)),
+            toml_str(&humantime::format_duration(self.oom_window).to_string())
         );
         s += &format!(
             "\n[sockets]\nstall = {}\nports = [{}]\n",

@@ -91,6 +91,14 @@ pub const KEYS: &[(&str, &str, &str)] = &[
         r#"string (a size: "4GiB", "512MiB", bytes)"#,
         r#""12GiB""#,
     ),
+    ("memory.oom_score_adj", "integer, 0 to 1000 (0: off)", "500"),
+    (
+        "memory.pressure",
+        r#"string: "some|full THRESHOLD WINDOW", or "off""#,
+        r#""full 20% 2s""#,
+    ),
+    ("memory.pressure_min_age", "duration", r#""30s""#),
+    ("check.oom_window", "duration", r#""6h""#),
     ("sockets.stall", "duration", r#""2m""#),
     (
         "sockets.ports",

@@ -159,6 +159,21 @@ fn description() -> Roff {
             roman("."),
         ],
     );
+    para(
+        &mut r,
+        [
+            roman(
+                "Each cycle also raises the oom_score_adj of the orphans it would reap (young \
+             ones too) to [memory] oom_score_adj (default 1000), so the kernel's OOM killer \
+             takes strays before live sessions, and, where it can read /dev/kmsg, records \
+             OOM kills of agents and multiplexer processes. As root, stray watch also records \
+             who sent a fatal signal to one of them (tracefs), and runs a cycle at once under \
+             memory pressure (PSI). ",
+            ),
+            bold("stray log --deaths"),
+            roman(" answers \"who killed it?\"."),
+        ],
+    );
     r
 }
 

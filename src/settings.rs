@@ -259,6 +259,7 @@ pub(crate) struct Reap {
 pub(crate) struct Log {
     pub since: Option<Duration>,
     pub pid: Option<i32>,
+    pub deaths: bool,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -312,6 +313,7 @@ impl Task {
             Command::Log(a) => Task::Log(Log {
                 since: a.since,
                 pid: a.pid,
+                deaths: a.deaths,
             }),
             Command::Pty(a) => Task::Pty(Pty {
                 warn: a.warn,

@@ -287,7 +287,13 @@ fn parse_prometheus(text: &str) -> Vec<(String, f64)> {
         } else if let Some(rest) = line.strip_prefix("# TYPE ") {
             let mut f = rest.split(' ');
             let name = f.next().unwrap().to_string();
-            assert_eq!(f.next(), Some("gauge"), "{line}");
+            // Gauges, and the `_total` counters (deaths by class).
+            let kind = if name.ends_with("_total") {
+                "counter"
+            } else {
+                "gauge"
+            };
+            assert_eq!(f.next(), Some(kind), "{line}");
             assert!(typed.insert(name));
         } else {
             let c = sample

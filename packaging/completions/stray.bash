@@ -735,7 +735,7 @@ _stray() {
             return 0
             ;;
         stray__subcmd__log)
-            opts="-c -v -q -h -V --since --pid --config --state-dir --format --verbose --quiet --name --help --version"
+            opts="-c -v -q -h -V --since --pid --deaths --config --state-dir --format --verbose --quiet --name --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

@@ -417,6 +417,28 @@ impl PendingPanes {
     }
 }
 
+/// For a pid that is gone: its last recorded death, if the audit log has
+/// one (the pid may have been reused since; the start time tells).
+fn explain_death(s: &Settings, pid: i32, out: &mut dyn Write) -> Result<()> {
+    let Ok((events, _)) = crate::store::audit::read_all(&s.audit_log) else {
+        return Ok(());
+    };
+    let Some(e) = events.iter().rev().find(|e| e.pid == pid && e.is_death()) else {
+        return Ok(());
+    };
+    if s.json() {
+        return crate::cmd::print_json(out, &json!({"schema": 1, "process": null, "death": e}));
+    }
+    writeln!(
+        out,
+        "pid {pid} is gone; its recorded death, {}: {} ({})",
+        crate::render::table::escape(&e.ts),
+        e.line(),
+        crate::render::table::escape(&e.event)
+    )?;
+    Ok(())
+}
+
 pub(crate) fn explain(s: &Settings, pid: i32, out: &mut dyn Write) -> Result<ExitCode> {
     let sv = survey(
         &s.config,
@@ -427,6 +449,7 @@ pub(crate) fn explain(s: &Settings, pid: i32, out: &mut dyn Write) -> Result<Exi
     warn_problems(&sv);
     let (Some(p), Some(v)) = (sv.table.get(pid), sv.verdicts.iter().find(|v| v.pid == pid)) else {
         crate::render::msg::error(&format!("no such process: {pid}"));
+        explain_death(s, pid, out)?;
         return Ok(ExitCode::FAILURE);
     };
     let panes = PaneLabels::query(&sv, s, |q| q == pid);

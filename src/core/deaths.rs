@@ -15,7 +15,8 @@ use std::time::{Duration, SystemTime};
 
 use serde::{Deserialize, Serialize};
 
-use crate::core::process::ProcKey;
+use crate::core::classify::Verdict;
+use crate::core::process::{ProcKey, Process, ProcessTable};
 
 // ---------------------------------------------------------------------------
 // /dev/kmsg records
@@ -538,9 +539,17 @@ fn unescape_mount(s: &str) -> String {
 // ---------------------------------------------------------------------------
 // Decisions
 
+/// Where the last cycle stopped reading.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KmsgPos {
+    pub boot_id: String,
+    /// `None`: nothing of this boot read yet.
+    pub last_seq: Option<u64>,
+}
+
 /// A process worth a death record, as the last cycle that saw it knew it:
 /// an agent, a family member, or a multiplexer server or client.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Watched {
     pub key: ProcKey,
     pub uid: u32,
@@ -552,6 +561,72 @@ pub struct Watched {
 
 /// The last-known table, by pid.
 pub type LastKnown = HashMap<i32, Watched>;
+
+/// A multiplexer process, server or client, by its comm: `tmux: server`,
+/// `tmux: client` (Linux tmux retitles both), or a listed multiplexer name
+/// (`tmux` on macOS, `screen`/`SCREEN`, `zellij`) with or without a tty.
+pub(crate) fn is_multiplexer_process(comm: &str, multiplexers: &[String]) -> bool {
+    multiplexers.iter().any(|m| {
+        comm.eq_ignore_ascii_case(m)
+            || comm
+                .strip_prefix(m.as_str())
+                .is_some_and(|rest| rest.starts_with(": "))
+    })
+}
+
+/// The most processes the last-known table keeps: a cycle on a host with
+/// more agents and multiplexer processes than this records the first ones
+/// (by pid) and says nothing of the rest.
+pub(crate) const LAST_KNOWN_MAX: usize = 8192;
+
+/// The class a non-agent multiplexer process is recorded with.
+pub(crate) const MULTIPLEXER_CLASS: &str = "multiplexer";
+
+/// Who a death record is kept for, as this cycle saw them: every agent
+/// (with its class), and every multiplexer server or client. Family
+/// members join here once families exist (their class is `leftover` or
+/// the class of the agent they belong to).
+pub(crate) fn last_known(
+    table: &ProcessTable,
+    verdicts: &[Verdict],
+    multiplexers: &[String],
+) -> LastKnown {
+    let mut out = LastKnown::new();
+    for v in verdicts {
+        if let Some(p) = table.get(v.pid) {
+            out.insert(v.pid, watched(p, v.class.as_str()));
+        }
+    }
+    for p in table.iter() {
+        if !p.kernel_thread
+            && !out.contains_key(&p.pid)
+            && is_multiplexer_process(&p.comm, multiplexers)
+        {
+            out.insert(p.pid, watched(p, MULTIPLEXER_CLASS));
+        }
+    }
+    if out.len() > LAST_KNOWN_MAX {
+        let mut pids: Vec<i32> = out.keys().copied().collect();
+        pids.sort_unstable();
+        for pid in &pids[LAST_KNOWN_MAX..] {
+            out.remove(pid);
+        }
+    }
+    out
+}
+
+/// `p` as a death record would name it, with `class`.
+pub(crate) fn watched(p: &Process, class: &str) -> Watched {
+    Watched {
+        key: ProcKey {
+            pid: p.pid,
+            start_time: p.start_time,
+        },
+        uid: p.uid,
+        comm: p.comm.clone(),
+        class: class.to_string(),
+    }
+}
 
 /// `event` of an audit line (SPEC "Deaths"; `reap` stays stray's own).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -733,6 +808,66 @@ pub fn decide_signal(
 
 #[cfg(test)]
 mod tests {
+    use crate::core::classify::testkit::{self, rules};
+    use crate::core::classify::Classifier;
+
+    #[test]
+    fn multiplexer_processes_by_comm() {
+        let m: Vec<String> = ["tmux", "screen", "zellij"].map(String::from).to_vec();
+        for comm in [
+            "tmux: server",
+            "tmux: client",
+            "tmux",
+            "SCREEN",
+            "screen",
+            "zellij",
+        ] {
+            assert!(is_multiplexer_process(comm, &m), "{comm}");
+        }
+        for comm in ["tmuxinator", "bash", "tmux:client", "screenfetch", ""] {
+            assert!(!is_multiplexer_process(comm, &m), "{comm}");
+        }
+        assert!(!is_multiplexer_process(
+            "tmux: client",
+            &["screen".to_string()]
+        ));
+    }
+
+    #[test]
+    fn last_known_holds_agents_with_their_class_and_multiplexer_processes() {
+        let mut b = testkit::table();
+        b.tmux_server(100, &[3])
+            .agent(102, 100, Some(crate::core::process::Tty::Pts(3)));
+        b.agent(200, 1, None);
+        b.proc_(300, 1, "tmux: client");
+        b.proc_(301, 1, "bash");
+        let (t, f) = b.build();
+        let r = rules();
+        let c = Classifier::new(&t, &f, &r);
+        let verdicts = c.verdicts(false);
+        let known = last_known(&t, &verdicts, &r.multiplexers);
+        let class = |pid: i32| known.get(&pid).map(|w| w.class.as_str());
+        assert_eq!(class(102), Some("protected"));
+        assert_eq!(class(200), Some("orphan"));
+        assert_eq!(class(100), Some(MULTIPLEXER_CLASS));
+        assert_eq!(class(300), Some(MULTIPLEXER_CLASS));
+        assert_eq!(class(301), None);
+        assert_eq!(known[&200].key.start_time, t.get(200).unwrap().start_time);
+        assert_eq!(known.len(), 4);
+    }
+
+    #[test]
+    fn last_known_is_bounded() {
+        let mut b = testkit::table();
+        for pid in 2..(LAST_KNOWN_MAX as i32 + 50) {
+            b.proc_(pid, 1, "tmux: client");
+        }
+        let (t, _) = b.build();
+        let known = last_known(&t, &[], &["tmux".to_string()]);
+        assert_eq!(known.len(), LAST_KNOWN_MAX);
+        assert!(known.contains_key(&2), "the lowest pids are kept");
+    }
+
     use super::*;
 
     const REAL_OOM: &[u8] = include_bytes!("../../tests/fixtures/kmsg/oom-memcg-v1.kmsg");

@@ -288,6 +288,33 @@ pub struct State {
     /// Each live agent's parent as first seen (see [`Lineage`]).
     #[serde(default)]
     pub lineage: Lineage,
+    /// Where the last cycle stopped reading the kernel log (OOM kills).
+    #[serde(default)]
+    pub kmsg: Option<crate::core::deaths::KmsgPos>,
+    /// Who a death would be recorded for, as the last real cycle saw them
+    /// (bounded: `core::deaths::LAST_KNOWN_MAX`).
+    #[serde(default)]
+    pub watched: Vec<crate::core::deaths::Watched>,
+    /// Strays whose `oom_score_adj` raise was audited (live ones only,
+    /// bounded): each (pid, start time) is audited once.
+    #[serde(default)]
+    pub oom_raised: Vec<crate::core::process::ProcKey>,
+}
+
+impl State {
+    /// The last-known table the state holds, by pid.
+    pub(crate) fn last_known(&self) -> crate::core::deaths::LastKnown {
+        self.watched
+            .iter()
+            .map(|w| (w.key.pid, w.clone()))
+            .collect()
+    }
+
+    pub(crate) fn set_last_known(&mut self, table: &crate::core::deaths::LastKnown) {
+        let mut v: Vec<_> = table.values().cloned().collect();
+        v.sort_by_key(|w| w.key);
+        self.watched = v;
+    }
 }
 
 /// The lineage memory of the state in `path`, read only, for commands that
@@ -312,6 +339,9 @@ impl Default for State {
             sockets: Default::default(),
             pty_samples: Vec::new(),
             lineage: Lineage::default(),
+            kmsg: None,
+            watched: Vec::new(),
+            oom_raised: Vec::new(),
         }
     }
 }

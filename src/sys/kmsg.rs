@@ -25,19 +25,11 @@ use std::os::fd::AsRawFd;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 
-use serde::{Deserialize, Serialize};
-
 use crate::core::deaths::{self, KmsgRecord, OomKill};
 
 pub const DEV_KMSG: &str = "/dev/kmsg";
 
-/// Where the last cycle stopped reading.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct KmsgPos {
-    pub boot_id: String,
-    /// `None`: nothing of this boot read yet.
-    pub last_seq: Option<u64>,
-}
+pub use crate::core::deaths::KmsgPos;
 
 /// How much one cycle may read, so a flood of kernel messages cannot stall
 /// it; the rest is read by the next cycle.
