@@ -340,7 +340,11 @@ def main():
     ap.add_argument("--before", metavar="BIN", help="also time this older stray build")
     ap.add_argument("--before-note", metavar="TEXT", help="what the --before build is, for BENCHMARKS.md")
     ap.add_argument("--hold", action="store_true", help="build the first size, then wait for Ctrl-C (for profiling)")
+    ap.add_argument("--watch", action="store_true", help="measure `watch` instead: quiet ticks vs full cycles, CPU per hour")
+    ap.add_argument("--watch-secs", type=float, default=20.0, help="seconds each watch run is measured")
     opts = ap.parse_args()
+    if opts.watch and opts.sizes == "200,1000,3000":
+        opts.sizes = "3000"
     sizes = [int(s) for s in opts.sizes.split(",")]
     stray = os.path.abspath(opts.bin)
 
@@ -357,6 +361,12 @@ def main():
     forest = Forest(opts.servers)
     rows = []
     try:
+        if opts.watch:
+            text = measure_watch(forest, stray, sizes, opts)
+            print(text)
+            if not opts.no_write:
+                write_watch_md(text)
+            return
         rows = measure(forest, stray, sizes, opts)
     finally:
         print("cleaning up…", flush=True)
@@ -576,7 +586,8 @@ def write_md(table, rows, baseline, opts):
         if not main.strip():
             main = "# Benchmarks\n\nNo default run yet: `bench/run.sh`.\n"
     else:
-        main = default_md(table, rows, baseline, opts, stamp)
+        # The `--watch` section is written by its own runs: keep it.
+        main = default_md(table, rows, baseline, opts, stamp) + kept_watch_section()
     text = main.rstrip("\n") + "\n"
     for n in sorted(sections):
         text += "\n" + sections[n]
@@ -635,6 +646,180 @@ everything it started, also on Ctrl-C. `bench/run.sh --servers 10` measures
 the same forest with its panes spread over 10 tmux servers (its own section
 below).
 """
+
+
+WATCH_BEGIN = "<!-- bench --watch: begin -->"
+WATCH_END = "<!-- bench --watch: end -->"
+
+
+def kept_watch_section():
+    """The `--watch` section of BENCHMARKS.md, kept when the main table is
+    rewritten."""
+    try:
+        with open(os.path.join(ROOT, "BENCHMARKS.md")) as f:
+            old = f.read()
+    except OSError:
+        return ""
+    if WATCH_BEGIN in old and WATCH_END in old:
+        return "\n" + old[old.index(WATCH_BEGIN) : old.index(WATCH_END) + len(WATCH_END)] + "\n"
+    return ""
+
+
+def write_watch_md(section):
+    path = os.path.join(ROOT, "BENCHMARKS.md")
+    with open(path) as f:
+        old = f.read()
+    block = f"{WATCH_BEGIN}\n{section}\n{WATCH_END}"
+    if WATCH_BEGIN in old and WATCH_END in old:
+        new = old[: old.index(WATCH_BEGIN)] + block + old[old.index(WATCH_END) + len(WATCH_END) :]
+    else:
+        new = old.rstrip("\n") + "\n\n" + block + "\n"
+    with open(path, "w") as f:
+        f.write(new)
+    print("BENCHMARKS.md updated (watch section)")
+
+
+def cpu_secs(pid):
+    """utime + stime of a live process, in seconds."""
+    with open(f"/proc/{pid}/stat") as f:
+        s = f.read()
+    fields = s[s.rfind(")") + 2 :].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def child_cpu(argv, env, runs):
+    """Mean CPU seconds (user + system, from wait4's rusage) of one run."""
+    total = 0.0
+    for _ in range(runs):
+        pid = os.posix_spawn(
+            argv[0],
+            argv,
+            env,
+            file_actions=[
+                (os.POSIX_SPAWN_OPEN, 0, "/dev/null", os.O_RDONLY, 0),
+                (os.POSIX_SPAWN_OPEN, 1, "/dev/null", os.O_WRONLY, 0),
+                (os.POSIX_SPAWN_OPEN, 2, "/dev/null", os.O_WRONLY, 0),
+            ],
+        )
+        _, _, ru = os.wait4(pid, 0)
+        total += ru.ru_utime + ru.ru_stime
+    return total / runs
+
+
+def watch_ticks(stray, base, env, secs):
+    """Runs `watch --interval 100ms --format json` and returns (CPU seconds
+    per tick, ticks, full cycles among them) over `secs` seconds, after its
+    first cycle and a second of warm-up. Its own cycle lines count ticks."""
+    import json
+    import threading
+
+    p = subprocess.Popen(
+        [stray, *base, "-v", "--format", "json", "watch", "--interval", "100ms"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    lines, why = [], []
+    reader = threading.Thread(target=lambda: lines.extend(json.loads(l) for l in p.stdout), daemon=True)
+    reader.start()
+    # `-v` says why each full cycle ran: kept to show what broke quiet ticks.
+    errs = threading.Thread(
+        target=lambda: why.extend(
+            l.decode(errors="replace").split("full cycle: ", 1)[1].strip()
+            for l in p.stderr
+            if b"full cycle: " in l
+        ),
+        daemon=True,
+    )
+    errs.start()
+    try:
+        deadline = time.time() + 120
+        while not lines and time.time() < deadline:
+            time.sleep(0.05)
+        time.sleep(1.0)
+        n0, c0 = len(lines), cpu_secs(p.pid)
+        time.sleep(secs)
+        n1, c1 = len(lines), cpu_secs(p.pid)
+    finally:
+        p.send_signal(signal.SIGTERM)
+        p.wait(timeout=60)
+    ticks = lines[n0:n1]
+    fulls = sum(1 for t in ticks if not t.get("quiet"))
+    import collections
+    import re
+
+    reasons = collections.Counter(re.sub(r"\d+", "N", w) for w in why)
+    shown = "; ".join(f"{n}× {w}" for w, n in reasons.most_common(4))
+    return (c1 - c0) / max(len(ticks), 1), len(ticks), fulls, shown
+
+
+def measure_watch(forest, stray, sizes, opts):
+    """Quiet ticks against full cycles, and CPU per hour at a 1 s interval
+    beside a loop of `stray reap` and of `ps`. The forest's orphans are
+    reported, not reaped (`[policy] orphan = "report"`), so the forest stays
+    as it is and every tick could be quiet: the steady state of a machine
+    where nothing needs doing."""
+    cfg = forest.path("config.toml")
+    state = forest.path("state")
+    env = dict(os.environ, XDG_STATE_HOME=forest.path("xdg-state"), XDG_CONFIG_HOME=forest.path("xdg-config"))
+    for k in ("TMUX", "STRAY_CONFIG", "STRAY_STATE_DIR"):
+        env.pop(k, None)
+    base = ["-c", cfg, "--state-dir", state]
+    ps = [shutil.which("ps"), "-eo", *PS_ARGS]
+    out = []
+    for size in sizes:
+        forest.grow(size - proc_count())
+        forest_grown = time.time()
+        write_config(forest, cfg)
+        with open(cfg) as f:
+            common = f.read().replace('min_age = "0s"', 'min_age = "60s"') + '[policy]\norphan = "report"\n'
+        # min_age as by default: processes younger than it are followed by
+        # each quiet tick, so measure once the forest is older.
+        time.sleep(max(0.0, 61.0 - (time.time() - forest_grown)))
+        runs = {}
+        for every in ("0s", "1h"):
+            with open(cfg, "w") as f:
+                f.write(common + f'[watch]\nfull_every = "{every}"\n')
+            runs[every] = watch_ticks(stray, base, env, opts.watch_secs)
+        with open(cfg, "w") as f:
+            f.write(common)
+        reap = child_cpu([stray, *base, "reap"], env, 10)
+        dry = child_cpu([stray, *base, "reap", "--dry-run"], env, 10)
+        ps_cpu = child_cpu(ps, env, 10)
+        count = proc_count()
+        full, quiet = runs["0s"][0], runs["1h"][0]
+        # watch --interval 1s with full_every = 1m: 60 full cycles an hour,
+        # the other 3540 ticks quiet.
+        watch_hour = 60 * full + 3540 * quiet
+        out.append(
+            f"""### `watch`: quiet ticks against full cycles, {count} processes
+
+Latest run: {time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}, `bench/run.sh --watch --sizes {size}`
+({opts.watch_secs:.0f} s per watch run at `--interval 100ms`; CPU is the watch
+process's utime + stime from `/proc/PID/stat`, or wait4's rusage for one-shot
+commands, each the mean of 10 runs). The forest's orphans are reported, not
+reaped (`[policy] orphan = "report"`), so it stays as it is: the steady state
+of a machine where nothing needs doing. Other work on this shared machine
+(other processes starting tmux servers, say) still starts full cycles; they are
+counted in the quiet run and included in its mean.
+
+| what | CPU ms | per |
+|---|---|---|
+| `watch`, every tick a full cycle (`full_every = "0s"`: reap cycle + PTY sample with the holder scan) | {full * 1000:.2f} | tick ({runs["0s"][1]} ticks) |
+| `watch`, quiet ticks (`full_every = "1h"`) | {quiet * 1000:.2f} | tick ({runs["1h"][1]} ticks, {runs["1h"][2]} of them full cycles{": " + runs["1h"][3] if runs["1h"][3] else ""}) |
+| `stray reap` (real, nothing to signal) | {reap * 1000:.2f} | run |
+| `stray reap --dry-run` | {dry * 1000:.2f} | run |
+| `ps -eo {PS_ARGS[0]}` | {ps_cpu * 1000:.2f} | run |
+
+- quiet tick / full cycle: **{quiet / full:.3f}×** (goal ≤ 0.1×: {"met" if quiet <= 0.1 * full else "NOT met"});
+  quiet tick / `stray reap --dry-run`: {quiet / dry:.3f}×.
+- CPU per hour at a 1 s interval: `watch --interval 1s` (default `full_every = "1m"`:
+  60 full cycles and 3540 quiet ticks) **{watch_hour:.1f} s** ({watch_hour / 36:.2f}% of a core);
+  the same `watch` with every tick a full cycle {3600 * full:.1f} s ({full * 100:.2f}%);
+  `stray reap` run every second {3600 * reap:.1f} s; `ps` run every second {3600 * ps_cpu:.1f} s.
+"""
+        )
+    return "\n".join(out)
 
 
 if __name__ == "__main__":

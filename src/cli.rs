@@ -78,6 +78,13 @@ pub(crate) enum Command {
     /// /etc/stray; --name still applies) and runs a cycle with it at once; a
     /// config that does not load is reported on stderr and the previous one
     /// is kept, so watch never stops on a typo.
+    ///
+    /// Between full cycles a tick reads only what can change a verdict (new
+    /// processes, the agents and their ancestors through pidfds, the panes
+    /// of the multiplexer servers they run in) and runs the full cycle at
+    /// once when any of it changed; a quiet tick signals nothing. A full
+    /// cycle runs at least every `[watch] full_every` (default 1m; "0s":
+    /// every tick).
     Watch(WatchArgs),
     /// Show the effective configuration or write a commented template
     Config(ConfigArgs),

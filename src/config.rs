@@ -40,6 +40,8 @@ struct RawConfig {
     sockets: RawSockets,
     #[serde(default)]
     memory: RawMemory,
+    #[serde(default)]
+    watch: RawWatch,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -48,6 +50,12 @@ struct RawMemory {
     oom_score_adj: Option<i64>,
     pressure: Option<String>,
     pressure_min_age: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawWatch {
+    full_every: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -142,6 +150,9 @@ pub struct Config {
     pub rss_crit: u64,
     pub stall: Duration,
     pub ports: Vec<u16>,
+    /// `watch`: a full cycle at least this often; ticks in between re-read
+    /// only what changed. Zero: every tick is a full cycle.
+    pub full_every: Duration,
     pub memory: Memory,
     /// `[check] oom_window`: how long an OOM kill of a watched process
     /// keeps `check` at WARNING.
@@ -331,6 +342,7 @@ impl Config {
             ports,
             memory,
             oom_window: dur("check.oom_window", raw.check.oom_window, "1h")?,
+            full_every: dur("watch.full_every", raw.watch.full_every, "1m")?,
         })
     }
 
@@ -419,6 +431,10 @@ impl Config {
             "\n[sockets]\nstall = {}\nports = [{}]\n",
             toml_str(&humantime::format_duration(self.stall).to_string()),
             ports.join(", ")
+        );
+        s += &format!(
+            "\n[watch]\nfull_every = {}\n",
+            toml_str(&humantime::format_duration(self.full_every).to_string())
         );
         s
     }
@@ -608,6 +624,9 @@ mod tests {
         assert_eq!(defaults.policy.orphan, Policy::Reap);
         assert_eq!(defaults.policy.unmanaged, Policy::Report);
         assert_eq!(defaults.rss_crit, 8 << 30);
+        assert_eq!(defaults.full_every, Duration::from_secs(60));
+        let off = parse("[watch]\nfull_every = \"0s\"\n").unwrap();
+        assert_eq!(parse(&off.to_toml()).unwrap().full_every, Duration::ZERO);
     }
 
     #[test]
@@ -639,6 +658,9 @@ mod tests {
             ),
             ("[check]\nrss_warn = \"lots\"", "check.rss_warn"),
             ("[sockets]\nports = [70000]", "sockets.ports"),
+            ("[watch]\nfull_every = \"often\"", "watch.full_every"),
+            ("[watch]\nfull_every = 60", "watch.full_every"),
+            ("[watch]\nfull = \"1m\"", "full"),
             ("[protect]\npids = [-1]", "protect.pids"),
             ("[protect]\npids = [5, 0]", "protect.pids"),
             ("audit_log = \"audit.jsonl\"", "audit_log"),

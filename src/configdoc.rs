@@ -105,6 +105,7 @@ pub const KEYS: &[(&str, &str, &str)] = &[
         "array of integers (ports, 1 to 65535)",
         "[3000, 8080]",
     ),
+    ("watch.full_every", "duration", r#""5m""#),
 ];
 
 /// One key as the template documents it.

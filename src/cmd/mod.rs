@@ -13,6 +13,7 @@ pub(crate) mod doctor;
 pub(crate) mod hooks;
 pub(crate) mod log;
 pub(crate) mod pty;
+pub(crate) mod quiet;
 pub(crate) mod reap;
 pub(crate) mod scan;
 pub(crate) mod sockets;

@@ -58,6 +58,8 @@ pub struct CycleReport {
     /// Who a death would be recorded for, as this cycle saw them (`watch`
     /// judges traced signals by it).
     pub last_known: LastKnown,
+    /// What this cycle saw, for `watch`'s quiet ticks until the next one.
+    pub(crate) seen: Option<Box<crate::core::incremental::Seen>>,
 }
 
 /// Knobs of one cycle.
@@ -79,6 +81,41 @@ fn under_pressure(s: &Settings) -> Settings {
     s.config.min_age = s.config.memory.pressure_min_age;
     s.config.grace = Duration::ZERO;
     s
+}
+
+/// The survey a cycle acts on: refused whole when the table could not be
+/// read consistently. Records each agent's parent (every real cycle does,
+/// also one that signals nothing: a later cycle tells re-parented agents by
+/// it) and says once why ancestry is hidden, when it is.
+fn consistent_survey(
+    s: &Settings,
+    state: &mut State,
+    notes: &mut Vec<String>,
+) -> Result<crate::sys::survey::Survey> {
+    let sv = survey(&s.config, &s.proc_root, false, &state.lineage)?;
+    if !sv.problems.is_empty() {
+        bail!(
+            "the process table could not be read consistently ({}{}); no signal sent this cycle",
+            sv.problems[0],
+            if sv.problems.len() > 1 {
+                format!(", and {} more", sv.problems.len() - 1)
+            } else {
+                String::new()
+            }
+        );
+    }
+    // Every real cycle records each agent's parent, also one that signals
+    // nothing: a later cycle tells re-parented agents by it.
+    state.lineage = state
+        .lineage
+        .remember(&sv.table, sv.facts.agents.keys().copied());
+    if let Some(why) = &sv.facts.hidden_ancestry {
+        // One message for the cycle, not one "vanished" per process.
+        let note = crate::sys::survey::hidden_ancestry_note(why);
+        msg::warn(&note);
+        notes.push(note);
+    }
+    Ok(sv)
 }
 
 /// Runs one cycle. The caller holds the lock (or runs dry, without one).
@@ -115,29 +152,7 @@ pub fn cycle(
         Vec::new()
     };
 
-    let sv = survey(&s.config, &s.proc_root, false, &state.lineage)?;
-    if !sv.problems.is_empty() {
-        bail!(
-            "the process table could not be read consistently ({}{}); no signal sent this cycle",
-            sv.problems[0],
-            if sv.problems.len() > 1 {
-                format!(", and {} more", sv.problems.len() - 1)
-            } else {
-                String::new()
-            }
-        );
-    }
-    // Every real cycle records each agent's parent, also one that signals
-    // nothing: a later cycle tells re-parented agents by it.
-    state.lineage = state
-        .lineage
-        .remember(&sv.table, sv.facts.agents.keys().copied());
-    if let Some(why) = &sv.facts.hidden_ancestry {
-        // One message for the cycle, not one "vanished" per process.
-        let note = crate::sys::survey::hidden_ancestry_note(why);
-        msg::warn(&note);
-        notes.push(note);
-    }
+    let sv = consistent_survey(s, &mut state, &mut notes)?;
     let comm_of = |pid: i32| {
         sv.table
             .get(pid)
@@ -190,6 +205,14 @@ pub fn cycle(
         }
         saved?;
     }
+    let seen = crate::core::incremental::after_full(
+        &sv.table,
+        &sv.facts,
+        &sv.verdicts,
+        &s.config.rules(std::process::id() as i32),
+        quiet_ticks_blocked(real, &actions, &state, &notes),
+        s.config.full_every.as_secs_f64(),
+    );
     Ok(CycleReport {
         dry_run: !real,
         actions,
@@ -198,7 +221,31 @@ pub fn cycle(
         oom_score_adj: raises,
         deaths,
         last_known,
+        seen: Some(Box::new(seen)),
     })
+}
+
+/// Why `watch` may not skip the next full cycles: this cycle acted or
+/// left escalation pending (grace runs on the clock), or had something to
+/// say; each is looked at again by the next full cycle.
+fn quiet_ticks_blocked(
+    real: bool,
+    actions: &[ActionReport],
+    state: &State,
+    notes: &[String],
+) -> Option<String> {
+    if !real {
+        Some("a dry run".to_string())
+    } else if !actions.is_empty() {
+        Some(format!(
+            "{} acted on",
+            crate::core::health::plural(actions.len(), "process")
+        ))
+    } else if !state.reap.is_empty() {
+        Some("escalation pending".to_string())
+    } else {
+        notes.first().map(|n| format!("a note: {n}"))
+    }
 }
 
 /// The report lines of a plan, before anything is sent: a signal shows as
@@ -453,6 +500,7 @@ fn wait_cycle(
         oom_score_adj: raises,
         deaths,
         last_known: report.last_known,
+        seen: None,
     })
 }
 

@@ -10,8 +10,12 @@
 //! and runs a cycle with it at once; a config that does not load is
 //! reported and the previous one kept, so a typo never stops the watchdog.
 //! Sleeps are sliced so a signal is noticed within a tenth of a second.
-//! Nothing is kept from one cycle to the next but the cycle counter and the
-//! config, so memory and open fds stay flat.
+//! Between full cycles a tick may be quiet (`cmd::quiet`): it reads only
+//! what can change a verdict and runs the full cycle when anything did, and
+//! at least every `[watch] full_every`. Kept from one tick to the next: the
+//! cycle counter, the config, and what the last full cycle saw (a pidfd per
+//! watched process, replaced at each full cycle), so memory and open fds
+//! stay flat.
 //!
 //! Output: one line per cycle; with `--format json`, one compact JSON
 //! document per cycle (JSON lines), since a run has no single document.
@@ -27,6 +31,7 @@ use serde_json::json;
 use crate::cmd::deaths::{Senses, Woke};
 use crate::cmd::reap::{cycle, CycleOptions, CycleReport};
 use crate::config::Config;
+use crate::core::classify::Class;
 use crate::core::deaths::LastKnown;
 use crate::core::escalation::Signaller;
 use crate::core::health::Status;
@@ -143,6 +148,8 @@ pub(crate) struct CycleLine {
     pub notes: Vec<String>,
     /// Memory pressure started this cycle.
     pub pressure: bool,
+    /// A quiet tick: no full cycle ran (see `cmd::quiet`).
+    pub quiet: bool,
 }
 
 pub(crate) fn watch(
@@ -170,9 +177,11 @@ pub(crate) fn watch(
     let mut last_known = LastKnown::new();
     let mut pressure = false;
     let mut n = 0u64;
+    let mut quiet = crate::cmd::quiet::QuietTicks::default();
     while !STOP.load(Ordering::SeqCst) {
         if RELOAD.swap(false, Ordering::SeqCst) {
             reload_settings(&mut s, reload);
+            quiet.reset();
         }
         n += 1;
         let started = Instant::now();
@@ -180,7 +189,17 @@ pub(crate) fn watch(
             dry_run: false,
             pressure: std::mem::take(&mut pressure),
         };
-        let mut line = run_cycle(&s, &dir, &opts, signaller.as_mut(), lock_wait, n);
+        // Memory pressure always gets a full cycle: it is what may signal.
+        let quiet_classes = if opts.pressure { None } else { quiet.tick(&s) };
+        let mut line = match quiet_classes {
+            Some(classes) => quiet_line(&s, &dir, lock_wait, n, classes),
+            None => {
+                quiet.before_full(&s);
+                let line = run_cycle(&s, &dir, &opts, signaller.as_mut(), lock_wait, n);
+                quiet.after_full(&s, line.reap.as_ref());
+                line
+            }
+        };
         if let Some(r) = line.reap.as_mut() {
             last_known = std::mem::take(&mut r.last_known);
         }
@@ -251,17 +270,53 @@ fn run_cycle(
         Ok(r) => line.reap = Some(r),
         Err(e) => line.notes.push(format!("reap: {e:#}")),
     }
-    match sample(s, dir) {
+    match sample(s, dir, true) {
         Ok(p) => line.pty = Some(p),
         Err(e) => line.notes.push(format!("pty: {e:#}")),
     }
     line
 }
 
-fn sample(s: &Settings, dir: &StateDir) -> Result<(u64, u64, f64, Status)> {
+/// A quiet tick (`cmd::quiet`): the last full cycle's classes, still
+/// true, and a PTY sample (the count only) under the lock.
+fn quiet_line(
+    s: &Settings,
+    dir: &StateDir,
+    lock_wait: Duration,
+    n: u64,
+    classes: Vec<(Class, usize)>,
+) -> CycleLine {
+    let mut line = CycleLine {
+        n,
+        ts: crate::store::audit::now_rfc3339(),
+        reap: Some(CycleReport {
+            classes,
+            ..CycleReport::default()
+        }),
+        quiet: true,
+        ..CycleLine::default()
+    };
+    match Lock::acquire(dir, lock_wait) {
+        Ok(_lock) => match sample(s, dir, false) {
+            Ok(p) => line.pty = Some(p),
+            Err(e) => line.notes.push(format!("pty: {e:#}")),
+        },
+        Err(e) => line.notes.push(format!("pty sample skipped: {e:#}")),
+    }
+    line
+}
+
+/// A PTY sample into the state. `holders`: also scan every process's fds
+/// for the highest index held (a full cycle's cost; quiet ticks skip it).
+pub(crate) fn sample(
+    s: &Settings,
+    dir: &StateDir,
+    holders: bool,
+) -> Result<(u64, u64, f64, Status)> {
     let counts = crate::sys::pty::counts(&s.proc_root)?;
-    let highest = crate::sys::pty::holders(&s.proc_root)
-        .ok()
+    let highest = holders
+        .then(|| crate::sys::pty::holders(&s.proc_root).ok())
+        .flatten()
         .and_then(|h| h.highest_index());
     crate::cmd::pty::record_into(
         dir,
@@ -344,6 +399,7 @@ pub(crate) fn to_json(l: &CycleLine) -> serde_json::Value {
             "used": used, "max": max, "percent": (pct * 100.0).round() / 100.0, "status": st,
         })),
         "notes": l.notes,
+        "quiet": l.quiet,
     })
 }
 
@@ -360,6 +416,7 @@ mod tests {
             pty: Some((12, 4096, 0.29, Status::Ok)),
             notes: vec![],
             pressure: false,
+            quiet: false,
         };
         assert_eq!(
             render_line(&l),

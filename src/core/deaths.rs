@@ -310,7 +310,13 @@ pub fn scan_oom(records: &[KmsgRecord]) -> OomScan {
         };
         let rss_kb = match (k.anon_rss_kb, k.file_rss_kb, k.shmem_rss_kb) {
             (None, None, None) => None,
-            (a, f, s) => Some(a.unwrap_or(0) + f.unwrap_or(0) + s.unwrap_or(0)),
+            // Saturating: the numbers come from a log line (root can write
+            // /dev/kmsg), not from the kernel's own counters alone.
+            (a, f, s) => Some(
+                a.unwrap_or(0)
+                    .saturating_add(f.unwrap_or(0))
+                    .saturating_add(s.unwrap_or(0)),
+            ),
         };
         out.kills.push(OomKill {
             seq: rec.seq,
@@ -523,8 +529,10 @@ fn unescape_mount(s: &str) -> String {
     while i < b.len() {
         if b[i] == b'\\'
             && i + 3 < b.len()
-            && b[i + 1..i + 4].iter().all(|c| (b'0'..=b'7').contains(c))
+            && (b'0'..=b'3').contains(&b[i + 1])
+            && b[i + 2..i + 4].iter().all(|c| (b'0'..=b'7').contains(c))
         {
+            // At most \377: a byte (a larger one is not an escape).
             let v = (b[i + 1] - b'0') * 64 + (b[i + 2] - b'0') * 8 + (b[i + 3] - b'0');
             out.push(v);
             i += 4;
@@ -879,6 +887,62 @@ mod tests {
             .collect()
     }
 
+    /// Real lines of each kind the parsers read, to be mangled.
+    const HOSTILE_SEEDS: &[&str] = &[
+        "6,1234,5678,-;Out of memory: Killed process 4242 (claude) total-vm:100kB, anon-rss:9kB, file-rss:5kB, shmem-rss:0kB, UID:1000 pgtables:1kB oom_score_adj:0\n",
+        "6,1233,5678,-;oom-kill:constraint=CONSTRAINT_MEMCG,nodemask=(null),cpuset=/,mems_allowed=0,oom_memcg=/x,task_memcg=/x/y,task=claude,pid=4242,uid=1000\n",
+        "Task in /a/b killed as a result of limit of /a",
+        "  sh-15997   (  15997) [001] d..1.  4269.720298: signal_generate: sig=1 errno=0 code=0 comm=sleep pid=16002 grp=1 res=0",
+        "tracefs /sys/kernel/tracing tracefs rw 0 0\nnone /a\\040b debugfs rw 0 0",
+    ];
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig { cases: 2000, .. Default::default() })]
+        /// No parser of kernel text panics, whatever the line (root can
+        /// write any line to /dev/kmsg).
+        #[test]
+        fn parsers_never_panic_on_mangled_lines(
+            which in 0..HOSTILE_SEEDS.len(),
+            edits in proptest::collection::vec((0usize..512, proptest::prelude::any::<u8>()), 0..6),
+        ) {
+            let mut b = HOSTILE_SEEDS[which].as_bytes().to_vec();
+            for (at, v) in edits {
+                if b.is_empty() {
+                    break;
+                }
+                let i = at % b.len();
+                match v % 4 {
+                    0 => { b.remove(i); }
+                    1 => b.insert(i, v),
+                    2 => b[i] = b"()-: =,\\x97[]01%kB"[usize::from(v) % 18],
+                    _ => b.truncate(i),
+                }
+            }
+            let text = String::from_utf8_lossy(&b).into_owned();
+            if let Some(r) = parse_kmsg_record(&b) {
+                let _ = scan_oom(&[r.clone(), r]);
+            }
+            let _ = parse_killed_line(&text);
+            let _ = parse_oom_summary(&text);
+            let _ = parse_task_in_line(&text);
+            let _ = parse_trace_line(&text);
+            let _ = tracefs_root_from_mounts(&text);
+        }
+    }
+
+    #[test]
+    fn rss_past_u64_saturates() {
+        // No panic (u64 overflow) on absurd sizes: root can write any line
+        // to /dev/kmsg.
+        let scan = scan_oom(&[rec(
+            1,
+            "Out of memory: Killed process 42 (claude) total-vm:1kB, \
+             anon-rss:18446744073709551615kB, file-rss:5kB, shmem-rss:0kB, UID:1000",
+        )]);
+        assert_eq!(scan.kills.len(), 1);
+        assert_eq!(scan.kills[0].rss_bytes, Some(u64::MAX));
+    }
+
     fn rec(seq: u64, text: &str) -> KmsgRecord {
         KmsgRecord {
             seq,
@@ -1098,6 +1162,18 @@ mod tests {
         assert_eq!(
             tracefs_root_from_mounts("proc /proc proc rw 0 0\nbad\n"),
             None
+        );
+    }
+
+    #[test]
+    fn a_mount_escape_past_a_byte_is_kept_as_text() {
+        // No panic (u8 overflow) on `\777`: it is not an escape.
+        let m = "nodev /tmp/a\\777b tracefs rw 0 0\n";
+        assert_eq!(tracefs_root_from_mounts(m), Some("/tmp/a\\777b".into()));
+        let m = "nodev /tmp/a\\377b tracefs rw 0 0\n";
+        assert_eq!(
+            tracefs_root_from_mounts(m),
+            Some(String::from_utf8_lossy(b"/tmp/a\xffb").into_owned().into())
         );
     }
 

@@ -12,6 +12,7 @@ pub mod deaths;
 pub(crate) mod escalation;
 pub(crate) mod health;
 pub(crate) mod human;
+pub(crate) mod incremental;
 pub(crate) mod lineage;
 pub mod memory;
 pub(crate) mod panes;

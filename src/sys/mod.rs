@@ -4,6 +4,8 @@
 //! `settings`.
 pub(crate) mod bounded;
 #[cfg(target_os = "linux")]
+pub(crate) mod incremental;
+#[cfg(target_os = "linux")]
 pub(crate) mod inet_diag;
 #[cfg(target_os = "linux")]
 pub mod kmsg;
