@@ -6,7 +6,8 @@
 //! is layered (ARCHITECTURE.md): `sys` touches the machine, `store` keeps
 //! what outlives a run, `render` turns data into text, and `core` decides,
 //! purely. The items re-exported here are the surface the integration tests
-//! drive; nothing else is public.
+//! drive (and, until a command uses it, the deaths and memory groundwork);
+//! nothing else is public.
 
 // Dead code is judged by the Linux build, where every feature exists. On
 // macOS the shared model of the Linux-only features (sock_diag judging, PTY
@@ -75,10 +76,11 @@ pub fn run(args: Vec<OsString>) -> ExitCode {
     if args.get(1).is_some_and(|a| a == "--generate") {
         return generate::main(&args[2..]);
     }
-    let is_check = subcommand_of(&args).is_some_and(|c| c == "check");
     let cli = match Cli::try_parse_from(&args) {
         Ok(cli) => cli,
         Err(e) => {
+            // Only here: building clap's definition again costs startup time.
+            let is_check = subcommand_of(&args).is_some_and(|c| c == "check");
             let code = match e.kind() {
                 clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion => {
                     ExitCode::OK
