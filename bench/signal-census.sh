@@ -64,7 +64,7 @@ for line in open(sys.argv[1], errors="replace"):
         parent, child = int(m.group(1)), int(m.group(2))
         if parent in ours:
             ours.add(child)
-        else:
+        elif child != root:
             ours.discard(child)  # a recycled pid now belongs to someone else
         continue
     m = sig.match(line)
