@@ -14,6 +14,7 @@ pub mod cli;
 pub mod cmd;
 pub mod config;
 pub mod exit;
+pub mod family;
 pub mod gen;
 pub mod health;
 pub mod msg;
