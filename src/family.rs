@@ -669,7 +669,14 @@ pub fn decide(input: &Input, rules: &Rules) -> Decision {
                 // session's values: it keeps them alive.
                 env_wanted.insert(p.key);
             }
-            reason[i] = "an agent: classified by the agent rules".into();
+            reason[i] = match background_role(&p.args).or(hosted_by[i].map(|h| h.1)) {
+                // The agent rules must not take it for an orphan either.
+                Some(role) => format!(
+                    "an agent in a Claude Code background session ({}): never an orphan",
+                    role.as_str()
+                ),
+                None => "an agent: classified by the agent rules".into(),
+            };
             continue;
         }
         let parent_leftover = t

@@ -53,23 +53,70 @@ fn have(program: &str) -> bool {
         .is_ok_and(|o| o.status.success())
 }
 
-/// Kills the recorded survivors on drop (pid and start time must match).
-struct Survivors(Vec<(i32, u64)>);
+/// The recorded survivors and the run's unique token; on drop, kills them
+/// (pid and start time must match) and then, a few times over, every
+/// process whose environment carries `STRAY_PROBE_RUN=<token>` (a uuid
+/// this run made up: a background daemon may have started more).
+struct Survivors {
+    listed: Vec<(i32, u64)>,
+    token: String,
+}
+
+fn carrying_token(token: &str) -> Vec<(i32, u64)> {
+    let needle = format!("STRAY_PROBE_RUN={token}");
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<i32>() else {
+            continue;
+        };
+        let Ok(env) = std::fs::read(format!("/proc/{pid}/environ")) else {
+            continue;
+        };
+        if env.split(|b| *b == 0).any(|e| e == needle.as_bytes()) {
+            if let Some((start, _, _)) = common::stat_of(pid) {
+                out.push((pid, start));
+            }
+        }
+    }
+    out
+}
 
 impl Drop for Survivors {
     fn drop(&mut self) {
-        for &(pid, start) in &self.0 {
-            if common::alive(pid, start) {
+        let kill = |pid: i32, start: u64| {
+            if pid != std::process::id() as i32 && common::alive(pid, start) {
                 // SAFETY: kill has no memory-safety preconditions.
                 unsafe { libc::kill(pid, libc::SIGKILL) };
+            }
+        };
+        for &(pid, start) in &self.listed {
+            kill(pid, start);
+        }
+        if self.token.len() == 32 {
+            for _ in 0..5 {
+                let rest = carrying_token(&self.token);
+                if rest.is_empty() {
+                    break;
+                }
+                for (pid, start) in rest {
+                    kill(pid, start);
+                }
+                std::thread::sleep(std::time::Duration::from_millis(200));
             }
         }
     }
 }
 
-/// Runs one Claude Code session through the driver; returns its report.
-fn run_claude(cli: &Path, mode: &str, dir: &Path, netns: &[&str]) -> (Value, Survivors) {
+/// Runs one Claude Code session through the driver (`how`: `-p` or
+/// `--bg`); returns its report.
+fn run_claude(cli: &Path, mode: &str, how: &str, dir: &Path, netns: &[&str]) -> (Value, Survivors) {
     std::fs::create_dir_all(dir.join("home")).unwrap();
+    // Onboarding done and the directory trusted (`--bg` insists).
+    let trust = serde_json::json!({
+        "hasCompletedOnboarding": true,
+        "projects": {dir.to_string_lossy(): {"hasTrustDialogAccepted": true}},
+    });
+    std::fs::write(dir.join("home/.claude.json"), trust.to_string()).unwrap();
     std::fs::write(
         dir.join("mcp.json.tmpl"),
         r#"{"mcpServers": {
@@ -79,7 +126,7 @@ fn run_claude(cli: &Path, mode: &str, dir: &Path, netns: &[&str]) -> (Value, Sur
     )
     .unwrap();
     let shell = format!(
-        "ANTHROPIC_BASE_URL=http://127.0.0.1:@PORT@ exec '{}' -p 'run the probe' \
+        "ANTHROPIC_BASE_URL=http://127.0.0.1:@PORT@ exec '{}' {how} 'run the probe' \
          --mcp-config @OUT@/mcp.json --strict-mcp-config --allowedTools Bash \
          --model claude-sonnet-4-5",
         cli.display()
@@ -101,6 +148,7 @@ fn run_claude(cli: &Path, mode: &str, dir: &Path, netns: &[&str]) -> (Value, Sur
         .env_remove("ANTHROPIC_BASE_URL")
         .env_remove("CLAUDECODE")
         .env_remove("CLAUDE_CODE_SESSION_ID")
+        .current_dir(dir)
         .stdin(std::process::Stdio::null())
         .output()
         .unwrap();
@@ -113,8 +161,8 @@ fn run_claude(cli: &Path, mode: &str, dir: &Path, netns: &[&str]) -> (Value, Sur
             )
         }))
         .unwrap();
-    let survivors = Survivors(
-        report["survivors"]
+    let survivors = Survivors {
+        listed: report["survivors"]
             .as_array()
             .unwrap()
             .iter()
@@ -125,7 +173,8 @@ fn run_claude(cli: &Path, mode: &str, dir: &Path, netns: &[&str]) -> (Value, Sur
                 )
             })
             .collect(),
-    );
+        token: report["token"].as_str().unwrap_or("").to_string(),
+    };
     (report, survivors)
 }
 
@@ -233,7 +282,7 @@ fn claude_code_kill9_survivors_are_leftovers() {
         .prefix("stray-claude-")
         .tempdir()
         .unwrap();
-    let (report, survivors) = run_claude(&cli, "kill9", dir.path(), &netns);
+    let (report, survivors) = run_claude(&cli, "kill9", "-p", dir.path(), &netns);
     let agent_pid = report["agent_proc"]["pid"].as_i64().unwrap();
 
     // Claude's own environment holds none of its markers.
@@ -280,7 +329,7 @@ fn claude_code_kill9_survivors_are_leftovers() {
 
     // Survivors: the MCP server behind `sh -c` and both background jobs
     // (claude signals only its direct children).
-    let pids: BTreeSet<i32> = survivors.0.iter().map(|s| s.0).collect();
+    let pids: BTreeSet<i32> = survivors.listed.iter().map(|s| s.0).collect();
     let job = |name: &str| -> i32 {
         std::fs::read_to_string(dir.path().join(name))
             .unwrap()
@@ -302,7 +351,7 @@ fn claude_code_kill9_survivors_are_leftovers() {
         ..Input::default()
     };
     let d = family::decide(&input, &rules);
-    for &(pid, start) in &survivors.0 {
+    for &(pid, start) in &survivors.listed {
         let key = ProcKey {
             pid,
             start_time: start,
@@ -333,10 +382,10 @@ fn claude_code_normal_exit_survivors_are_leftovers() {
         .prefix("stray-claude-")
         .tempdir()
         .unwrap();
-    let (report, survivors) = run_claude(&cli, "normal", dir.path(), &netns);
+    let (report, survivors) = run_claude(&cli, "normal", "-p", dir.path(), &netns);
     assert_eq!(report["agent_proc"]["returncode"], 0, "{report:#}");
     assert!(
-        !survivors.0.is_empty(),
+        !survivors.listed.is_empty(),
         "the stubborn wrapped MCP server and the jobs survive a normal end"
     );
     let rules = Rules::default();
@@ -345,7 +394,7 @@ fn claude_code_normal_exit_survivors_are_leftovers() {
         ..Input::default()
     };
     let d = family::decide(&input, &rules);
-    for &(pid, start) in &survivors.0 {
+    for &(pid, start) in &survivors.listed {
         let key = ProcKey {
             pid,
             start_time: start,
@@ -354,4 +403,88 @@ fn claude_code_normal_exit_survivors_are_leftovers() {
             assert_eq!(v.outcome, Outcome::Leftover, "{pid}: {}", v.reason);
         }
     }
+}
+
+/// `claude --bg`: the command exits at once and leaves a deliberate
+/// background session (`daemon run` → `bg-pty-host` → `bg-spare`, with the
+/// session's MCP servers on the pty). None of it is a leftover, though the
+/// daemon is re-parented, has no tty and outlives the command.
+#[test]
+fn claude_code_background_session_is_never_a_leftover() {
+    let Some((cli, netns)) = prerequisites() else {
+        return;
+    };
+    let dir = tempfile::Builder::new()
+        .prefix("stray-claude-")
+        .tempdir()
+        .unwrap();
+    let (report, survivors) = run_claude(&cli, "normal", "--bg", dir.path(), &netns);
+    let out = std::fs::read_to_string(dir.path().join("agent.stdout")).unwrap();
+    assert!(out.contains("backgrounded"), "claude --bg said: {out}");
+    // The MCP servers of the background session started (it claimed a
+    // spare and ran its turn).
+    let ok = common::wait_until(std::time::Duration::from_secs(30), || {
+        std::fs::read_dir(dir.path())
+            .unwrap()
+            .flatten()
+            .any(|e| e.file_name().to_string_lossy().starts_with("mcp-direct-"))
+    });
+    assert!(
+        ok,
+        "the background session started its MCP servers: {report:#}"
+    );
+
+    let rules = Rules::default();
+    let input = Input {
+        procs: table(&rules),
+        ..Input::default()
+    };
+    let ours: Vec<&ProcView> = input
+        .procs
+        .iter()
+        .filter(|p| {
+            carrying_token(&survivors.token)
+                .iter()
+                .any(|t| t.0 == p.key.pid)
+        })
+        .collect();
+    let role = |p: &ProcView| family::background_role(&p.args);
+    let daemon = ours
+        .iter()
+        .find(|p| role(p) == Some(family::BackgroundRole::Daemon))
+        .unwrap_or_else(|| panic!("no `claude daemon run` among {:#?}", ours));
+    assert!(
+        daemon.reaper_parent,
+        "the daemon is re-parented: {daemon:?}"
+    );
+    assert!(!daemon.live_tty);
+    assert!(ours
+        .iter()
+        .any(|p| role(p) == Some(family::BackgroundRole::PtyHost)));
+    assert!(ours
+        .iter()
+        .any(|p| role(p) == Some(family::BackgroundRole::Spare)));
+    let d = family::decide(&input, &rules);
+    for p in &ours {
+        let v = d.verdicts.iter().find(|v| v.key == p.key).unwrap();
+        assert_ne!(
+            v.outcome,
+            Outcome::Leftover,
+            "{} {:?}: {}",
+            p.key.pid,
+            p.args,
+            v.reason
+        );
+        // Kept for being the background session, not by luck of shape.
+        if role(p).is_some() {
+            assert!(
+                v.reason.contains("Claude Code background session"),
+                "{} {:?}: {}",
+                p.key.pid,
+                p.args,
+                v.reason
+            );
+        }
+    }
+    drop(survivors);
 }
