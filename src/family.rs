@@ -32,8 +32,9 @@ pub enum MarkerKind {
     Session,
     /// The value names the agent's pid: a decimal number, or a path whose
     /// file name is `<pid>` or `<pid>.<ext>` (`/tmp/cc-socks/3156.sock`).
-    /// It also names the session, like [`MarkerKind::Session`].
-    /// Config: `NAME=<pid>`.
+    /// It ties a member to that process only while it is no younger than
+    /// the member; its value is never compared with other processes' (pids
+    /// are re-used). Config: `NAME=<pid>`.
     Pid,
     /// The same in every session: family evidence only, never a tie.
     /// Config: `NAME=VALUE` (that exact value) or `NAME=*` (any value).
@@ -376,7 +377,7 @@ pub fn env_wanted(input: &Input, rules: &Rules) -> BTreeSet<ProcKey> {
 /// Markers found in one environment, split by what they can do.
 #[derive(Debug, Default)]
 struct Found {
-    /// (marker name, value) of session-naming markers.
+    /// (marker name, value) of session-naming markers (not pid markers).
     session: Vec<(String, String)>,
     /// (marker name, pid) of pid markers.
     pids: Vec<(String, i32)>,
@@ -408,8 +409,9 @@ fn scan_env(env: &[(String, String)], rules: &Rules) -> Found {
             }
             match m.kind {
                 MarkerKind::Session => f.session.push((name.clone(), value.clone())),
+                // Not a shared value: a pid is re-used, and a younger agent
+                // with that pid must not keep the old session alive.
                 MarkerKind::Pid => {
-                    f.session.push((name.clone(), value.clone()));
                     if let Some(pid) = pid_in_value(value) {
                         f.pids.push((name.clone(), pid));
                     }
@@ -800,8 +802,13 @@ pub fn decide(input: &Input, rules: &Rules) -> Decision {
     }
     // Below a leftover or an undecided process, every environment counts:
     // asking for the whole subtree at once bounds the reader to two rounds.
+    let open = |o: &Outcome| matches!(o, Outcome::Leftover | Outcome::Undecided);
     for (i, o) in outcome.iter().enumerate() {
-        if matches!(o, Outcome::Leftover | Outcome::Undecided) {
+        // Subtree roots only: a subtree below another is already covered.
+        let parent_open = t
+            .get(input.procs[i].ppid)
+            .is_some_and(|j| open(&outcome[j]));
+        if open(o) && !parent_open {
             for d in t.descendants(i) {
                 if found[d].is_none() && !input.procs[d].agent {
                     env_wanted.insert(input.procs[d].key);
@@ -1165,6 +1172,11 @@ mod tests {
         ));
         // The younger agent's footprint does not count it.
         assert_eq!(d.footprints[&key(50, 5000)].processes, 0);
+        // Nor does its own shell job, which names pid 50 too, keep the old
+        // one alive (pid values are never shared values).
+        env(w.add(51, 50, "bash"), &claude_shell_env(50, UUID_B));
+        let d = w.decide();
+        assert_eq!(outcome(&d, 40), Outcome::Leftover, "{}", reason(&d, 40));
     }
 
     #[test]
@@ -1704,7 +1716,7 @@ mod tests {
                         rules
                             .markers
                             .iter()
-                            .any(|m| &m.name == k && m.names_session())
+                            .any(|m| &m.name == k && m.kind == MarkerKind::Session)
                             && v.chars().any(char::is_alphanumeric)
                     })
                     .map(|(_, v)| v.clone())
