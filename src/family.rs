@@ -130,6 +130,44 @@ pub fn default_markers() -> Vec<Marker> {
         .collect()
 }
 
+/// Markers from `[family] env` entries. An entry naming a built-in marker
+/// keeps that marker's agent (for `explain` and the ownerless hold); any
+/// other is `custom`. The error names the entry.
+pub fn markers_from_config(entries: &[String]) -> Result<Vec<Marker>, String> {
+    let defaults = default_markers();
+    entries
+        .iter()
+        .map(|e| {
+            let name = e.split_once('=').map_or(e.as_str(), |(n, _)| n);
+            let agent = defaults
+                .iter()
+                .find(|m| m.name == name)
+                .map_or("custom", |m| m.agent.as_str());
+            Marker::parse(e, agent)
+        })
+        .collect()
+}
+
+/// Keep markers from `[protect] env` entries: `NAME=VALUE`, or `NAME` for
+/// any value. The error names the entry.
+pub fn keep_from_config(entries: &[String]) -> Result<Vec<(String, Option<String>)>, String> {
+    entries
+        .iter()
+        .map(|e| {
+            let (name, value) = match e.split_once('=') {
+                Some((n, v)) => (n, Some(v.to_string())),
+                None => (e.as_str(), None),
+            };
+            if name.is_empty() || name.contains(['\0', ' ', '\t', '\n']) {
+                return Err(format!(
+                    "[protect] env entry {e:?}: a keep marker is NAME=VALUE or NAME"
+                ));
+            }
+            Ok((name.to_string(), value))
+        })
+        .collect()
+}
+
 /// Which part of a Claude Code background session a process is (SPEC: "an
 /// agent's deliberate background session"), from its command line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -1035,6 +1073,39 @@ mod tests {
         ] {
             assert!(!kind(constant), "{constant} is the same in every session");
         }
+    }
+
+    #[test]
+    fn config_entries_keep_their_agent_and_name_bad_ones() {
+        let e = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let m = markers_from_config(&e(&["CODEX_CI=1", "MY_SESSION", "MY_PID=<pid>"])).unwrap();
+        assert_eq!(m[0].agent, "codex");
+        assert_eq!(m[1].agent, "custom");
+        assert_eq!(m[1].kind, MarkerKind::Session);
+        assert_eq!(m[2].kind, MarkerKind::Pid);
+        let err = markers_from_config(&e(&["OK", "BAD NAME"])).unwrap_err();
+        assert!(err.contains("\"BAD NAME\""), "{err}");
+        assert_eq!(
+            keep_from_config(&e(&["STRAY_KEEP=1", "KEEPME"])).unwrap(),
+            vec![
+                ("STRAY_KEEP".into(), Some("1".into())),
+                ("KEEPME".into(), None)
+            ]
+        );
+        assert!(keep_from_config(&e(&["=1"]))
+            .unwrap_err()
+            .contains("[protect] env"));
+        // A keep marker without a value keeps whatever its value.
+        let mut w = World::default();
+        env(w.add(40, 1, "node"), &[("CLAUDE_PID", "9"), ("KEEPME", "")]);
+        let rules = Rules {
+            keep: keep_from_config(&e(&["KEEPME"])).unwrap(),
+            ..Rules::default()
+        };
+        assert_eq!(
+            decide(&w.input, &rules).verdict(40).unwrap().outcome,
+            Outcome::Kept
+        );
     }
 
     #[test]
