@@ -20,7 +20,7 @@
 //! keep it alive; a marker that is the same in every session (`CLAUDECODE=1`,
 //! `CODEX_CI=1`, `CODEX_VERSION`) only says "some agent's family".
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use crate::proc::ProcKey;
 
@@ -468,14 +468,14 @@ const MAX_DEPTH: usize = 4096;
 
 struct Table<'a> {
     procs: &'a [ProcView],
-    by_pid: BTreeMap<i32, usize>,
-    children: BTreeMap<i32, Vec<usize>>,
+    by_pid: HashMap<i32, usize>,
+    children: HashMap<i32, Vec<usize>>,
 }
 
 impl<'a> Table<'a> {
     fn new(procs: &'a [ProcView]) -> Table<'a> {
-        let mut by_pid = BTreeMap::new();
-        let mut children: BTreeMap<i32, Vec<usize>> = BTreeMap::new();
+        let mut by_pid = HashMap::with_capacity(procs.len());
+        let mut children: HashMap<i32, Vec<usize>> = HashMap::new();
         for (i, p) in procs.iter().enumerate() {
             by_pid.insert(p.key.pid, i);
             if p.ppid != p.key.pid {
@@ -496,6 +496,24 @@ impl<'a> Table<'a> {
     fn alive(&self, key: ProcKey) -> bool {
         self.get(key.pid)
             .is_some_and(|i| self.procs[i].key.start_time == key.start_time)
+    }
+
+    /// Every process reachable from a root (no parent in the table), each
+    /// after its parent (breadth first).
+    fn top_down(&self) -> Vec<usize> {
+        let mut out: Vec<usize> = (0..self.procs.len())
+            .filter(|&i| {
+                let p = &self.procs[i];
+                p.ppid == p.key.pid || self.get(p.ppid).is_none()
+            })
+            .collect();
+        let mut next = 0;
+        while next < out.len() {
+            let pid = self.procs[out[next]].key.pid;
+            out.extend(self.children.get(&pid).into_iter().flatten().copied());
+            next += 1;
+        }
+        out
     }
 
     /// Ancestors of `i`, nearest first (without `i`).
@@ -589,12 +607,42 @@ pub fn decide(input: &Input, rules: &Rules) -> Decision {
     // host above (it hosts everything below it, like a multiplexer server).
     let mut agent_above: Vec<Option<usize>> = vec![None; n];
     let mut hosted_by: Vec<Option<(i32, BackgroundRole)>> = vec![None; n];
-    let ancestors: Vec<Vec<usize>> = (0..n).map(|i| t.ancestors(i)).collect();
+    // Top-down from the roots, each process inherits from its parent: one
+    // pass. Processes no root reaches (a ppid cycle in a torn read) walk
+    // their own chain.
+    let roles: Vec<Option<BackgroundRole>> = input
+        .procs
+        .iter()
+        .map(|p| background_role(&p.args))
+        .collect();
+    let order = t.top_down();
+    let mut depth = vec![usize::MAX; n];
+    for &i in &order {
+        let parent = t.get(input.procs[i].ppid).filter(|&j| j != i);
+        match parent {
+            Some(j) if depth[j] != usize::MAX => {
+                depth[i] = depth[j] + 1;
+                agent_above[i] = if input.procs[j].agent {
+                    Some(j)
+                } else {
+                    agent_above[j]
+                };
+                hosted_by[i] = roles[j]
+                    .map(|r| (input.procs[j].key.pid, r))
+                    .or(hosted_by[j]);
+            }
+            _ => depth[i] = 0,
+        }
+    }
     for i in 0..n {
-        agent_above[i] = ancestors[i].iter().copied().find(|&a| input.procs[a].agent);
-        hosted_by[i] = ancestors[i].iter().find_map(|&a| {
-            background_role(&input.procs[a].args).map(|r| (input.procs[a].key.pid, r))
-        });
+        if depth[i] == usize::MAX {
+            let ancestors = t.ancestors(i);
+            depth[i] = ancestors.len();
+            agent_above[i] = ancestors.iter().copied().find(|&a| input.procs[a].agent);
+            hosted_by[i] = ancestors
+                .iter()
+                .find_map(|&a| roles[a].map(|r| (input.procs[a].key.pid, r)));
+        }
     }
 
     // Lineage 2: remembered descent (prefer a live agent when several).
@@ -697,7 +745,7 @@ pub fn decide(input: &Input, rules: &Rules) -> Decision {
 
     // Decide top-down so "descends from another leftover" sees its parent.
     let mut order: Vec<usize> = (0..n).collect();
-    order.sort_by_key(|&i| ancestors[i].len());
+    order.sort_by_key(|&i| depth[i]);
     let mut outcome: Vec<Outcome> = vec![Outcome::NotFamily; n];
     let mut reason: Vec<String> = vec![String::new(); n];
     let mut env_wanted = BTreeSet::new();
