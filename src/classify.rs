@@ -88,6 +88,9 @@ pub enum ProtectedBy {
     System,
     /// An ancestor vanished during the scan; decided again next cycle.
     AncestryUnknown { pid: i32 },
+    /// An ancestor is hidden from this caller (`/proc` `hidepid`): it may
+    /// be a multiplexer, so nothing below it can be decided.
+    AncestryHidden { pid: i32 },
 }
 
 /// The decision for one process.
@@ -145,6 +148,43 @@ pub struct Facts {
     pub unreadable_servers: Vec<(i32, String)>,
     /// Socket peers of the would-be victims (only those are looked up).
     pub peers: HashMap<i32, Peers>,
+    /// Agents whose parent is PID 1 of the agent's own PID namespace (from
+    /// `NSpid`; read only for agents whose parent is not otherwise a
+    /// reaper parent).
+    pub ns_init_parent: PidSet,
+    /// Agent → its parent (pid, start time) as an earlier real cycle first
+    /// saw it (the state's lineage memory).
+    pub earlier_parent: PidMap<ProcKey>,
+    /// Agents that are the oldest process of a systemd `.service` cgroup
+    /// and whose parent is a `systemd`: the service's own process, started
+    /// by its manager. Agent → unit name.
+    pub service_main: PidMap<String>,
+    /// Why other users' processes (PID 1 among them) are invisible to this
+    /// caller (`/proc` mounted `hidepid=2`), when they are: a missing
+    /// ancestor is then hidden, not vanished.
+    pub hidden_ancestry: Option<String>,
+    /// PTY index → every multiplexer server holding a master of that index,
+    /// with the master's devpts instance (`None`: not known). Filled only
+    /// for the indexes of [`Facts::tty_devpts`]: two devpts instances (a
+    /// container's and the host's) each have their own `pts/3`.
+    pub pane_devpts: HashMap<u32, Vec<(i32, Option<u64>)>>,
+    /// Agent pid → devpts instance of its controlling terminal, read only
+    /// for agents outside every multiplexer tree whose pts number is a
+    /// pane's. Without it, the pts number alone decides (protect).
+    pub tty_devpts: HashMap<i32, u64>,
+}
+
+/// How a process without a terminal came to have its parent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Parentage {
+    /// Its original parent is gone: it was re-parented (the reason says
+    /// what shows it).
+    Adopted(String),
+    /// Its parent is a reaper parent, but everything the system shows says
+    /// that parent started it (a service, `tini -- claude`).
+    StartedBy(String),
+    /// Its parent is an ordinary live process.
+    Live,
 }
 
 /// The configuration slice classification needs.
@@ -188,6 +228,18 @@ pub fn is_multiplexer_server(p: &Process, multiplexers: &[String]) -> bool {
         return multiplexers.iter().any(|m| m == "tmux");
     }
     p.tty.is_none() && multiplexers.iter().any(|m| p.comm.eq_ignore_ascii_case(m))
+}
+
+/// Is `p`'s parent PID 1 or a listed `reaper_parents` name? Known from the
+/// table alone. (PID 1 of another PID namespace needs `NSpid`: see
+/// [`Facts::ns_init_parent`].)
+pub fn parent_is_listed_reaper(table: &ProcessTable, rules: &Rules, p: &Process) -> bool {
+    if p.ppid == 1 {
+        return true;
+    }
+    table
+        .get(p.ppid)
+        .is_some_and(|parent| rules.reaper_parents.iter().any(|r| r == &parent.comm))
 }
 
 /// Where a walk up the parent chain ends.
@@ -310,13 +362,16 @@ impl<'a> Classifier<'a> {
                     comm: self.comm(server),
                 })
             }
+            Ancestry::Broken(missing) if self.facts.hidden_ancestry.is_some() => {
+                return Some(ProtectedBy::AncestryHidden { pid: missing })
+            }
             Ancestry::Broken(missing) => {
                 return Some(ProtectedBy::AncestryUnknown { pid: missing })
             }
             Ancestry::Free => {}
         }
         if let Some(Tty::Pts(index)) = p.tty {
-            if let Some(&server) = self.facts.pane_ttys.get(&index) {
+            if let Some(server) = self.pane_server(p.pid, index) {
                 return Some(ProtectedBy::PaneTty {
                     pid: server,
                     comm: self.comm(server),
@@ -341,6 +396,29 @@ impl<'a> Classifier<'a> {
             });
         }
         None
+    }
+
+    /// The multiplexer server whose pane `pid`'s terminal `pts/index` is.
+    /// The pts number alone decides unless the terminal's devpts instance and
+    /// that of every master with this number are known: then only a master
+    /// in the same instance makes it a pane (a host terminal that shares its
+    /// number with a container's pane is not one).
+    fn pane_server(&self, pid: i32, index: u32) -> Option<i32> {
+        let &any = self.facts.pane_ttys.get(&index)?;
+        let (Some(&mine), Some(masters)) = (
+            self.facts.tty_devpts.get(&pid),
+            self.facts.pane_devpts.get(&index),
+        ) else {
+            return Some(any);
+        };
+        if masters.is_empty() {
+            return Some(any);
+        }
+        masters
+            .iter()
+            .find(|(_, dev)| *dev == Some(mine))
+            .or_else(|| masters.iter().find(|(_, dev)| dev.is_none()))
+            .map(|&(server, _)| server)
     }
 
     /// Serving is transitive: a daemon whose only client is another daemon
@@ -388,13 +466,66 @@ impl<'a> Classifier<'a> {
         self.base_protected.contains_key(&pid) || self.serving.contains_key(&pid)
     }
 
-    fn is_reaper_parent(&self, p: &Process) -> bool {
-        if p.ppid == 1 {
-            return true;
+    /// Was `p` (no terminal) re-parented, or started by its parent?
+    ///
+    /// Facts first, for any parent: a parent other than the one an earlier
+    /// cycle saw (the kernel changes a parent only when the parent exits),
+    /// or a parent younger than the child (nothing starts a process before
+    /// it exists itself), proves re-parenting.
+    ///
+    /// A reaper parent (PID 1 of the process's PID namespace, or a
+    /// `reaper_parents` name) adopts orphans but also starts processes on
+    /// purpose (services, `tini -- claude`). Without memory:
+    /// - the oldest process of a systemd `.service` cgroup under a
+    ///   `systemd` was started by it (its service's own process);
+    /// - a session id is inherited at fork and changed only by `setsid`,
+    ///   which makes it the process's own pid: a session that is neither
+    ///   its own nor its parent's was inherited from another process;
+    /// - likewise a process group that is neither its own nor its parent's
+    ///   (reaper parents do not run job control);
+    /// - with none of these, nothing shows it was re-parented: it is taken
+    ///   as started by its parent (reported, never signalled).
+    pub fn parentage(&self, p: &Process) -> Parentage {
+        let parent = self.table.get(p.ppid);
+        if let Some(earlier) = self.facts.earlier_parent.get(&p.pid) {
+            let now = parent.map(|q| q.key());
+            if earlier.pid != p.ppid || now.is_some_and(|k| k != *earlier) {
+                return Parentage::Adopted(format!(
+                    "its parent was {} on an earlier cycle",
+                    earlier.pid
+                ));
+            }
         }
-        self.table
-            .get(p.ppid)
-            .is_some_and(|parent| self.rules.reaper_parents.iter().any(|r| r == &parent.comm))
+        let Some(parent) = parent else {
+            return Parentage::Live;
+        };
+        if parent.start_time > p.start_time {
+            return Parentage::Adopted("it started before its parent".to_string());
+        }
+        let reaper = parent_is_listed_reaper(self.table, self.rules, p)
+            || self.facts.ns_init_parent.contains(&p.pid);
+        if !reaper {
+            return Parentage::Live;
+        }
+        if let Some(unit) = self.facts.service_main.get(&p.pid) {
+            return Parentage::StartedBy(format!("it is the main process of {unit}"));
+        }
+        if p.sid > 0 && p.sid != p.pid && p.sid != parent.sid {
+            return Parentage::Adopted(format!(
+                "its session {} is neither its own nor its parent's",
+                p.sid
+            ));
+        }
+        if p.pgid > 0 && p.pgid != p.pid && p.pgid != parent.pgid {
+            return Parentage::Adopted(format!(
+                "its process group {} is neither its own nor its parent's",
+                p.pgid
+            ));
+        }
+        Parentage::StartedBy(
+            "no sign of re-parenting: no earlier parent seen, its own or its parent's session and group"
+                .to_string(),
+        )
     }
 
     fn policy_of(&self, class: Class) -> Policy {
@@ -418,11 +549,21 @@ impl<'a> Classifier<'a> {
     /// The verdict for one process of the table.
     pub fn verdict(&self, p: &Process) -> Verdict {
         let rule = self.facts.agents.get(&p.pid).cloned().unwrap_or_default();
+        // Only agents have a policy: a non-agent (`scan --all`, `explain`)
+        // is never acted on, whatever its class.
+        let agent = !rule.is_empty();
+        let policy_of = |class: Class| {
+            if agent {
+                self.policy_of(class)
+            } else {
+                Policy::Ignore
+            }
+        };
         let make = |class: Class, reason: String, protected_by: Option<ProtectedBy>| Verdict {
             pid: p.pid,
             start_time: p.start_time,
             class,
-            policy: self.policy_of(class),
+            policy: policy_of(class),
             reason,
             protected_by,
             rule: rule.clone(),
@@ -452,16 +593,25 @@ impl<'a> Classifier<'a> {
                 Class::Headless,
                 "no tty; parent is outside this PID namespace".to_string(),
             ),
-            None if self.is_reaper_parent(p) => (
-                Class::Orphan,
-                format!("no tty; re-parented to {}", self.parent_desc(p)),
-            ),
-            None => (
-                Class::Headless,
-                format!("no tty; parent {} is alive", self.parent_desc(p)),
-            ),
+            None => match self.parentage(p) {
+                Parentage::Adopted(why) => (
+                    Class::Orphan,
+                    format!("no tty; re-parented to {} ({why})", self.parent_desc(p)),
+                ),
+                Parentage::StartedBy(why) => (
+                    Class::Headless,
+                    format!(
+                        "no tty; started by reaper parent {} ({why})",
+                        self.parent_desc(p)
+                    ),
+                ),
+                Parentage::Live => (
+                    Class::Headless,
+                    format!("no tty; parent {} is alive", self.parent_desc(p)),
+                ),
+            },
         };
-        if self.policy_of(base) == Policy::Reap {
+        if policy_of(base) == Policy::Reap {
             let age = self.table.age_secs(p);
             if age < self.rules.min_age_secs {
                 return make(
@@ -511,6 +661,9 @@ pub fn protection_reason(why: &ProtectedBy) -> String {
         ProtectedBy::AncestryUnknown { pid } => {
             format!("ancestor {pid} vanished during the scan; decided next cycle")
         }
+        ProtectedBy::AncestryHidden { pid } => {
+            format!("ancestor {pid} is hidden from this user (/proc hidepid); cannot be decided")
+        }
     }
 }
 
@@ -531,6 +684,9 @@ pub mod testkit {
     pub const TICKS: u64 = 100;
     /// "Now" of every synthetic table: one day after boot.
     pub const NOW: f64 = 86_400.0;
+    /// The session of every synthetic process but PID 1: a login session
+    /// whose leader is gone, as orphans of a closed terminal carry it.
+    pub const GONE_SESSION: i32 = 7;
 
     pub struct TableBuilder {
         procs: Vec<Process>,
@@ -542,7 +698,8 @@ pub mod testkit {
             procs: Vec::new(),
             facts: Facts::default(),
         };
-        b.add(1, 0, "init", None, 'S', 0.0);
+        // PID 1 started at boot.
+        b.add(1, 0, "init", None, 'S', NOW);
         b
     }
 
@@ -558,23 +715,46 @@ pub mod testkit {
             age: f64,
         ) -> &mut Self {
             let start = ((NOW - age) * TICKS as f64).max(0.0) as u64;
+            let (pgid, sid) = if pid == 1 {
+                (1, 1)
+            } else {
+                (pid, GONE_SESSION)
+            };
             self.procs.push(Process {
                 pid,
                 ppid,
                 start_time: start,
                 uid: 1000,
                 state,
+                pgid,
+                sid,
                 tty,
                 comm: comm.to_string(),
                 rss_bytes: 100 << 20,
                 kernel_thread: false,
                 exe: None,
                 cmdline: None,
+                exe_id: None,
+                live_thread: None,
             });
             self
         }
+        /// Sets the process group and session of `pid`.
+        pub fn group(&mut self, pid: i32, pgid: i32, sid: i32) -> &mut Self {
+            if let Some(p) = self.procs.iter_mut().find(|p| p.pid == pid) {
+                p.pgid = pgid;
+                p.sid = sid;
+            }
+            self
+        }
+        /// A helper process; a child of PID 1 (a service, a subreaper such
+        /// as `systemd --user`) leads its own session, as those do.
         pub fn proc_(&mut self, pid: i32, ppid: i32, comm: &str) -> &mut Self {
-            self.add(pid, ppid, comm, None, 'S', 3600.0)
+            self.add(pid, ppid, comm, None, 'S', 3600.0);
+            if ppid == 1 {
+                self.group(pid, pid, pid);
+            }
+            self
         }
         pub fn agent(&mut self, pid: i32, ppid: i32, tty: Option<Tty>) -> &mut Self {
             self.add(pid, ppid, "claude", tty, 'S', 3600.0);
@@ -583,6 +763,7 @@ pub mod testkit {
         }
         pub fn tmux_server(&mut self, pid: i32, panes: &[u32]) -> &mut Self {
             self.add(pid, 1, "tmux: server", None, 'S', 7200.0);
+            self.group(pid, pid, pid);
             for &i in panes {
                 self.facts.pane_ttys.insert(i, pid);
             }
@@ -651,6 +832,45 @@ mod tests {
         ));
     }
 
+    /// Two devpts instances (a container's and the host's) each have a
+    /// `pts/3`: a host agent on its own pts/3 is not a pane of the
+    /// container's tmux once both instances are known; whenever one is not,
+    /// the number alone decides (protect).
+    #[test]
+    fn same_pts_number_in_another_devpts_instance_is_not_a_pane() {
+        const HOST: u64 = 26;
+        const CONTAINER: u64 = 40;
+        let mut b = table();
+        b.tmux_server(100, &[3])
+            .proc_(70, 1, "python3")
+            .agent(200, 70, Some(Tty::Pts(3)));
+        // Nothing known: the number decides.
+        assert_eq!(class_of(&b, 200), Class::Protected);
+        // The agent's instance alone: still the number.
+        b.facts.tty_devpts.insert(200, HOST);
+        assert_eq!(class_of(&b, 200), Class::Protected);
+        // A master whose instance is unknown could be the agent's.
+        b.facts.pane_devpts.insert(3, vec![(100, None)]);
+        assert_eq!(class_of(&b, 200), Class::Protected);
+        // Every master known, none in the agent's instance: not a pane.
+        b.facts.pane_devpts.insert(3, vec![(100, Some(CONTAINER))]);
+        let v = classify_one(&b, &rules(), 200);
+        assert_eq!(v.class, Class::Unmanaged, "{v:?}");
+        // A second server whose pts/3 is in the host's instance: its pane.
+        b.tmux_server(101, &[]);
+        b.facts
+            .pane_devpts
+            .insert(3, vec![(100, Some(CONTAINER)), (101, Some(HOST))]);
+        let v = classify_one(&b, &rules(), 200);
+        assert!(
+            matches!(v.protected_by, Some(ProtectedBy::PaneTty { pid: 101, .. })),
+            "{v:?}"
+        );
+        // The agent's instance unknown again: protected by the number.
+        b.facts.tty_devpts.clear();
+        assert_eq!(class_of(&b, 200), Class::Protected);
+    }
+
     #[test]
     fn orphan_of_pid1_and_of_systemd_user() {
         let mut b = table();
@@ -659,6 +879,25 @@ mod tests {
             .agent(201, 50, None);
         assert_eq!(class_of(&b, 200), Class::Orphan);
         assert_eq!(class_of(&b, 201), Class::Orphan);
+    }
+
+    #[test]
+    fn a_non_agent_has_no_reap_policy_whatever_its_class() {
+        let mut b = table();
+        // Orphan-shaped (a session from elsewhere), so only the policy rule
+        // keeps them from being reaped.
+        b.add(300, 1, "some-daemon", None, 'S', 3600.0);
+        b.add(301, 1, "fresh-daemon", None, 'S', 1.0);
+        b.agent(302, 1, None);
+        for pid in [300, 301] {
+            let v = classify_one(&b, &rules(), pid);
+            assert_eq!(v.class, Class::Orphan, "pid {pid}");
+            assert_eq!(v.policy, Policy::Ignore, "pid {pid}");
+            assert!(!v.reapable(), "pid {pid}");
+        }
+        let v = classify_one(&b, &rules(), 302);
+        assert_eq!(v.policy, Policy::Reap);
+        assert!(v.reapable());
     }
 
     #[test]
@@ -773,6 +1012,21 @@ mod tests {
     }
 
     #[test]
+    fn hidden_parent_protects_and_says_hidden() {
+        let mut b = table();
+        // Its parent (another user's) is not in the table.
+        b.agent(200, 4242, None);
+        b.facts.hidden_ancestry = Some("/proc is mounted hidepid=2".into());
+        let v = classify_one(&b, &rules(), 200);
+        assert_eq!(v.class, Class::Protected);
+        assert_eq!(
+            v.protected_by,
+            Some(ProtectedBy::AncestryHidden { pid: 4242 })
+        );
+        assert!(v.reason.contains("hidden"), "{}", v.reason);
+    }
+
+    #[test]
     fn vanished_parent_protects() {
         let mut b = table();
         b.agent(200, 4242, None);
@@ -836,8 +1090,11 @@ mod tests {
     fn screen_and_zellij_servers_need_no_tty() {
         let mut b = table();
         b.proc_(100, 1, "SCREEN").agent(101, 100, None);
+        // (The client's child started after it: a child older than its
+        // parent was re-parented.)
         b.add(110, 1, "zellij", Some(Tty::Pts(1)), 'S', 60.0)
-            .agent(111, 110, None);
+            .add(111, 110, "claude", None, 'S', 30.0);
+        b.facts.agents.insert(111, "name:claude".into());
         assert_eq!(class_of(&b, 101), Class::Protected);
         // A zellij *client* (has a tty) protects nothing.
         assert_eq!(class_of(&b, 111), Class::Headless);
@@ -850,6 +1107,125 @@ mod tests {
         let mut r = rules();
         r.multiplexers = vec!["screen".into()];
         assert_eq!(classify_one(&b, &r, 101).class, Class::Headless);
+    }
+
+    fn key(pid: i32, age: f64) -> ProcKey {
+        ProcKey {
+            pid,
+            start_time: ((NOW - age) * TICKS as f64) as u64,
+        }
+    }
+
+    #[test]
+    fn parent_that_is_pid1_of_the_agents_namespace_is_a_reaper_parent() {
+        // Seen from the host, the namespace's init is an ordinary `sh`.
+        let mut b = table();
+        b.proc_(250, 240, "sh").group(250, 250, 250);
+        b.proc_(240, 1, "unshare").agent(300, 250, None);
+        assert_eq!(class_of(&b, 300), Class::Headless);
+        b.facts.ns_init_parent.insert(300);
+        let v = classify_one(&b, &rules(), 300);
+        assert_eq!(v.class, Class::Orphan, "{}", v.reason);
+        assert!(v.reason.contains("session 7"), "{}", v.reason);
+    }
+
+    #[test]
+    fn a_parent_other_than_the_remembered_one_proves_reparenting() {
+        // A subreaper that is in no list, in the agent's own session.
+        let mut b = table();
+        b.proc_(250, 1, "subreap").agent(300, 250, None);
+        b.group(300, 300, 250);
+        assert_eq!(class_of(&b, 300), Class::Headless);
+        // An earlier cycle saw it under 260 (its original parent, gone now).
+        b.facts.earlier_parent.insert(300, key(260, 3600.0));
+        let v = classify_one(&b, &rules(), 300);
+        assert_eq!(v.class, Class::Orphan, "{}", v.reason);
+        assert!(v.reason.contains("was 260"), "{}", v.reason);
+        // The same parent as remembered: nothing new.
+        b.facts.earlier_parent.insert(300, key(250, 3600.0));
+        assert_eq!(class_of(&b, 300), Class::Headless);
+        // Same pid, another process (a recycled pid): not the same parent.
+        b.facts.earlier_parent.insert(300, key(250, 9000.0));
+        assert_eq!(class_of(&b, 300), Class::Orphan);
+    }
+
+    #[test]
+    fn a_child_older_than_its_parent_was_reparented() {
+        let mut b = table();
+        b.add(250, 1, "subreap", None, 'S', 60.0)
+            .group(250, 250, 250);
+        b.agent(300, 250, None).group(300, 300, 250);
+        let v = classify_one(&b, &rules(), 300);
+        assert_eq!(v.class, Class::Orphan, "{}", v.reason);
+        assert!(v.reason.contains("started before"), "{}", v.reason);
+        // Same start tick: not proof.
+        b.add(301, 250, "claude", None, 'S', 60.0)
+            .group(301, 301, 250);
+        b.facts.agents.insert(301, "name:claude".into());
+        assert_eq!(class_of(&b, 301), Class::Headless);
+    }
+
+    #[test]
+    fn started_by_a_listed_reaper_parent_is_not_an_orphan() {
+        let mut b = table();
+        // `tini -- claude`: tini puts its child in a group of its own, in
+        // tini's session.
+        b.proc_(50, 1, "tini").agent(51, 50, None).group(51, 51, 50);
+        // A child left in its parent's group and session (`sh -c claude`
+        // as a container's init).
+        b.agent(52, 50, None).group(52, 50, 50);
+        // A systemd service: `setsid` makes it its own session.
+        b.proc_(60, 1, "systemd")
+            .agent(61, 60, None)
+            .group(61, 61, 61);
+        // Directly under PID 1 in PID 1's session (a container init's child).
+        b.agent(62, 1, None).group(62, 1, 1);
+        for pid in [51, 52, 61, 62] {
+            let v = classify_one(&b, &rules(), pid);
+            assert_eq!(v.class, Class::Headless, "{pid}: {}", v.reason);
+            assert!(
+                v.reason.contains("started by reaper parent"),
+                "{}",
+                v.reason
+            );
+            assert!(!v.reapable() || rules().policy.headless == Policy::Reap);
+        }
+    }
+
+    #[test]
+    fn a_session_or_group_from_elsewhere_shows_adoption() {
+        let mut b = table();
+        b.proc_(50, 1, "tini");
+        // Inherited the session of a shell that is gone.
+        b.agent(51, 50, None).group(51, 51, GONE_SESSION);
+        // tini's session, but the group of a shell that is gone.
+        b.agent(52, 50, None).group(52, 77, 50);
+        for pid in [51, 52] {
+            let v = classify_one(&b, &rules(), pid);
+            assert_eq!(v.class, Class::Orphan, "{pid}: {}", v.reason);
+        }
+        // Ids that are unknown (0: outside this PID namespace) prove nothing.
+        b.agent(53, 50, None).group(53, 0, 0);
+        assert_eq!(class_of(&b, 53), Class::Headless);
+    }
+
+    #[test]
+    fn a_services_own_process_is_started_unless_memory_says_otherwise() {
+        // A forking daemon: the session of the exited intermediate, but the
+        // oldest process of its service's cgroup.
+        let mut b = table();
+        b.proc_(60, 1, "systemd").agent(61, 60, None);
+        assert_eq!(class_of(&b, 61), Class::Orphan);
+        b.facts.service_main.insert(61, "d.service".into());
+        let v = classify_one(&b, &rules(), 61);
+        assert_eq!(v.class, Class::Headless, "{}", v.reason);
+        assert!(
+            v.reason.contains("main process of d.service"),
+            "{}",
+            v.reason
+        );
+        b.facts.earlier_parent.insert(61, key(59, 3600.0));
+        assert_eq!(class_of(&b, 61), Class::Orphan);
     }
 
     #[test]

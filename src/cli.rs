@@ -68,6 +68,13 @@ pub enum Command {
     /// TCP connections whose peer stopped acknowledging data
     Sockets(SocketsArgs),
     /// Reap and sample every interval in the foreground until SIGTERM/SIGINT
+    ///
+    /// SIGTERM or SIGINT lets the cycle in flight finish and write its
+    /// state, then watch exits 0. SIGHUP re-reads the config the way the
+    /// command found it at start (-c, $STRAY_CONFIG, $XDG_CONFIG_HOME,
+    /// /etc/stray; --name still applies) and runs a cycle with it at once; a
+    /// config that does not load is reported on stderr and the previous one
+    /// is kept, so watch never stops on a typo.
     Watch(WatchArgs),
     /// Show the effective configuration or write a commented template
     Config(ConfigArgs),
@@ -151,8 +158,8 @@ pub struct SocketsArgs {
     /// How long the peer must acknowledge nothing (default: [sockets] stall)
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     pub stall: Option<Duration>,
-    /// Take two samples this far apart inside this run
-    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    /// Take two samples this far apart inside this run (at most 1h)
+    #[arg(long, value_name = "DURATION", value_parser = parse_sample_gap)]
     pub sample: Option<Duration>,
     /// Close stalled sockets with SOCK_DESTROY (needs CAP_NET_ADMIN)
     #[arg(long)]
@@ -194,6 +201,17 @@ pub struct CompletionsArgs {
 
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
     humantime::parse_duration(s).map_err(|e| format!("invalid duration {s:?}: {e}"))
+}
+
+/// `sockets --sample`: the run sleeps this long, so a typo such as `30y`
+/// is refused rather than hanging the command.
+pub fn parse_sample_gap(s: &str) -> Result<Duration, String> {
+    const MAX: Duration = Duration::from_secs(3600);
+    let d = parse_duration(s)?;
+    if d > MAX {
+        return Err(format!("{s:?} is longer than the 1h allowed"));
+    }
+    Ok(d)
 }
 
 #[cfg(test)]

@@ -193,8 +193,7 @@ impl Config {
 
     /// Reads and parses a file.
     pub fn load(path: &Path) -> Result<Config> {
-        let text = std::fs::read_to_string(path)
-            .with_context(|| format!("cannot read config {}", path.display()))?;
+        let text = read_text(path)?;
         Config::parse(&text, path)
     }
 
@@ -290,6 +289,16 @@ impl Config {
         if rss_warn > rss_crit {
             bail!("{file}: key `check.rss_warn`: rss_warn is above rss_crit");
         }
+        let protect_pids = raw.protect.pids.unwrap_or_default();
+        if let Some(bad) = protect_pids.iter().find(|&&p| p <= 0) {
+            bail!("{file}: key `protect.pids`: {bad} is not a process id (1 or more)");
+        }
+        if let Some(a) = raw.audit_log.as_deref().filter(|a| !a.is_absolute()) {
+            bail!(
+                "{file}: key `audit_log`: {:?} is relative; give an absolute path (a relative one would depend on the working directory)",
+                a.display().to_string()
+            );
+        }
         let ports = raw
             .sockets
             .ports
@@ -320,7 +329,7 @@ impl Config {
             policy,
             multiplexers: names(raw.protect.multiplexers, &["tmux", "screen", "zellij"]),
             protect_names: raw.protect.names.unwrap_or_default(),
-            protect_pids: raw.protect.pids.unwrap_or_default(),
+            protect_pids,
             pty_warn,
             pty_crit,
             rss_warn,
@@ -411,6 +420,64 @@ impl Config {
         );
         s
     }
+}
+
+/// A config file larger than this is refused: the real one is a few KiB.
+pub const MAX_BYTES: u64 = 1 << 20;
+
+/// Reads a config file without trusting what the path names: opened
+/// `O_NONBLOCK` (a FIFO cannot hang the open), refused unless it is a
+/// regular file (a FIFO, a device such as `/dev/zero`, a socket), and read
+/// to at most [`MAX_BYTES`]. Symlinks are followed: a config linked into
+/// place is normal. Every error is one line naming the file.
+pub fn read_text(path: &Path) -> Result<String> {
+    use std::io::Read;
+    use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
+    let shown = path.display();
+    let f = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
+        .open(path)
+        .with_context(|| format!("cannot read config {shown}"))?;
+    let meta = f
+        .metadata()
+        .with_context(|| format!("cannot read config {shown}"))?;
+    let kind = meta.file_type();
+    if !kind.is_file() {
+        let what = if kind.is_dir() {
+            "a directory"
+        } else if kind.is_fifo() {
+            "a FIFO"
+        } else if kind.is_char_device() || kind.is_block_device() {
+            "a device"
+        } else if kind.is_socket() {
+            "a socket"
+        } else {
+            "not a regular file"
+        };
+        bail!("config {shown} is {what}, not a regular file");
+    }
+    if meta.len() > MAX_BYTES {
+        bail!(
+            "config {shown} is {} bytes, more than the {MAX_BYTES} allowed",
+            meta.len()
+        );
+    }
+    let mut bytes = Vec::new();
+    // The file may grow between the stat and the read: read one byte more
+    // than allowed to notice.
+    f.take(MAX_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .with_context(|| format!("cannot read config {shown}"))?;
+    if bytes.len() as u64 > MAX_BYTES {
+        bail!("config {shown} is larger than the {MAX_BYTES} bytes allowed");
+    }
+    String::from_utf8(bytes).map_err(|e| {
+        anyhow!(
+            "config {shown} is not UTF-8 (invalid byte at offset {})",
+            e.utf8_error().valid_up_to()
+        )
+    })
 }
 
 /// Multi-line library messages (regex errors draw a caret) on one line.
@@ -551,6 +618,10 @@ mod tests {
             ),
             ("[check]\nrss_warn = \"lots\"", "check.rss_warn"),
             ("[sockets]\nports = [70000]", "sockets.ports"),
+            ("[protect]\npids = [-1]", "protect.pids"),
+            ("[protect]\npids = [5, 0]", "protect.pids"),
+            ("audit_log = \"audit.jsonl\"", "audit_log"),
+            ("audit_log = \"\"", "audit_log"),
             ("[sockets]\nstal = \"1s\"", "stal"),
             ("min_age = ", ""),
         ];
@@ -573,6 +644,29 @@ mod tests {
         assert_eq!(format_size(4 << 30), "4GiB");
         assert_eq!(format_size(1536), "1.5KiB");
         assert_eq!(format_size(10), "10B");
+    }
+
+    #[test]
+    fn only_a_bounded_regular_file_is_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("fifo.toml");
+        nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
+        let big = dir.path().join("big.toml");
+        std::fs::write(&big, "#".repeat(MAX_BYTES as usize + 1)).unwrap();
+        let fine = dir.path().join("fine.toml");
+        std::fs::write(&fine, format!("{}\nmin_age = \"5s\"\n", "#".repeat(1000))).unwrap();
+        for (path, why) in [
+            (fifo.as_path(), "a FIFO"),
+            (Path::new("/dev/zero"), "a device"),
+            (dir.path(), "a directory"),
+            (big.as_path(), "allowed"),
+        ] {
+            let err = format!("{:#}", Config::load(path).unwrap_err());
+            assert!(err.contains(&path.display().to_string()), "{err}");
+            assert!(err.contains(why), "{path:?}: {err}");
+            assert!(!err.contains('\n'), "{err}");
+        }
+        assert_eq!(Config::load(&fine).unwrap().min_age, Duration::from_secs(5));
     }
 
     #[test]

@@ -123,7 +123,8 @@ fn description() -> Roff {
         ),
         (
             "orphan",
-            "no controlling terminal and its parent is PID 1 or a reaper parent; reaped.",
+            "no controlling terminal and re-parented: its first parent is gone and PID 1 of its PID \
+             namespace, a reaper parent or a subreaper adopted it; reaped.",
         ),
         (
             "unmanaged",
@@ -132,7 +133,8 @@ fn description() -> Roff {
         ),
         (
             "headless",
-            "no terminal, parent alive (a script running claude -p); reported.",
+            "no terminal, parent alive (a script running claude -p), or started on purpose by its \
+             reaper parent (a service, tini -- claude); reported.",
         ),
     ] {
         item(&mut r, [bold(class)], [roman(text)]);

@@ -110,10 +110,21 @@ fn whole_or_float<S: serde::Serializer>(v: &Option<f64>, s: S) -> Result<S::Ok, 
 
 /// `1 agent`, `2 agents`.
 pub fn plural(n: usize, word: &str) -> String {
+    format!("{n} {}", plural_word(n, word))
+}
+
+/// The word alone: `agent`/`agents`, `process`/`processes`.
+pub fn plural_word(n: usize, word: &str) -> String {
     if n == 1 {
-        format!("{n} {word}")
+        word.to_string()
+    } else if word.ends_with('s')
+        || word.ends_with('x')
+        || word.ends_with("sh")
+        || word.ends_with("ch")
+    {
+        format!("{word}es")
     } else {
-        format!("{n} {word}s")
+        format!("{word}s")
     }
 }
 
@@ -189,7 +200,11 @@ pub fn nagios(r: &Report) -> String {
         .collect();
     let summary = if bad.is_empty() {
         let figures: Vec<String> = r.items.iter().map(|i| plain(&i.message)).collect();
-        format!("{} checks ok; {}", r.items.len(), figures.join(", "))
+        format!(
+            "{} ok; {}",
+            plural(r.items.len(), "check"),
+            figures.join(", ")
+        )
     } else {
         bad.join("; ")
     };
@@ -236,8 +251,14 @@ pub fn json(r: &Report) -> serde_json::Value {
 
 /// The Prometheus text exposition format (version 0.0.4), with HELP and
 /// TYPE for every family.
+///
+/// A check that could not decide (status unknown) also gets a comment line
+/// saying why, which scrapers ignore and a person reading the file needs.
 pub fn prometheus(r: &Report) -> String {
     let mut out = String::new();
+    for i in r.items.iter().filter(|i| i.status == Status::Unknown) {
+        let _ = writeln!(out, "# stray: {} unknown: {}", i.name, plain(&i.message));
+    }
     for m in &r.metrics {
         let _ = writeln!(out, "# HELP {} {}", m.name, help_escape(m.help));
         let _ = writeln!(out, "# TYPE {} gauge", m.name);
@@ -379,7 +400,7 @@ mod tests {
         };
         assert_eq!(
             nagios(&r),
-            "STRAY OK - 1 checks ok; 1 of 2\n[OK] pty: 1 of 2\n"
+            "STRAY OK - 1 check ok; 1 of 2\n[OK] pty: 1 of 2\n"
         );
     }
 
@@ -395,6 +416,9 @@ mod tests {
         assert_eq!(v["checks"][1]["value"].to_string(), "1");
         assert_eq!(plural(1, "agent"), "1 agent");
         assert_eq!(plural(0, "agent"), "0 agents");
+        assert_eq!(plural(1, "agent"), "1 agent");
+        assert_eq!(plural(1, "process"), "1 process");
+        assert_eq!(plural(3, "process"), "3 processes");
     }
 
     #[test]
@@ -404,6 +428,10 @@ mod tests {
             "# HELP stray_up 1 when the checks ran\n# TYPE stray_up gauge\nstray_up 1\n\
              # HELP stray_agents Agents by class\n# TYPE stray_agents gauge\n\
              stray_agents{class=\"orphan\"} 2\nstray_agents{class=\"we\\\"ird\\\\\\n\"} 0.5\n"
+                .replace(
+                    "# HELP stray_up",
+                    "# stray: state unknown: cannot read \\u{1b}[2J\n# HELP stray_up"
+                )
         );
         assert_eq!(prom_num(f64::NAN), "NaN");
         assert_eq!(prom_num(f64::INFINITY), "+Inf");

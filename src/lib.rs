@@ -13,12 +13,20 @@ pub mod classify;
 pub mod cli;
 pub mod cmd;
 pub mod config;
+pub mod deaths;
 pub mod exit;
 pub mod family;
 pub mod gen;
 pub mod health;
+#[cfg(target_os = "linux")]
+pub mod kmsg;
+pub mod memory;
 pub mod msg;
+#[cfg(target_os = "linux")]
+pub mod oomadj;
 pub mod proc;
+#[cfg(target_os = "linux")]
+pub mod psi;
 pub mod pty;
 pub mod reap;
 pub mod report;
@@ -28,6 +36,8 @@ pub mod sockets;
 pub mod state;
 pub mod survey;
 pub mod tmux;
+#[cfg(target_os = "linux")]
+pub mod tracefs;
 
 use std::ffi::OsString;
 use std::io::Write;
@@ -151,7 +161,7 @@ fn check_unknown(args: &[OsString], message: &str) {
                 .find_map(|w| w.strip_prefix("--format=").map(str::to_string))
         })
         .unwrap_or_default();
-    let message = message.replace('\n', " ");
+    let message = report::neutralise(&message.replace('\n', " "));
     match format.as_str() {
         "json" => println!(
             "{}",
@@ -185,9 +195,20 @@ fn is_broken_pipe(e: &anyhow::Error) -> bool {
 }
 
 fn settings(cli: &Cli) -> Result<Settings> {
-    let mut config = Config::discover(cli.config.as_deref())?;
-    if !cli.names.is_empty() {
-        for n in &cli.names {
+    Ok(Settings {
+        config: load_config(cli.config.as_deref(), &cli.names)?,
+        state_dir: state::resolve_dir(cli.state_dir.as_deref()),
+        format: cli.format,
+        proc_root: PathBuf::from("/proc"),
+    })
+}
+
+/// The config file found by the lookup order, with `--name` applied: what
+/// every command starts from, and what `watch` re-reads on SIGHUP.
+pub fn load_config(explicit: Option<&std::path::Path>, names: &[String]) -> Result<Config> {
+    let mut config = Config::discover(explicit)?;
+    if !names.is_empty() {
+        for n in names {
             if n.is_empty() || n.len() > 15 {
                 return Err(UsageError(format!(
                     "--name {n:?} can never equal a kernel comm (1 to 15 bytes)"
@@ -195,14 +216,9 @@ fn settings(cli: &Cli) -> Result<Settings> {
                 .into());
             }
         }
-        config.matching = MatchRules::names_only(cli.names.clone());
+        config.matching = MatchRules::names_only(names.to_vec());
     }
-    Ok(Settings {
-        config,
-        state_dir: state::resolve_dir(cli.state_dir.as_deref()),
-        format: cli.format,
-        proc_root: PathBuf::from("/proc"),
-    })
+    Ok(config)
 }
 
 fn dispatch(cli: Cli) -> Result<ExitCode> {
@@ -225,17 +241,18 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
         return Ok(code);
     }
     let s = settings(&cli)?;
-    let code = match cli.command {
-        Command::Scan(a) => cmd::scan::scan(&s, &a, &mut out)?,
+    let reload = || load_config(cli.config.as_deref(), &cli.names);
+    let code = match &cli.command {
+        Command::Scan(a) => cmd::scan::scan(&s, a, &mut out)?,
         Command::Explain(a) => cmd::scan::explain(&s, a.pid, &mut out)?,
-        Command::Reap(a) => cmd::reap::reap(&s, &a, &mut out)?,
-        Command::Log(a) => cmd::log::log(&s, &a, &mut out)?,
-        Command::Config(a) => cmd::config::config(&s, &a, &mut out)?,
-        Command::Pty(a) => cmd::pty::pty(&s, &a, &mut out)?,
-        Command::Tmux(a) => cmd::tmux::tmux(&s, &a, &mut out)?,
-        Command::Check(a) => cmd::check::check(&s, &a, &mut out)?,
-        Command::Sockets(a) => cmd::sockets::sockets(&s, &a, &mut out)?,
-        Command::Watch(a) => cmd::watch::watch(&s, &a, &mut out)?,
+        Command::Reap(a) => cmd::reap::reap(&s, a, &mut out)?,
+        Command::Log(a) => cmd::log::log(&s, a, &mut out)?,
+        Command::Config(a) => cmd::config::config(&s, a, &mut out)?,
+        Command::Pty(a) => cmd::pty::pty(&s, a, &mut out)?,
+        Command::Tmux(a) => cmd::tmux::tmux(&s, a, &mut out)?,
+        Command::Check(a) => cmd::check::check(&s, a, &mut out)?,
+        Command::Sockets(a) => cmd::sockets::sockets(&s, a, &mut out)?,
+        Command::Watch(a) => cmd::watch::watch(&s, a, &reload, &mut out)?,
         Command::Doctor | Command::Completions(_) => unreachable!("handled above"),
     };
     out.flush()?;

@@ -128,6 +128,9 @@ pub fn format_line(priority: Priority, text: &str, sink: Sink) -> String {
     };
     // One line whatever the source wrote: a multi-line message would lose
     // its priority prefix on every line after the first.
+    // Whatever a caller forgot to escape (a process name, a path), no
+    // control or bidi character reaches the terminal or the journal.
+    let text = crate::report::neutralise(text);
     let text: Vec<&str> = text
         .lines()
         .map(str::trim)
@@ -212,6 +215,10 @@ mod tests {
             "stray: error: a b"
         );
         assert_eq!(format_line(Priority::Info, "x", PLAIN), "stray: x");
+        assert_eq!(
+            format_line(Priority::Warning, "pid 7 (a\u{202e}b\x1b[2J)", PLAIN),
+            "stray: pid 7 (a\\u{202e}b\\u{1b}[2J)"
+        );
     }
 
     #[test]

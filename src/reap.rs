@@ -65,6 +65,10 @@ pub enum Outcome {
     Gone,
     Denied,
     Unkillable,
+    /// Not sent: the process is no longer what was classified (it exec'd,
+    /// or no longer matches its rule) though pid and start time are the
+    /// same.
+    Changed,
 }
 
 impl Outcome {
@@ -76,6 +80,7 @@ impl Outcome {
             Outcome::Gone => "gone",
             Outcome::Denied => "denied",
             Outcome::Unkillable => "unkillable",
+            Outcome::Changed => "changed",
         }
     }
 }
@@ -184,7 +189,8 @@ pub fn plan(
 }
 
 /// Folds delivery outcomes into the next state: a signal that found the
-/// process gone drops its entry; a denied SIGTERM is not recorded (tried
+/// process gone or changed drops its entry (a changed process starts over
+/// from the beginning, should it still be reapable next cycle); a denied SIGTERM is not recorded (tried
 /// again next cycle); a denied SIGKILL keeps the entry at the SIGTERM step.
 pub fn settle(plan: &Plan, outcomes: &[(ProcKey, Outcome)]) -> Vec<Entry> {
     let mut next = plan.next.clone();
@@ -193,7 +199,7 @@ pub fn settle(plan: &Plan, outcomes: &[(ProcKey, Outcome)]) -> Vec<Entry> {
             continue;
         };
         match (action.signal, outcome) {
-            (Some(_), Outcome::Gone) | (Some(Signal::Term), Outcome::Denied) => {
+            (Some(_), Outcome::Gone | Outcome::Changed) | (Some(Signal::Term), Outcome::Denied) => {
                 next.retain(|e| e.key() != *key);
             }
             (Some(Signal::Kill), Outcome::Denied) => {
@@ -207,22 +213,22 @@ pub fn settle(plan: &Plan, outcomes: &[(ProcKey, Outcome)]) -> Vec<Entry> {
     next
 }
 
-/// Carries out a plan: each planned signal goes through `signaller`
-/// (or, in a dry run, is reported as `would-signal` and not sent); steps
-/// without a signal report their pending outcome. Returns one outcome per
-/// action, in plan order.
+/// Carries out a plan: each planned signal goes through `signaller`, for
+/// the process `expected_of` describes as classified (or, in a dry run, is
+/// reported as `would-signal` and not sent); steps without a signal report
+/// their pending outcome. Returns one outcome per action, in plan order.
 pub fn execute(
     plan: &Plan,
     dry_run: bool,
     signaller: &mut dyn crate::signal::Signaller,
-    comm_of: impl Fn(i32) -> String,
+    expected_of: impl Fn(&Action) -> crate::signal::Expected,
 ) -> Vec<(ProcKey, Outcome)> {
     plan.actions
         .iter()
         .filter_map(|a| {
             let outcome = match (a.signal, a.pending) {
                 (Some(_), _) if dry_run => Outcome::WouldSignal,
-                (Some(sig), _) => signaller.send(a.key, &comm_of(a.key.pid), sig),
+                (Some(sig), _) => signaller.send(&expected_of(a), sig),
                 (None, Some(pending)) => pending,
                 (None, None) => return None,
             };
@@ -428,12 +434,16 @@ mod properties {
             start_time: 0,
             uid: 0,
             state: 'S',
+            pgid: 1,
+            sid: 1,
             tty: None,
             comm: "init".into(),
             rss_bytes: 0,
             kernel_thread: false,
             exe: None,
             cmdline: None,
+            exe_id: None,
+            live_thread: None,
         }];
         let mut facts = Facts::default();
         for (i, s) in specs.iter().enumerate() {
@@ -449,12 +459,17 @@ mod properties {
                 start_time: ((NOW - s.age as f64) * TICKS as f64) as u64,
                 uid: 1000,
                 state: if s.zombie { 'Z' } else { 'S' },
+                // One long-gone login session: what orphans carry.
+                pgid: pid,
+                sid: 7,
                 tty: s.tty.map(Tty::Pts),
                 comm: COMMS[s.comm].into(),
                 rss_bytes: 1,
                 kernel_thread: false,
                 exe: None,
                 cmdline: None,
+                exe_id: None,
+                live_thread: None,
             });
             if COMMS[s.comm] == "claude" || COMMS[s.comm] == "codex" {
                 facts.agents.insert(pid, format!("name:{}", COMMS[s.comm]));
@@ -544,9 +559,15 @@ mod properties {
 
             // Dry run: the same (pid, signal) pairs, nothing sent.
             let mut dry = RecordingSignaller::default();
-            let dry_out = execute(&p, true, &mut dry, |_| "x".into());
+            let expected = |a: &Action| crate::signal::Expected {
+                key: a.key,
+                comm: "x".into(),
+                exe: None,
+                rule: crate::signal::Recheck::Nothing,
+            };
+            let dry_out = execute(&p, true, &mut dry, expected);
             let mut real = RecordingSignaller::default();
-            let real_out = execute(&p, false, &mut real, |_| "x".into());
+            let real_out = execute(&p, false, &mut real, expected);
             prop_assert!(dry.calls.is_empty());
             let planned: Vec<_> = p.actions.iter().filter_map(|a| a.signal.map(|s| (a.key, s))).collect();
             prop_assert_eq!(&real.calls, &planned);

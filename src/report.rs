@@ -4,9 +4,11 @@
 
 use std::fmt::Write as _;
 
-/// Makes hostile text (process names, command lines) safe to print on a
-/// terminal: control characters, including ESC and the C1 range, become
-/// visible escapes, so a process cannot rewrite the screen or fake lines.
+/// Makes hostile text (process names, command lines, socket paths) safe to
+/// print on a terminal: control characters (C0, DEL, C1: ESC and CSI can
+/// rewrite the screen or fake lines) and the bidirectional-text controls
+/// (U+202E and kin can reorder what an admin reads) become visible `\u{..}`
+/// escapes; backslashes are doubled so an escape cannot be faked.
 pub fn escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
@@ -15,13 +17,49 @@ pub fn escape(s: &str) -> String {
             '\r' => out.push_str("\\r"),
             '\t' => out.push_str("\\t"),
             '\\' => out.push_str("\\\\"),
-            c if c.is_control() => {
+            c if is_unsafe(c) => {
                 let _ = write!(out, "\\u{{{:x}}}", c as u32);
             }
             c => out.push(c),
         }
     }
     out
+}
+
+/// Like [`escape`] but leaves backslashes and newlines alone: the last line
+/// of defence for text already assembled (stderr lines, which may hold
+/// escaped names), so nothing unsafe reaches a terminal whoever built it.
+pub fn neutralise(s: &str) -> String {
+    if !s.chars().any(|c| c != '\n' && is_unsafe(c)) {
+        return s.to_string();
+    }
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        if c != '\n' && is_unsafe(c) {
+            let _ = write!(out, "\\u{{{:x}}}", c as u32);
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// Characters that must never reach a terminal raw: controls, the Unicode
+/// bidirectional formatting characters (ALM U+061C, LRM/RLM U+200E/F,
+/// LRE..RLO U+202A..E, LRI..PDI U+2066..9) and the line/paragraph
+/// separators U+2028/9 (which some terminals and viewers break lines on).
+pub fn is_unsafe(c: char) -> bool {
+    c.is_control()
+        || matches!(
+            c,
+            '\u{061c}'
+                | '\u{200e}'
+                | '\u{200f}'
+                | '\u{202a}'..='\u{202e}'
+                | '\u{2066}'..='\u{2069}'
+                | '\u{2028}'
+                | '\u{2029}'
+        )
 }
 
 /// Escapes, then shortens to at most `max` characters with an ellipsis.
@@ -119,6 +157,20 @@ mod tests {
         assert_eq!(escape("\u{9b}31m"), "\\u{9b}31m");
         assert_eq!(escape("\u{fffd}ok"), "\u{fffd}ok");
         assert_eq!(escape("back\\slash"), "back\\\\slash");
+        // Bidi controls: a right-to-left override would reorder the line.
+        for c in [
+            '\u{061c}', '\u{200e}', '\u{200f}', '\u{202a}', '\u{202b}', '\u{202c}', '\u{202d}',
+            '\u{202e}', '\u{2066}', '\u{2067}', '\u{2068}', '\u{2069}', '\u{2028}', '\u{2029}',
+        ] {
+            let e = escape(&format!("a{c}b"));
+            assert_eq!(e, format!("a\\u{{{:x}}}b", c as u32));
+            assert_eq!(
+                neutralise(&format!("a\\{c}\nb")),
+                format!("a\\\\u{{{:x}}}\nb", c as u32)
+            );
+        }
+        // Letters of right-to-left scripts are text, not controls.
+        assert_eq!(escape("\u{5d0}\u{627}"), "\u{5d0}\u{627}");
         let huge = "x".repeat(100_000);
         assert_eq!(clip(&huge, 40).chars().count(), 40);
     }

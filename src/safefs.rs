@@ -52,6 +52,38 @@ pub fn untrusted(st: &FileStat) -> Option<String> {
     None
 }
 
+/// A file that is not ours, or that others can write: whatever it says
+/// may have been written by someone else.
+#[derive(Debug)]
+pub struct Untrusted(pub String);
+
+impl std::fmt::Display for Untrusted {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Untrusted {}
+
+/// Is `e` an [`Untrusted`] refusal (and why)?
+pub fn untrusted_error(e: &io::Error) -> Option<&Untrusted> {
+    e.get_ref()?.downcast_ref::<Untrusted>()
+}
+
+/// Reads all of `f`, failing with `InvalidData` past `max` bytes.
+fn read_capped(f: File, max: u64) -> io::Result<Vec<u8>> {
+    let mut v = Vec::new();
+    // One byte more than allowed tells "too large" from "exactly max".
+    f.take(max + 1).read_to_end(&mut v)?;
+    if v.len() as u64 > max {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("larger than {max} bytes"),
+        ));
+    }
+    Ok(v)
+}
+
 impl Dir {
     /// Opens `path` as a directory without following a symlink at its last
     /// component. ELOOP (or ENOTDIR) means "not a plain directory".
@@ -112,17 +144,19 @@ impl Dir {
     /// with ELOOP; a FIFO, socket, device or oversized file with
     /// `InvalidData`: none can hang the read or exhaust memory.
     pub fn read(&self, name: &str, max: u64) -> io::Result<Vec<u8>> {
+        read_capped(self.open_file(name, OFlag::O_RDONLY, 0)?, max)
+    }
+
+    /// [`Dir::read`] of a file that must be ours and writable by no one
+    /// else, checked on the opened file (so not on some other file put in
+    /// its place): anything else fails with an [`Untrusted`] error, unread.
+    pub fn read_trusted(&self, name: &str, max: u64) -> io::Result<Vec<u8>> {
         let f = self.open_file(name, OFlag::O_RDONLY, 0)?;
-        let mut v = Vec::new();
-        // One byte more than allowed tells "too large" from "exactly max".
-        f.take(max + 1).read_to_end(&mut v)?;
-        if v.len() as u64 > max {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidData,
-                format!("larger than {max} bytes"),
-            ));
+        let st = fstat(&f).map_err(errno)?;
+        if let Some(why) = untrusted(&st) {
+            return Err(io::Error::other(Untrusted(why)));
         }
-        Ok(v)
+        read_capped(f, max)
     }
 
     /// Renames `from` to `to`, both in this directory. Renaming a symlink

@@ -1,29 +1,59 @@
 //! Delivering signals to exactly the process that was planned.
 //!
-//! Order matters: open a pidfd *first*, then re-read the start time and comm
-//! of that pid, then signal through the pidfd. Once the pidfd is open it
-//! refers to one process for good, so if the identity check passes the
-//! signal cannot land on a recycled pid. Without pidfds (kernels before 5.3,
-//! or `STRAY_NO_PIDFD=1`, a switch for tests) the identity is checked right
-//! before `kill(2)`; the window left is the few microseconds between the two
-//! calls, during which the pid would have to exit, be reaped and be reused.
+//! Order matters: open a pidfd *first*, then re-check, through that pid,
+//! everything that made the process an agent and a victim: its start time
+//! and comm, the file it runs (device and inode of its executable), and a
+//! `cmdline` or `env` match rule, matched again. Once the pidfd is open it
+//! refers to one process for good, so if the checks pass the signal cannot
+//! land on a recycled pid, nor on a program the process exec'd since the
+//! scan (same pid, same start time, maybe even the same comm). Without
+//! pidfds (kernels before 5.3, or `STRAY_NO_PIDFD=1`, a switch for tests)
+//! the same checks are made right before `kill(2)`; the window left is the
+//! few microseconds between the two calls.
 //!
 //! macOS has no pidfds: there the identity check (libproc) and `kill(2)`
 //! path is the only one.
 //!
 //! `ESRCH` and `EPERM` are outcomes ([`Outcome::Gone`], [`Outcome::Denied`]),
-//! never errors.
+//! never errors; a process that is no longer what was classified is
+//! [`Outcome::Changed`].
 
 use std::path::{Path, PathBuf};
 
-use crate::proc::ProcKey;
+use crate::proc::{ExeId, LiveSource, ProcKey, ProcSource};
 use crate::reap::{Outcome, Signal};
+
+/// A match rule to test again right before the signal.
+#[derive(Debug, Clone)]
+pub enum Recheck {
+    /// Nothing beyond comm and executable (a `name:` or `exe:` rule: the
+    /// comm check and the executable's identity cover them).
+    Nothing,
+    /// A `cmdline` regex: the command line must still match it.
+    Cmdline(regex::Regex),
+    /// An `env` marker `KEY=VALUE`: the environment must still hold it.
+    Env(String),
+    /// A rule that names no configured rule (cannot happen with a state
+    /// built by this version): it cannot be verified, so nothing is sent.
+    Unknown(String),
+}
+
+/// The process a signal is meant for, as the scan saw it.
+#[derive(Debug, Clone)]
+pub struct Expected {
+    pub key: ProcKey,
+    pub comm: String,
+    /// The executable's identity at scan time; `None` when it could not be
+    /// read, and then the process cannot be verified and is not signalled.
+    pub exe: Option<ExeId>,
+    pub rule: Recheck,
+}
 
 /// Sends signals; behind a trait so the executor can be tested with a fake.
 pub trait Signaller {
-    /// Signals the process `key` if it still is the process whose comm was
-    /// `comm` when it was classified.
-    fn send(&mut self, key: ProcKey, comm: &str, signal: Signal) -> Outcome;
+    /// Signals the process `expected.key` if it still is the process the
+    /// scan classified (see [`Expected`]).
+    fn send(&mut self, expected: &Expected, signal: Signal) -> Outcome;
 }
 
 /// Signals real processes, verifying identity in the procfs root `root`
@@ -36,10 +66,17 @@ pub struct LiveSignaller {
 
 impl LiveSignaller {
     pub fn new(root: impl Into<PathBuf>) -> Self {
+        let mut s = Self::without_pidfd(root);
+        s.use_pidfd = cfg!(target_os = "linux")
+            && std::env::var_os("STRAY_NO_PIDFD").is_none_or(|v| v.is_empty());
+        s
+    }
+
+    /// The `kill(2)` path only, as on a kernel without pidfds.
+    pub fn without_pidfd(root: impl Into<PathBuf>) -> Self {
         LiveSignaller {
             root: root.into(),
-            use_pidfd: cfg!(target_os = "linux")
-                && std::env::var_os("STRAY_NO_PIDFD").is_none_or(|v| v.is_empty()),
+            use_pidfd: false,
             self_pid: std::process::id() as i32,
         }
     }
@@ -49,15 +86,54 @@ impl LiveSignaller {
         pidfd::open(std::process::id() as i32).is_ok()
     }
 
-    /// Is `key` still the process we classified? Zombies count as gone:
-    /// there is nothing left to signal.
-    fn same_process(&self, key: ProcKey, comm: &str) -> Result<bool, Outcome> {
-        match crate::proc::read_one(&self.root, key.pid) {
-            Ok(Some(p)) => Ok(p.start_time == key.start_time && p.comm == comm && !p.is_zombie()),
-            Ok(None) => Ok(false),
-            // Cannot verify: do not signal.
-            Err(_) => Err(Outcome::Denied),
+    /// Is the pid still the process we classified? `Err` carries the
+    /// outcome when it is not: `Gone` (exited, a zombie, another start
+    /// time), `Changed` (another comm, executable, or no longer matching
+    /// its rule) or `Denied` (cannot be verified: do not signal).
+    fn verify(&self, e: &Expected) -> Result<(), Outcome> {
+        let p = match crate::proc::read_one(&self.root, e.key.pid) {
+            Ok(Some(p)) => p,
+            Ok(None) => return Err(Outcome::Gone),
+            Err(_) => return Err(Outcome::Denied),
+        };
+        // A zombie with live threads was read as one of them: alive.
+        if p.start_time != e.key.start_time || p.is_zombie() {
+            return Err(Outcome::Gone);
         }
+        if p.comm != e.comm {
+            return Err(Outcome::Changed);
+        }
+        let source = LiveSource::for_process(&self.root, &p);
+        let unreadable = |err: std::io::Error| {
+            if err.kind() == std::io::ErrorKind::NotFound || err.raw_os_error() == Some(libc::ESRCH)
+            {
+                Outcome::Gone
+            } else {
+                Outcome::Denied
+            }
+        };
+        let Some(exe) = e.exe else {
+            return Err(Outcome::Denied);
+        };
+        if source.exe_id(p.pid).map_err(unreadable)? != exe {
+            return Err(Outcome::Changed);
+        }
+        let still = match &e.rule {
+            Recheck::Nothing => true,
+            Recheck::Cmdline(re) => {
+                let args = source.cmdline(p.pid).map_err(unreadable)?;
+                re.is_match(&args.join(" "))
+            }
+            Recheck::Env(marker) => {
+                let env = source.environ(p.pid).map_err(unreadable)?;
+                env.iter().any(|kv| kv == marker)
+            }
+            Recheck::Unknown(_) => return Err(Outcome::Denied),
+        };
+        if !still {
+            return Err(Outcome::Changed);
+        }
+        Ok(())
     }
 }
 
@@ -132,7 +208,8 @@ mod pidfd {
 }
 
 impl Signaller for LiveSignaller {
-    fn send(&mut self, key: ProcKey, comm: &str, signal: Signal) -> Outcome {
+    fn send(&mut self, expected: &Expected, signal: Signal) -> Outcome {
+        let key = expected.key;
         // Whatever the plan says, never these.
         if key.pid <= 1 || key.pid == self.self_pid {
             return Outcome::Denied;
@@ -141,10 +218,8 @@ impl Signaller for LiveSignaller {
             match pidfd::open(key.pid) {
                 Ok(fd) => {
                     // Opened first: from here on `fd` is this one process.
-                    match self.same_process(key, comm) {
-                        Ok(true) => {}
-                        Ok(false) => return Outcome::Gone,
-                        Err(o) => return o,
+                    if let Err(o) = self.verify(expected) {
+                        return o;
                     }
                     return match pidfd::send(&fd, signo(signal)) {
                         Ok(()) => Outcome::Signalled,
@@ -156,10 +231,8 @@ impl Signaller for LiveSignaller {
                 Err(_) => return Outcome::Denied,
             }
         }
-        match self.same_process(key, comm) {
-            Ok(true) => {}
-            Ok(false) => return Outcome::Gone,
-            Err(o) => return o,
+        if let Err(o) = self.verify(expected) {
+            return o;
         }
         // SAFETY: kill has no memory-safety preconditions.
         if unsafe { libc::kill(key.pid, signo(signal)) } == 0 {
@@ -179,10 +252,10 @@ pub struct RecordingSignaller {
 }
 
 impl Signaller for RecordingSignaller {
-    fn send(&mut self, key: ProcKey, _comm: &str, signal: Signal) -> Outcome {
-        self.calls.push((key, signal));
+    fn send(&mut self, expected: &Expected, signal: Signal) -> Outcome {
+        self.calls.push((expected.key, signal));
         self.outcomes
-            .get(&key.pid)
+            .get(&expected.key.pid)
             .copied()
             .unwrap_or(Outcome::Signalled)
     }
@@ -191,7 +264,7 @@ impl Signaller for RecordingSignaller {
 #[cfg(all(test, target_os = "linux"))]
 mod tests {
     use super::*;
-    use std::process::{Command, Stdio};
+    use std::process::{Child, Command, Stdio};
 
     fn start_time(pid: i32) -> u64 {
         crate::proc::read_one(std::path::Path::new("/proc"), pid)
@@ -200,88 +273,118 @@ mod tests {
             .start_time
     }
 
-    #[test]
-    fn signals_only_the_verified_process() {
-        let mut child = Command::new("sleep")
+    /// What a scan would record for `pid` now.
+    fn expected(pid: i32, comm: &str, rule: Recheck) -> Expected {
+        Expected {
+            key: ProcKey {
+                pid,
+                start_time: start_time(pid),
+            },
+            comm: comm.into(),
+            exe: LiveSource::new("/proc").exe_id(pid).ok(),
+            rule,
+        }
+    }
+
+    fn sleeper(env: &[(&str, &str)]) -> Child {
+        Command::new("sleep")
             .arg("30")
+            .envs(env.iter().copied())
             .stdin(Stdio::null())
             .spawn()
-            .unwrap();
+            .unwrap()
+    }
+
+    #[test]
+    fn signals_only_the_verified_process() {
+        let mut child = sleeper(&[]);
         let pid = child.id() as i32;
-        let st = start_time(pid);
+        let good = expected(pid, "sleep", Recheck::Nothing);
+        assert!(good.exe.is_some());
         let mut s = LiveSignaller::new("/proc");
         // Wrong start time: treated as another process, not signalled.
-        let wrong = ProcKey {
-            pid,
-            start_time: st + 1,
-        };
-        assert_eq!(s.send(wrong, "sleep", Signal::Term), Outcome::Gone);
+        let mut wrong = good.clone();
+        wrong.key.start_time += 1;
+        assert_eq!(s.send(&wrong, Signal::Term), Outcome::Gone);
         // Wrong comm (exec'd into something else): not signalled.
-        assert_eq!(
-            s.send(
-                ProcKey {
-                    pid,
-                    start_time: st
-                },
-                "other",
-                Signal::Term
-            ),
-            Outcome::Gone
-        );
+        let other = Expected {
+            comm: "other".into(),
+            ..good.clone()
+        };
+        assert_eq!(s.send(&other, Signal::Term), Outcome::Changed);
+        // Another executable under the same comm: not signalled.
+        let mut moved = good.clone();
+        moved.exe.as_mut().unwrap().ino += 1;
+        assert_eq!(s.send(&moved, Signal::Term), Outcome::Changed);
+        // An executable that could not be read at scan time: unverifiable.
+        let unknown = Expected {
+            exe: None,
+            ..good.clone()
+        };
+        assert_eq!(s.send(&unknown, Signal::Term), Outcome::Denied);
+        // The same without pidfds.
+        let mut k = LiveSignaller::without_pidfd("/proc");
+        assert_eq!(k.send(&moved, Signal::Term), Outcome::Changed);
+        assert_eq!(k.send(&other, Signal::Term), Outcome::Changed);
         assert!(child.try_wait().unwrap().is_none(), "child must still run");
-        assert_eq!(
-            s.send(
-                ProcKey {
-                    pid,
-                    start_time: st
-                },
-                "sleep",
-                Signal::Term
-            ),
-            Outcome::Signalled
-        );
+        assert_eq!(s.send(&good, Signal::Term), Outcome::Signalled);
         let status = child.wait().unwrap();
         use std::os::unix::process::ExitStatusExt;
         assert_eq!(status.signal(), Some(libc::SIGTERM));
         // Now reaped: gone.
-        assert_eq!(
-            s.send(
-                ProcKey {
-                    pid,
-                    start_time: st
-                },
-                "sleep",
-                Signal::Kill
-            ),
-            Outcome::Gone
-        );
+        assert_eq!(s.send(&good, Signal::Kill), Outcome::Gone);
+    }
+
+    #[test]
+    fn cmdline_and_env_rules_are_matched_again() {
+        let mut child = sleeper(&[("STRAY_UNIT_MARK", "on")]);
+        let pid = child.id() as i32;
+        let mut s = LiveSignaller::new("/proc");
+        let re = |r: &str| Recheck::Cmdline(regex::Regex::new(r).unwrap());
+        let no_longer = [
+            re("^sleep 31$"),
+            Recheck::Env("STRAY_UNIT_MARK=off".into()),
+            Recheck::Unknown("cmdline:gone".into()),
+        ];
+        for rule in no_longer {
+            let want = if matches!(rule, Recheck::Unknown(_)) {
+                Outcome::Denied
+            } else {
+                Outcome::Changed
+            };
+            let e = expected(pid, "sleep", rule);
+            assert_eq!(s.send(&e, Signal::Term), want, "{:?}", e.rule);
+            let mut k = LiveSignaller::without_pidfd("/proc");
+            assert_eq!(k.send(&e, Signal::Term), want, "{:?}", e.rule);
+        }
+        assert!(child.try_wait().unwrap().is_none(), "child must still run");
+        let e = expected(pid, "sleep", Recheck::Env("STRAY_UNIT_MARK=on".into()));
+        assert_eq!(s.send(&e, Signal::Term), Outcome::Signalled);
+        child.wait().unwrap();
+
+        let mut child = sleeper(&[]);
+        let pid = child.id() as i32;
+        let e = expected(pid, "sleep", re("^sleep 30$"));
+        let mut k = LiveSignaller::without_pidfd("/proc");
+        assert_eq!(k.send(&e, Signal::Term), Outcome::Signalled);
+        child.wait().unwrap();
     }
 
     #[test]
     fn never_pid1_or_self() {
         let mut s = LiveSignaller::new("/proc");
         let me = std::process::id() as i32;
-        assert_eq!(
-            s.send(
-                ProcKey {
-                    pid: 1,
-                    start_time: 0
-                },
-                "init",
-                Signal::Term
-            ),
-            Outcome::Denied
-        );
-        assert_eq!(
-            s.send(
-                ProcKey {
-                    pid: me,
-                    start_time: start_time(me)
-                },
-                "x",
-                Signal::Term
-            ),
-            Outcome::Denied
-        );
+        let init = Expected {
+            key: ProcKey {
+                pid: 1,
+                start_time: 0,
+            },
+            comm: "init".into(),
+            exe: None,
+            rule: Recheck::Nothing,
+        };
+        assert_eq!(s.send(&init, Signal::Term), Outcome::Denied);
+        let own = expected(me, "x", Recheck::Nothing);
+        assert_eq!(s.send(&own, Signal::Term), Outcome::Denied);
     }
 }

@@ -17,6 +17,7 @@ use fs2::FileExt;
 use nix::fcntl::OFlag;
 use serde::{Deserialize, Serialize};
 
+use crate::proc::{ProcKey, ProcessTable};
 use crate::reap::Entry;
 use crate::safefs::{self, Dir};
 
@@ -226,6 +227,106 @@ pub struct State {
     /// PTY usage samples for churn (`stray pty`, `stray watch`), bounded.
     #[serde(default)]
     pub pty_samples: Vec<crate::pty::PtySample>,
+    /// Each live agent's parent as first seen (see [`Lineage`]).
+    #[serde(default)]
+    pub lineage: Lineage,
+}
+
+/// At most this many processes are remembered; beyond it new ones are not
+/// (a process without memory is judged on what the table shows, which errs
+/// towards not signalling).
+pub const MAX_LINEAGE: usize = 4096;
+
+/// Lineage memory: the parent each live process had when a real cycle first
+/// saw it, keyed by (pid, start time) and dropped once the process is gone.
+///
+/// The kernel changes a process's parent only when the parent exits (it is
+/// re-parented to the nearest child subreaper, else to PID 1 of its PID
+/// namespace), so a parent different from the remembered one proves that the
+/// process was re-parented: an orphan, whoever adopted it. Today it holds
+/// the agents; agent families extend the same records to each agent's
+/// descendants (an `agent` field per entry).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Lineage {
+    /// Sorted by (pid, start time), unique.
+    pub seen: Vec<Seen>,
+}
+
+/// One remembered process.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Seen {
+    pub pid: i32,
+    pub start_time: u64,
+    /// Its parent (pid, start time) when first seen.
+    pub parent: ProcKey,
+}
+
+impl Lineage {
+    /// The parent `key` had when first seen, if it was.
+    pub fn parent_of(&self, key: ProcKey) -> Option<ProcKey> {
+        self.seen
+            .binary_search_by_key(&key, |s| ProcKey {
+                pid: s.pid,
+                start_time: s.start_time,
+            })
+            .ok()
+            .map(|i| self.seen[i].parent)
+    }
+
+    /// The memory after a cycle that saw `table`: the earlier records of
+    /// the `pids` still alive (same start time) kept as they were (the first
+    /// parent is the evidence), new ones added with their current parent;
+    /// everything else dropped. A process whose parent is not in the table
+    /// (it exited mid-scan) is not recorded this time.
+    pub fn remember(&self, table: &ProcessTable, pids: impl IntoIterator<Item = i32>) -> Lineage {
+        let mut seen: Vec<Seen> = pids
+            .into_iter()
+            .filter_map(|pid| table.get(pid))
+            .filter_map(|p| match self.parent_of(p.key()) {
+                Some(parent) => Some(Seen {
+                    pid: p.pid,
+                    start_time: p.start_time,
+                    parent,
+                }),
+                None => table.get(p.ppid).map(|parent| Seen {
+                    pid: p.pid,
+                    start_time: p.start_time,
+                    parent: parent.key(),
+                }),
+            })
+            .collect();
+        seen.sort_by_key(|s| (s.pid, s.start_time));
+        seen.dedup_by_key(|s| (s.pid, s.start_time));
+        if seen.len() > MAX_LINEAGE {
+            // Keep the remembered ones first: their evidence is older.
+            let (mut old, new): (Vec<Seen>, Vec<Seen>) = seen.into_iter().partition(|s| {
+                self.parent_of(ProcKey {
+                    pid: s.pid,
+                    start_time: s.start_time,
+                })
+                .is_some()
+            });
+            old.extend(new);
+            old.truncate(MAX_LINEAGE);
+            old.sort_by_key(|s| (s.pid, s.start_time));
+            seen = old;
+        }
+        Lineage { seen }
+    }
+}
+
+/// The lineage memory of the state in `path`, read only, for commands that
+/// classify without running a cycle (`scan`, `check`): they must decide as
+/// a cycle would. Anything wrong with the dir or file means no memory.
+pub fn read_lineage(path: &Path) -> Lineage {
+    let boot_id = crate::proc::current_boot_id();
+    match StateDir::open(path, false) {
+        Ok(Some(dir)) => State::load(&dir, boot_id.as_deref(), false)
+            .map(|l| l.state.lineage)
+            .unwrap_or_default(),
+        _ => Lineage::default(),
+    }
 }
 
 impl Default for State {
@@ -236,6 +337,7 @@ impl Default for State {
             reap: Vec::new(),
             sockets: Default::default(),
             pty_samples: Vec::new(),
+            lineage: Lineage::default(),
         }
     }
 }
@@ -258,8 +360,11 @@ impl State {
         let path = dir.file(STATE_FILE);
         let mut loaded = Loaded::default();
         // A symlink or a FIFO planted as state.json is foreign: it is never
-        // followed or read (O_NOFOLLOW, O_NONBLOCK), only moved aside.
-        let parsed = match dir.dir().read(STATE_FILE, MAX_STATE_BYTES) {
+        // followed or read (O_NOFOLLOW, O_NONBLOCK), only moved aside. So is
+        // a file of another owner or one others can write (checked on the
+        // opened file): a forged "SIGTERM sent long ago" would be a SIGKILL.
+        let mut what = "corrupt";
+        let parsed = match dir.dir().read_trusted(STATE_FILE, MAX_STATE_BYTES) {
             Ok(bytes) => serde_json::from_slice::<State>(&bytes).map_err(|e| e.to_string()),
             Err(e) if e.kind() == io::ErrorKind::NotFound => {
                 loaded.state.boot_id = boot_id.map(str::to_string);
@@ -267,6 +372,10 @@ impl State {
             }
             Err(e) if e.raw_os_error() == Some(libc::ELOOP) => Err("it is a symlink".to_string()),
             Err(e) if e.kind() == io::ErrorKind::InvalidData => Err(e.to_string()),
+            Err(e) if safefs::untrusted_error(&e).is_some() => {
+                what = "untrusted";
+                Err(e.to_string())
+            }
             Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
         };
         match parsed {
@@ -283,16 +392,16 @@ impl State {
                     let aside = dir.file(&aside_name);
                     dir.dir()
                         .rename(STATE_FILE, &aside_name)
-                        .with_context(|| format!("cannot move corrupt {} aside", path.display()))?;
+                        .with_context(|| format!("cannot move {what} {} aside", path.display()))?;
                     loaded.notes.push(format!(
-                        "corrupt state {} ({why}) moved to {}; starting fresh",
+                        "{what} state {} ({why}) moved to {}; starting fresh",
                         path.display(),
                         aside.display()
                     ));
                     loaded.quarantined = Some(aside);
                 } else {
                     loaded.notes.push(format!(
-                        "corrupt state {} ({why}) ignored; a real cycle moves it aside",
+                        "{what} state {} ({why}) ignored; a real cycle moves it aside",
                         path.display()
                     ));
                 }
@@ -397,6 +506,41 @@ mod tests {
     }
 
     #[test]
+    fn state_others_can_write_is_untrusted_and_moved_aside() {
+        let valid = State {
+            boot_id: Some("b".into()),
+            reap: vec![entry()],
+            ..State::default()
+        };
+        for mode in [0o666, 0o620, 0o602] {
+            let (_t, d) = dir();
+            valid.save(&d).unwrap();
+            fs::set_permissions(d.file(STATE_FILE), fs::Permissions::from_mode(mode)).unwrap();
+            // A dry run does not trust it either, and leaves it in place.
+            let l = State::load(&d, Some("b"), false).unwrap();
+            assert!(l.state.reap.is_empty(), "mode {mode:o}");
+            assert!(d.file(STATE_FILE).exists());
+            let l = State::load(&d, Some("b"), true).unwrap();
+            assert!(l.state.reap.is_empty(), "mode {mode:o}");
+            assert!(l.quarantined.is_some());
+            assert_eq!(l.notes.len(), 1);
+            assert!(
+                l.notes[0].starts_with("untrusted state") && l.notes[0].contains("writable"),
+                "{:?}",
+                l.notes
+            );
+        }
+        // Control: ours and not writable by others is trusted.
+        for mode in [0o600, 0o644, 0o400] {
+            let (_t, d) = dir();
+            valid.save(&d).unwrap();
+            fs::set_permissions(d.file(STATE_FILE), fs::Permissions::from_mode(mode)).unwrap();
+            let l = State::load(&d, Some("b"), true).unwrap();
+            assert_eq!(l.state, valid, "mode {mode:o}");
+        }
+    }
+
+    #[test]
     fn oversized_state_is_moved_aside_unread() {
         let (_t, d) = dir();
         let f = File::create(d.file(STATE_FILE)).unwrap();
@@ -470,6 +614,99 @@ mod tests {
         let _lock = Lock::acquire(&d, Duration::ZERO).unwrap();
         assert!(t.path().join("moved").join(STATE_FILE).exists());
         assert_eq!(fs::read_dir(t.path().join("theirs")).unwrap().count(), 0);
+    }
+
+    fn proc_at(pid: i32, ppid: i32, start_time: u64) -> crate::proc::Process {
+        crate::proc::Process {
+            pid,
+            ppid,
+            start_time,
+            uid: 1000,
+            state: 'S',
+            pgid: pid,
+            sid: pid,
+            tty: None,
+            comm: "x".into(),
+            rss_bytes: 0,
+            kernel_thread: false,
+            exe: None,
+            cmdline: None,
+            exe_id: None,
+            live_thread: None,
+        }
+    }
+
+    fn k(pid: i32, start_time: u64) -> ProcKey {
+        ProcKey { pid, start_time }
+    }
+
+    #[test]
+    fn lineage_keeps_the_first_parent_and_forgets_the_gone() {
+        let t1 = ProcessTable::new(
+            vec![
+                proc_at(1, 0, 0),
+                proc_at(10, 1, 5),
+                proc_at(20, 10, 7),
+                proc_at(30, 10, 8),
+                proc_at(40, 99, 9), // parent exited mid-scan
+            ],
+            100.0,
+            100,
+        );
+        let m1 = Lineage::default().remember(&t1, [20, 30, 40, 77]);
+        assert_eq!(m1.parent_of(k(20, 7)), Some(k(10, 5)));
+        assert_eq!(m1.parent_of(k(30, 8)), Some(k(10, 5)));
+        assert_eq!(m1.parent_of(k(40, 9)), None, "no parent to record");
+        assert_eq!(m1.parent_of(k(20, 6)), None, "another start time");
+        // 10 exits: 20 is re-parented to 1; 30 is gone and its pid reused.
+        let t2 = ProcessTable::new(
+            vec![proc_at(1, 0, 0), proc_at(20, 1, 7), proc_at(30, 1, 50)],
+            200.0,
+            100,
+        );
+        let m2 = m1.remember(&t2, [20, 30]);
+        assert_eq!(m2.parent_of(k(20, 7)), Some(k(10, 5)), "first parent kept");
+        assert_eq!(m2.parent_of(k(30, 8)), None, "gone: forgotten");
+        assert_eq!(m2.parent_of(k(30, 50)), Some(k(1, 0)), "new process");
+        assert_eq!(m2.seen.len(), 2);
+    }
+
+    #[test]
+    fn lineage_is_bounded_and_keeps_what_it_knew() {
+        let mut procs = vec![proc_at(1, 0, 0)];
+        procs.extend((2..MAX_LINEAGE as i32 + 12).map(|pid| proc_at(pid, 1, 10)));
+        let t = ProcessTable::new(procs, 100.0, 100);
+        // The highest pids were remembered before; the rest are new.
+        let pids: Vec<i32> = (2..MAX_LINEAGE as i32 + 12).collect();
+        let old = Lineage::default().remember(&t, pids.iter().rev().take(5).copied());
+        let m = old.remember(&t, pids.iter().copied());
+        assert_eq!(m.seen.len(), MAX_LINEAGE);
+        for &pid in pids.iter().rev().take(5) {
+            assert!(m.parent_of(k(pid, 10)).is_some(), "{pid} forgotten");
+        }
+        assert!(m
+            .seen
+            .windows(2)
+            .all(|w| (w[0].pid, w[0].start_time) < (w[1].pid, w[1].start_time)));
+    }
+
+    #[test]
+    fn lineage_round_trips_and_old_state_files_load_without_it() {
+        let (_t, d) = dir();
+        let t = ProcessTable::new(vec![proc_at(1, 0, 0), proc_at(5, 1, 3)], 10.0, 100);
+        let s = State {
+            boot_id: Some("b".into()),
+            lineage: Lineage::default().remember(&t, [5]),
+            ..State::default()
+        };
+        s.save(&d).unwrap();
+        let l = State::load(&d, Some("b"), true).unwrap();
+        assert_eq!(l.state.lineage.parent_of(k(5, 3)), Some(k(1, 0)));
+        assert_eq!(read_lineage(&d.path), Lineage::default(), "another boot id");
+        fs::write(d.file(STATE_FILE), r#"{"schema": 1, "boot_id": "b"}"#).unwrap();
+        let l = State::load(&d, Some("b"), true).unwrap();
+        assert!(l.state.lineage.seen.is_empty());
+        assert!(l.notes.is_empty());
     }
 
     #[test]

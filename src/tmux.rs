@@ -16,31 +16,128 @@ use crate::bounded::Bounded;
 /// Default bound on any tmux query.
 pub const QUERY_TIMEOUT: Duration = Duration::from_secs(2);
 
-/// Listening unix sockets with a filesystem path: inode → path, from
-/// `/proc/net/unix` (one read for the whole host).
+/// Listening unix sockets with a filesystem path: inode → path, for the
+/// whole host at once.
+///
+/// On the live `/proc` the paths come from NETLINK_SOCK_DIAG
+/// (`UDIAG_SHOW_NAME`), which hands over each path's exact bytes: a path may
+/// hold a newline, which `/proc/net/unix` prints raw, so a line-by-line read
+/// of that file cuts the path (and its owner and pane names are lost).
+/// `/proc/net/unix` is the fallback (no `unix_diag` in the kernel, or a
+/// procfs root other than `/proc` in tests), read record by record.
 pub fn listening_unix_paths(proc_root: &Path) -> HashMap<u64, PathBuf> {
-    let mut out = HashMap::new();
-    let Ok(text) = std::fs::read_to_string(proc_root.join("net/unix")) else {
-        return out;
-    };
-    for line in text.lines().skip(1) {
-        // Num RefCount Protocol Flags Type St Inode Path
-        let f: Vec<&str> = line.split_whitespace().collect();
-        if f.len() < 8 {
-            continue;
-        }
-        // Flags 00010000 = __SO_ACCEPTCON: a listening socket.
-        let listening = u32::from_str_radix(f[3], 16)
-            .map(|x| x & 0x10000 != 0)
-            .unwrap_or(false);
-        if !listening || f[7].starts_with('@') {
-            continue;
-        }
-        if let Ok(inode) = f[6].parse() {
-            out.insert(inode, PathBuf::from(f[7..].join(" ")));
+    #[cfg(target_os = "linux")]
+    if proc_root == Path::new("/proc") {
+        if let Ok(m) = diag_listening_paths() {
+            return m;
         }
     }
+    match std::fs::read(proc_root.join("net/unix")) {
+        Ok(bytes) => parse_proc_net_unix(&bytes),
+        Err(_) => HashMap::new(),
+    }
+}
+
+/// Listening AF_UNIX sockets bound to a path, from one sock_diag dump.
+#[cfg(target_os = "linux")]
+fn diag_listening_paths() -> std::io::Result<HashMap<u64, PathBuf>> {
+    use netlink_packet_sock_diag::unix::{nlas::UnixDiagName, ShowFlags, StateFlags, UnixRequest};
+    use netlink_packet_sock_diag::SockDiagMessage;
+    use std::os::unix::ffi::OsStrExt;
+    let request = SockDiagMessage::UnixRequest(UnixRequest {
+        state_flags: StateFlags::LISTEN,
+        inode: 0,
+        show_flags: ShowFlags::NAME,
+        cookie: [0xff; 8],
+    });
+    let mut out = HashMap::new();
+    for answer in crate::proc::unix_diag::dump(request)? {
+        if let SockDiagMessage::UnixResponse(r) = answer {
+            if let Some(UnixDiagName::Pathname(p)) = r.name() {
+                if !p.as_bytes().is_empty() {
+                    out.insert(u64::from(r.header.inode), PathBuf::from(p));
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Parses `/proc/net/unix`. Each record is
+/// `%pK: %08X %08X %08X %04X %02X %5lu[ PATH]\n`; the path is printed raw
+/// and may itself hold newlines (and any number of spaces), so a record
+/// runs until the next line that has the fixed header shape, and the path
+/// is everything after the one space that follows the inode.
+pub fn parse_proc_net_unix(bytes: &[u8]) -> HashMap<u64, PathBuf> {
+    use std::os::unix::ffi::OsStrExt;
+    // Every record ends with a newline; the file's last one is not part of
+    // any path.
+    let bytes = bytes.strip_suffix(b"\n").unwrap_or(bytes);
+    let mut records: Vec<Vec<u8>> = Vec::new();
+    for line in bytes.split(|&b| b == b'\n').skip(1) {
+        if record_header(line).is_some() {
+            records.push(line.to_vec());
+        } else if let Some(last) = records.last_mut() {
+            last.push(b'\n');
+            last.extend_from_slice(line);
+        }
+    }
+    let mut out = HashMap::new();
+    for r in &records {
+        let Some((flags, inode, path_at)) = record_header(r) else {
+            continue;
+        };
+        // Flags 00010000 = __SO_ACCEPTCON: a listening socket.
+        let Some(path) = path_at.map(|at| &r[at..]) else {
+            continue;
+        };
+        if flags & 0x10000 == 0 || path.is_empty() || path[0] == b'@' {
+            continue;
+        }
+        out.insert(inode, PathBuf::from(std::ffi::OsStr::from_bytes(path)));
+    }
     out
+}
+
+/// `(flags, inode, where the path starts)` when `line` starts with a
+/// `/proc/net/unix` record header: `HEX: ` then RefCount, Protocol, Flags,
+/// Type and St in fixed-width hex, then the inode.
+fn record_header(line: &[u8]) -> Option<(u32, u64, Option<usize>)> {
+    let hex = |b: &[u8]| {
+        std::str::from_utf8(b)
+            .ok()
+            .filter(|t| !t.is_empty() && t.bytes().all(|c| c.is_ascii_hexdigit()))
+            .and_then(|t| u32::from_str_radix(t, 16).ok())
+    };
+    let colon = line.iter().take(20).position(|&b| b == b':')?;
+    hex(&line[..colon])?;
+    let mut at = colon + 1;
+    let mut fields = [0u32; 5];
+    for (i, width) in [8usize, 8, 8, 4, 2].into_iter().enumerate() {
+        if line.get(at) != Some(&b' ') {
+            return None;
+        }
+        fields[i] = hex(line.get(at + 1..at + 1 + width)?)?;
+        at += 1 + width;
+    }
+    // The inode: ` %5lu`, right-aligned in at least 5 columns.
+    if line.get(at) != Some(&b' ') {
+        return None;
+    }
+    while line.get(at) == Some(&b' ') {
+        at += 1;
+    }
+    let digits = line[at..].iter().take_while(|b| b.is_ascii_digit()).count();
+    let inode: u64 = std::str::from_utf8(&line[at..at + digits])
+        .ok()?
+        .parse()
+        .ok()?;
+    at += digits;
+    match line.get(at) {
+        None => Some((fields[2], inode, None)),
+        Some(b' ') => Some((fields[2], inode, Some(at + 1))),
+        Some(_) => None,
+    }
 }
 
 /// One pane, as `tmux list-panes -a` describes it.
@@ -437,6 +534,39 @@ mod tests {
         let m = listening_unix_paths(t.path());
         assert_eq!(m.len(), 1);
         assert_eq!(m[&12345], PathBuf::from("/tmp/tmux-1000/default"));
+    }
+
+    #[test]
+    fn proc_net_unix_paths_keep_newlines_and_spaces() {
+        use std::os::unix::ffi::OsStrExt;
+        let text = b"Num       RefCount Protocol Flags    Type St Inode Path\n\
+             ffff8881: 00000002 00000000 00010000 0001 01 12345 /tmp/a\nb/two  spaces\n\
+             ffff8882: 00000002 00000000 00000000 0001 03 12346\n\
+             ffff8883: 00000002 00000000 00010000 0001 01    17 /tmp/\xff\n\
+             ffff8884: 00000002 00000000 00010000 0001 01 999999 /tmp/x\n";
+        let m = parse_proc_net_unix(text);
+        assert_eq!(m.len(), 3, "{m:?}");
+        assert_eq!(m[&12345], PathBuf::from("/tmp/a\nb/two  spaces"));
+        assert_eq!(m[&17].as_os_str().as_bytes(), b"/tmp/\xff");
+        assert_eq!(m[&999999], PathBuf::from("/tmp/x"));
+    }
+
+    #[test]
+    fn live_listening_paths_keep_a_newline() {
+        let t = tempfile::tempdir().unwrap();
+        let path = t.path().join("a\nb");
+        let l = std::os::unix::net::UnixListener::bind(&path).unwrap();
+        use std::os::fd::AsRawFd;
+        use std::os::unix::fs::MetadataExt;
+        let inode = std::fs::metadata(format!("/proc/self/fd/{}", l.as_raw_fd()))
+            .unwrap()
+            .ino();
+        let m = listening_unix_paths(Path::new("/proc"));
+        assert_eq!(m.get(&inode), Some(&path), "{:?}", m.get(&inode));
+        // The fallback reads the kernel's own /proc/net/unix the same way.
+        let m = parse_proc_net_unix(&std::fs::read("/proc/net/unix").unwrap());
+        assert_eq!(m.get(&inode), Some(&path), "{:?}", m.get(&inode));
+        drop(l);
     }
 
     #[test]

@@ -72,6 +72,8 @@ fn write_state(dir: &Path, boot: &str, entries: &[(i32, u64, &str, f64, Option<f
         .collect();
     let doc = serde_json::json!({"schema": 1, "boot_id": boot, "reap": reap});
     fs::write(dir.join("state.json"), doc.to_string()).unwrap();
+    // Whatever the umask: a state file others can write is not trusted.
+    fs::set_permissions(dir.join("state.json"), fs::Permissions::from_mode(0o600)).unwrap();
 }
 
 fn actions(doc: &Value) -> Vec<Value> {
@@ -119,6 +121,7 @@ boot=$(cat /proc/sys/kernel/random/boot_id)
 mkdir -p -m 700 "$state"
 printf '{"schema":1,"boot_id":"%s","reap":[{"pid":%d,"start_time":%s,"comm":"%s","term_at":1.0,"kill_at":null}]}' \
   "$boot" "$old" "$old_st" "$name" > "$state/state.json"
+chmod 600 "$state/state.json"
 # Let at least one clock tick pass so the new start time differs.
 sleep 0.1
 echo $((old - 1)) > /proc/sys/kernel/ns_last_pid
@@ -167,7 +170,10 @@ fn pid_reuse(
         fs::copy("/bin/sleep", &p).unwrap();
         (p, other)
     };
-    env.write_config("min_age = \"0s\"\ngrace = \"60s\"\n");
+    // The processes are the namespace init's own children (`setsid cmd &`):
+    // started by PID 1, not re-parented, so `headless`. Reaping headless
+    // agents keeps this about pid reuse, whatever the class.
+    env.write_config("min_age = \"0s\"\ngrace = \"60s\"\n[policy]\nheadless = \"reap\"\n");
     let out = env.path("ns-out");
     fs::create_dir(&out).unwrap();
     let mut c = Command::new("unshare");
@@ -302,14 +308,15 @@ fn orphan_that_joins_a_pane_between_cycles_is_dropped_not_killed() {
         wait_until(Duration::from_secs(10), || tty_nr(pane_pid) == Some(0)),
         "pane process did not release its tty"
     );
-    // The agent: its own session, no tty, ignores TERM; on SIGUSR1 it opens
-    // the pane's terminal, which becomes its controlling tty.
+    // The agent: no tty, ignores TERM; on SIGUSR1 it starts a session of
+    // its own and opens the pane's terminal, which becomes its controlling
+    // tty. (Until then it keeps the session of the shell that started it and
+    // exited: that is what shows it was re-parented.)
     let agent_py = format!(
         "import ctypes,os,signal,time\n\
-         os.setsid()\n\
          signal.signal(signal.SIGTERM, signal.SIG_IGN)\n\
          fds = []\n\
-         signal.signal(signal.SIGUSR1, lambda *a: fds.append(os.open('{pane_tty}', os.O_RDWR)))\n\
+         signal.signal(signal.SIGUSR1, lambda *a: (os.setsid(), fds.append(os.open('{pane_tty}', os.O_RDWR))))\n\
          ctypes.CDLL(None).prctl(15, b'{name}', 0, 0, 0)  # ready: handlers are in place\n\
          while True: time.sleep(0.05)\n"
     );
@@ -990,20 +997,29 @@ fn root_signals_a_users_process_only_under_the_rules() {
 }
 
 /// A real EPERM: the live signaller, running as nobody, asked to signal a
-/// root process (identity verified), reports `denied` and sends nothing.
+/// root process, reports `denied` and sends nothing (nobody may not even
+/// read a root process's executable, so it cannot verify it either).
 /// The outer test re-runs this test binary as nobody for the inner part.
 #[test]
 fn real_eperm_is_reported_as_denied() {
     if let Ok(spec) = std::env::var("STRAY_TEST_EPERM") {
         // Inner part, as nobody.
         let f: Vec<&str> = spec.split(':').collect();
-        let key = stray::proc::ProcKey {
-            pid: f[0].parse().unwrap(),
-            start_time: f[1].parse().unwrap(),
+        let expected = stray::signal::Expected {
+            key: stray::proc::ProcKey {
+                pid: f[0].parse().unwrap(),
+                start_time: f[1].parse().unwrap(),
+            },
+            comm: f[2].to_string(),
+            exe: Some(stray::proc::ExeId {
+                dev: f[3].parse().unwrap(),
+                ino: f[4].parse().unwrap(),
+            }),
+            rule: stray::signal::Recheck::Nothing,
         };
         use stray::signal::Signaller;
         let mut s = stray::signal::LiveSignaller::new("/proc");
-        let outcome = s.send(key, f[2], stray::reap::Signal::Kill);
+        let outcome = s.send(&expected, stray::reap::Signal::Kill);
         println!("OUTCOME={outcome:?}");
         assert_eq!(outcome, stray::reap::Outcome::Denied);
         return;
@@ -1015,12 +1031,18 @@ fn real_eperm_is_reported_as_denied() {
     let mut env = TestEnv::new();
     let (name, bin) = env.agent_bin("e");
     let victim = spawn_orphan(&env, &bin, &["300"]);
-    let exe = std::env::current_exe().unwrap();
-    let mut c = Command::new(&exe);
+    let exe = fs::metadata(format!("/proc/{}/exe", victim.pid)).unwrap();
+    let mut c = Command::new(std::env::current_exe().unwrap());
     c.args(["--exact", "real_eperm_is_reported_as_denied", "--nocapture"])
         .env(
             "STRAY_TEST_EPERM",
-            format!("{}:{}:{}", victim.pid, victim.start_time, name),
+            format!(
+                "{}:{}:{name}:{}:{}",
+                victim.pid,
+                victim.start_time,
+                exe.dev(),
+                exe.ino()
+            ),
         );
     let o = as_nobody(&mut c).output().unwrap();
     let text = String::from_utf8_lossy(&o.stdout);

@@ -19,7 +19,7 @@ use stray::cmd::reap::{cycle, CycleOptions};
 use stray::config::{Config, Policy};
 use stray::proc::ProcKey;
 use stray::reap::{plan, Outcome, Signal};
-use stray::signal::{LiveSignaller, RecordingSignaller, Signaller};
+use stray::signal::{Expected, LiveSignaller, RecordingSignaller, Signaller};
 use stray::state::{State, StateDir};
 use stray::Settings;
 
@@ -82,10 +82,10 @@ struct RaceSignaller<F: FnMut(ProcKey)> {
 }
 
 impl<F: FnMut(ProcKey)> Signaller for RaceSignaller<F> {
-    fn send(&mut self, key: ProcKey, comm: &str, signal: Signal) -> Outcome {
-        (self.before)(key);
-        let o = self.inner.send(key, comm, signal);
-        self.calls.push((key, signal, o));
+    fn send(&mut self, expected: &Expected, signal: Signal) -> Outcome {
+        (self.before)(expected.key);
+        let o = self.inner.send(expected, signal);
+        self.calls.push((expected.key, signal, o));
         o
     }
 }
@@ -146,7 +146,8 @@ fn candidate_that_exits_before_the_signal_is_gone() {
 
 /// The candidate execs into another program between classification and the
 /// signal: same pid, same start time, different comm. It must not be
-/// signalled (the signaller checks comm and start time through the pidfd).
+/// signalled (the signaller checks comm and start time through the pidfd):
+/// outcome `changed`.
 #[test]
 fn candidate_that_execs_before_the_signal_is_not_signalled() {
     let mut env = TestEnv::new();
@@ -187,10 +188,10 @@ fn candidate_that_execs_before_the_signal_is_not_signalled() {
     assert_eq!(sig.calls.len(), 1);
     assert_eq!(
         sig.calls[0].2,
-        Outcome::Gone,
+        Outcome::Changed,
         "the exec'd program was signalled"
     );
-    assert_eq!(report.actions[0].outcome, Outcome::Gone);
+    assert_eq!(report.actions[0].outcome, Outcome::Changed);
     // Same pid and start time: only the comm check stood in the way.
     assert!(alive(pid, st));
     std::thread::sleep(Duration::from_millis(200));
@@ -499,6 +500,7 @@ fn intact_state_does_escalate() {
     );
     let dir = state_dir(&s);
     fs::write(dir.file("state.json"), kill_state()).unwrap();
+    fs::set_permissions(dir.file("state.json"), fs::Permissions::from_mode(0o600)).unwrap();
     let mut sig = RecordingSignaller::default();
     cycle(&s, Some(&dir), &opts(60), &mut sig).unwrap();
     assert_eq!(

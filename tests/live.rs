@@ -215,17 +215,18 @@ fn reap_wait_runs_the_whole_escalation() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(!stubborn.alive() && !polite.alive(), "{doc}");
-    let by_pid = |pid: i32| {
+    // Every step of the escalation is reported, not only the last.
+    let signals_of = |pid: i32| -> Vec<String> {
         doc["actions"]
             .as_array()
             .unwrap()
             .iter()
-            .find(|a| a["pid"] == pid)
-            .cloned()
-            .unwrap_or_else(|| panic!("{pid} missing in {doc}"))
+            .filter(|a| a["pid"] == pid)
+            .map(|a| a["signal"].as_str().unwrap_or("-").to_string())
+            .collect()
     };
-    assert_eq!(by_pid(stubborn.pid)["signal"], "SIGKILL");
-    assert_eq!(by_pid(polite.pid)["signal"], "SIGTERM");
+    assert_eq!(signals_of(stubborn.pid), ["SIGTERM", "SIGKILL"], "{doc}");
+    assert_eq!(signals_of(polite.pid), ["SIGTERM"], "{doc}");
 }
 
 #[test]

@@ -166,7 +166,7 @@ set edit:completion:arg-completer[stray] = {|@words|
         }
         &'stray;sockets'= {
             cand --stall 'How long the peer must acknowledge nothing (default: [sockets] stall)'
-            cand --sample 'Take two samples this far apart inside this run'
+            cand --sample 'Take two samples this far apart inside this run (at most 1h)'
             cand -c 'Config file (default: $STRAY_CONFIG, $XDG_CONFIG_HOME/stray/config.toml, /etc/stray/config.toml)'
             cand --config 'Config file (default: $STRAY_CONFIG, $XDG_CONFIG_HOME/stray/config.toml, /etc/stray/config.toml)'
             cand --state-dir 'State directory (default: $STRAY_STATE_DIR, $XDG_RUNTIME_DIR/stray, /run/stray as root, /tmp/stray-$UID)'
@@ -193,8 +193,8 @@ set edit:completion:arg-completer[stray] = {|@words|
             cand --verbose 'More detail on stderr (repeatable)'
             cand -q 'Only errors on stderr'
             cand --quiet 'Only errors on stderr'
-            cand -h 'Print help'
-            cand --help 'Print help'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
             cand -V 'Print version'
             cand --version 'Print version'
         }

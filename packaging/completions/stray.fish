@@ -139,7 +139,7 @@ complete -c stray -n "__fish_stray_using_subcommand check" -s q -l quiet -d 'Onl
 complete -c stray -n "__fish_stray_using_subcommand check" -s h -l help -d 'Print help'
 complete -c stray -n "__fish_stray_using_subcommand check" -s V -l version -d 'Print version'
 complete -c stray -n "__fish_stray_using_subcommand sockets" -l stall -d 'How long the peer must acknowledge nothing (default: [sockets] stall)' -r
-complete -c stray -n "__fish_stray_using_subcommand sockets" -l sample -d 'Take two samples this far apart inside this run' -r
+complete -c stray -n "__fish_stray_using_subcommand sockets" -l sample -d 'Take two samples this far apart inside this run (at most 1h)' -r
 complete -c stray -n "__fish_stray_using_subcommand sockets" -s c -l config -d 'Config file (default: $STRAY_CONFIG, $XDG_CONFIG_HOME/stray/config.toml, /etc/stray/config.toml)' -r -F
 complete -c stray -n "__fish_stray_using_subcommand sockets" -l state-dir -d 'State directory (default: $STRAY_STATE_DIR, $XDG_RUNTIME_DIR/stray, /run/stray as root, /tmp/stray-$UID)' -r -F
 complete -c stray -n "__fish_stray_using_subcommand sockets" -l format -d 'Output format' -r -f -a "human\t''
@@ -162,7 +162,7 @@ prometheus\t''"
 complete -c stray -n "__fish_stray_using_subcommand watch" -l name -d 'Treat processes whose kernel comm is exactly NAME as agents, replacing every [match] rule (names, exe, cmdline, env). Repeatable' -r
 complete -c stray -n "__fish_stray_using_subcommand watch" -s v -l verbose -d 'More detail on stderr (repeatable)'
 complete -c stray -n "__fish_stray_using_subcommand watch" -s q -l quiet -d 'Only errors on stderr'
-complete -c stray -n "__fish_stray_using_subcommand watch" -s h -l help -d 'Print help'
+complete -c stray -n "__fish_stray_using_subcommand watch" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c stray -n "__fish_stray_using_subcommand watch" -s V -l version -d 'Print version'
 complete -c stray -n "__fish_stray_using_subcommand config; and not __fish_seen_subcommand_from show init help" -s c -l config -d 'Config file (default: $STRAY_CONFIG, $XDG_CONFIG_HOME/stray/config.toml, /etc/stray/config.toml)' -r -F
 complete -c stray -n "__fish_stray_using_subcommand config; and not __fish_seen_subcommand_from show init help" -l state-dir -d 'State directory (default: $STRAY_STATE_DIR, $XDG_RUNTIME_DIR/stray, /run/stray as root, /tmp/stray-$UID)' -r -F

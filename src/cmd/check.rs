@@ -117,12 +117,12 @@ pub fn check(s: &Settings, args: &CheckArgs, out: &mut dyn Write) -> Result<Exit
     if let Some(dir) = &args.textfile_dir {
         let path = dir.join("stray.prom");
         if let Err(e) = write_textfile(&path, health::prometheus(&report).as_bytes()) {
-            report.items.push(Item::new(
-                "textfile",
-                Status::Unknown,
-                None,
-                format!("cannot write {}: {e}", path.display()),
-            ));
+            let why = format!("cannot write {}: {e}", path.display());
+            crate::msg::error(&why);
+            report
+                .items
+                .push(Item::new("textfile", Status::Unknown, None, why));
+            refresh_status_metrics(&mut report);
         }
     }
     match s.format {
@@ -147,7 +147,12 @@ pub fn gather(s: &Settings) -> Gathered {
         _ => None,
     };
     // One pass over /proc serves the agent checks and tmux discovery.
-    let sv = crate::survey::survey(&s.config, &s.proc_root, false).map_err(|e| format!("{e:#}"));
+    let memory = loaded_state
+        .as_ref()
+        .map(|st| st.lineage.clone())
+        .unwrap_or_default();
+    let sv = crate::survey::survey(&s.config, &s.proc_root, false, &memory)
+        .map_err(|e| format!("{e:#}"));
     Gathered {
         pty: gather_pty(s, loaded_state.as_ref()),
         agents: sv
@@ -405,7 +410,10 @@ pub fn build(g: &Gathered) -> Report {
                 msg.push_str(&format!(", exhausted in ~{}", crate::report::age(eta)));
             }
             if let Some((pid, comm, n)) = &p.top_holder {
-                msg.push_str(&format!("; top holder {pid} ({comm}) with {n} masters"));
+                msg.push_str(&format!(
+                    "; top holder {pid} ({comm}) with {}",
+                    plural(*n as usize, "master")
+                ));
             }
             items.push(Item::new("pty", status, Some(round2(pct)), msg));
             let abs = |t: u8| (p.counts.max as f64 * f64::from(t) / 100.0).ceil();
@@ -764,6 +772,23 @@ pub fn build(g: &Gathered) -> Report {
         }
     }
 
+    let mut report = Report {
+        items,
+        perf,
+        metrics,
+    };
+    refresh_status_metrics(&mut report);
+    report
+}
+
+/// (Re)computes the per-check and overall status metrics from the items,
+/// so that a check added after [`build`] (the textfile write) shows in them.
+fn refresh_status_metrics(report: &mut Report) {
+    report
+        .metrics
+        .retain(|m| m.name != "stray_check_status" && m.name != "stray_status");
+    let items = &report.items;
+    let metrics = &mut report.metrics;
     // Per-check status last, so it lists every check above.
     let mut by_check: Vec<(Vec<(&'static str, String)>, f64)> = items
         .iter()
@@ -781,11 +806,6 @@ pub fn build(g: &Gathered) -> Report {
         "Overall status: 0 ok, 1 warning, 2 critical, 3 unknown",
         f64::from(overall.code()),
     ));
-    Report {
-        items,
-        perf,
-        metrics,
-    }
 }
 
 fn round2(v: f64) -> f64 {

@@ -17,6 +17,7 @@ use serde_json::json;
 use crate::cli::{Cli, Format};
 use crate::config::{self, Config};
 use crate::exit::ExitCode;
+use crate::health::plural;
 use crate::report;
 use crate::state::{self, StateDir};
 
@@ -102,11 +103,11 @@ pub fn render(checks: &[Check]) -> String {
     }
     let failed = checks.iter().filter(|c| !c.ok).count();
     s += &if failed == 0 {
-        format!("{} checks: all ok\n", checks.len())
+        format!("{}: all ok\n", plural(checks.len(), "check"))
     } else {
         format!(
-            "{} checks: {} ok, {} failed\n",
-            checks.len(),
+            "{}: {} ok, {} failed\n",
+            plural(checks.len(), "check"),
             checks.len() - failed,
             failed
         )
@@ -130,29 +131,6 @@ pub fn run_checks(i: &Inputs) -> Vec<Check> {
     ]
 }
 
-/// `hidepid=` of the procfs mounted at `/proc`, from `/proc/self/mountinfo`
-/// text; `None` when not set (0 / off).
-pub fn hidepid(mountinfo: &str) -> Option<String> {
-    for line in mountinfo.lines() {
-        // ID PARENT MAJ:MIN ROOT MOUNTPOINT OPTS … - FSTYPE SOURCE SUPEROPTS
-        let Some((left, right)) = line.split_once(" - ") else {
-            continue;
-        };
-        let l: Vec<&str> = left.split_whitespace().collect();
-        let r: Vec<&str> = right.split_whitespace().collect();
-        if l.get(4) != Some(&"/proc") || r.first() != Some(&"proc") {
-            continue;
-        }
-        let supers = r.get(2).copied().unwrap_or("");
-        return supers
-            .split(',')
-            .find_map(|o| o.strip_prefix("hidepid="))
-            .filter(|v| !matches!(*v, "0" | "off"))
-            .map(str::to_string);
-    }
-    None
-}
-
 fn check_proc(i: &Inputs) -> Check {
     const NAME: &str = "proc";
     let me = std::process::id() as i32;
@@ -160,12 +138,19 @@ fn check_proc(i: &Inputs) -> Check {
         Ok(t) if t.table.get(me).is_some() => {
             let hp = std::fs::read_to_string(i.proc_root.join("self/mountinfo"))
                 .ok()
-                .and_then(|m| hidepid(&m));
+                .and_then(|m| crate::survey::hidepid(&m));
             let mut msg = format!(
-                "{} readable: {} processes",
+                "{} readable: {}",
                 i.proc_root.display(),
-                t.table.len()
+                plural(t.table.len(), "process")
             );
+            if let Some(why) = crate::survey::hidden_ancestry(&t.table, &i.proc_root) {
+                return Check::fail(
+                    NAME,
+                    format!("{msg}, but {why}: stray can never tell an orphan and reaps nothing"),
+                    crate::survey::HIDDEN_ANCESTRY_FIX,
+                );
+            }
             if let Some(hp) = &hp {
                 msg += &format!(
                     " (mounted hidepid={hp}: other users' processes are hidden from non-root)"
@@ -207,7 +192,7 @@ fn check_visibility(i: &Inputs) -> Check {
     if t.hidden > 0 {
         return Check::fail(
             NAME,
-            format!("{} processes of other users could not be read", t.hidden),
+            format!("{} of other users could not be read", plural(t.hidden, "process")),
             "run as real root with CAP_SYS_PTRACE and CAP_DAC_READ_SEARCH (see packaging/systemd/stray.service)",
         );
     }
@@ -279,11 +264,11 @@ fn check_pidfd() -> Check {
 fn check_sock_diag() -> Check {
     const NAME: &str = "sock-diag";
     match crate::proc::unix_diag::unix_peers() {
-        Ok(peers) => Check::pass(
+        Ok(sockets) => Check::pass(
             NAME,
             format!(
                 "NETLINK_SOCK_DIAG answers: {} connected unix sockets",
-                peers.len()
+                sockets.peers.len()
             ),
         ),
         Err(e) => Check::fail(
@@ -602,6 +587,7 @@ mod tests {
 
     #[test]
     fn hidepid_from_mountinfo() {
+        use crate::survey::hidepid;
         let plain = "22 1 0:21 / /proc rw,nosuid,nodev,noexec,relatime shared:12 - proc proc rw\n";
         assert_eq!(hidepid(plain), None);
         let hidden =
@@ -612,6 +598,12 @@ mod tests {
         // Another procfs mounted elsewhere does not count.
         let other = "40 22 0:50 / /mnt/p rw - proc proc rw,hidepid=2\n";
         assert_eq!(hidepid(other), None);
+        // A procfs mounted over /proc (unshare -m; mount -t proc): the last
+        // one is the one seen.
+        let stacked = format!("{plain}66 22 0:40 / /proc rw - proc proc rw,hidepid=invisible\n");
+        assert_eq!(hidepid(&stacked).as_deref(), Some("invisible"));
+        let unstacked = format!("{hidden}{plain}");
+        assert_eq!(hidepid(&unstacked), None);
     }
 
     #[test]

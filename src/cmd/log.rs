@@ -17,11 +17,17 @@ pub fn log(s: &Settings, args: &LogArgs, out: &mut dyn Write) -> Result<ExitCode
     let (events, bad) = audit::read_all(&path)?;
     if bad > 0 {
         msg::warn(&format!(
-            "{}: {bad} lines could not be parsed and were skipped",
-            path.display()
+            "{}: {} could not be parsed and skipped",
+            path.display(),
+            crate::health::plural(bad, "line")
         ));
     }
-    let since = args.since.map(|d| SystemTime::now() - d);
+    // A --since older than the epoch (`300000000000y`) means everything.
+    let since = args.since.map(|d| {
+        SystemTime::now()
+            .checked_sub(d)
+            .unwrap_or(SystemTime::UNIX_EPOCH)
+    });
     let events = audit::filter(events, since, args.pid);
     if s.json() {
         crate::cmd::print_json(out, &json!({"schema": 1, "path": path, "events": events}))?;

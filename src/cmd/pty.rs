@@ -68,8 +68,8 @@ pub fn gather(s: &Settings, warn: u8, crit: u8, record: bool) -> Result<PtyRepor
     }
     if scan.unreadable > 0 {
         notes.push(format!(
-            "{} processes' fds could not be read (other users'); run as root to see every holder",
-            scan.unreadable
+            "the fds of {} could not be read (other users'); run as root to see every holder",
+            crate::health::plural(scan.unreadable as usize, "process")
         ));
     }
     let samples = if record {
@@ -201,13 +201,13 @@ pub fn render_human(r: &PtyReport) -> String {
         ),
         (Some(rate), None) => {
             format!(
-                "churn: {rate:+.1}/h over {} samples; not rising\n",
-                r.samples
+                "churn: {rate:+.1}/h over {}; not rising\n",
+                crate::health::plural(r.samples, "sample")
             )
         }
         (Some(rate), Some(eta)) => format!(
-            "churn: {rate:+.1}/h over {} samples; pool exhausted in ~{} at this rate\n",
-            r.samples,
+            "churn: {rate:+.1}/h over {}; pool exhausted in ~{} at this rate\n",
+            crate::health::plural(r.samples, "sample"),
             report::age(eta)
         ),
     });
@@ -230,9 +230,9 @@ pub fn render_human(r: &PtyReport) -> String {
     let total: u32 = r.scan.holders.iter().map(|h| h.masters).sum();
     let more = r.scan.holders.len().saturating_sub(TOP);
     out.push_str(&format!(
-        "{} holders, {} masters{}\n",
-        r.scan.holders.len(),
-        total,
+        "{}, {}{}\n",
+        crate::health::plural(r.scan.holders.len(), "holder"),
+        crate::health::plural(total as usize, "master"),
         if more > 0 {
             format!("; {more} more not shown (--format json lists all)")
         } else {

@@ -21,7 +21,7 @@ use crate::reap::{plan, settle, Outcome, Signal};
 use crate::report::{self, Table};
 use crate::signal::Signaller;
 use crate::state::{Lock, State, StateDir};
-use crate::survey::survey;
+use crate::survey::{expected, survey};
 use crate::{msg, Settings};
 
 /// One line of a reap report.
@@ -76,7 +76,7 @@ pub fn cycle(
     }
     let mut state = loaded.state;
 
-    let sv = survey(&s.config, &s.proc_root, false)?;
+    let sv = survey(&s.config, &s.proc_root, false, &state.lineage)?;
     if !sv.problems.is_empty() {
         bail!(
             "the process table could not be read consistently ({}{}); no signal sent this cycle",
@@ -87,6 +87,17 @@ pub fn cycle(
                 String::new()
             }
         );
+    }
+    // Every real cycle records each agent's parent, also one that signals
+    // nothing: a later cycle tells re-parented agents by it.
+    state.lineage = state
+        .lineage
+        .remember(&sv.table, sv.facts.agents.keys().copied());
+    if let Some(why) = &sv.facts.hidden_ancestry {
+        // One message for the cycle, not one "vanished" per process.
+        let note = crate::survey::hidden_ancestry_note(why);
+        msg::warn(&note);
+        notes.push(note);
     }
     let comm_of = |pid: i32| {
         sv.table
@@ -148,7 +159,9 @@ pub fn cycle(
     }
 
     // Same order and filter as `actions`: one outcome per reported line.
-    let outcomes = crate::reap::execute(&planned, !real, signaller, comm_of);
+    let expected_of =
+        |a: &crate::reap::Action| expected(&sv.table, a.key, &a.rule, &s.config.matching);
+    let outcomes = crate::reap::execute(&planned, !real, signaller, expected_of);
     for (a, (_, outcome)) in actions.iter_mut().zip(&outcomes) {
         a.outcome = *outcome;
     }
@@ -267,18 +280,28 @@ fn wait_cycle(
         all.extend(report.actions.iter().cloned());
         notes.extend(report.notes.iter().cloned());
     }
-    // Keep the latest line per process.
-    let mut latest: Vec<ActionReport> = Vec::new();
-    for a in all {
-        latest.retain(|b| !(b.pid == a.pid && b.start_time == a.start_time));
-        latest.push(a);
-    }
     Ok(CycleReport {
         dry_run: false,
-        actions: latest,
+        actions: escalation_steps(all),
         classes: report.classes,
         notes,
     })
+}
+
+/// The lines a `--wait` run reports, in order: every signal sent (SIGTERM,
+/// then SIGKILL: the whole escalation, not only its end), and each
+/// process's last line when it is not a signal (`unkillable`, `denied`);
+/// `waiting` lines between the steps are dropped.
+fn escalation_steps(all: Vec<ActionReport>) -> Vec<ActionReport> {
+    let same = |a: &ActionReport, b: &ActionReport| a.pid == b.pid && a.start_time == b.start_time;
+    let mut steps: Vec<ActionReport> = Vec::new();
+    for (i, a) in all.iter().enumerate() {
+        let last_of_its_process = !all[i + 1..].iter().any(|b| same(a, b));
+        if a.signal.is_some() || last_of_its_process {
+            steps.push(a.clone());
+        }
+    }
+    steps
 }
 
 /// Polls until none of `keys` is alive (zombies count as gone) or `limit`.
@@ -307,6 +330,7 @@ pub fn outcome_counts(report: &CycleReport) -> Vec<(Outcome, usize)> {
         Outcome::Waiting,
         Outcome::Gone,
         Outcome::Denied,
+        Outcome::Changed,
         Outcome::Unkillable,
     ]
     .into_iter()
@@ -364,7 +388,7 @@ pub fn render(s: &Settings, report: &CycleReport, out: &mut dyn Write) -> Result
     let total: usize = report.classes.iter().map(|(_, n)| n).sum();
     writeln!(
         out,
-        "{}{}; {} agents{}",
+        "{}{}; {}{}",
         if report.dry_run {
             "dry run: "
         } else {
@@ -375,7 +399,7 @@ pub fn render(s: &Settings, report: &CycleReport, out: &mut dyn Write) -> Result
         } else {
             counts.join(", ")
         },
-        total,
+        crate::health::plural(total, "agent"),
         if classes.is_empty() {
             String::new()
         } else {

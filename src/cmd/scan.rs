@@ -83,21 +83,31 @@ fn warn_problems(sv: &Survey) {
     for p in &sv.problems {
         msg::warn(&format!("warning: {p}"));
     }
+    if let Some(why) = &sv.facts.hidden_ancestry {
+        msg::warn(&crate::survey::hidden_ancestry_note(why));
+    }
     if sv.hidden > 0 {
         msg::info(&format!(
-            "{} processes of other users could not be read",
-            sv.hidden
+            "{} of other users could not be read",
+            crate::health::plural(sv.hidden, "process")
         ));
     }
 }
 
 pub fn scan(s: &Settings, args: &ScanArgs, out: &mut dyn Write) -> Result<ExitCode> {
     let mut pending = None;
-    let sv = survey_with(&s.config, &s.proc_root, args.all, |table, facts, rules| {
-        // Pane names label agents only, even with --all: a scan of every
-        // process must not query every tmux server on the host.
-        pending = Some(PaneLabels::start(table, facts, rules, s));
-    })?;
+    let memory = crate::state::read_lineage(&s.state_dir);
+    let sv = survey_with(
+        &s.config,
+        &s.proc_root,
+        args.all,
+        &memory,
+        |table, facts, rules| {
+            // Pane names label agents only, even with --all: a scan of every
+            // process must not query every tmux server on the host.
+            pending = Some(PaneLabels::start(table, facts, rules, s));
+        },
+    )?;
     warn_problems(&sv);
     let panes = match pending {
         Some(p) => p.collect(&sv, s, |pid| sv.facts.agents.contains_key(&pid)),
@@ -108,7 +118,12 @@ pub fn scan(s: &Settings, args: &ScanArgs, out: &mut dyn Write) -> Result<ExitCo
         .iter()
         .filter_map(|v| {
             let p = sv.table.get(v.pid)?;
-            Some(process_report(&sv.table, p, v, panes.label(&sv.table, p)))
+            Some(process_report(
+                &sv.table,
+                p,
+                v,
+                panes.label(&sv.table, p, v),
+            ))
         })
         .collect();
     let summary: serde_json::Map<String, serde_json::Value> = summarize(&sv.verdicts)
@@ -174,22 +189,23 @@ pub fn scan(s: &Settings, args: &ScanArgs, out: &mut dyn Write) -> Result<ExitCo
     writeln!(
         out,
         "{}",
-        summary_line(&sv.verdicts, if args.all { "processes" } else { "agents" })
+        summary_line(&sv.verdicts, if args.all { "process" } else { "agent" })
     )?;
     Ok(ExitCode::OK)
 }
 
-/// `12 agents: 9 protected, 2 orphan, 1 headless`.
+/// `12 agents: 9 protected, 2 orphan, 1 headless` (`noun` is singular).
 pub fn summary_line(verdicts: &[Verdict], noun: &str) -> String {
     let parts: Vec<String> = summarize(verdicts)
         .into_iter()
         .filter(|&(_, n)| n > 0)
         .map(|(c, n)| format!("{n} {c}"))
         .collect();
+    let counted = crate::health::plural(verdicts.len(), noun);
     if parts.is_empty() {
-        format!("0 {noun}")
+        counted
     } else {
-        format!("{} {noun}: {}", verdicts.len(), parts.join(", "))
+        format!("{counted}: {}", parts.join(", "))
     }
 }
 
@@ -197,8 +213,9 @@ pub fn summary_line(verdicts: &[Verdict], noun: &str) -> String {
 /// server that protects something shown.
 #[derive(Default)]
 pub struct PaneLabels {
-    /// `/dev/pts/N` → `session:window.pane`
-    by_tty: HashMap<String, String>,
+    /// (server pid, `/dev/pts/N`) → `session:window.pane`: two servers in
+    /// two devpts instances (a container's) can both have a `/dev/pts/3`.
+    by_tty: HashMap<(i32, String), String>,
     /// pane's first pid → `session:window.pane`
     by_pid: HashMap<i32, String>,
 }
@@ -309,14 +326,21 @@ impl PaneLabels {
         PendingPanes { queries }
     }
 
-    /// The pane a process sits in: by its terminal, else by the nearest
-    /// ancestor that is a pane's first process.
-    pub fn label(&self, table: &ProcessTable, p: &Process) -> Option<String> {
+    /// The pane of the server that protects `p` (per its verdict) it sits
+    /// in: by its terminal, else by the nearest ancestor that is a pane's
+    /// first process. None for a process no multiplexer protects.
+    pub fn label(&self, table: &ProcessTable, p: &Process, v: &Verdict) -> Option<String> {
+        let server = match &v.protected_by {
+            Some(ProtectedBy::MultiplexerTree { pid, .. } | ProtectedBy::PaneTty { pid, .. }) => {
+                *pid
+            }
+            _ => return None,
+        };
         if self.by_pid.is_empty() && self.by_tty.is_empty() {
             return None;
         }
         if let Some(Tty::Pts(n)) = p.tty {
-            if let Some(target) = self.by_tty.get(&format!("/dev/pts/{n}")) {
+            if let Some(target) = self.by_tty.get(&(server, format!("/dev/pts/{n}"))) {
                 return Some(target.clone());
             }
         }
@@ -358,7 +382,10 @@ impl PendingPanes {
             match query.join().ok().flatten() {
                 Some(out) if wanted.binary_search(&server).is_ok() => {
                     for pane in tmux::parse_panes(&out) {
-                        labels.by_tty.entry(pane.tty).or_insert(pane.target.clone());
+                        labels
+                            .by_tty
+                            .entry((server, pane.tty))
+                            .or_insert(pane.target.clone());
                         labels.by_pid.entry(pane.pid).or_insert(pane.target);
                     }
                 }
@@ -375,14 +402,19 @@ impl PendingPanes {
 }
 
 pub fn explain(s: &Settings, pid: i32, out: &mut dyn Write) -> Result<ExitCode> {
-    let sv = survey(&s.config, &s.proc_root, true)?;
+    let sv = survey(
+        &s.config,
+        &s.proc_root,
+        true,
+        &crate::state::read_lineage(&s.state_dir),
+    )?;
     warn_problems(&sv);
     let (Some(p), Some(v)) = (sv.table.get(pid), sv.verdicts.iter().find(|v| v.pid == pid)) else {
         crate::msg::error(&format!("no such process: {pid}"));
         return Ok(ExitCode::FAILURE);
     };
     let panes = PaneLabels::query(&sv, s, |q| q == pid);
-    let pane = panes.label(&sv.table, p);
+    let pane = panes.label(&sv.table, p, v);
     let agent = sv.facts.agents.contains_key(&pid);
     let mut ancestry = Vec::new();
     let mut cur = sv.table.get(p.ppid);
@@ -447,12 +479,13 @@ pub fn explain(s: &Settings, pid: i32, out: &mut dyn Write) -> Result<ExitCode> 
     writeln!(out, "  why:      {}", report::escape(&v.reason))?;
     writeln!(
         out,
-        "  policy:   {}{}",
-        v.policy,
-        if v.reapable() && agent {
-            " (a reap cycle would signal it)"
+        "  policy:   {}",
+        if !agent {
+            "none: not an agent, never signalled".to_string()
+        } else if v.reapable() {
+            format!("{} (a reap cycle would signal it)", v.policy)
         } else {
-            ""
+            v.policy.to_string()
         }
     )?;
     Ok(ExitCode::OK)

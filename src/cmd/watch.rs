@@ -4,10 +4,14 @@
 //! Cycles run one after another on this thread, so they never overlap; each
 //! holds the cycle lock only while it runs, so `stray reap` or `stray check`
 //! from cron can interleave. SIGTERM and SIGINT only set a flag: the cycle
-//! in flight finishes and writes its state, then the loop exits 0. Sleeps
-//! are sliced so a signal is noticed within a tenth of a second. Nothing is
-//! kept from one cycle to the next but the cycle counter, so memory and open
-//! fds stay flat.
+//! in flight finishes and writes its state, then the loop exits 0. SIGHUP
+//! (what daemon users send after editing a config) re-reads the config the
+//! same way the command started (`-c`, `$STRAY_CONFIG`, …, then `--name`)
+//! and runs a cycle with it at once; a config that does not load is
+//! reported and the previous one kept, so a typo never stops the watchdog.
+//! Sleeps are sliced so a signal is noticed within a tenth of a second.
+//! Nothing is kept from one cycle to the next but the cycle counter and the
+//! config, so memory and open fds stay flat.
 //!
 //! Output: one line per cycle; with `--format json`, one compact JSON
 //! document per cycle (JSON lines), since a run has no single document.
@@ -21,6 +25,7 @@ use serde_json::json;
 
 use crate::cli::WatchArgs;
 use crate::cmd::reap::{cycle, CycleOptions, CycleReport};
+use crate::config::Config;
 use crate::exit::ExitCode;
 use crate::health::Status;
 use crate::pty::{self, PtySample};
@@ -29,26 +34,63 @@ use crate::state::{Lock, StateDir};
 use crate::{msg, Settings, UsageError};
 
 static STOP: AtomicBool = AtomicBool::new(false);
+static RELOAD: AtomicBool = AtomicBool::new(false);
 
 extern "C" fn on_stop_signal(_: libc::c_int) {
     // Only an atomic store: async-signal-safe.
     STOP.store(true, Ordering::SeqCst);
 }
 
+extern "C" fn on_reload_signal(_: libc::c_int) {
+    // Only an atomic store: async-signal-safe.
+    RELOAD.store(true, Ordering::SeqCst);
+}
+
 fn install_handlers() -> Result<()> {
     use nix::sys::signal::{sigaction, SaFlags, SigAction, SigHandler, SigSet, Signal};
-    let action = SigAction::new(
-        SigHandler::Handler(on_stop_signal),
-        SaFlags::empty(),
-        SigSet::empty(),
-    );
-    for sig in [Signal::SIGTERM, Signal::SIGINT] {
-        // SAFETY: the handler only stores to an AtomicBool, which is
+    let handlers = [
+        (
+            Signal::SIGTERM,
+            on_stop_signal as extern "C" fn(libc::c_int),
+        ),
+        (Signal::SIGINT, on_stop_signal),
+        (Signal::SIGHUP, on_reload_signal),
+    ];
+    for (sig, handler) in handlers {
+        let action = SigAction::new(
+            SigHandler::Handler(handler),
+            SaFlags::empty(),
+            SigSet::empty(),
+        );
+        // SAFETY: each handler only stores to an AtomicBool, which is
         // async-signal-safe; no previous handler is relied upon.
         unsafe { sigaction(sig, &action) }
             .map_err(|e| anyhow::anyhow!("cannot install a {sig} handler: {e}"))?;
     }
     Ok(())
+}
+
+/// SIGHUP: the config as the command would load it now, or the reason it
+/// cannot be used (then the running one stays).
+fn reload_settings(s: &mut Settings, reload: &dyn Fn() -> Result<Config>) {
+    let from = |c: &Config| {
+        c.source
+            .as_ref()
+            .map_or("built-in defaults".to_string(), |p| p.display().to_string())
+    };
+    match reload() {
+        Ok(config) => {
+            msg::notice(&format!(
+                "SIGHUP: reloaded the config from {}",
+                from(&config)
+            ));
+            s.config = config;
+        }
+        Err(e) => msg::error(&format!(
+            "SIGHUP: config not reloaded, keeping the previous one ({}): {e:#}",
+            from(&s.config)
+        )),
+    }
 }
 
 /// What one cycle did, for the per-cycle line.
@@ -61,27 +103,36 @@ pub struct CycleLine {
     pub notes: Vec<String>,
 }
 
-pub fn watch(s: &Settings, args: &WatchArgs, out: &mut dyn Write) -> Result<ExitCode> {
+pub fn watch(
+    s: &Settings,
+    args: &WatchArgs,
+    reload: &dyn Fn() -> Result<Config>,
+    out: &mut dyn Write,
+) -> Result<ExitCode> {
     if args.interval.is_zero() {
         return Err(UsageError("--interval must be more than 0".into()).into());
     }
     install_handlers()?;
+    let mut s = s.clone();
     let dir = StateDir::open(&s.state_dir, true)?.expect("created");
-    let opts = CycleOptions {
-        dry_run: false,
-        grace: s.config.grace,
-    };
     let mut signaller = crate::signal::live(&s.proc_root);
     let lock_wait = args.interval.min(Duration::from_secs(10));
     msg::info(&format!(
-        "watching every {}; SIGTERM or SIGINT stops after the current cycle",
+        "watching every {}; SIGHUP reloads the config; SIGTERM or SIGINT stops after the current cycle",
         humantime::format_duration(args.interval)
     ));
     let mut n = 0u64;
     while !STOP.load(Ordering::SeqCst) {
+        if RELOAD.swap(false, Ordering::SeqCst) {
+            reload_settings(&mut s, reload);
+        }
+        let opts = CycleOptions {
+            dry_run: false,
+            grace: s.config.grace,
+        };
         n += 1;
         let started = Instant::now();
-        let line = run_cycle(s, &dir, &opts, signaller.as_mut(), lock_wait, n);
+        let line = run_cycle(&s, &dir, &opts, signaller.as_mut(), lock_wait, n);
         for note in &line.notes {
             msg::warn(note);
         }
@@ -92,12 +143,19 @@ pub fn watch(s: &Settings, args: &WatchArgs, out: &mut dyn Write) -> Result<Exit
         };
         out.write_all(text.as_bytes())?;
         out.flush()?;
-        while !STOP.load(Ordering::SeqCst) && started.elapsed() < args.interval {
+        // A reload cuts the sleep short: the new config acts at once.
+        while !STOP.load(Ordering::SeqCst)
+            && !RELOAD.load(Ordering::SeqCst)
+            && started.elapsed() < args.interval
+        {
             let left = args.interval.saturating_sub(started.elapsed());
             std::thread::sleep(left.min(Duration::from_millis(100)));
         }
     }
-    msg::info(&format!("stopped after {n} cycles"));
+    msg::info(&format!(
+        "stopped after {}",
+        crate::health::plural(n as usize, "cycle")
+    ));
     Ok(ExitCode::OK)
 }
 
@@ -183,7 +241,10 @@ pub fn render_line(l: &CycleLine) -> String {
     }
     let mut out = format!("{} cycle {}: {}", l.ts, l.n, parts.join("; "));
     if !l.notes.is_empty() {
-        out.push_str(&format!(" ({} notes on stderr)", l.notes.len()));
+        out.push_str(&format!(
+            " ({} on stderr)",
+            crate::health::plural(l.notes.len(), "note")
+        ));
     }
     out.push('\n');
     out
@@ -241,7 +302,7 @@ mod tests {
         };
         assert_eq!(
             render_line(&skipped),
-            "t cycle 4: nothing done (1 notes on stderr)\n"
+            "t cycle 4: nothing done (1 note on stderr)\n"
         );
         assert_eq!(to_json(&skipped)["reap"], serde_json::Value::Null);
     }

@@ -2,15 +2,17 @@
 //!
 //! For each `/proc/PID` this reads the directory's owner (one `fstatat`) and
 //! the `stat` file (one `openat` + `read`) into a reused buffer, relative to
-//! an open `/proc`, without building paths; nothing else. Command
-//! lines, executables and fds are read later, through [`LiveSource`], only for
-//! the few processes that need them. A process that exits mid-read is
+//! an open `/proc`, without building paths; nothing else, except for a
+//! zombie, whose `task/` dir is read to tell an exited thread-group leader
+//! with live threads from a real zombie. Command lines, executables and fds
+//! are read later, through [`LiveSource`], only for the few processes that
+//! need them. A process that exits mid-read is
 //! skipped; any other read error is recorded as a problem so that callers can
 //! refuse to signal on an inconsistent table.
 
 use std::fs;
 use std::io::{self, Write};
-use std::os::fd::OwnedFd;
+use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
@@ -18,7 +20,7 @@ use nix::fcntl::{openat, AtFlags, OFlag, AT_FDCWD};
 use nix::sys::stat::{fstatat, Mode};
 use nix::unistd::SysconfVar;
 
-use super::{split_nul, ProcSource, Process, ProcessTable, Tty};
+use super::{split_nul, ExeId, PidMap, ProcSource, Process, ProcessTable, Tty};
 
 /// `PF_KTHREAD` from `include/linux/sched.h`.
 const PF_KTHREAD: u32 = 0x0020_0000;
@@ -247,9 +249,60 @@ fn read_stat(
         }
         Err(e) => return Err(StatError::Stat(e)),
     };
-    parse_stat(&buf[..len])
-        .map(|s| Some(process_from_stat(s, uid, page)))
-        .map_err(StatError::Parse)
+    let mut p = parse_stat(&buf[..len])
+        .map(|s| process_from_stat(s, uid, page))
+        .map_err(StatError::Parse)?;
+    if p.is_zombie() && !p.kernel_thread {
+        adopt_live_thread(dir, name, &mut p, buf, page);
+    }
+    Ok(Some(p))
+}
+
+/// A zombie thread-group leader whose other threads still run (it called
+/// `pthread_exit`) is a running process, not a defunct one: takes state and
+/// RSS from a live thread (the leader's `stat` says Z and RSS 0, having no
+/// memory map of its own) and remembers that thread for reading the rest.
+/// Costs a directory read only for zombies. Anything unreadable leaves the
+/// process a zombie, which is never signalled.
+fn adopt_live_thread(dir: &OwnedFd, name: &[u8], p: &mut Process, buf: &mut Vec<u8>, page: u64) {
+    let mut path = [0u8; 32];
+    let Some(task) = join(&mut path, name, b"/task") else {
+        return;
+    };
+    let flags = OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC;
+    let Ok(mut tasks) = nix::dir::Dir::openat(dir, task, flags, Mode::empty()) else {
+        return;
+    };
+    let tids: Vec<i32> = tasks
+        .iter()
+        .flatten()
+        .filter_map(|e| parse_pid(e.file_name().to_bytes()))
+        .filter(|&tid| tid != p.pid)
+        .collect();
+    for tid in tids {
+        let mut rel = [0u8; 32];
+        let rel = pid_path(&mut rel, tid, "/stat");
+        let Ok(fd) = openat(
+            tasks.as_fd(),
+            rel,
+            OFlag::O_RDONLY | OFlag::O_CLOEXEC,
+            Mode::empty(),
+        ) else {
+            continue;
+        };
+        let Ok(len) = read_all(&fd, buf) else {
+            continue;
+        };
+        let Ok(thread) = parse_stat(&buf[..len]) else {
+            continue;
+        };
+        if !matches!(thread.state, 'Z' | 'X' | 'x') {
+            p.state = thread.state;
+            p.rss_bytes = thread.rss.saturating_mul(page);
+            p.live_thread = Some(tid);
+            return;
+        }
+    }
 }
 
 /// Reads a whole small procfs file into `buf` (kept zero-filled to its
@@ -286,10 +339,18 @@ struct StatFields {
     comm: String,
     state: char,
     ppid: i32,
+    pgrp: i32,
+    session: i32,
     tty_nr: i32,
     flags: u32,
     starttime: u64,
     rss: u64,
+}
+
+/// The start time (field 22) of a `/proc/PID/stat` text, for callers
+/// that re-check one process's identity.
+pub fn stat_start_time(bytes: &[u8]) -> Option<u64> {
+    parse_stat(bytes).ok().map(|s| s.starttime)
 }
 
 /// Parses `/proc/PID/stat`. The comm sits between the first `(` and the
@@ -333,6 +394,8 @@ fn parse_stat(bytes: &[u8]) -> Result<StatFields, String> {
         _ => return Err("bad state".into()),
     };
     let ppid = field(f[1], "ppid")?;
+    let pgrp = field(f[2], "pgrp")?;
+    let session = field(f[3], "session")?;
     let tty_nr = field(f[4], "tty_nr")?;
     let flags = field(f[6], "flags")?;
     let starttime = field(f[19], "starttime")?;
@@ -342,6 +405,8 @@ fn parse_stat(bytes: &[u8]) -> Result<StatFields, String> {
         comm,
         state,
         ppid,
+        pgrp,
+        session,
         tty_nr,
         flags,
         starttime,
@@ -403,6 +468,8 @@ fn process_from_stat(stat: StatFields, uid: u32, page: u64) -> Process {
         start_time: stat.starttime,
         uid,
         state: stat.state,
+        pgid: stat.pgrp,
+        sid: stat.session,
         tty,
         // PF_KTHREAD alone: inside a PID namespace pid 2 is an ordinary process.
         kernel_thread: stat.flags & PF_KTHREAD != 0,
@@ -410,6 +477,8 @@ fn process_from_stat(stat: StatFields, uid: u32, page: u64) -> Process {
         rss_bytes: stat.rss.saturating_mul(page),
         exe: None,
         cmdline: None,
+        exe_id: None,
+        live_thread: None,
     }
 }
 
@@ -426,21 +495,59 @@ fn with_path(e: io::Error, path: &Path) -> io::Error {
 #[derive(Debug, Clone)]
 pub struct LiveSource {
     pub root: PathBuf,
+    /// Exited leaders with live threads: pid → the thread whose `task/TID/`
+    /// files stand in for the leader's (see [`Process::live_thread`]).
+    threads: PidMap<i32>,
 }
 
 impl LiveSource {
     pub fn new(root: impl Into<PathBuf>) -> Self {
-        LiveSource { root: root.into() }
+        LiveSource {
+            root: root.into(),
+            threads: PidMap::default(),
+        }
+    }
+
+    /// A source for the processes of `table`, reading each exited leader
+    /// with live threads through its live thread.
+    pub fn for_table(root: impl Into<PathBuf>, table: &ProcessTable) -> Self {
+        let mut s = LiveSource::new(root);
+        for p in table.iter() {
+            if let Some(tid) = p.live_thread {
+                s.threads.insert(p.pid, tid);
+            }
+        }
+        s
+    }
+
+    /// A source for one process as just read (see [`read_one`]).
+    pub fn for_process(root: impl Into<PathBuf>, p: &Process) -> Self {
+        let mut s = LiveSource::new(root);
+        if let Some(tid) = p.live_thread {
+            s.threads.insert(p.pid, tid);
+        }
+        s
+    }
+
+    /// `PID` or, for an exited leader, `PID/task/TID`.
+    fn process_dir(&self, pid: i32) -> String {
+        match self.threads.get(&pid) {
+            Some(tid) => format!("{pid}/task/{tid}"),
+            None => pid.to_string(),
+        }
     }
 
     fn file(&self, pid: i32, name: &str) -> PathBuf {
-        let mut p = self.root.join(pid.to_string());
+        let mut p = self.root.join(self.process_dir(pid));
         p.push(name);
         p
     }
 
     /// Calls `f` with `ROOT/PID/NAME`, built on the stack when it fits.
     fn with_file<R>(&self, pid: i32, name: &str, f: impl FnOnce(&Path) -> R) -> R {
+        if self.threads.contains_key(&pid) {
+            return f(&self.file(pid, name));
+        }
         let mut buf = [0u8; 256];
         let mut cur = io::Cursor::new(&mut buf[..]);
         let root = self.root.as_os_str().as_bytes();
@@ -478,6 +585,17 @@ impl ProcSource for LiveSource {
                 Err(raw) => raw.to_string_lossy().into_owned(),
             }
         })
+    }
+
+    fn exe_id(&self, pid: i32) -> io::Result<ExeId> {
+        // `stat` follows the magic link to the file being run, even a
+        // deleted or replaced one.
+        use std::os::unix::fs::MetadataExt;
+        self.with_file(pid, "exe", |p| fs::metadata(p))
+            .map(|m| ExeId {
+                dev: m.dev(),
+                ino: m.ino(),
+            })
     }
 
     fn cmdline(&self, pid: i32) -> io::Result<Vec<String>> {
@@ -519,6 +637,88 @@ impl ProcSource for LiveSource {
         Ok(indexes)
     }
 
+    fn unix_sockets_among(&self, pid: i32, inodes: &[u64]) -> io::Result<Vec<u64>> {
+        let mut fds = Vec::new();
+        self.each_fd(pid, |fd, target| {
+            if let Some(inode) = parse_socket_link(target) {
+                if inodes.contains(&inode) {
+                    fds.push((fd.to_string(), inode));
+                }
+            }
+        })?;
+        let mut unix = Vec::new();
+        for (fd, inode) in fds {
+            let path = self.file(pid, &format!("fd/{fd}"));
+            // sockfs names the protocol: `UNIX`, `UNIX-STREAM`, `TCP`, ...
+            match socket_protocol(&path) {
+                Ok(name) if name.starts_with(b"UNIX") => unix.push(inode),
+                Ok(_) => {}
+                // Closed since: no longer anyone's peer.
+                Err(e) if vanished(&e) => {}
+                Err(e) => return Err(with_path(e, &path)),
+            }
+        }
+        Ok(unix)
+    }
+
+    fn pty_master_devpts(&self, pid: i32, index: u32) -> io::Result<Vec<Option<u64>>> {
+        let mut master_fds = Vec::new();
+        self.each_fd(pid, |fd, target| {
+            if is_ptmx_link(target.as_os_str().as_bytes()) {
+                master_fds.push(fd.to_string());
+            }
+        })?;
+        let mut out = Vec::new();
+        for fd in master_fds {
+            let info = match fs::read_to_string(self.file(pid, &format!("fdinfo/{fd}"))) {
+                Ok(info) => info,
+                Err(e) if vanished(&e) => continue,
+                Err(e) => return Err(e),
+            };
+            if parse_tty_index(&info) == Some(index) {
+                // Opened through a devpts `ptmx` node (`/dev/pts/ptmx`, or
+                // `/dev/ptmx` linked or bound to it, as containers do), the
+                // master's own inode lives in that devpts instance. Through
+                // the devtmpfs `/dev/ptmx`, the instance was the `pts`
+                // beside it at open time, which cannot be known now.
+                out.push(devpts_of(&self.file(pid, &format!("fd/{fd}"))));
+            }
+        }
+        Ok(out)
+    }
+
+    fn tty_devpts(&self, pid: i32, tty: Tty) -> io::Result<Option<u64>> {
+        use std::os::unix::fs::{FileTypeExt, MetadataExt};
+        if !matches!(tty, Tty::Pts(_)) {
+            return Ok(None);
+        }
+        let mut candidates = Vec::new();
+        self.each_fd(pid, |fd, target| {
+            // Sockets, pipes and anonymous inodes are never terminals.
+            if target.as_os_str().as_bytes().starts_with(b"/") {
+                candidates.push(fd.to_string());
+            }
+        })?;
+        let mut instances = Vec::new();
+        for fd in candidates {
+            let path = self.file(pid, &format!("fd/{fd}"));
+            let Ok(m) = fs::metadata(&path) else { continue };
+            let (major, minor) = dev_major_minor(m.rdev());
+            if m.file_type().is_char_device() && Tty::from_major_minor(major, minor) == tty {
+                match devpts_of(&path) {
+                    Some(dev) if !instances.contains(&dev) => instances.push(dev),
+                    Some(_) => {}
+                    // A pts node outside devpts: cannot be told apart.
+                    None => return Ok(None),
+                }
+            }
+        }
+        Ok(match instances[..] {
+            [one] => Some(one),
+            _ => None,
+        })
+    }
+
     fn socket_inodes(&self, pid: i32) -> io::Result<Vec<u64>> {
         let mut inodes = Vec::new();
         self.each_fd(pid, |_, target| {
@@ -528,6 +728,81 @@ impl ProcSource for LiveSource {
         })?;
         Ok(inodes)
     }
+
+    fn nspid(&self, pid: i32) -> io::Result<Vec<i32>> {
+        let bytes = self.with_file(pid, "status", read_small)?;
+        super::parse_nspid(&String::from_utf8_lossy(&bytes)).ok_or_else(|| {
+            io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("{}: no NSpid line", self.file(pid, "status").display()),
+            )
+        })
+    }
+
+    fn cgroup(&self, pid: i32) -> io::Result<String> {
+        let bytes = self.with_file(pid, "cgroup", read_small)?;
+        super::parse_cgroup_v2(&String::from_utf8_lossy(&bytes)).ok_or_else(|| {
+            io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("{}: no cgroup v2 line", self.file(pid, "cgroup").display()),
+            )
+        })
+    }
+
+    fn cgroup_procs(&self, path: &str) -> io::Result<Vec<i32>> {
+        // Only under the cgroup2 mount; a path with `..` is not a cgroup.
+        if path.split('/').any(|c| c == "..") {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "bad cgroup path",
+            ));
+        }
+        let file = Path::new(CGROUP2_ROOT)
+            .join(path.trim_start_matches('/'))
+            .join("cgroup.procs");
+        let text = fs::read_to_string(&file).map_err(|e| with_path(e, &file))?;
+        Ok(text.lines().filter_map(|l| l.trim().parse().ok()).collect())
+    }
+}
+
+/// Where the unified cgroup hierarchy is mounted.
+const CGROUP2_ROOT: &str = "/sys/fs/cgroup";
+/// The `system.sockprotoname` attribute of a socket (`path` followed).
+fn socket_protocol(path: &Path) -> io::Result<Vec<u8>> {
+    let c = std::ffi::CString::new(path.as_os_str().as_bytes())
+        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "NUL in path"))?;
+    let mut buf = [0u8; 64];
+    // SAFETY: a NUL-terminated path and name, and a buffer of the size given.
+    let n = unsafe {
+        libc::getxattr(
+            c.as_ptr(),
+            c"system.sockprotoname".as_ptr(),
+            buf.as_mut_ptr().cast(),
+            buf.len(),
+        )
+    };
+    if n < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(buf[..n as usize].to_vec())
+}
+
+/// The devpts instance `path` (followed) lives in: the device number of its
+/// devpts mount, `None` when it is on another filesystem or unreadable.
+fn devpts_of(path: &Path) -> Option<u64> {
+    use std::os::unix::fs::MetadataExt;
+    let fs = nix::sys::statfs::statfs(path).ok()?;
+    if fs.filesystem_type() != nix::sys::statfs::DEVPTS_SUPER_MAGIC {
+        return None;
+    }
+    fs::metadata(path).ok().map(|m| m.dev())
+}
+
+/// glibc's `major` and `minor` of a `st_rdev`.
+fn dev_major_minor(dev: u64) -> (u32, u32) {
+    let major = ((dev & 0x0000_0000_000f_ff00) >> 8) | ((dev & 0xffff_f000_0000_0000) >> 32);
+    let minor = (dev & 0xff) | ((dev & 0x0000_0fff_fff0_0000) >> 12);
+    (major as u32, minor as u32)
 }
 
 /// Reads a procfs file whole without `fs::read`'s size probe (`statx` and
@@ -565,6 +840,71 @@ pub fn parse_socket_link(target: &Path) -> Option<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::os::unix::fs::OpenOptionsExt;
+
+    #[test]
+    fn dev_numbers_split_as_glibc_does() {
+        for (major, minor) in [(136, 3), (136, 300), (137, 255), (4, 1), (4095, 1 << 19)] {
+            assert_eq!(dev_major_minor(libc::makedev(major, minor)), (major, minor));
+        }
+    }
+
+    /// A PTY of our own: the slave's devpts instance is that of
+    /// `/dev/pts`; the master's is known only when opened through a devpts
+    /// `ptmx` node.
+    #[test]
+    fn devpts_instances_of_our_own_pty() {
+        use std::os::fd::AsRawFd;
+        use std::os::unix::fs::MetadataExt;
+        let src = LiveSource::new("/proc");
+        let me = std::process::id() as i32;
+        let open_pty = |ptmx: &str| -> Option<(fs::File, fs::File, u32)> {
+            let master = fs::OpenOptions::new()
+                .read(true)
+                .write(true)
+                .open(ptmx)
+                .ok()?;
+            let info =
+                fs::read_to_string(format!("/proc/self/fdinfo/{}", master.as_raw_fd())).ok()?;
+            let index = parse_tty_index(&info)?;
+            // SAFETY: a valid PTY master fd.
+            assert_eq!(unsafe { libc::unlockpt(master.as_raw_fd()) }, 0);
+            let dir = Path::new(ptmx).parent()?;
+            let dir = if dir.ends_with("pts") {
+                dir.to_path_buf()
+            } else {
+                dir.join("pts")
+            };
+            let slave = fs::OpenOptions::new()
+                .read(true)
+                .write(true)
+                .custom_flags(libc::O_NOCTTY)
+                .open(dir.join(index.to_string()))
+                .ok()?;
+            Some((master, slave, index))
+        };
+        let Some((_m, slave, index)) = open_pty("/dev/ptmx") else {
+            eprintln!("skipped: no PTY available here");
+            return;
+        };
+        let pts_dev = slave.metadata().unwrap().dev();
+        assert_eq!(src.tty_devpts(me, Tty::Pts(index)).unwrap(), Some(pts_dev));
+        assert_eq!(
+            src.tty_devpts(me, Tty::Other { major: 4, minor: 1 })
+                .unwrap(),
+            None
+        );
+        let masters = src.pty_master_devpts(me, index).unwrap();
+        assert_eq!(masters.len(), 1);
+        if let Some(dev) = masters[0] {
+            assert_eq!(dev, pts_dev, "/dev/ptmx is devpts's own ptmx here");
+        }
+        // Through devpts's own ptmx (root only: it is mode 000 by default).
+        if let Some((_m2, slave2, index2)) = open_pty("/dev/pts/ptmx") {
+            let dev = slave2.metadata().unwrap().dev();
+            assert_eq!(src.pty_master_devpts(me, index2).unwrap(), vec![Some(dev)]);
+        }
+    }
 
     #[test]
     fn parses_fdinfo_and_socket_links() {
@@ -629,6 +969,7 @@ mod tests {
                 (ours.pid, &ours.comm, ours.state, ours.ppid),
                 (theirs.pid, &theirs.comm, theirs.state, theirs.ppid)
             );
+            assert_eq!((ours.pgrp, ours.session), (theirs.pgrp, theirs.session));
             assert_eq!(
                 (ours.tty_nr, ours.flags, ours.starttime, ours.rss),
                 (theirs.tty_nr, theirs.flags, theirs.starttime, theirs.rss)
@@ -695,6 +1036,52 @@ mod tests {
         assert_eq!(read_one(t.path(), 79).unwrap(), None);
         assert!(read_one(t.path(), 78).is_err());
         assert_eq!(read_one(t.path(), 77).unwrap().unwrap().start_time, 555);
+    }
+
+    #[test]
+    fn an_exited_leader_with_a_live_thread_is_read_through_it() {
+        let t = tempfile::tempdir().unwrap();
+        let stat = |pid: i32, state: char, rss: u64| {
+            format!(
+                "{pid} (lead) {state} 1 77 77 0 -1 4194560 0 0 0 0 0 0 0 0 20 0 2 0 555 1000 {rss} \
+                 18446744073709551615 0 0 0 0 0 0 0 0 0 0 0 0 17 0 0 0 0 0 0\n"
+            )
+        };
+        let put = |rel: &str, text: &str| {
+            let path = t.path().join(rel);
+            fs::create_dir_all(path.parent().unwrap()).unwrap();
+            fs::write(path, text).unwrap();
+        };
+        // 77: its leader exited (Z, no memory), thread 79 runs.
+        put("77/stat", &stat(77, 'Z', 0));
+        put("77/cmdline", "");
+        put("77/task/77/stat", &stat(77, 'Z', 0));
+        put("77/task/78/stat", &stat(78, 'X', 0));
+        put("77/task/79/stat", &stat(79, 'R', 5));
+        put("77/task/79/cmdline", "lead\0--mark\0");
+        // 88: a zombie whose threads are all gone is a zombie.
+        put("88/stat", &stat(88, 'Z', 0));
+        put("88/task/88/stat", &stat(88, 'Z', 0));
+        // 99: a zombie whose task dir cannot be read stays one.
+        put("99/stat", &stat(99, 'Z', 0));
+
+        let read = read_table(t.path()).unwrap();
+        assert!(read.problems.is_empty(), "{:?}", read.problems);
+        let p = read.table.get(77).unwrap();
+        assert_eq!((p.state, p.live_thread, p.start_time), ('R', Some(79), 555));
+        assert_eq!(p.rss_bytes, 5 * procfs::page_size());
+        assert!(read.table.get(88).unwrap().is_zombie());
+        assert!(read.table.get(99).unwrap().is_zombie());
+        assert_eq!(read.table.get(99).unwrap().live_thread, None);
+        // The other files of 77 come from the live thread.
+        let source = LiveSource::for_table(t.path(), &read.table);
+        assert_eq!(source.cmdline(77).unwrap(), vec!["lead", "--mark"]);
+        assert!(LiveSource::new(t.path()).cmdline(77).unwrap().is_empty());
+        // read_one (the check before a signal) agrees.
+        let one = read_one(t.path(), 77).unwrap().unwrap();
+        assert_eq!((one.state, one.live_thread), ('R', Some(79)));
+        let source = LiveSource::for_process(t.path(), &one);
+        assert_eq!(source.cmdline(77).unwrap(), vec!["lead", "--mark"]);
     }
 
     #[test]

@@ -18,7 +18,7 @@ use std::mem::MaybeUninit;
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use super::{parse_procargs2, ProcSource, Process, ProcessTable, Tty};
+use super::{parse_procargs2, ExeId, ProcSource, Process, ProcessTable, Tty};
 
 /// Start times are in microseconds.
 const TICKS_PER_SEC: u64 = 1_000_000;
@@ -162,12 +162,17 @@ fn read_pid(pid: i32) -> io::Result<Option<Process>> {
                     start_time: 0,
                     uid: s.pbsi_uid,
                     state: state_letter(s.pbsi_status),
+                    pgid: s.pbsi_pgid as i32,
+                    // libproc has no session id: unknown.
+                    sid: 0,
                     tty: None,
                     comm: c_chars(&s.pbsi_comm),
                     rss_bytes: 0,
                     kernel_thread: pid == 0,
                     exe: None,
                     cmdline: None,
+                    exe_id: None,
+                    live_thread: None,
                 }
             }),
         );
@@ -183,6 +188,11 @@ fn read_pid(pid: i32) -> io::Result<Option<Process>> {
         start_time: bsd.pbi_start_tvsec * TICKS_PER_SEC + bsd.pbi_start_tvusec,
         uid: bsd.pbi_uid,
         state: state_letter(bsd.pbi_status),
+        pgid: bsd.pbi_pgid as i32,
+        // libproc has no session id; getsid(2) answers for any pid (-1,
+        // i.e. unknown, when it cannot).
+        // SAFETY: getsid has no memory-safety preconditions.
+        sid: unsafe { libc::getsid(pid) }.max(0),
         tty: tty_of(bsd.e_tdev),
         comm: c_chars(&bsd.pbi_comm),
         rss_bytes: rss,
@@ -190,6 +200,8 @@ fn read_pid(pid: i32) -> io::Result<Option<Process>> {
         kernel_thread: pid == 0,
         exe: None,
         cmdline: None,
+        exe_id: None,
+        live_thread: None,
     }))
 }
 
@@ -226,6 +238,16 @@ pub struct LiveSource {
 impl LiveSource {
     pub fn new(root: impl Into<PathBuf>) -> Self {
         LiveSource { root: root.into() }
+    }
+
+    /// The same as [`LiveSource::new`]: libproc answers for the process,
+    /// whatever its threads do.
+    pub fn for_table(root: impl Into<PathBuf>, _table: &ProcessTable) -> Self {
+        LiveSource::new(root)
+    }
+
+    pub fn for_process(root: impl Into<PathBuf>, _p: &Process) -> Self {
+        LiveSource::new(root)
     }
 }
 
@@ -334,6 +356,15 @@ impl ProcSource for LiveSource {
         buf.truncate(n as usize);
         Ok(String::from_utf8_lossy(&buf).into_owned())
     }
+    fn exe_id(&self, pid: i32) -> io::Result<ExeId> {
+        // No magic link here: the file now at the process's executable path.
+        use std::os::unix::fs::MetadataExt;
+        let m = std::fs::metadata(self.exe(pid)?)?;
+        Ok(ExeId {
+            dev: m.dev(),
+            ino: m.ino(),
+        })
+    }
     fn cmdline(&self, pid: i32) -> io::Result<Vec<String>> {
         procargs(pid).map(|(argv, _)| argv)
     }
@@ -342,6 +373,15 @@ impl ProcSource for LiveSource {
     }
     fn pty_masters(&self, _pid: i32) -> io::Result<Vec<u32>> {
         Err(unsupported("PTY master holders"))
+    }
+    fn nspid(&self, _pid: i32) -> io::Result<Vec<i32>> {
+        Err(unsupported("PID namespaces"))
+    }
+    fn cgroup(&self, _pid: i32) -> io::Result<String> {
+        Err(unsupported("cgroups"))
+    }
+    fn cgroup_procs(&self, _path: &str) -> io::Result<Vec<i32>> {
+        Err(unsupported("cgroups"))
     }
     fn socket_inodes(&self, pid: i32) -> io::Result<Vec<u64>> {
         // Which peer a unix socket talks to is not read here yet. A process

@@ -29,7 +29,7 @@ pub mod inet_diag;
 pub use imp::{current_boot_id, now_boottime, read_one, read_table, LiveSource, TableRead};
 /// Shared with the PTY-holder scan, which walks fds its own (faster) way.
 #[cfg(target_os = "linux")]
-pub use imp::{is_ptmx_link, parse_pid, parse_tty_index};
+pub use imp::{is_ptmx_link, parse_pid, parse_tty_index, stat_start_time};
 
 /// A map keyed by pid with a cheap hash: pids are small integers handed out
 /// by the kernel, so SipHash's flooding resistance buys nothing here and
@@ -130,6 +130,12 @@ pub struct Process {
     pub uid: u32,
     /// Kernel state letter: R, S, D, Z, T, t, X, I, …
     pub state: char,
+    /// Process group id; 0 when unknown (or outside this PID namespace).
+    pub pgid: i32,
+    /// Session id (the session leader's pid); 0 when unknown (or outside
+    /// this PID namespace). Inherited at fork, changed only by `setsid`: it
+    /// tells who can have started a process (see `classify`).
+    pub sid: i32,
     pub tty: Option<Tty>,
     /// Kernel `comm` (at most 15 bytes).
     pub comm: String,
@@ -139,6 +145,30 @@ pub struct Process {
     pub exe: Option<String>,
     /// Filled in only for processes that need it (matching, display).
     pub cmdline: Option<Vec<String>>,
+    /// The executable's identity, filled in only for agents: a signal is
+    /// sent only while it is unchanged (an exec in between changes it).
+    pub exe_id: Option<ExeId>,
+    /// A thread-group leader that exited (state Z) while other threads
+    /// run is a running process: `state` and `rss_bytes` are then those of
+    /// this live thread, and per-process files (`exe`, `cmdline`, `fd`, …),
+    /// which the exited leader no longer has, are read through
+    /// `task/TID/`.
+    pub live_thread: Option<i32>,
+}
+
+/// Which file a process runs: device and inode of its executable (what
+/// `stat` of `/proc/PID/exe` names), so a different file under the same
+/// name or path is told apart.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ExeId {
+    pub dev: u64,
+    pub ino: u64,
+}
+
+impl fmt::Display for ExeId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "dev {} inode {}", self.dev, self.ino)
+    }
 }
 
 impl Process {
@@ -237,6 +267,15 @@ impl ProcessTable {
 pub trait ProcSource {
     /// Executable path (`/proc/PID/exe`).
     fn exe(&self, pid: i32) -> std::io::Result<String>;
+    /// Device and inode of the executable (`stat` of `/proc/PID/exe`).
+    /// Unknown by default: an executable that cannot be verified is never
+    /// signalled.
+    fn exe_id(&self, _pid: i32) -> std::io::Result<ExeId> {
+        Err(std::io::Error::new(
+            std::io::ErrorKind::Unsupported,
+            "this source cannot identify executables",
+        ))
+    }
     /// Arguments (`/proc/PID/cmdline`).
     fn cmdline(&self, pid: i32) -> std::io::Result<Vec<String>>;
     /// Raw `KEY=VALUE` environment entries (`/proc/PID/environ`).
@@ -245,6 +284,61 @@ pub trait ProcSource {
     fn pty_masters(&self, pid: i32) -> std::io::Result<Vec<u32>>;
     /// Inodes of the sockets this process holds.
     fn socket_inodes(&self, pid: i32) -> std::io::Result<Vec<u64>>;
+    /// The `NSpid` line of `/proc/PID/status`: the pid in each PID namespace
+    /// the process belongs to, outermost first (the last is its own).
+    fn nspid(&self, _pid: i32) -> std::io::Result<Vec<i32>> {
+        Err(std::io::Error::new(
+            std::io::ErrorKind::Unsupported,
+            "NSpid is only read on Linux",
+        ))
+    }
+    /// The cgroup v2 path of the process (`0::PATH` in `/proc/PID/cgroup`).
+    fn cgroup(&self, _pid: i32) -> std::io::Result<String> {
+        Err(std::io::Error::new(
+            std::io::ErrorKind::Unsupported,
+            "cgroups are only read on Linux",
+        ))
+    }
+    /// The pids in cgroup `path` (its `cgroup.procs`).
+    fn cgroup_procs(&self, _path: &str) -> std::io::Result<Vec<i32>> {
+        Err(std::io::Error::new(
+            std::io::ErrorKind::Unsupported,
+            "cgroups are only read on Linux",
+        ))
+    }
+    /// Which of `inodes` (sockets `pid` holds) are AF_UNIX sockets.
+    fn unix_sockets_among(&self, _pid: i32, _inodes: &[u64]) -> std::io::Result<Vec<u64>> {
+        Err(std::io::Error::new(
+            std::io::ErrorKind::Unsupported,
+            "socket families are only read on Linux",
+        ))
+    }
+    /// The devpts instance (device number of the devpts mount) of each PTY
+    /// master with this `index` that `pid` holds, `None` for a master that
+    /// does not say (opened through a `/dev/ptmx` device node outside
+    /// devpts). Empty where there is no devpts (not Linux).
+    fn pty_master_devpts(&self, _pid: i32, _index: u32) -> std::io::Result<Vec<Option<u64>>> {
+        Ok(Vec::new())
+    }
+    /// The devpts instance of `tty` as `pid` holds it open: `None` when it
+    /// holds no fd to it, or fds to that pts number in two instances.
+    fn tty_devpts(&self, _pid: i32, _tty: Tty) -> std::io::Result<Option<u64>> {
+        Ok(None)
+    }
+}
+
+/// Parses the `NSpid:` line of a `/proc/PID/status` text.
+pub fn parse_nspid(status: &str) -> Option<Vec<i32>> {
+    let line = status.lines().find_map(|l| l.strip_prefix("NSpid:"))?;
+    let pids: Option<Vec<i32>> = line.split_whitespace().map(|f| f.parse().ok()).collect();
+    pids.filter(|p| !p.is_empty())
+}
+
+/// The cgroup v2 path in a `/proc/PID/cgroup` text (the `0::` line).
+pub fn parse_cgroup_v2(text: &str) -> Option<String> {
+    text.lines()
+        .find_map(|l| l.strip_prefix("0::"))
+        .map(str::to_string)
 }
 
 /// Decodes a NUL-separated `/proc` blob (cmdline, environ).
@@ -338,6 +432,22 @@ mod tests {
         // in the low bits (its bucket index).
         assert_ne!(hash(100) >> 57, hash(101) >> 57);
         assert_ne!(hash(100) & 0xff, hash(101) & 0xff);
+    }
+
+    #[test]
+    fn nspid_and_cgroup_lines() {
+        let status = "Name:\tsh\nTgid:\t5\nNSpid:\t18163\t1\nNSpgid:\t1\n";
+        assert_eq!(parse_nspid(status), Some(vec![18163, 1]));
+        assert_eq!(parse_nspid("NSpid:\t42\n"), Some(vec![42]));
+        assert_eq!(parse_nspid("Name:\tx\n"), None);
+        assert_eq!(parse_nspid("NSpid:\t4x\n"), None);
+        assert_eq!(parse_nspid("NSpid:\n"), None);
+        let cg = "1:name=systemd:/\n0::/user.slice/user-1000.slice/user@1000.service/app.slice/a.service\n";
+        assert_eq!(
+            parse_cgroup_v2(cg).as_deref(),
+            Some("/user.slice/user-1000.slice/user@1000.service/app.slice/a.service")
+        );
+        assert_eq!(parse_cgroup_v2("4:memory:/x\n"), None);
     }
 
     #[test]
