@@ -15,6 +15,7 @@ pub mod cmd;
 pub mod config;
 pub mod deaths;
 pub mod exit;
+pub mod family;
 pub mod gen;
 pub mod health;
 #[cfg(target_os = "linux")]
