@@ -1,5 +1,7 @@
-//! Command-line flags (clap derive). Nothing below `lib::run` sees these
-//! types: they are merged with the config file into `Settings` first.
+//! Command-line flags (clap derive). Only `settings` reads these types: it
+//! merges them with the config file and the environment into `Settings`
+//! and one plain options value per subcommand. Definitions only: no
+//! defaults resolved, no I/O.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -10,7 +12,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 /// and watch the PTY pool.
 #[derive(Debug, Parser)]
 #[command(name = "stray", version, about, long_about = None, propagate_version = true)]
-pub struct Cli {
+pub(crate) struct Cli {
     /// Config file (default: $STRAY_CONFIG, $XDG_CONFIG_HOME/stray/config.toml, /etc/stray/config.toml)
     #[arg(short = 'c', long, global = true, value_name = "PATH")]
     pub config: Option<PathBuf>,
@@ -20,8 +22,8 @@ pub struct Cli {
     pub state_dir: Option<PathBuf>,
 
     /// Output format
-    #[arg(long, global = true, value_enum, default_value_t = Format::Human)]
-    pub format: Format,
+    #[arg(long, global = true, value_enum, default_value_t = ArgFormat::Human)]
+    pub format: ArgFormat,
 
     /// More detail on stderr (repeatable)
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
@@ -42,15 +44,15 @@ pub struct Cli {
 
 /// `--format`. `nagios` and `prometheus` are only meaningful for `check`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum Format {
+pub(crate) enum ArgFormat {
     Human,
     Json,
     Nagios,
     Prometheus,
 }
 
-#[derive(Debug, Subcommand)]
-pub enum Command {
+#[derive(Debug, Clone, Subcommand)]
+pub(crate) enum Command {
     /// Classify agent processes; sends no signal
     Scan(ScanArgs),
     /// Explain why a process has its class
@@ -84,8 +86,8 @@ pub enum Command {
     Completions(CompletionsArgs),
 }
 
-#[derive(Debug, Args)]
-pub struct ScanArgs {
+#[derive(Debug, Clone, Args)]
+pub(crate) struct ScanArgs {
     /// Classify every process, not only agents
     #[arg(long)]
     pub all: bool,
@@ -94,14 +96,14 @@ pub struct ScanArgs {
     pub tree: bool,
 }
 
-#[derive(Debug, Args)]
-pub struct ExplainArgs {
+#[derive(Debug, Clone, Args)]
+pub(crate) struct ExplainArgs {
     /// Process id
     pub pid: i32,
 }
 
-#[derive(Debug, Args)]
-pub struct ReapArgs {
+#[derive(Debug, Clone, Args)]
+pub(crate) struct ReapArgs {
     /// Decide and report, but send nothing and write no state
     #[arg(long, short = 'n')]
     pub dry_run: bool,
@@ -119,8 +121,8 @@ pub struct ReapArgs {
     pub lock_wait: Duration,
 }
 
-#[derive(Debug, Args)]
-pub struct LogArgs {
+#[derive(Debug, Clone, Args)]
+pub(crate) struct LogArgs {
     /// Only events newer than this (e.g. 1h, 2d)
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     pub since: Option<Duration>,
@@ -129,8 +131,8 @@ pub struct LogArgs {
     pub pid: Option<i32>,
 }
 
-#[derive(Debug, Args)]
-pub struct PtyArgs {
+#[derive(Debug, Clone, Args)]
+pub(crate) struct PtyArgs {
     /// Warning threshold, percent of max (default: [pty] warn)
     #[arg(long, value_name = "PERCENT", value_parser = clap::value_parser!(u8).range(0..=100))]
     pub warn: Option<u8>,
@@ -139,22 +141,22 @@ pub struct PtyArgs {
     pub crit: Option<u8>,
 }
 
-#[derive(Debug, Args)]
-pub struct TmuxArgs {
+#[derive(Debug, Clone, Args)]
+pub(crate) struct TmuxArgs {
     /// Remove dead sockets owned by the caller (root: any)
     #[arg(long)]
     pub prune: bool,
 }
 
-#[derive(Debug, Args)]
-pub struct CheckArgs {
+#[derive(Debug, Clone, Args)]
+pub(crate) struct CheckArgs {
     /// Write DIR/stray.prom atomically (node_exporter textfile collector)
     #[arg(long, value_name = "DIR")]
     pub textfile_dir: Option<PathBuf>,
 }
 
-#[derive(Debug, Args)]
-pub struct SocketsArgs {
+#[derive(Debug, Clone, Args)]
+pub(crate) struct SocketsArgs {
     /// How long the peer must acknowledge nothing (default: [sockets] stall)
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     pub stall: Option<Duration>,
@@ -166,21 +168,21 @@ pub struct SocketsArgs {
     pub destroy: bool,
 }
 
-#[derive(Debug, Args)]
-pub struct WatchArgs {
+#[derive(Debug, Clone, Args)]
+pub(crate) struct WatchArgs {
     /// Time between cycles
     #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "60s")]
     pub interval: Duration,
 }
 
-#[derive(Debug, Args)]
-pub struct ConfigArgs {
+#[derive(Debug, Clone, Args)]
+pub(crate) struct ConfigArgs {
     #[command(subcommand)]
     pub action: ConfigAction,
 }
 
-#[derive(Debug, Subcommand)]
-pub enum ConfigAction {
+#[derive(Debug, Clone, Subcommand)]
+pub(crate) enum ConfigAction {
     /// Print the effective configuration and where it came from
     Show,
     /// Write a commented template (to PATH, or the user config path; - for stdout)
@@ -193,13 +195,13 @@ pub enum ConfigAction {
     },
 }
 
-#[derive(Debug, Args)]
-pub struct CompletionsArgs {
+#[derive(Debug, Clone, Args)]
+pub(crate) struct CompletionsArgs {
     /// Shell to generate completions for
     pub shell: clap_complete::Shell,
 }
 
-pub fn parse_duration(s: &str) -> Result<Duration, String> {
+pub(crate) fn parse_duration(s: &str) -> Result<Duration, String> {
     humantime::parse_duration(s).map_err(|e| format!("invalid duration {s:?}: {e}"))
 }
 

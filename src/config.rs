@@ -1,38 +1,23 @@
-//! The TOML configuration: lookup order, parsing, validation.
+//! The TOML configuration: parsing and validation.
 //!
 //! The file is deserialized into `Raw*` types that mirror it one to one
 //! (`deny_unknown_fields` everywhere), then validated into [`Config`], whose
 //! fields are typed (durations, compiled globs and regexes). Every error names
-//! the file and the key.
+//! the file and the key. Where the file is looked up is `settings`' job:
+//! this module reads no environment.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::{anyhow, bail, Context, Result};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
+
+use crate::core::classify::Rules;
+use crate::core::classify::{Policies, Policy};
 
 /// The commented template written by `stray config init`; also the source of
 /// truth for the defaults (a unit test parses it and compares).
-pub const TEMPLATE: &str = include_str!("config.toml");
-
-/// What to do with a class of processes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Policy {
-    Reap,
-    Report,
-    Ignore,
-}
-
-impl std::fmt::Display for Policy {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            Policy::Reap => "reap",
-            Policy::Report => "report",
-            Policy::Ignore => "ignore",
-        })
-    }
-}
+pub(crate) const TEMPLATE: &str = include_str!("config.toml");
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -116,7 +101,7 @@ pub struct MatchRules {
 impl MatchRules {
     /// Exact comm names only: what `--name` turns the rules into, so a test
     /// run can never match a real agent by path, command line or environment.
-    pub fn names_only(names: Vec<String>) -> Self {
+    pub(crate) fn names_only(names: Vec<String>) -> Self {
         MatchRules {
             names,
             exe: Vec::new(),
@@ -124,14 +109,6 @@ impl MatchRules {
             env: Vec::new(),
         }
     }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-pub struct Policies {
-    pub orphan: Policy,
-    pub unmanaged: Policy,
-    pub headless: Policy,
-    pub defunct: Policy,
 }
 
 /// The validated configuration.
@@ -164,6 +141,20 @@ impl Default for Config {
 }
 
 impl Config {
+    /// The slice of the configuration that classification needs; `self_pid`
+    /// is this `stray` (never touched, nor its ancestors).
+    pub(crate) fn rules(&self, self_pid: i32) -> Rules {
+        Rules {
+            min_age_secs: self.min_age.as_secs_f64(),
+            reaper_parents: self.reaper_parents.clone(),
+            multiplexers: self.multiplexers.iter().map(|m| m.to_lowercase()).collect(),
+            protect_names: self.protect_names.clone(),
+            protect_pids: self.protect_pids.clone(),
+            policy: self.policy,
+            self_pid,
+        }
+    }
+
     /// Parses TOML text; `origin` names the file in every error.
     pub fn parse(text: &str, origin: &Path) -> Result<Config> {
         let de = toml::Deserializer::new(text);
@@ -197,15 +188,6 @@ impl Config {
         Config::parse(&text, path)
     }
 
-    /// Resolves the lookup order and loads the first file found, or the
-    /// defaults. An explicitly named file must exist.
-    pub fn discover(explicit: Option<&Path>) -> Result<Config> {
-        match lookup(explicit) {
-            Some(path) => Config::load(&path),
-            None => Ok(Config::default()),
-        }
-    }
-
     fn from_raw(raw: RawConfig, origin: &Path) -> Result<Config> {
         let file = origin.display();
         let dur = |key: &str, v: Option<String>, default: &str| -> Result<Duration> {
@@ -221,44 +203,7 @@ impl Config {
             v.unwrap_or_else(|| d.iter().map(|s| s.to_string()).collect())
         };
 
-        let m = raw.match_;
-        let exe = names(m.exe, &["*/claude/versions/*"])
-            .iter()
-            .map(|g| {
-                glob::Pattern::new(g)
-                    .map_err(|e| anyhow!("{file}: key `match.exe`: invalid glob {g:?}: {e}"))
-            })
-            .collect::<Result<Vec<_>>>()?;
-        let cmdline = m
-            .cmdline
-            .unwrap_or_default()
-            .iter()
-            .map(|r| {
-                regex::Regex::new(r).map_err(|e| {
-                    anyhow!(
-                        "{file}: key `match.cmdline`: invalid regex {r:?}: {}",
-                        one_line(&e.to_string())
-                    )
-                })
-            })
-            .collect::<Result<Vec<_>>>()?;
-        let env = m
-            .env
-            .unwrap_or_default()
-            .iter()
-            .map(|kv| match kv.split_once('=') {
-                Some((k, v)) if !k.is_empty() => Ok((k.to_string(), v.to_string())),
-                _ => bail!("{file}: key `match.env`: {kv:?} is not KEY=VALUE"),
-            })
-            .collect::<Result<Vec<_>>>()?;
-        let match_names = names(m.names, &["claude", "claude-code", "codex"]);
-        for n in &match_names {
-            if n.is_empty() || n.len() > 15 {
-                bail!(
-                    "{file}: key `match.names`: {n:?} can never equal a kernel comm (1 to 15 bytes)"
-                );
-            }
-        }
+        let matching = match_rules(raw.match_, &file.to_string())?;
 
         let p = raw.policy;
         let defunct = p.defunct.unwrap_or(Policy::Report);
@@ -320,12 +265,7 @@ impl Config {
                 &["systemd", "init", "tini", "dumb-init"],
             ),
             audit_log: raw.audit_log,
-            matching: MatchRules {
-                names: match_names,
-                exe,
-                cmdline,
-                env,
-            },
+            matching,
             policy,
             multiplexers: names(raw.protect.multiplexers, &["tmux", "screen", "zellij"]),
             protect_names: raw.protect.names.unwrap_or_default(),
@@ -340,7 +280,7 @@ impl Config {
     }
 
     /// The effective configuration as TOML, for `stray config show`.
-    pub fn to_toml(&self) -> String {
+    pub(crate) fn to_toml(&self) -> String {
         let q = |v: &[String]| {
             let items: Vec<String> = v.iter().map(|s| toml_str(s)).collect();
             format!("[{}]", items.join(", "))
@@ -423,14 +363,14 @@ impl Config {
 }
 
 /// A config file larger than this is refused: the real one is a few KiB.
-pub const MAX_BYTES: u64 = 1 << 20;
+pub(crate) const MAX_BYTES: u64 = 1 << 20;
 
 /// Reads a config file without trusting what the path names: opened
 /// `O_NONBLOCK` (a FIFO cannot hang the open), refused unless it is a
 /// regular file (a FIFO, a device such as `/dev/zero`, a socket), and read
 /// to at most [`MAX_BYTES`]. Symlinks are followed: a config linked into
 /// place is normal. Every error is one line naming the file.
-pub fn read_text(path: &Path) -> Result<String> {
+pub(crate) fn read_text(path: &Path) -> Result<String> {
     use std::io::Read;
     use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
     let shown = path.display();
@@ -480,6 +420,54 @@ pub fn read_text(path: &Path) -> Result<String> {
     })
 }
 
+/// `[match]`, compiled; `file` names the config in every error.
+fn match_rules(m: RawMatch, file: &str) -> Result<MatchRules> {
+    let names = |v: Option<Vec<String>>, d: &[&str]| -> Vec<String> {
+        v.unwrap_or_else(|| d.iter().map(|s| s.to_string()).collect())
+    };
+    let exe = names(m.exe, &["*/claude/versions/*"])
+        .iter()
+        .map(|g| {
+            glob::Pattern::new(g)
+                .map_err(|e| anyhow!("{file}: key `match.exe`: invalid glob {g:?}: {e}"))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let cmdline = m
+        .cmdline
+        .unwrap_or_default()
+        .iter()
+        .map(|r| {
+            regex::Regex::new(r).map_err(|e| {
+                anyhow!(
+                    "{file}: key `match.cmdline`: invalid regex {r:?}: {}",
+                    one_line(&e.to_string())
+                )
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let env = m
+        .env
+        .unwrap_or_default()
+        .iter()
+        .map(|kv| match kv.split_once('=') {
+            Some((k, v)) if !k.is_empty() => Ok((k.to_string(), v.to_string())),
+            _ => bail!("{file}: key `match.env`: {kv:?} is not KEY=VALUE"),
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let match_names = names(m.names, &["claude", "claude-code", "codex"]);
+    for n in &match_names {
+        if n.is_empty() || n.len() > 15 {
+            bail!("{file}: key `match.names`: {n:?} can never equal a kernel comm (1 to 15 bytes)");
+        }
+    }
+    Ok(MatchRules {
+        names: match_names,
+        exe,
+        cmdline,
+        env,
+    })
+}
+
 /// Multi-line library messages (regex errors draw a caret) on one line.
 fn one_line(s: &str) -> String {
     s.split('\n')
@@ -493,37 +481,8 @@ fn toml_str(s: &str) -> String {
     toml::Value::String(s.to_string()).to_string()
 }
 
-/// The config file lookup order: `--config`, `$STRAY_CONFIG`,
-/// `$XDG_CONFIG_HOME/stray/config.toml` (or `~/.config/…`),
-/// `/etc/stray/config.toml`. Explicit choices are returned even when missing,
-/// so that loading them fails loudly.
-pub fn lookup(explicit: Option<&Path>) -> Option<PathBuf> {
-    if let Some(p) = explicit {
-        return Some(p.to_path_buf());
-    }
-    if let Some(p) = std::env::var_os("STRAY_CONFIG").filter(|v| !v.is_empty()) {
-        return Some(PathBuf::from(p));
-    }
-    [
-        user_config_path(),
-        Some(PathBuf::from("/etc/stray/config.toml")),
-    ]
-    .into_iter()
-    .flatten()
-    .find(|p| p.is_file())
-}
-
-/// `$XDG_CONFIG_HOME/stray/config.toml`, else `~/.config/stray/config.toml`.
-pub fn user_config_path() -> Option<PathBuf> {
-    let base = std::env::var_os("XDG_CONFIG_HOME")
-        .filter(|v| !v.is_empty())
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".config")))?;
-    Some(base.join("stray").join("config.toml"))
-}
-
 /// Parses sizes such as `4GiB`, `512M`, `1.5 GB`, `1048576`.
-pub fn parse_size(s: &str) -> Result<u64> {
+pub(crate) fn parse_size(s: &str) -> Result<u64> {
     let t = s.trim();
     let split = t
         .find(|c: char| !(c.is_ascii_digit() || c == '.'))
@@ -552,7 +511,7 @@ pub fn parse_size(s: &str) -> Result<u64> {
 }
 
 /// Binary units, at most one decimal: `4GiB`, `1.5MiB`, `512B`.
-pub fn format_size(bytes: u64) -> String {
+pub(crate) fn format_size(bytes: u64) -> String {
     const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
     let mut v = bytes as f64;
     let mut i = 0;
@@ -671,7 +630,7 @@ mod tests {
 
     #[test]
     fn explicit_config_must_exist() {
-        let err = Config::discover(Some(Path::new("/nonexistent/stray.toml"))).unwrap_err();
+        let err = Config::load(Path::new("/nonexistent/stray.toml")).unwrap_err();
         assert!(format!("{err:#}").contains("/nonexistent/stray.toml"));
     }
 }

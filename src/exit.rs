@@ -1,4 +1,5 @@
 //! Exit codes, in one place (listed in the man page under EXIT STATUS).
+//! Commands return these; only `main` turns them into the process status.
 
 /// A process exit status.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -6,18 +7,18 @@ pub struct ExitCode(pub u8);
 
 impl ExitCode {
     /// Success; `pty`: usage below the warning threshold; `check`: OK.
-    pub const OK: ExitCode = ExitCode(0);
+    pub(crate) const OK: ExitCode = ExitCode(0);
     /// Runtime error; `explain`: no such pid; `pty`/`check`: WARNING;
     /// `doctor`: a check failed.
-    pub const FAILURE: ExitCode = ExitCode(1);
-    pub const WARNING: ExitCode = ExitCode(1);
+    pub(crate) const FAILURE: ExitCode = ExitCode(1);
+    pub(crate) const WARNING: ExitCode = ExitCode(1);
     /// Usage error; `pty`/`check`: CRITICAL.
-    pub const USAGE: ExitCode = ExitCode(2);
-    pub const CRITICAL: ExitCode = ExitCode(2);
+    pub(crate) const USAGE: ExitCode = ExitCode(2);
+    pub(crate) const CRITICAL: ExitCode = ExitCode(2);
     /// `check`: UNKNOWN (bad arguments, or the checks could not run).
-    pub const UNKNOWN: ExitCode = ExitCode(3);
+    pub(crate) const UNKNOWN: ExitCode = ExitCode(3);
     /// EX_TEMPFAIL: another cycle holds the lock.
-    pub const LOCK_BUSY: ExitCode = ExitCode(75);
+    pub(crate) const LOCK_BUSY: ExitCode = ExitCode(75);
 }
 
 impl From<ExitCode> for std::process::ExitCode {

@@ -24,7 +24,7 @@ use std::process::Command;
 
 use serde_json::Value;
 use stray::family::{self, Input, Outcome, ProcView, Rules};
-use stray::proc::ProcKey;
+use stray::ProcKey;
 
 fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/agents")

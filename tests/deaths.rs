@@ -19,10 +19,10 @@ use common::{is_root, skip, TestEnv};
 use kernel::{compile_helper, copy_as, MemCgroup};
 use stray::deaths::{self, Dropped, EventKind, LastKnown, Watched};
 use stray::kmsg::{self, KmsgReader, Limits};
-use stray::proc::ProcKey;
+use stray::ProcKey;
 
 fn boot_id() -> String {
-    stray::proc::current_boot_id().expect("boot id")
+    stray::current_boot_id().expect("boot id")
 }
 
 fn big() -> Limits {

@@ -237,7 +237,7 @@ fn sh_quote(s: &str) -> String {
 #[test]
 fn scan_tree_colours_only_on_a_terminal_without_no_color() {
     if Command::new("script").arg("--version").output().is_err() {
-        eprintln!("skipped: script(1) from util-linux not installed");
+        skip("script(1) from util-linux not installed");
         return;
     }
     let mut env = TestEnv::new();

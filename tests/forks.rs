@@ -33,7 +33,7 @@ fn strace_usable() -> Option<()> {
         .status()
         .is_ok_and(|s| s.success());
     if !ok {
-        eprintln!("skipped: strace is not installed or ptrace is not permitted here");
+        skip("strace is not installed or ptrace is not permitted here");
         return None;
     }
     Some(())

@@ -19,15 +19,6 @@ use serde_json::Value;
 
 const NOBODY: u32 = 65534;
 
-fn is_root() -> bool {
-    nix_uid() == 0
-}
-
-fn skip(why: &str) -> bool {
-    eprintln!("SKIPPED: {why}");
-    true
-}
-
 /// `env.cmd()` with another state dir.
 fn cmd_with_state(env: &TestEnv, state: &Path) -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_stray"));
@@ -1005,23 +996,23 @@ fn real_eperm_is_reported_as_denied() {
     if let Ok(spec) = std::env::var("STRAY_TEST_EPERM") {
         // Inner part, as nobody.
         let f: Vec<&str> = spec.split(':').collect();
-        let expected = stray::signal::Expected {
-            key: stray::proc::ProcKey {
+        let expected = stray::Expected {
+            key: stray::ProcKey {
                 pid: f[0].parse().unwrap(),
                 start_time: f[1].parse().unwrap(),
             },
             comm: f[2].to_string(),
-            exe: Some(stray::proc::ExeId {
+            exe: Some(stray::ExeId {
                 dev: f[3].parse().unwrap(),
                 ino: f[4].parse().unwrap(),
             }),
-            rule: stray::signal::Recheck::Nothing,
+            rule: stray::Recheck::Nothing,
         };
-        use stray::signal::Signaller;
-        let mut s = stray::signal::LiveSignaller::new("/proc");
-        let outcome = s.send(&expected, stray::reap::Signal::Kill);
+        use stray::Signaller;
+        let mut s = stray::LiveSignaller::new("/proc", true);
+        let outcome = s.send(&expected, stray::Signal::Kill);
         println!("OUTCOME={outcome:?}");
-        assert_eq!(outcome, stray::reap::Outcome::Denied);
+        assert_eq!(outcome, stray::Outcome::Denied);
         return;
     }
     if !is_root() {

@@ -14,14 +14,17 @@ use std::time::Duration;
 
 use common::*;
 use proptest::prelude::*;
-use stray::classify::{Class, Verdict};
-use stray::cmd::reap::{cycle, CycleOptions};
-use stray::config::{Config, Policy};
-use stray::proc::ProcKey;
-use stray::reap::{plan, Outcome, Signal};
-use stray::signal::{Expected, LiveSignaller, RecordingSignaller, Signaller};
-use stray::state::{State, StateDir};
+use stray::Config;
+use stray::Expected;
+use stray::LiveSignaller;
+use stray::Policy;
+use stray::ProcKey;
 use stray::Settings;
+use stray::{cycle, CycleOptions};
+use stray::{plan, Outcome, Signal};
+use stray::{Class, Verdict};
+use stray::{RecordingSignaller, Signaller};
+use stray::{State, StateDir};
 
 fn fixture(case: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -46,16 +49,16 @@ fn settings(dir: &Path, proc_root: &Path, name: &str, adopter: &str, grace: &str
          audit_log = {:?}\n[match]\nnames = [{name:?}]\nexe = []\n",
         dir.join("audit.jsonl").display().to_string()
     );
-    Settings {
-        config: Config::parse(&text, Path::new("test.toml")).unwrap(),
-        state_dir: dir.join("state"),
-        format: stray::cli::Format::Json,
-        proc_root: proc_root.to_path_buf(),
-    }
+    Settings::new(
+        Config::parse(&text, Path::new("test.toml")).unwrap(),
+        dir.join("state"),
+        proc_root.to_path_buf(),
+        stray::Format::Json,
+    )
 }
 
 fn state_dir(s: &Settings) -> StateDir {
-    StateDir::open(&s.state_dir, true).unwrap().unwrap()
+    StateDir::create(&s.state_dir).unwrap()
 }
 
 fn audit(dir: &Path) -> Vec<serde_json::Value> {
@@ -66,11 +69,8 @@ fn audit(dir: &Path) -> Vec<serde_json::Value> {
         .collect()
 }
 
-fn opts(grace: u64) -> CycleOptions {
-    CycleOptions {
-        dry_run: false,
-        grace: Duration::from_secs(grace),
-    }
+fn opts() -> CycleOptions {
+    CycleOptions { dry_run: false }
 }
 
 /// Runs `before` on the process right before handing the signal to the
@@ -122,10 +122,10 @@ fn candidate_that_exits_before_the_signal_is_gone() {
             }
             assert!(wait_until(Duration::from_secs(10), || !alive(pid, st)));
         },
-        inner: LiveSignaller::new("/proc"),
+        inner: LiveSignaller::new("/proc", true),
         calls: Vec::new(),
     };
-    let report = cycle(&s, Some(&dir), &opts(60), &mut sig).expect("no error exit");
+    let report = cycle(&s, Some(&dir), &opts(), &mut sig).expect("no error exit");
     assert_eq!(sig.calls.len(), 1);
     assert_eq!(
         sig.calls[0].0,
@@ -136,7 +136,7 @@ fn candidate_that_exits_before_the_signal_is_gone() {
     );
     assert_eq!(sig.calls[0].2, Outcome::Gone);
     assert_eq!(report.actions[0].outcome, Outcome::Gone);
-    let state = State::load(&dir, stray::proc::current_boot_id().as_deref(), false).unwrap();
+    let state = State::load(&dir, stray::current_boot_id().as_deref(), false).unwrap();
     assert!(state.state.reap.is_empty(), "{:?}", state.state.reap);
     let lines = audit(env.dir.path());
     assert_eq!(lines.len(), 1);
@@ -181,10 +181,10 @@ fn candidate_that_execs_before_the_signal_is_not_signalled() {
                 "did not exec"
             );
         },
-        inner: LiveSignaller::new("/proc"),
+        inner: LiveSignaller::new("/proc", true),
         calls: Vec::new(),
     };
-    let report = cycle(&s, Some(&dir), &opts(60), &mut sig).expect("no error exit");
+    let report = cycle(&s, Some(&dir), &opts(), &mut sig).expect("no error exit");
     assert_eq!(sig.calls.len(), 1);
     assert_eq!(
         sig.calls[0].2,
@@ -219,11 +219,11 @@ fn denied_signals_are_reported_not_errors() {
         outcomes: HashMap::from([(orphan.pid, Outcome::Denied)]),
         ..Default::default()
     };
-    let r = cycle(&s, Some(&dir), &opts(0), &mut sig).unwrap();
+    let r = cycle(&s, Some(&dir), &opts(), &mut sig).unwrap();
     assert_eq!(r.actions.len(), 1);
     assert_eq!(r.actions[0].signal, Some(Signal::Term));
     assert_eq!(r.actions[0].outcome, Outcome::Denied);
-    let boot = stray::proc::current_boot_id();
+    let boot = stray::current_boot_id();
     assert!(State::load(&dir, boot.as_deref(), false)
         .unwrap()
         .state
@@ -231,11 +231,11 @@ fn denied_signals_are_reported_not_errors() {
         .is_empty());
     // A second cycle tries SIGTERM again (not SIGKILL: nothing was delivered).
     sig.outcomes.clear();
-    let r = cycle(&s, Some(&dir), &opts(0), &mut sig).unwrap();
+    let r = cycle(&s, Some(&dir), &opts(), &mut sig).unwrap();
     assert_eq!(r.actions[0].signal, Some(Signal::Term));
     // Grace 0: SIGKILL next, denied, kept at the SIGTERM step.
     sig.outcomes.insert(orphan.pid, Outcome::Denied);
-    let r = cycle(&s, Some(&dir), &opts(0), &mut sig).unwrap();
+    let r = cycle(&s, Some(&dir), &opts(), &mut sig).unwrap();
     assert_eq!(r.actions[0].signal, Some(Signal::Kill));
     assert_eq!(r.actions[0].outcome, Outcome::Denied);
     let st = State::load(&dir, boot.as_deref(), false).unwrap().state;
@@ -264,7 +264,7 @@ fn denied_signals_are_reported_not_errors() {
 
 #[test]
 fn proc_reader_skips_vanished_and_non_pid_entries() {
-    let read = stray::proc::read_table(&fixture("ok")).unwrap();
+    let read = stray::read_table(&fixture("ok")).unwrap();
     let pids: Vec<i32> = read.table.iter().map(|p| p.pid).collect();
     assert_eq!(pids, vec![1, 200], "300 has no stat: it exited mid-read");
     assert!(read.problems.is_empty(), "{:?}", read.problems);
@@ -277,7 +277,7 @@ fn proc_reader_skips_vanished_and_non_pid_entries() {
 
 #[test]
 fn proc_reader_keeps_hostile_comm_exact() {
-    let read = stray::proc::read_table(&fixture("hostile")).unwrap();
+    let read = stray::read_table(&fixture("hostile")).unwrap();
     let p = read.table.get(400).unwrap();
     assert_eq!(p.comm, "x) Z 1 (y\nz");
     assert_eq!((p.state, p.ppid, p.start_time), ('S', 1, 100));
@@ -299,7 +299,7 @@ fn inconsistent_proc_tables_signal_nothing() {
     let ok = settings(t.path(), &ok_root, "fixagent", "init", "60s");
     let dir = state_dir(&ok);
     let mut sig = RecordingSignaller::default();
-    let r = cycle(&ok, Some(&dir), &opts(60), &mut sig).unwrap();
+    let r = cycle(&ok, Some(&dir), &opts(), &mut sig).unwrap();
     assert_eq!(
         sig.calls,
         vec![(
@@ -315,14 +315,14 @@ fn inconsistent_proc_tables_signal_nothing() {
     let garbage = fixture_in(t.path(), "garbage");
     let truncated = fixture_in(t.path(), "truncated");
     for root in [garbage, truncated, unreadable] {
-        let read = stray::proc::read_table(&root).unwrap();
+        let read = stray::read_table(&root).unwrap();
         assert_eq!(read.problems.len(), 1, "{root:?}: {:?}", read.problems);
         assert!(read.problems[0].contains("500/stat"), "{:?}", read.problems);
         let u = tempfile::tempdir().unwrap();
         let s = settings(u.path(), &root, "fixagent", "init", "60s");
         let dir = state_dir(&s);
         let mut sig = RecordingSignaller::default();
-        let err = cycle(&s, Some(&dir), &opts(60), &mut sig).unwrap_err();
+        let err = cycle(&s, Some(&dir), &opts(), &mut sig).unwrap_err();
         assert!(format!("{err:#}").contains("no signal sent"), "{err:#}");
         assert!(sig.calls.is_empty(), "{root:?}: {:?}", sig.calls);
     }
@@ -355,8 +355,8 @@ fn orphan_verdict(pid: i32, start_time: u64) -> Verdict {
     }
 }
 
-fn entry(term_at: f64) -> stray::reap::Entry {
-    stray::reap::Entry {
+fn entry(term_at: f64) -> stray::Entry {
+    stray::Entry {
         pid: 7,
         start_time: 70,
         comm: "x".into(),
@@ -369,7 +369,7 @@ fn entry(term_at: f64) -> stray::reap::Entry {
 /// /proc/uptime), not the wall clock, so setting the date cannot move it.
 #[test]
 fn the_cycle_clock_is_boot_relative() {
-    let read = stray::proc::read_table(Path::new("/proc")).unwrap();
+    let read = stray::read_table(Path::new("/proc")).unwrap();
     let uptime: f64 = fs::read_to_string("/proc/uptime")
         .unwrap()
         .split_whitespace()
@@ -391,7 +391,7 @@ fn the_cycle_clock_is_boot_relative() {
 fn grace_is_exact_on_the_boot_clock_and_never_forever() {
     let v = [orphan_verdict(7, 70)];
     let name = |_: i32| "x".to_string();
-    let sig = |p: &stray::reap::Plan| p.actions[0].signal;
+    let sig = |p: &stray::Plan| p.actions[0].signal();
     assert_eq!(sig(&plan(&v, &[entry(100.0)], 159.999, 60.0, name)), None);
     assert_eq!(
         sig(&plan(&v, &[entry(100.0)], 160.0, 60.0, name)),
@@ -413,7 +413,7 @@ fn grace_is_exact_on_the_boot_clock_and_never_forever() {
 // Fuzzing the parsers.
 
 fn boot() -> String {
-    stray::proc::current_boot_id().unwrap_or_default()
+    stray::current_boot_id().unwrap_or_default()
 }
 
 /// A state that is valid and would make the fixture orphan (200, start 100)
@@ -473,7 +473,7 @@ proptest! {
     #[test]
     fn state_loader_quarantines_garbage(bytes in proptest::collection::vec(any::<u8>(), 0..300)) {
         let t = tempfile::tempdir().unwrap();
-        let d = StateDir::open(&t.path().join("s"), true).unwrap().unwrap();
+        let d = StateDir::create(&t.path().join("s")).unwrap();
         fs::write(d.file("state.json"), &bytes).unwrap();
         let l = State::load(&d, Some("b"), true).unwrap();
         match serde_json::from_slice::<State>(&bytes) {
@@ -502,7 +502,7 @@ fn intact_state_does_escalate() {
     fs::write(dir.file("state.json"), kill_state()).unwrap();
     fs::set_permissions(dir.file("state.json"), fs::Permissions::from_mode(0o600)).unwrap();
     let mut sig = RecordingSignaller::default();
-    cycle(&s, Some(&dir), &opts(60), &mut sig).unwrap();
+    cycle(&s, Some(&dir), &opts(), &mut sig).unwrap();
     assert_eq!(
         sig.calls,
         vec![(
@@ -530,7 +530,7 @@ proptest! {
         fs::write(dir.file("state.json"), &bytes).unwrap();
         fs::set_permissions(dir.file("state.json"), fs::Permissions::from_mode(0o600)).unwrap();
         let mut sig = RecordingSignaller::default();
-        cycle(&s, Some(&dir), &opts(60), &mut sig).unwrap();
+        cycle(&s, Some(&dir), &opts(), &mut sig).unwrap();
         let valid = serde_json::from_slice::<State>(&bytes).is_ok_and(|st| {
             st.schema == 1
                 && st.boot_id.as_deref() == Some(boot().as_str())

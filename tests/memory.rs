@@ -18,8 +18,8 @@ use common::{is_root, skip, TestEnv};
 use kernel::{compile_helper, copy_as, MemCgroup};
 use stray::memory::{self, AdjCandidate, PressureTrigger, StrayKind};
 use stray::oomadj::{self, ProcHandle, RaiseOutcome};
-use stray::proc::ProcKey;
 use stray::psi::{self, PsiTrigger, Wake};
+use stray::ProcKey;
 
 const PROC: &str = "/proc";
 

@@ -2,11 +2,16 @@
 //! date, clean), systemd units (verified by systemd-analyze), the launchd
 //! plist, the cron line and the Debian package metadata.
 //!
-//! Tests that need an external tool (groff, systemd-analyze, python3) print
-//! why they skip when it is missing; CI installs them.
+//! Tests that need an external tool (groff, systemd-analyze, python3, zsh,
+//! fish) skip with `common::skip` when it is missing: visibly, and never in
+//! CI, which installs them.
+
+mod common;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
+
+use common::skip;
 
 fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -66,7 +71,7 @@ fn generated_docs_are_up_to_date() {
 #[test]
 fn man_pages_render_without_warnings() {
     if !have("groff") {
-        eprintln!("skipped: groff not installed");
+        skip("groff not installed");
         return;
     }
     let pages = files_in(&repo().join("man"), Some("1"));
@@ -164,7 +169,7 @@ fn completions_cover_every_subcommand() {
         ("fish", "--no-execute", "stray.fish"),
     ] {
         if !have(shell) {
-            eprintln!("skipped: {shell} not installed, {file} not syntax-checked");
+            skip(&format!("{shell} not installed, {file} not syntax-checked"));
             continue;
         }
         let out = Command::new(shell)
@@ -186,7 +191,7 @@ fn completions_cover_every_subcommand() {
 /// `Documentation=man:` references are checked too.
 fn verify_units(subdir: &str, user: bool) {
     if !have("systemd-analyze") {
-        eprintln!("skipped: systemd-analyze not installed");
+        skip("systemd-analyze not installed");
         return;
     }
     let tmp = tempfile::tempdir().unwrap();
@@ -283,7 +288,7 @@ fn launchd_plist_parses() {
             ],
         )
     } else {
-        eprintln!("skipped: neither plutil nor python3 installed");
+        skip("neither plutil nor python3 installed");
         return;
     };
     let out = Command::new(tool).args(&args).output().unwrap();

@@ -1,7 +1,7 @@
 //! The fleet view with the real tools: `promtool` checks the alert rules and
 //! a real `stray check --format prometheus` output, and a real
 //! `prometheus-node-exporter` on a loopback port serves `stray.prom` from
-//! its textfile directory. Each test is skipped (with a printed reason) when
+//! its textfile directory. Each test is skipped (`common::skip`) when
 //! the tool is not installed; `.ci/run` installs both.
 
 mod common;
@@ -69,7 +69,7 @@ fn textfile(env: &TestEnv) -> PathBuf {
 #[test]
 fn promtool_accepts_the_alert_rules() {
     let Some(promtool) = find_tool(&["promtool"]) else {
-        eprintln!("skipped: promtool not installed (Debian package prometheus)");
+        skip("promtool not installed (Debian package prometheus)");
         return;
     };
     let out = Command::new(promtool)
@@ -88,7 +88,7 @@ fn promtool_accepts_the_alert_rules() {
 #[test]
 fn promtool_accepts_real_check_metrics() {
     let Some(promtool) = find_tool(&["promtool"]) else {
-        eprintln!("skipped: promtool not installed (Debian package prometheus)");
+        skip("promtool not installed (Debian package prometheus)");
         return;
     };
     let env = new_env();
@@ -200,7 +200,7 @@ fn start_exporter(bin: &Path, textfile_dir: &Path) -> Option<Exporter> {
 #[test]
 fn node_exporter_serves_stray_metrics_from_the_textfile() {
     let Some(bin) = find_tool(&["prometheus-node-exporter", "node_exporter"]) else {
-        eprintln!("skipped: node_exporter not installed (Debian package prometheus-node-exporter)");
+        skip("node_exporter not installed (Debian package prometheus-node-exporter)");
         return;
     };
     let env = new_env();

@@ -1,7 +1,6 @@
 //! `stray sockets` against real loopback TCP: the server is this test
-//! process, each client a separate process (this test binary re-executed as
-//! [`sock_client_helper`]) that reads normally, reads slowly, idles, or is
-//! frozen with SIGSTOP. Every run is narrowed to the test's own listening
+//! process, each client a separate process (`tests/helpers/sock_client.py`)
+//! that reads normally, reads slowly, idles, or is frozen with SIGSTOP. Every run is narrowed to the test's own listening
 //! port (`[sockets] ports`), so nothing else on the host is listed, judged
 //! or destroyed. Clients are killed by pid (checked against their start
 //! time) on drop.
@@ -10,9 +9,9 @@
 
 mod common;
 
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::os::fd::{AsRawFd, FromRawFd};
+use std::io::Write;
+use std::net::TcpListener;
+use std::os::fd::AsRawFd;
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc;
@@ -22,80 +21,9 @@ use std::time::{Duration, Instant};
 use common::*;
 use serde_json::Value;
 
-const CLIENT_ENV: &str = "STRAY_TEST_SOCK_CLIENT";
-
-/// Not a test: the body of every client process. Returns at once in a
-/// normal test run; with `STRAY_TEST_SOCK_CLIENT="MODE ADDR"` it connects
-/// and never returns (until killed or the server goes away).
-#[test]
-fn sock_client_helper() {
-    let Ok(spec) = std::env::var(CLIENT_ENV) else {
-        return;
-    };
-    let (mode, addr) = spec.split_once(' ').expect("MODE ADDR");
-    let mut s = connect_small(addr.parse().expect("address"));
-    let mut buf = vec![0u8; 64 * 1024];
-    loop {
-        let n = match mode {
-            // Slow but alive: 2 KiB every 20 ms, far below what the server
-            // offers, so its queue stays full while acks keep trickling in.
-            "slow" => {
-                std::thread::sleep(Duration::from_millis(20));
-                s.read(&mut buf[..2048])
-            }
-            "idle" | "read" => s.read(&mut buf),
-            other => panic!("unknown client mode {other}"),
-        };
-        if !matches!(n, Ok(n) if n > 0) {
-            std::process::exit(0);
-        }
-    }
-}
-
-/// A client socket with a small receive buffer and MSS, set before
-/// connecting (so the SYN carries them): loopback's 64 KiB segments and
-/// autotuned buffers would otherwise make a slow reader ack in big, rare
-/// steps.
-fn connect_small(addr: SocketAddr) -> TcpStream {
-    let family = if addr.is_ipv4() {
-        libc::AF_INET
-    } else {
-        libc::AF_INET6
-    };
-    // SAFETY: plain socket syscalls on a descriptor we own; the sockaddr
-    // buffers are zero-initialised structs of the right type and size.
-    unsafe {
-        let fd = libc::socket(family, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0);
-        assert!(fd >= 0, "socket: {}", std::io::Error::last_os_error());
-        setopt(fd, libc::SOL_SOCKET, libc::SO_RCVBUF, 8192);
-        setopt(fd, libc::IPPROTO_TCP, libc::TCP_MAXSEG, 1024);
-        let rc = match addr {
-            SocketAddr::V4(a) => {
-                let mut sa: libc::sockaddr_in = std::mem::zeroed();
-                sa.sin_family = libc::AF_INET as libc::sa_family_t;
-                sa.sin_port = a.port().to_be();
-                sa.sin_addr.s_addr = u32::from_ne_bytes(a.ip().octets());
-                libc::connect(
-                    fd,
-                    &sa as *const _ as *const libc::sockaddr,
-                    std::mem::size_of_val(&sa) as libc::socklen_t,
-                )
-            }
-            SocketAddr::V6(a) => {
-                let mut sa: libc::sockaddr_in6 = std::mem::zeroed();
-                sa.sin6_family = libc::AF_INET6 as libc::sa_family_t;
-                sa.sin6_port = a.port().to_be();
-                sa.sin6_addr.s6_addr = a.ip().octets();
-                libc::connect(
-                    fd,
-                    &sa as *const _ as *const libc::sockaddr,
-                    std::mem::size_of_val(&sa) as libc::socklen_t,
-                )
-            }
-        };
-        assert_eq!(rc, 0, "connect: {}", std::io::Error::last_os_error());
-        TcpStream::from_raw_fd(fd)
-    }
+/// The client process: a small python3 script (see its docstring).
+fn client_script() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/helpers/sock_client.py")
 }
 
 /// # Safety
@@ -140,14 +68,9 @@ impl Conn {
     /// (when `write`) keeps writing to it from a thread.
     fn start(listener: &TcpListener, mode: &str, write: bool) -> Conn {
         let addr = listener.local_addr().unwrap();
-        let child = Command::new(std::env::current_exe().unwrap())
-            .args([
-                "sock_client_helper",
-                "--exact",
-                "--nocapture",
-                "--test-threads=1",
-            ])
-            .env(CLIENT_ENV, format!("{mode} {addr}"))
+        let child = Command::new("python3")
+            .arg(client_script())
+            .args([mode, &addr.to_string()])
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -253,7 +176,7 @@ fn diag_available(env: &TestEnv) -> bool {
     let out = env.run(&["sockets", "--sample", "0s"]);
     let err = String::from_utf8_lossy(&out.stderr);
     if !out.status.success() && err.contains("NETLINK_SOCK_DIAG") {
-        eprintln!("skipped: no inet_diag on this kernel: {err}");
+        skip(&format!("no inet_diag on this kernel: {err}"));
         return false;
     }
     true
@@ -386,15 +309,15 @@ fn stored_samples_detect_a_stall_across_runs() {
     }
 
     // `stray check` integration: the same stored sample, no sleeping.
-    let settings = stray::Settings {
-        config: stray::config::Config::load(&env.config_path()).unwrap(),
-        state_dir: env.state_dir(),
-        format: stray::cli::Format::Human,
-        proc_root: "/proc".into(),
-    };
+    let settings = stray::Settings::new(
+        stray::Config::load(&env.config_path()).unwrap(),
+        env.state_dir(),
+        "/proc".into(),
+        stray::Format::Human,
+    );
     let mut settings = settings;
     settings.config.stall = Duration::from_secs(1);
-    let (n, message) = stray::sockets::check_summary(&settings).unwrap();
+    let (n, message) = stray::check_summary(&settings).unwrap();
     assert_eq!(n, 1, "{message}");
     assert!(message.contains(&frozen.remote), "{message}");
 }
@@ -421,10 +344,10 @@ fn destroy_closes_the_stalled_socket_and_unblocks_the_writer() {
     match e["destroy"].as_str() {
         Some("destroyed") => {}
         Some(other @ ("unsupported" | "denied")) => {
-            eprintln!(
-                "skipped: SOCK_DESTROY is {other} here (needs CONFIG_INET_DIAG_DESTROY and \
+            skip(&format!(
+                "SOCK_DESTROY is {other} here (needs CONFIG_INET_DIAG_DESTROY and \
                  CAP_NET_ADMIN)"
-            );
+            ));
             return;
         }
         other => panic!("unexpected destroy outcome {other:?}:\n{doc:#}"),

@@ -1,124 +1,44 @@
 //! `stray check`: one health check for monitoring systems.
 //!
 //! [`gather`] reads everything (PTY counters, one survey, the state, tmux
-//! sockets) into plain [`Gathered`] data; [`build`] turns that into checks,
-//! perfdata and metrics without touching the system; `health` renders them
-//! as Nagios, JSON or Prometheus text. Nothing here signals or prunes; the
+//! sockets) into plain [`Gathered`] data; `core::check::build` turns that
+//! into checks, perfdata and metrics; `render::health` renders them as
+//! Nagios, JSON or Prometheus text. Nothing here signals or prunes; the
 //! writes are `--textfile-dir DIR/stray.prom` and the `stray sockets` sample
 //! in the state (so that periodic checks detect stalled sockets by
 //! themselves).
 
-use std::fs::{self, OpenOptions};
 use std::io::{self, Write};
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::Result;
-use fs2::FileExt;
 
-use crate::classify::{summarize, Class};
-use crate::cli::{CheckArgs, Format};
+use crate::core::check::{
+    agent_facts, build, refresh_status_metrics, Gathered, Limits, PtyFacts, StateFacts, TmuxFacts,
+};
+use crate::core::health::{Item, Status};
+use crate::core::pty;
 use crate::exit::ExitCode;
-use crate::health::{self, plural, Item, Metric, Perf, Report, Status};
-use crate::pty::{self, Counts};
-use crate::state::{State, StateDir, LOCK_FILE, STATE_FILE};
+use crate::render::health;
+use crate::settings::{Check, Format};
+use crate::store::state::{self, Lock, Note, State, StateDir};
+use crate::sys::safefs;
 use crate::Settings;
 
 /// A corrupt state moved aside this recently is a warning.
 const CORRUPT_RECENT: Duration = Duration::from_secs(24 * 3600);
-/// A cycle lock held longer than this is a warning (a cycle takes well
-/// under a second; `reap --wait` at most about grace + 5 s).
-const LOCK_TOO_LONG: Duration = Duration::from_secs(600);
-/// A SIGTERM this much older than grace with no SIGKILL yet means no cycle
-/// has run since: is the timer running?
-const ESCALATION_SLACK: f64 = 300.0;
-/// A SIGKILLed process still alive after this long is unkillable.
-const KILL_SETTLE: f64 = 5.0;
 
-/// PTY facts.
-#[derive(Debug, Clone, PartialEq)]
-pub struct PtyFacts {
-    pub counts: Counts,
-    pub warn: u8,
-    pub crit: u8,
-    pub rate_per_hour: Option<f64>,
-    pub exhaustion_eta_secs: Option<f64>,
-    /// The biggest holder `(pid, comm, masters)`, looked up only when the
-    /// pool is past a threshold.
-    pub top_holder: Option<(i32, String, u32)>,
-}
-
-/// A process named in a check.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Named {
-    pub pid: i32,
-    pub comm: String,
-}
-
-/// Agent facts, from one survey plus the escalation state.
-#[derive(Debug, Clone, PartialEq, Default)]
-pub struct AgentFacts {
-    pub classes: Vec<(Class, usize)>,
-    /// Reapable agents and young would-be victims.
-    pub pending: Vec<Named>,
-    /// Under escalation, SIGTERMed long ago, never SIGKILLed.
-    pub overdue: Vec<Named>,
-    /// SIGKILLed and still alive, with their kernel state.
-    pub unkillable: Vec<(Named, char)>,
-    /// Defunct agents and the parents not reaping them.
-    pub defunct: Vec<(Named, Named)>,
-    pub rss_total: u64,
-    pub rss_max: Option<(u64, Named)>,
-    pub rss_warn: u64,
-    pub rss_crit: u64,
-}
-
-/// State-dir facts.
-#[derive(Debug, Clone, PartialEq, Default)]
-pub struct StateFacts {
-    pub dir: PathBuf,
-    /// The dir exists but is unsafe or unreadable.
-    pub unusable: Option<String>,
-    pub exists: bool,
-    /// `state.json` does not parse now.
-    pub corrupt_now: Option<String>,
-    /// Quarantined files from the last day.
-    pub corrupt_recent: Vec<PathBuf>,
-    /// The lock is held: `(seconds since it was taken, holder pid)`.
-    pub lock_held: Option<(f64, Option<i32>)>,
-}
-
-/// tmux facts.
-#[derive(Debug, Clone, PartialEq, Default)]
-pub struct TmuxFacts {
-    pub total: usize,
-    pub dead: Vec<PathBuf>,
-}
-
-/// Everything one check run read.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Gathered {
-    pub pty: std::result::Result<PtyFacts, String>,
-    pub agents: std::result::Result<AgentFacts, String>,
-    pub state: StateFacts,
-    pub tmux: TmuxFacts,
-    /// The number of stalled TCP sockets (`None`: not gathered).
-    pub stalled_sockets: Option<std::result::Result<u64, String>>,
-    /// Wall-clock time of the run (for `stray_last_check_timestamp_seconds`).
-    pub now_unix: f64,
-}
-
-pub fn check(s: &Settings, args: &CheckArgs, out: &mut dyn Write) -> Result<ExitCode> {
+pub(crate) fn check(s: &Settings, args: &Check, out: &mut dyn Write) -> Result<ExitCode> {
     let g = gather(s);
     let mut report = build(&g);
     // Written before anything is printed, so a failure shows in the status
     // that is printed (as UNKNOWN) rather than contradicting it.
     if let Some(dir) = &args.textfile_dir {
         let path = dir.join("stray.prom");
-        if let Err(e) = write_textfile(&path, health::prometheus(&report).as_bytes()) {
+        if let Err(e) = write_textfile(dir, health::prometheus(&report).as_bytes()) {
             let why = format!("cannot write {}: {e}", path.display());
-            crate::msg::error(&why);
+            crate::render::msg::error(&why);
             report
                 .items
                 .push(Item::new("textfile", Status::Unknown, None, why));
@@ -136,10 +56,10 @@ pub fn check(s: &Settings, args: &CheckArgs, out: &mut dyn Write) -> Result<Exit
 
 /// Reads everything the checks need. Failures become `Err(message)` in
 /// the data (an UNKNOWN check), never an early return.
-pub fn gather(s: &Settings) -> Gathered {
+pub(crate) fn gather(s: &Settings) -> Gathered {
     let me = nix::unistd::geteuid().as_raw();
-    let boot_id = crate::proc::current_boot_id();
-    let state_dir = StateDir::open(&s.state_dir, false);
+    let boot_id = crate::sys::proc::current_boot_id();
+    let state_dir = StateDir::open(&s.state_dir);
     let loaded_state: Option<State> = match &state_dir {
         Ok(Some(d)) => State::load(d, boot_id.as_deref(), false)
             .ok()
@@ -151,21 +71,30 @@ pub fn gather(s: &Settings) -> Gathered {
         .as_ref()
         .map(|st| st.lineage.clone())
         .unwrap_or_default();
-    let sv = crate::survey::survey(&s.config, &s.proc_root, false, &memory)
+    let sv = crate::sys::survey::survey(&s.config, &s.proc_root, false, &memory)
         .map_err(|e| format!("{e:#}"));
     Gathered {
         pty: gather_pty(s, loaded_state.as_ref()),
-        agents: sv
-            .as_ref()
-            .map_err(Clone::clone)
-            .map(|sv| gather_agents(s, sv, loaded_state.as_ref())),
+        agents: sv.as_ref().map_err(Clone::clone).map(|sv| {
+            let escalation = loaded_state.as_ref().map(|st| st.reap.as_slice());
+            agent_facts(
+                &sv.table,
+                &sv.verdicts,
+                escalation.unwrap_or_default(),
+                &Limits {
+                    rss_warn: s.config.rss_warn,
+                    rss_crit: s.config.rss_crit,
+                    grace_secs: s.config.grace.as_secs_f64(),
+                },
+            )
+        }),
         state: gather_state(&s.state_dir, &state_dir),
         tmux: {
             let all = match &sv {
-                Ok(sv) => crate::tmux::discover(
+                Ok(sv) => crate::sys::tmux::discover(
                     &s.proc_root,
                     &sv.table,
-                    &crate::tmux::tmpdir(),
+                    &s.env.tmux_tmpdir(),
                     me,
                     false,
                 ),
@@ -183,7 +112,7 @@ pub fn gather(s: &Settings) -> Gathered {
         // Judged against the previous stored sample (no sleeping); this also
         // stores a new one, so a periodic check detects stalls by itself.
         stalled_sockets: Some(
-            crate::sockets::check_summary(s)
+            crate::cmd::sockets::check_summary(s)
                 .map(|(n, _)| n as u64)
                 .map_err(|e| format!("{e:#}")),
         ),
@@ -195,20 +124,20 @@ pub fn gather(s: &Settings) -> Gathered {
 }
 
 fn gather_pty(s: &Settings, state: Option<&State>) -> std::result::Result<PtyFacts, String> {
-    let counts = pty::counts(&s.proc_root).map_err(|e| e.to_string())?;
+    let counts = crate::sys::pty::counts(&s.proc_root).map_err(|e| e.to_string())?;
     let (warn, crit) = (s.config.pty_warn, s.config.pty_crit);
     let mut samples = state.map(|st| st.pty_samples.clone()).unwrap_or_default();
     pty::record(
         &mut samples,
         pty::PtySample {
-            t: crate::proc::now_boottime(),
+            t: crate::sys::proc::now_boottime(),
             used: counts.used,
             highest: None,
         },
     );
     let rate = pty::rate_per_hour(&samples);
     let top_holder = if pty::status(counts.percent(), warn, crit) != Status::Ok {
-        pty::holders(&s.proc_root)
+        crate::sys::pty::holders(&s.proc_root)
             .ok()
             .and_then(|h| h.holders.into_iter().next())
             .map(|h| (h.pid, h.comm, h.masters))
@@ -225,55 +154,6 @@ fn gather_pty(s: &Settings, state: Option<&State>) -> std::result::Result<PtyFac
     })
 }
 
-fn gather_agents(s: &Settings, sv: &crate::survey::Survey, state: Option<&State>) -> AgentFacts {
-    let named = |pid: i32| Named {
-        pid,
-        comm: sv
-            .table
-            .get(pid)
-            .map(|p| p.comm.clone())
-            .unwrap_or_default(),
-    };
-    let mut f = AgentFacts {
-        classes: summarize(&sv.verdicts),
-        rss_warn: s.config.rss_warn,
-        rss_crit: s.config.rss_crit,
-        ..AgentFacts::default()
-    };
-    for v in &sv.verdicts {
-        let Some(p) = sv.table.get(v.pid) else {
-            continue;
-        };
-        if v.reapable() || v.class == Class::Young {
-            f.pending.push(named(v.pid));
-        }
-        if v.class == Class::Defunct {
-            f.defunct.push((named(v.pid), named(p.ppid)));
-        }
-        f.rss_total += p.rss_bytes;
-        if f.rss_max.as_ref().is_none_or(|(m, _)| p.rss_bytes > *m) {
-            f.rss_max = Some((p.rss_bytes, named(v.pid)));
-        }
-    }
-    let grace = s.config.grace.as_secs_f64();
-    let now = sv.table.now_boot;
-    for e in state.map(|st| st.reap.as_slice()).unwrap_or_default() {
-        let Some(p) = sv.table.get(e.pid) else {
-            continue;
-        };
-        if p.start_time != e.start_time || p.is_zombie() {
-            continue;
-        }
-        match e.kill_at {
-            Some(k) if now - k >= KILL_SETTLE => f.unkillable.push((named(e.pid), p.state)),
-            Some(_) => {}
-            None if now - e.term_at > grace + ESCALATION_SLACK => f.overdue.push(named(e.pid)),
-            None => {}
-        }
-    }
-    f
-}
-
 fn gather_state(path: &Path, opened: &Result<Option<StateDir>>) -> StateFacts {
     let mut f = StateFacts {
         dir: path.to_path_buf(),
@@ -288,670 +168,36 @@ fn gather_state(path: &Path, opened: &Result<Option<StateDir>>) -> StateFacts {
         Ok(Some(d)) => d,
     };
     f.exists = true;
-    let boot_id = crate::proc::current_boot_id();
+    let boot_id = crate::sys::proc::current_boot_id();
     if let Ok(l) = State::load(dir, boot_id.as_deref(), false) {
-        f.corrupt_now = l.notes.into_iter().find(|n| n.starts_with("corrupt"));
+        f.corrupt_now = l
+            .notes
+            .iter()
+            .find(|n| matches!(n, Note::Corrupt { .. }))
+            .map(ToString::to_string);
     }
     let now = SystemTime::now();
-    if let Ok(rd) = fs::read_dir(&dir.path) {
-        for e in rd.flatten() {
-            let name = e.file_name();
-            let Some(name) = name.to_str() else { continue };
-            if !name.starts_with(&format!("{STATE_FILE}.corrupt-")) {
-                continue;
-            }
-            let recent = e
-                .metadata()
-                .and_then(|m| m.modified())
-                .ok()
-                .and_then(|t| now.duration_since(t).ok())
-                .is_some_and(|age| age <= CORRUPT_RECENT);
-            if recent {
-                f.corrupt_recent.push(e.path());
-            }
-        }
-    }
+    let age = |t: Option<SystemTime>| t.and_then(|t| now.duration_since(t).ok());
+    f.corrupt_recent = state::quarantined(dir)
+        .into_iter()
+        .filter(|(_, mtime)| age(*mtime).is_some_and(|a| a <= CORRUPT_RECENT))
+        .map(|(path, _)| path)
+        .collect();
     f.corrupt_recent.sort();
-    f.lock_held = lock_held(&dir.file(LOCK_FILE), now);
+    f.lock_held = Lock::probe(dir).map(|held| {
+        (
+            age(held.since).map_or(0.0, |d| d.as_secs_f64()),
+            held.holder,
+        )
+    });
     f
 }
 
-/// Whether another process holds the cycle lock, and since when (the
-/// holder rewrites the file, so its mtime is the time it was taken).
-fn lock_held(path: &Path, now: SystemTime) -> Option<(f64, Option<i32>)> {
-    let file = OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NOFOLLOW)
-        .open(path)
-        .ok()?;
-    match FileExt::try_lock_shared(&file) {
-        Ok(()) => {
-            let _ = FileExt::unlock(&file);
-            None
-        }
-        Err(_) => {
-            let since = file
-                .metadata()
-                .and_then(|m| m.modified())
-                .ok()
-                .and_then(|t| now.duration_since(t).ok())
-                .map_or(0.0, |d| d.as_secs_f64());
-            let holder = fs::read_to_string(path)
-                .ok()
-                .and_then(|s| s.trim().parse().ok());
-            Some((since, holder))
-        }
-    }
-}
-
-/// `DIR/stray.prom` for the node_exporter textfile collector: written to a
-/// temp name the collector ignores (it reads only `*.prom`), fsynced, then
-/// renamed, so a scrape never sees half a file. Mode 0644: the exporter
-/// usually runs as another user.
-fn write_textfile(path: &Path, bytes: &[u8]) -> io::Result<()> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    let tmp = dir.join(format!(".stray.prom.tmp-{}", std::process::id()));
-    let _ = fs::remove_file(&tmp);
-    let result = (|| {
-        let mut f = OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o644)
-            .custom_flags(libc::O_NOFOLLOW)
-            .open(&tmp)?;
-        // The umask may have removed read bits.
-        f.set_permissions(fs::Permissions::from_mode(0o644))?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-        fs::rename(&tmp, path)?;
-        fs::File::open(dir)?.sync_all()
-    })();
-    if result.is_err() {
-        let _ = fs::remove_file(&tmp);
-    }
-    result
-}
-
-fn list(names: &[Named], max: usize) -> String {
-    let mut parts: Vec<String> = names
-        .iter()
-        .take(max)
-        .map(|n| format!("{} ({})", n.pid, n.comm))
-        .collect();
-    if names.len() > max {
-        parts.push(format!("and {} more", names.len() - max));
-    }
-    parts.join(", ")
-}
-
-/// Turns gathered data into checks, perfdata and metrics. Pure.
-pub fn build(g: &Gathered) -> Report {
-    let mut items = Vec::new();
-    let mut perf = Vec::new();
-    let mut metrics = vec![
-        Metric::single("stray_up", "1 when stray check ran", 1.0),
-        Metric::single(
-            "stray_last_check_timestamp_seconds",
-            "Unix time of the last stray check run",
-            g.now_unix.floor(),
-        ),
-    ];
-
-    // PTY pool.
-    match &g.pty {
-        Ok(p) => {
-            let pct = p.counts.percent();
-            let status = pty::status(pct, p.warn, p.crit);
-            let mut msg = format!(
-                "{} of {} PTYs in use ({:.1}%)",
-                p.counts.used, p.counts.max, pct
-            );
-            if let Some(eta) = p.exhaustion_eta_secs {
-                msg.push_str(&format!(", exhausted in ~{}", crate::report::age(eta)));
-            }
-            if let Some((pid, comm, n)) = &p.top_holder {
-                msg.push_str(&format!(
-                    "; top holder {pid} ({comm}) with {}",
-                    plural(*n as usize, "master")
-                ));
-            }
-            items.push(Item::new("pty", status, Some(round2(pct)), msg));
-            let abs = |t: u8| (p.counts.max as f64 * f64::from(t) / 100.0).ceil();
-            perf.push(Perf {
-                warn: Some(abs(p.warn)),
-                crit: Some(abs(p.crit)),
-                max: Some(p.counts.max as f64),
-                ..Perf::gauge("pty_used", p.counts.used as f64)
-            });
-            perf.push(Perf {
-                uom: "%",
-                warn: Some(f64::from(p.warn)),
-                crit: Some(f64::from(p.crit)),
-                max: Some(100.0),
-                ..Perf::gauge("pty_usage", round2(pct))
-            });
-            metrics.push(Metric::single(
-                "stray_pty_used",
-                "PTYs in use (Linux /proc/sys/kernel/pty/nr)",
-                p.counts.used as f64,
-            ));
-            metrics.push(Metric::single(
-                "stray_pty_max",
-                "Size of the PTY pool (Linux kernel.pty.max, macOS kern.tty.ptmx_max)",
-                p.counts.max as f64,
-            ));
-            if let Some(r) = p.counts.reserve {
-                metrics.push(Metric::single(
-                    "stray_pty_reserve",
-                    "PTYs reserved for the initial devpts instance",
-                    r as f64,
-                ));
-            }
-            metrics.push(Metric::single(
-                "stray_pty_usage_percent",
-                "PTYs in use, percent of the pool",
-                round2(pct),
-            ));
-            metrics.push(Metric::single(
-                "stray_pty_warn_percent",
-                "PTY usage warning threshold, percent",
-                f64::from(p.warn),
-            ));
-            metrics.push(Metric::single(
-                "stray_pty_crit_percent",
-                "PTY usage critical threshold, percent",
-                f64::from(p.crit),
-            ));
-            if let Some(r) = p.rate_per_hour {
-                metrics.push(Metric::single(
-                    "stray_pty_growth_per_hour",
-                    "Net PTY allocations per hour over the last hour of samples",
-                    round2(r),
-                ));
-            }
-        }
-        Err(e) => items.push(Item::new("pty", Status::Unknown, None, e.clone())),
-    }
-
-    // Agents: pending, unkillable, defunct, RSS.
-    match &g.agents {
-        Ok(a) => {
-            let pending_status = if a.overdue.is_empty() {
-                Status::Ok
-            } else {
-                Status::Warning
-            };
-            let mut msg = format!("{} waiting to be reaped", plural(a.pending.len(), "agent"));
-            if !a.pending.is_empty() {
-                msg.push_str(&format!(": {}", list(&a.pending, 5)));
-            }
-            if !a.overdue.is_empty() {
-                msg.push_str(&format!(
-                    "; escalation overdue for {} (no reap cycle since SIGTERM: is the timer running?)",
-                    list(&a.overdue, 5)
-                ));
-            }
-            items.push(Item::new(
-                "pending",
-                pending_status,
-                Some(a.pending.len() as f64),
-                msg,
-            ));
-
-            let mut un = Item::new(
-                "unkillable",
-                if a.unkillable.is_empty() {
-                    Status::Ok
-                } else {
-                    Status::Critical
-                },
-                Some(a.unkillable.len() as f64),
-                if a.unkillable.is_empty() {
-                    "no unkillable agents".to_string()
-                } else {
-                    format!("{} survived SIGKILL", plural(a.unkillable.len(), "agent"))
-                },
-            );
-            for (n, st) in &a.unkillable {
-                un.details.push(format!(
-                    "pid {} ({}) still alive in state {st}",
-                    n.pid, n.comm
-                ));
-            }
-            items.push(un);
-
-            let mut de = Item::new(
-                "defunct",
-                if a.defunct.is_empty() {
-                    Status::Ok
-                } else {
-                    Status::Warning
-                },
-                Some(a.defunct.len() as f64),
-                if a.defunct.is_empty() {
-                    "no defunct agents".to_string()
-                } else {
-                    let parents: Vec<Named> = a.defunct.iter().map(|(_, p)| p.clone()).collect();
-                    format!(
-                        "{} not reaped by their parents: {}",
-                        plural(a.defunct.len(), "defunct agent"),
-                        list(&parents, 5)
-                    )
-                },
-            );
-            for (z, p) in &a.defunct {
-                de.details.push(format!(
-                    "pid {} ({}) not reaped by parent {} ({})",
-                    z.pid, z.comm, p.pid, p.comm
-                ));
-            }
-            items.push(de);
-
-            let max = a.rss_max.as_ref().map_or(0, |(b, _)| *b);
-            let rss_status = if max >= a.rss_crit {
-                Status::Critical
-            } else if max >= a.rss_warn {
-                Status::Warning
-            } else {
-                Status::Ok
-            };
-            let size = crate::report::size;
-            let msg = match &a.rss_max {
-                Some((b, n)) => format!(
-                    "largest agent {} ({}) {} (warn {}, crit {}); all agents {}",
-                    n.pid,
-                    n.comm,
-                    size(*b),
-                    size(a.rss_warn),
-                    size(a.rss_crit),
-                    size(a.rss_total)
-                ),
-                None => "no agents running".to_string(),
-            };
-            items.push(Item::new("rss", rss_status, Some(max as f64), msg));
-
-            for (label, v) in [
-                ("pending", a.pending.len()),
-                ("unkillable", a.unkillable.len()),
-                ("defunct", a.defunct.len()),
-            ] {
-                perf.push(Perf::gauge(label, v as f64));
-            }
-            perf.push(Perf {
-                uom: "B",
-                warn: Some(a.rss_warn as f64),
-                crit: Some(a.rss_crit as f64),
-                ..Perf::gauge("agent_rss_max", max as f64)
-            });
-            perf.push(Perf {
-                uom: "B",
-                ..Perf::gauge("agent_rss_total", a.rss_total as f64)
-            });
-
-            metrics.push(Metric {
-                name: "stray_agents",
-                help: "Agent processes by class",
-                samples: Class::ALL
-                    .iter()
-                    .map(|c| {
-                        let n = a
-                            .classes
-                            .iter()
-                            .find(|(k, _)| k == c)
-                            .map_or(0, |(_, n)| *n);
-                        (vec![("class", c.to_string())], n as f64)
-                    })
-                    .collect(),
-            });
-            metrics.push(Metric::single(
-                "stray_pending_victims",
-                "Agents waiting to be reaped (reapable now, or young would-be victims)",
-                a.pending.len() as f64,
-            ));
-            metrics.push(Metric::single(
-                "stray_overdue_victims",
-                "Agents SIGTERMed long ago that no later cycle escalated",
-                a.overdue.len() as f64,
-            ));
-            metrics.push(Metric::single(
-                "stray_unkillable_agents",
-                "Agents still alive after SIGKILL",
-                a.unkillable.len() as f64,
-            ));
-            metrics.push(Metric::single(
-                "stray_defunct_agents",
-                "Defunct (zombie) agents whose parent is not reaping them",
-                a.defunct.len() as f64,
-            ));
-            metrics.push(Metric::single(
-                "stray_agent_rss_bytes_max",
-                "Resident memory of the largest agent",
-                max as f64,
-            ));
-            metrics.push(Metric::single(
-                "stray_agents_rss_bytes",
-                "Resident memory of all agents together",
-                a.rss_total as f64,
-            ));
-            metrics.push(Metric::single(
-                "stray_agent_rss_warn_bytes",
-                "Largest-agent RSS warning threshold ([check] rss_warn)",
-                a.rss_warn as f64,
-            ));
-            metrics.push(Metric::single(
-                "stray_agent_rss_crit_bytes",
-                "Largest-agent RSS critical threshold ([check] rss_crit)",
-                a.rss_crit as f64,
-            ));
-        }
-        Err(e) => {
-            for name in ["pending", "unkillable", "defunct", "rss"] {
-                items.push(Item::new(name, Status::Unknown, None, e.clone()));
-            }
-        }
-    }
-
-    // tmux sockets.
-    let dead = g.tmux.dead.len();
-    let mut tm = Item::new(
-        "tmux",
-        if dead == 0 {
-            Status::Ok
-        } else {
-            Status::Warning
-        },
-        Some(dead as f64),
-        if dead == 0 {
-            format!("{}, none dead", plural(g.tmux.total, "tmux socket"))
-        } else {
-            format!(
-                "{} of {} (stray tmux --prune removes them)",
-                plural(dead, "dead tmux socket"),
-                g.tmux.total
-            )
-        },
-    );
-    tm.details = g
-        .tmux
-        .dead
-        .iter()
-        .map(|p| format!("dead: {}", p.display()))
-        .collect();
-    items.push(tm);
-    perf.push(Perf::gauge("dead_tmux_sockets", dead as f64));
-    metrics.push(Metric::single(
-        "stray_dead_tmux_sockets",
-        "tmux socket files nothing listens on",
-        dead as f64,
-    ));
-    metrics.push(Metric::single(
-        "stray_tmux_sockets",
-        "tmux socket files and live server sockets",
-        g.tmux.total as f64,
-    ));
-
-    // State health.
-    let st = &g.state;
-    let (status, value, msg) = if let Some(e) = &st.unusable {
-        (Status::Critical, None, format!("{e}; reap cannot run"))
-    } else if !st.exists {
-        (
-            Status::Ok,
-            None,
-            format!("no state at {} yet (no cycle has run)", st.dir.display()),
-        )
-    } else {
-        let mut problems = Vec::new();
-        if let Some(c) = &st.corrupt_now {
-            problems.push(c.clone());
-        }
-        if let Some(last) = st.corrupt_recent.last() {
-            problems.push(format!(
-                "{} moved aside in the last day (latest {})",
-                plural(st.corrupt_recent.len(), "corrupt state file"),
-                last.display()
-            ));
-        }
-        let held = st
-            .lock_held
-            .filter(|(secs, _)| *secs >= LOCK_TOO_LONG.as_secs_f64());
-        if let Some((secs, holder)) = held {
-            problems.push(format!(
-                "cycle lock held for {}{}",
-                crate::report::age(secs),
-                holder.map(|p| format!(" by pid {p}")).unwrap_or_default()
-            ));
-        }
-        if problems.is_empty() {
-            (
-                Status::Ok,
-                None,
-                format!("state at {} healthy", st.dir.display()),
-            )
-        } else {
-            (
-                Status::Warning,
-                held.map(|(s, _)| s.round()),
-                problems.join("; "),
-            )
-        }
-    };
-    items.push(Item::new("state", status, value, msg));
-    metrics.push(Metric::single(
-        "stray_state_corrupt_files",
-        "Corrupt state files moved aside in the last day",
-        st.corrupt_recent.len() as f64,
-    ));
-    metrics.push(Metric::single(
-        "stray_lock_held_seconds",
-        "How long another process has held the cycle lock (0: free)",
-        st.lock_held.map_or(0.0, |(s, _)| s.round()),
-    ));
-
-    // Stalled TCP sockets (`stray sockets`).
-    if let Some(stalled) = &g.stalled_sockets {
-        match stalled {
-            Ok(n) => {
-                items.push(Item::new(
-                    "sockets",
-                    if *n == 0 { Status::Ok } else { Status::Warning },
-                    Some(*n as f64),
-                    format!(
-                        "{} (stray sockets lists them)",
-                        plural(*n as usize, "stalled TCP socket")
-                    ),
-                ));
-                perf.push(Perf::gauge("stalled_sockets", *n as f64));
-                metrics.push(Metric::single(
-                    "stray_stalled_sockets",
-                    "ESTABLISHED TCP sockets whose peer stopped acknowledging",
-                    *n as f64,
-                ));
-            }
-            Err(e) => items.push(Item::new("sockets", Status::Unknown, None, e.clone())),
-        }
-    }
-
-    let mut report = Report {
-        items,
-        perf,
-        metrics,
-    };
-    refresh_status_metrics(&mut report);
-    report
-}
-
-/// (Re)computes the per-check and overall status metrics from the items,
-/// so that a check added after [`build`] (the textfile write) shows in them.
-fn refresh_status_metrics(report: &mut Report) {
-    report
-        .metrics
-        .retain(|m| m.name != "stray_check_status" && m.name != "stray_status");
-    let items = &report.items;
-    let metrics = &mut report.metrics;
-    // Per-check status last, so it lists every check above.
-    let mut by_check: Vec<(Vec<(&'static str, String)>, f64)> = items
-        .iter()
-        .map(|i| (vec![("check", i.name.clone())], f64::from(i.status.code())))
-        .collect();
-    by_check.sort_by(|a, b| a.0.cmp(&b.0));
-    let overall = Status::worst(items.iter().map(|i| i.status));
-    metrics.push(Metric {
-        name: "stray_check_status",
-        help: "Status of each check: 0 ok, 1 warning, 2 critical, 3 unknown",
-        samples: by_check,
-    });
-    metrics.push(Metric::single(
-        "stray_status",
-        "Overall status: 0 ok, 1 warning, 2 critical, 3 unknown",
-        f64::from(overall.code()),
-    ));
-}
-
-fn round2(v: f64) -> f64 {
-    (v * 100.0).round() / 100.0
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn n(pid: i32, comm: &str) -> Named {
-        Named {
-            pid,
-            comm: comm.into(),
-        }
-    }
-
-    fn gathered() -> Gathered {
-        Gathered {
-            pty: Ok(PtyFacts {
-                counts: Counts {
-                    used: 12,
-                    max: 4096,
-                    reserve: Some(1024),
-                },
-                warn: 75,
-                crit: 90,
-                rate_per_hour: Some(2.0),
-                exhaustion_eta_secs: Some(7_351_200.0),
-                top_holder: None,
-            }),
-            agents: Ok(AgentFacts {
-                classes: vec![(Class::Protected, 3), (Class::Orphan, 1)],
-                pending: vec![n(700, "claude")],
-                rss_total: 3 << 30,
-                rss_max: Some((2 << 30, n(500, "claude"))),
-                rss_warn: 4 << 30,
-                rss_crit: 8 << 30,
-                ..AgentFacts::default()
-            }),
-            state: StateFacts {
-                dir: "/run/stray".into(),
-                exists: true,
-                ..StateFacts::default()
-            },
-            tmux: TmuxFacts {
-                total: 2,
-                dead: vec![],
-            },
-            stalled_sockets: None,
-            now_unix: 1_790_000_000.5,
-        }
-    }
-
-    #[test]
-    fn all_ok_nagios_line() {
-        let r = build(&gathered());
-        assert_eq!(r.status(), Status::Ok);
-        let text = health::nagios(&r);
-        let first = text.lines().next().unwrap();
-        assert_eq!(
-            first,
-            "STRAY OK - 7 checks ok; 12 of 4096 PTYs in use (0.3%), exhausted in ~85d02h, \
-             1 agent waiting to be reaped: 700 (claude), no unkillable agents, no defunct agents, \
-             largest agent 500 (claude) 2.0G (warn 4.0G, crit 8.0G); all agents 3.0G, \
-             2 tmux sockets, none dead, state at /run/stray healthy \
-             | pty_used=12;3072;3687;0;4096 pty_usage=0.29%;75;90;0;100 pending=1;;;0 \
-             unkillable=0;;;0 defunct=0;;;0 agent_rss_max=2147483648B;4294967296;8589934592;0 \
-             agent_rss_total=3221225472B;;;0 dead_tmux_sockets=0;;;0"
-        );
-    }
-
-    #[test]
-    fn each_problem_sets_its_status() {
-        let mut g = gathered();
-        if let Ok(a) = g.agents.as_mut() {
-            a.defunct.push((n(801, "claude"), n(800, "bash")));
-            a.unkillable.push((n(900, "codex"), 'D'));
-        }
-        g.tmux.dead.push("/tmp/tmux-0/old".into());
-        let r = build(&g);
-        let status = |name: &str| r.items.iter().find(|i| i.name == name).unwrap().status;
-        assert_eq!(status("defunct"), Status::Warning);
-        assert_eq!(status("unkillable"), Status::Critical);
-        assert_eq!(status("tmux"), Status::Warning);
-        assert_eq!(r.status(), Status::Critical);
-        let text = health::nagios(&r);
-        assert!(text.starts_with("STRAY CRITICAL - unkillable: 1 agent survived SIGKILL; "));
-        assert!(text.contains("    pid 801 (claude) not reaped by parent 800 (bash)\n"));
-        assert!(text.contains("    pid 900 (codex) still alive in state D\n"));
-
-        let mut g = gathered();
-        if let Ok(a) = g.agents.as_mut() {
-            a.rss_max = Some((5 << 30, n(500, "claude")));
-        }
-        assert_eq!(build(&g).status(), Status::Warning);
-        g.state.lock_held = Some((3600.0, Some(77)));
-        let r = build(&g);
-        let st = r.items.iter().find(|i| i.name == "state").unwrap();
-        assert_eq!(st.status, Status::Warning);
-        assert_eq!(st.message, "cycle lock held for 1h00m by pid 77");
-        g.agents = Err("cannot read /proc".into());
-        g.pty = Err("/proc/sys/kernel/pty/nr: gone".into());
-        let r = build(&g);
-        assert_eq!(r.status(), Status::Warning);
-        assert!(r
-            .items
-            .iter()
-            .filter(|i| i.status == Status::Unknown)
-            .all(|i| i.value.is_none()));
-        g.state.lock_held = None;
-        assert_eq!(build(&g).status(), Status::Unknown);
-    }
-
-    #[test]
-    fn prometheus_has_every_family_once_with_help_and_type() {
-        let mut g = gathered();
-        g.stalled_sockets = Some(Ok(2));
-        let text = health::prometheus(&build(&g));
-        for name in [
-            "stray_up",
-            "stray_pty_used",
-            "stray_pty_max",
-            "stray_pty_usage_percent",
-            "stray_agents",
-            "stray_pending_victims",
-            "stray_unkillable_agents",
-            "stray_defunct_agents",
-            "stray_dead_tmux_sockets",
-            "stray_agent_rss_bytes_max",
-            "stray_agents_rss_bytes",
-            "stray_stalled_sockets",
-            "stray_check_status",
-            "stray_status",
-        ] {
-            assert_eq!(
-                text.matches(&format!("# TYPE {name} gauge\n")).count(),
-                1,
-                "{name}\n{text}"
-            );
-            assert!(text.contains(&format!("# HELP {name} ")), "{name}");
-        }
-        assert!(text.contains("stray_agents{class=\"orphan\"} 1\n"));
-        assert!(text.contains("stray_agents{class=\"defunct\"} 0\n"));
-        assert!(text.contains("stray_check_status{check=\"sockets\"} 1\n"));
-        assert!(text.contains("stray_status 1\n"));
-        assert!(text.contains("stray_last_check_timestamp_seconds 1790000000\n"));
-    }
+/// `DIR/stray.prom` for the node_exporter textfile collector, replaced
+/// atomically (the temp name starts with a dot: the collector reads only
+/// `*.prom`). Mode 0644: the exporter usually runs as another user. The
+/// directory is the user's choice: a symlink to it is followed.
+fn write_textfile(dir: &Path, bytes: &[u8]) -> io::Result<()> {
+    let dir = safefs::Dir::open(&std::fs::canonicalize(dir)?)?;
+    dir.write_atomic("stray.prom", bytes, 0o644)
 }

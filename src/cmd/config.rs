@@ -1,4 +1,5 @@
-//! `stray config show|init`.
+//! `stray config show|init`: the effective configuration, or the commented
+//! template written to a file. Parsing and validation are `config`'s.
 
 use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
@@ -6,14 +7,14 @@ use std::path::PathBuf;
 
 use anyhow::{bail, Context, Result};
 
-use crate::cli::{ConfigAction, ConfigArgs};
-use crate::config::{user_config_path, TEMPLATE};
+use crate::config::TEMPLATE;
 use crate::exit::ExitCode;
-use crate::{msg, Settings};
+use crate::settings::ConfigTask;
+use crate::{render::msg, Settings};
 
-pub fn config(s: &Settings, args: &ConfigArgs, out: &mut dyn Write) -> Result<ExitCode> {
-    match &args.action {
-        ConfigAction::Show => {
+pub(crate) fn config(s: &Settings, task: &ConfigTask, out: &mut dyn Write) -> Result<ExitCode> {
+    match task {
+        ConfigTask::Show => {
             if s.json() {
                 let text = s.config.to_toml();
                 let value: toml::Value = toml::from_str(&text)?;
@@ -25,7 +26,7 @@ pub fn config(s: &Settings, args: &ConfigArgs, out: &mut dyn Write) -> Result<Ex
                 write!(out, "{}", s.config.to_toml())?;
             }
         }
-        ConfigAction::Init { path, force } => {
+        ConfigTask::Init { path, force } => {
             let dest = match path {
                 Some(p) if p.as_os_str() == "-" => {
                     write!(out, "{TEMPLATE}")?;
@@ -33,7 +34,9 @@ pub fn config(s: &Settings, args: &ConfigArgs, out: &mut dyn Write) -> Result<Ex
                 }
                 Some(p) => p.clone(),
                 None if nix::unistd::geteuid().is_root() => PathBuf::from("/etc/stray/config.toml"),
-                None => user_config_path()
+                None => s
+                    .env
+                    .user_config_file()
                     .context("cannot find a config dir: set XDG_CONFIG_HOME or HOME")?,
             };
             if dest.exists() && !force {

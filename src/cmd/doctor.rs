@@ -14,16 +14,15 @@ use anyhow::Result;
 use serde::Serialize;
 use serde_json::json;
 
-use crate::cli::{Cli, Format};
-use crate::config::{self, Config};
+use crate::config::Config;
+use crate::core::health::plural;
 use crate::exit::ExitCode;
-use crate::health::plural;
-use crate::report;
-use crate::state::{self, StateDir};
+use crate::render::table;
+use crate::store::state::StateDir;
 
 /// One check's result.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Check {
+pub(crate) struct Check {
     pub name: &'static str,
     pub ok: bool,
     /// What was found (on success) or what is wrong (on failure).
@@ -53,28 +52,9 @@ impl Check {
 }
 
 /// What doctor looks at, resolved from the flags and the environment.
-#[derive(Debug, Clone)]
-pub struct Inputs {
-    pub explicit_config: Option<PathBuf>,
-    pub state_dir: PathBuf,
-    pub proc_root: PathBuf,
-    pub root: bool,
-    pub json: bool,
-}
+pub(crate) use crate::settings::DoctorInputs as Inputs;
 
-impl Inputs {
-    pub fn from_cli(cli: &Cli) -> Inputs {
-        Inputs {
-            explicit_config: cli.config.clone(),
-            state_dir: state::resolve_dir(cli.state_dir.as_deref()),
-            proc_root: PathBuf::from("/proc"),
-            root: nix::unistd::geteuid().is_root(),
-            json: cli.format == Format::Json,
-        }
-    }
-}
-
-pub fn doctor(inputs: &Inputs, out: &mut dyn Write) -> Result<ExitCode> {
+pub(crate) fn doctor(inputs: &Inputs, out: &mut dyn Write) -> Result<ExitCode> {
     let checks = run_checks(inputs);
     let ok = checks.iter().all(|c| c.ok);
     if inputs.json {
@@ -87,7 +67,7 @@ pub fn doctor(inputs: &Inputs, out: &mut dyn Write) -> Result<ExitCode> {
 
 /// The human report: `ok`/`FAIL`, name, message; a `fix:` line under each
 /// failure; a summary line.
-pub fn render(checks: &[Check]) -> String {
+pub(crate) fn render(checks: &[Check]) -> String {
     let width = checks.iter().map(|c| c.name.len()).max().unwrap_or(0);
     let mut s = String::new();
     for c in checks {
@@ -95,10 +75,10 @@ pub fn render(checks: &[Check]) -> String {
             "{:<4}  {:<width$}  {}\n",
             if c.ok { "ok" } else { "FAIL" },
             c.name,
-            report::escape(&c.message)
+            table::escape(&c.message)
         );
         if let Some(fix) = &c.fix {
-            s += &format!("{:<4}  {:<width$}  fix: {}\n", "", "", report::escape(fix));
+            s += &format!("{:<4}  {:<width$}  fix: {}\n", "", "", table::escape(fix));
         }
     }
     let failed = checks.iter().filter(|c| !c.ok).count();
@@ -115,18 +95,18 @@ pub fn render(checks: &[Check]) -> String {
     s
 }
 
-pub fn run_checks(i: &Inputs) -> Vec<Check> {
+pub(crate) fn run_checks(i: &Inputs) -> Vec<Check> {
     let config = check_config(i);
     let cfg = config.1.clone().unwrap_or_default();
     vec![
         check_proc(i),
         check_visibility(i),
-        check_pidfd(),
+        check_pidfd(i),
         check_sock_diag(),
         config.0,
         check_state_dir(i),
-        check_audit_dir(&cfg),
-        check_tmux(),
+        check_audit_dir(i, &cfg),
+        check_tmux(i),
         check_schedule(i),
     ]
 }
@@ -134,21 +114,21 @@ pub fn run_checks(i: &Inputs) -> Vec<Check> {
 fn check_proc(i: &Inputs) -> Check {
     const NAME: &str = "proc";
     let me = std::process::id() as i32;
-    match crate::proc::read_table(&i.proc_root) {
+    match crate::sys::proc::read_table(&i.proc_root) {
         Ok(t) if t.table.get(me).is_some() => {
             let hp = std::fs::read_to_string(i.proc_root.join("self/mountinfo"))
                 .ok()
-                .and_then(|m| crate::survey::hidepid(&m));
+                .and_then(|m| crate::sys::survey::hidepid(&m));
             let mut msg = format!(
                 "{} readable: {}",
                 i.proc_root.display(),
                 plural(t.table.len(), "process")
             );
-            if let Some(why) = crate::survey::hidden_ancestry(&t.table, &i.proc_root) {
+            if let Some(why) = crate::sys::survey::hidden_ancestry(&t.table, &i.proc_root) {
                 return Check::fail(
                     NAME,
                     format!("{msg}, but {why}: stray can never tell an orphan and reaps nothing"),
-                    crate::survey::HIDDEN_ANCESTRY_FIX,
+                    crate::sys::survey::HIDDEN_ANCESTRY_FIX,
                 );
             }
             if let Some(hp) = &hp {
@@ -186,7 +166,7 @@ fn check_visibility(i: &Inputs) -> Check {
             "not root: only your own processes are candidates (run as root to cover every user)",
         );
     }
-    let Ok(t) = crate::proc::read_table(&i.proc_root) else {
+    let Ok(t) = crate::sys::proc::read_table(&i.proc_root) else {
         return Check::fail(NAME, "process table unreadable", "see the proc check above");
     };
     if t.hidden > 0 {
@@ -229,10 +209,10 @@ fn check_visibility(i: &Inputs) -> Check {
 }
 
 #[cfg(target_os = "linux")]
-fn check_pidfd() -> Check {
+fn check_pidfd(i: &Inputs) -> Check {
     const NAME: &str = "pidfd";
-    let disabled = std::env::var_os("STRAY_NO_PIDFD").is_some_and(|v| !v.is_empty());
-    if !crate::signal::LiveSignaller::pidfd_supported() {
+    let disabled = i.env.no_pidfd;
+    if !crate::sys::signal::LiveSignaller::pidfd_supported() {
         return Check::fail(
             NAME,
             "pidfd_open(2) is not available (kernel before 5.3, or filtered by seccomp)",
@@ -253,7 +233,7 @@ fn check_pidfd() -> Check {
 }
 
 #[cfg(not(target_os = "linux"))]
-fn check_pidfd() -> Check {
+fn check_pidfd(_i: &Inputs) -> Check {
     Check::pass(
         "pidfd",
         "no pidfds on this OS: kill(2) after a start-time re-check",
@@ -263,7 +243,7 @@ fn check_pidfd() -> Check {
 #[cfg(target_os = "linux")]
 fn check_sock_diag() -> Check {
     const NAME: &str = "sock-diag";
-    match crate::proc::unix_diag::unix_peers() {
+    match crate::sys::unix_diag::unix_peers() {
         Ok(sockets) => Check::pass(
             NAME,
             format!(
@@ -286,7 +266,7 @@ fn check_sock_diag() -> Check {
 
 fn check_config(i: &Inputs) -> (Check, Option<Config>) {
     const NAME: &str = "config";
-    match config::lookup(i.explicit_config.as_deref()) {
+    match i.env.config_file(i.explicit_config.as_deref()) {
         None => (
             Check::pass(
                 NAME,
@@ -317,7 +297,7 @@ fn check_config(i: &Inputs) -> (Check, Option<Config>) {
 fn check_state_dir(i: &Inputs) -> Check {
     const NAME: &str = "state-dir";
     let dir = &i.state_dir;
-    match StateDir::open(dir, false) {
+    match StateDir::open(dir) {
         Ok(Some(_)) => Check::pass(NAME, format!("{} is private and ours", dir.display())),
         Ok(None) => match nearest_existing(dir) {
             Some(parent) if writable(&parent) => Check::pass(
@@ -356,9 +336,11 @@ fn check_state_dir(i: &Inputs) -> Check {
     }
 }
 
-fn check_audit_dir(cfg: &Config) -> Check {
+fn check_audit_dir(i: &Inputs, cfg: &Config) -> Check {
     const NAME: &str = "audit-log";
-    let path = crate::audit::resolve_path(cfg.audit_log.as_deref());
+    let path = i
+        .env
+        .audit_log(cfg.audit_log.as_deref(), crate::settings::euid());
     let Some(dir) = path.parent().map(Path::to_path_buf) else {
         return Check::fail(
             NAME,
@@ -403,7 +385,7 @@ fn check_audit_dir(cfg: &Config) -> Check {
 }
 
 /// The first `tmux` on `path_var` (a `$PATH` value).
-pub fn find_on_path(name: &str, path_var: &std::ffi::OsStr) -> Option<PathBuf> {
+pub(crate) fn find_on_path(name: &str, path_var: &std::ffi::OsStr) -> Option<PathBuf> {
     use std::os::unix::fs::PermissionsExt;
     std::env::split_paths(path_var)
         .map(|d| d.join(name))
@@ -412,9 +394,9 @@ pub fn find_on_path(name: &str, path_var: &std::ffi::OsStr) -> Option<PathBuf> {
         })
 }
 
-fn check_tmux() -> Check {
+fn check_tmux(i: &Inputs) -> Check {
     const NAME: &str = "tmux";
-    let path = std::env::var_os("PATH").unwrap_or_default();
+    let path = i.env.path.clone().unwrap_or_default();
     let Some(bin) = find_on_path("tmux", &path) else {
         return Check::fail(
             NAME,
@@ -422,9 +404,7 @@ fn check_tmux() -> Check {
             "install tmux (apt install tmux / brew install tmux) and make sure the scheduled job's PATH has it; pane names and `stray tmux` need it (protection does not)",
         );
     };
-    let tmpdir = std::env::var_os("TMUX_TMPDIR")
-        .filter(|v| !v.is_empty())
-        .map_or_else(|| PathBuf::from("/tmp"), PathBuf::from);
+    let tmpdir = i.env.tmux_tmpdir();
     if !tmpdir.is_dir() {
         return Check::fail(
             NAME,
@@ -455,11 +435,11 @@ fn check_tmux() -> Check {
 
 /// Runs a command with a time bound; its stdout when it exited at all.
 fn run_bounded(mut cmd: Command, timeout: Duration) -> Option<(bool, String)> {
-    crate::bounded::Bounded::spawn(&mut cmd)?.finish(timeout)
+    crate::sys::bounded::Bounded::spawn(&mut cmd)?.finish(timeout)
 }
 
 /// Which schedules run stray, from what the tools report. Pure.
-pub fn schedules(
+pub(crate) fn schedules(
     system_timer: Option<&str>,
     user_timer: Option<&str>,
     crontabs: &[(String, String)],
@@ -524,9 +504,7 @@ fn check_schedule(i: &Inputs) -> Check {
     }
     #[cfg(target_os = "macos")]
     {
-        let home = std::env::var_os("HOME")
-            .map(PathBuf::from)
-            .unwrap_or_default();
+        let home = i.env.home.clone().unwrap_or_default();
         for p in [
             home.join("Library/LaunchAgents/com.github.stray.reap.plist"),
             PathBuf::from("/Library/LaunchDaemons/com.github.stray.reap.plist"),
@@ -555,12 +533,12 @@ fn check_schedule(i: &Inputs) -> Check {
 /// When a reap cycle last ran, from the mtime of the lock file every cycle
 /// rewrites.
 fn last_run(state_dir: &Path) -> String {
-    let lock = state_dir.join(state::LOCK_FILE);
+    let lock = state_dir.join(crate::store::state::LOCK_FILE);
     match std::fs::metadata(&lock).and_then(|m| m.modified()) {
         Ok(t) => match SystemTime::now().duration_since(t) {
             Ok(ago) => format!(
                 "last cycle {} ago (by this user's state dir)",
-                report::age(ago.as_secs_f64())
+                table::age(ago.as_secs_f64())
             ),
             Err(_) => "last cycle just now".to_string(),
         },
@@ -587,7 +565,7 @@ mod tests {
 
     #[test]
     fn hidepid_from_mountinfo() {
-        use crate::survey::hidepid;
+        use crate::sys::survey::hidepid;
         let plain = "22 1 0:21 / /proc rw,nosuid,nodev,noexec,relatime shared:12 - proc proc rw\n";
         assert_eq!(hidepid(plain), None);
         let hidden =

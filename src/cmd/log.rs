@@ -1,4 +1,4 @@
-//! `stray log`: the audit log, read back.
+//! `stray log`: the audit log, read back and filtered; it never writes it.
 
 use std::io::Write;
 use std::time::SystemTime;
@@ -6,20 +6,20 @@ use std::time::SystemTime;
 use anyhow::Result;
 use serde_json::json;
 
-use crate::audit;
-use crate::cli::LogArgs;
 use crate::exit::ExitCode;
-use crate::report::{self, Table};
-use crate::{msg, Settings};
+use crate::render::table::{self, Table};
+use crate::settings::Log;
+use crate::store::audit;
+use crate::{render::msg, Settings};
 
-pub fn log(s: &Settings, args: &LogArgs, out: &mut dyn Write) -> Result<ExitCode> {
-    let path = audit::resolve_path(s.config.audit_log.as_deref());
+pub(crate) fn log(s: &Settings, args: &Log, out: &mut dyn Write) -> Result<ExitCode> {
+    let path = s.audit_log.clone();
     let (events, bad) = audit::read_all(&path)?;
     if bad > 0 {
         msg::warn(&format!(
             "{}: {} could not be parsed and skipped",
             path.display(),
-            crate::health::plural(bad, "line")
+            crate::core::health::plural(bad, "line")
         ));
     }
     // A --since older than the epoch (`300000000000y`) means everything.
@@ -42,12 +42,12 @@ pub fn log(s: &Settings, args: &LogArgs, out: &mut dyn Write) -> Result<ExitCode
         // The log is a file: whatever is in it is escaped like any other
         // untrusted text before it reaches a terminal.
         t.row(vec![
-            report::escape(&e.ts),
-            report::escape(e.signal.as_deref().unwrap_or("-")),
+            table::escape(&e.ts),
+            table::escape(e.signal.as_deref().unwrap_or("-")),
             e.pid.to_string(),
-            report::escape(&e.class),
-            report::escape(&e.outcome),
-            report::clip(
+            table::escape(&e.class),
+            table::escape(&e.outcome),
+            table::clip(
                 if e.cmdline.is_empty() {
                     &e.comm
                 } else {

@@ -10,20 +10,20 @@ use std::time::Duration;
 use anyhow::Result;
 use serde_json::json;
 
-use crate::cli::PtyArgs;
+use crate::core::health::Status;
+use crate::core::pty::{self, Counts, HolderScan, PtySample};
 use crate::exit::ExitCode;
-use crate::health::Status;
-use crate::pty::{self, Counts, HolderScan, PtySample};
-use crate::report::{self, Table};
-use crate::state::{Lock, State, StateDir};
-use crate::{msg, Settings, UsageError};
+use crate::render::table::{self, Table};
+use crate::settings::Pty;
+use crate::store::state::{Lock, State, StateDir};
+use crate::{render::msg, Settings, UsageError};
 
 /// How many holders the human table shows (JSON lists every one).
 const TOP: usize = 10;
 
 /// Everything `stray pty` reports.
 #[derive(Debug, Clone)]
-pub struct PtyReport {
+pub(crate) struct PtyReport {
     pub counts: Counts,
     pub percent: f64,
     pub status: Status,
@@ -39,7 +39,7 @@ pub struct PtyReport {
 
 /// Resolves `--warn`/`--crit` against the config; warn above crit is a
 /// usage error.
-pub fn thresholds(s: &Settings, warn: Option<u8>, crit: Option<u8>) -> Result<(u8, u8)> {
+pub(crate) fn thresholds(s: &Settings, warn: Option<u8>, crit: Option<u8>) -> Result<(u8, u8)> {
     let warn = warn.unwrap_or(s.config.pty_warn);
     let crit = crit.unwrap_or(s.config.pty_crit);
     if warn > crit {
@@ -53,10 +53,10 @@ pub fn thresholds(s: &Settings, warn: Option<u8>, crit: Option<u8>) -> Result<(u
 /// Reads the counters and holders; records a sample in the state when
 /// `record` is set (skipped, with a note, when the lock is busy or the state
 /// dir is unusable), otherwise only reads earlier samples.
-pub fn gather(s: &Settings, warn: u8, crit: u8, record: bool) -> Result<PtyReport> {
-    let counts = pty::counts(&s.proc_root)?;
-    let scan = pty::holders(&s.proc_root)?;
-    let now = crate::proc::now_boottime();
+pub(crate) fn gather(s: &Settings, warn: u8, crit: u8, record: bool) -> Result<PtyReport> {
+    let counts = crate::sys::pty::counts(&s.proc_root)?;
+    let scan = crate::sys::pty::holders(&s.proc_root)?;
+    let now = crate::sys::proc::now_boottime();
     let sample = PtySample {
         t: now,
         used: counts.used,
@@ -69,7 +69,7 @@ pub fn gather(s: &Settings, warn: u8, crit: u8, record: bool) -> Result<PtyRepor
     if scan.unreadable > 0 {
         notes.push(format!(
             "the fds of {} could not be read (other users'); run as root to see every holder",
-            crate::health::plural(scan.unreadable as usize, "process")
+            crate::core::health::plural(scan.unreadable as usize, "process")
         ));
     }
     let samples = if record {
@@ -105,20 +105,18 @@ pub fn gather(s: &Settings, warn: u8, crit: u8, record: bool) -> Result<PtyRepor
 
 /// Appends `sample` to the state under the lock; returns the history.
 fn record_sample(s: &Settings, sample: PtySample) -> std::result::Result<Vec<PtySample>, String> {
-    let dir = StateDir::open(&s.state_dir, true)
-        .map_err(|e| format!("{e:#}"))?
-        .ok_or("no state dir")?;
+    let dir = StateDir::create(&s.state_dir).map_err(|e| format!("{e:#}"))?;
     let _lock = Lock::acquire(&dir, Duration::from_millis(500)).map_err(|e| format!("{e:#}"))?;
     record_into(&dir, sample).map_err(|e| format!("{e:#}"))
 }
 
 /// Adds one sample to the state in `dir` and saves it; the caller holds the
 /// cycle lock. Returns the samples kept.
-pub fn record_into(dir: &StateDir, sample: PtySample) -> Result<Vec<PtySample>> {
-    let boot_id = crate::proc::current_boot_id();
+pub(crate) fn record_into(dir: &StateDir, sample: PtySample) -> Result<Vec<PtySample>> {
+    let boot_id = crate::sys::proc::current_boot_id();
     let loaded = State::load(dir, boot_id.as_deref(), true)?;
     for n in &loaded.notes {
-        msg::warn(n);
+        msg::warn(&n.to_string());
     }
     let mut state = loaded.state;
     pty::record(&mut state.pty_samples, sample);
@@ -127,17 +125,17 @@ pub fn record_into(dir: &StateDir, sample: PtySample) -> Result<Vec<PtySample>> 
 }
 
 /// Samples from the state, read-only (none when there is no usable state).
-pub fn earlier_samples(s: &Settings) -> Vec<PtySample> {
-    let Ok(Some(dir)) = StateDir::open(&s.state_dir, false) else {
+pub(crate) fn earlier_samples(s: &Settings) -> Vec<PtySample> {
+    let Ok(Some(dir)) = StateDir::open(&s.state_dir) else {
         return Vec::new();
     };
-    let boot_id = crate::proc::current_boot_id();
+    let boot_id = crate::sys::proc::current_boot_id();
     State::load(&dir, boot_id.as_deref(), false)
         .map(|l| l.state.pty_samples)
         .unwrap_or_default()
 }
 
-pub fn pty(s: &Settings, args: &PtyArgs, out: &mut dyn Write) -> Result<ExitCode> {
+pub(crate) fn pty(s: &Settings, args: &Pty, out: &mut dyn Write) -> Result<ExitCode> {
     let (warn, crit) = thresholds(s, args.warn, args.crit)?;
     let r = gather(s, warn, crit, true)?;
     for n in &r.notes {
@@ -155,7 +153,7 @@ pub fn pty(s: &Settings, args: &PtyArgs, out: &mut dyn Write) -> Result<ExitCode
     })
 }
 
-pub fn to_json(r: &PtyReport) -> serde_json::Value {
+pub(crate) fn to_json(r: &PtyReport) -> serde_json::Value {
     json!({
         "schema": 1,
         "used": r.counts.used,
@@ -180,7 +178,7 @@ fn round2(v: f64) -> f64 {
 }
 
 /// The human report: one status line, a churn line, the top holders.
-pub fn render_human(r: &PtyReport) -> String {
+pub(crate) fn render_human(r: &PtyReport) -> String {
     let mut out = format!(
         "PTY slots: {} of {} in use ({:.1}%){}: {} (warn at {}%, crit at {}%)\n",
         r.counts.used,
@@ -202,13 +200,13 @@ pub fn render_human(r: &PtyReport) -> String {
         (Some(rate), None) => {
             format!(
                 "churn: {rate:+.1}/h over {}; not rising\n",
-                crate::health::plural(r.samples, "sample")
+                crate::core::health::plural(r.samples, "sample")
             )
         }
         (Some(rate), Some(eta)) => format!(
             "churn: {rate:+.1}/h over {}; pool exhausted in ~{} at this rate\n",
-            crate::health::plural(r.samples, "sample"),
-            report::age(eta)
+            crate::core::health::plural(r.samples, "sample"),
+            table::age(eta)
         ),
     });
     if r.scan.holders.is_empty() {
@@ -222,8 +220,8 @@ pub fn render_human(r: &PtyReport) -> String {
         t.row(vec![
             h.masters.to_string(),
             h.pid.to_string(),
-            report::clip(&h.comm, 16),
-            report::clip(&h.cmdline, 60),
+            table::clip(&h.comm, 16),
+            table::clip(&h.cmdline, 60),
         ]);
     }
     out.push_str(&t.render());
@@ -231,8 +229,8 @@ pub fn render_human(r: &PtyReport) -> String {
     let more = r.scan.holders.len().saturating_sub(TOP);
     out.push_str(&format!(
         "{}, {}{}\n",
-        crate::health::plural(r.scan.holders.len(), "holder"),
-        crate::health::plural(total as usize, "master"),
+        crate::core::health::plural(r.scan.holders.len(), "holder"),
+        crate::core::health::plural(total as usize, "master"),
         if more > 0 {
             format!("; {more} more not shown (--format json lists all)")
         } else {
@@ -245,7 +243,7 @@ pub fn render_human(r: &PtyReport) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::pty::Holder;
+    use crate::core::pty::Holder;
 
     fn report(holders: usize) -> PtyReport {
         PtyReport {

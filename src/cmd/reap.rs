@@ -12,17 +12,17 @@ use anyhow::{bail, Context, Result};
 use serde::Serialize;
 use serde_json::json;
 
-use crate::audit::{self, AuditLog, Event};
-use crate::classify::{summarize, Class};
-use crate::cli::ReapArgs;
+use crate::core::classify::{summarize, Class};
+use crate::core::escalation::Signaller;
+use crate::core::escalation::{plan, settle, Outcome, Plan, Signal};
+use crate::core::process::{ProcKey, ProcessTable};
 use crate::exit::ExitCode;
-use crate::proc::ProcKey;
-use crate::reap::{plan, settle, Outcome, Signal};
-use crate::report::{self, Table};
-use crate::signal::Signaller;
-use crate::state::{Lock, State, StateDir};
-use crate::survey::{expected, survey};
-use crate::{msg, Settings};
+use crate::render::table::{self, Table};
+use crate::settings::Reap;
+use crate::store::audit::{self, AuditLog, Event};
+use crate::store::state::{Lock, State, StateDir};
+use crate::sys::survey::{expected, survey};
+use crate::{render::msg, Settings};
 
 /// One line of a reap report.
 #[derive(Debug, Clone, Serialize)]
@@ -55,7 +55,6 @@ pub struct CycleReport {
 #[derive(Debug, Clone)]
 pub struct CycleOptions {
     pub dry_run: bool,
-    pub grace: Duration,
 }
 
 /// Runs one cycle. The caller holds the lock (or runs dry, without one).
@@ -65,13 +64,13 @@ pub fn cycle(
     opts: &CycleOptions,
     signaller: &mut dyn Signaller,
 ) -> Result<CycleReport> {
-    let boot_id = crate::proc::current_boot_id();
+    let boot_id = crate::sys::proc::current_boot_id();
     let loaded = match dir {
         Some(d) => State::load(d, boot_id.as_deref(), !opts.dry_run)?,
         None => Default::default(),
     };
-    let mut notes = loaded.notes.clone();
-    for n in &loaded.notes {
+    let mut notes: Vec<String> = loaded.notes.iter().map(ToString::to_string).collect();
+    for n in &notes {
         msg::warn(n);
     }
     let mut state = loaded.state;
@@ -95,7 +94,7 @@ pub fn cycle(
         .remember(&sv.table, sv.facts.agents.keys().copied());
     if let Some(why) = &sv.facts.hidden_ancestry {
         // One message for the cycle, not one "vanished" per process.
-        let note = crate::survey::hidden_ancestry_note(why);
+        let note = crate::sys::survey::hidden_ancestry_note(why);
         msg::warn(&note);
         notes.push(note);
     }
@@ -109,80 +108,33 @@ pub fn cycle(
         &sv.verdicts,
         &state.reap,
         sv.table.now_boot,
-        opts.grace.as_secs_f64(),
+        s.config.grace.as_secs_f64(),
         comm_of,
     );
 
     let real = !opts.dry_run && dir.is_some();
-    // The report lines, first as planned; outcomes are filled in below.
-    let mut actions = Vec::new();
-    for a in &planned.actions {
-        let outcome = match (a.signal, a.pending) {
-            (Some(_), _) => Outcome::WouldSignal,
-            (None, Some(pending)) => pending,
-            (None, None) => continue,
-        };
-        let p = sv.table.get(a.key.pid);
-        actions.push(ActionReport {
-            pid: a.key.pid,
-            start_time: a.key.start_time,
-            comm: comm_of(a.key.pid),
-            cmdline: p.map(|p| p.command()).unwrap_or_default(),
-            uid: p.map_or(0, |p| p.uid),
-            class: a.class,
-            rule: a.rule.clone(),
-            signal: a.signal,
-            outcome,
-            state: p.map(|p| p.state.to_string()).unwrap_or_default(),
-            grace_left_secs: a.grace_left.map(|g| g.ceil().max(0.0) as u64),
-        });
-    }
-
+    let mut actions = planned_lines(&planned, &sv.table);
+    let log = AuditLog::new(s.audit_log.clone());
     let sends = actions.iter().any(|a| a.signal.is_some());
-    let log = AuditLog::new(audit::resolve_path(s.config.audit_log.as_deref()));
-    if real && sends {
-        // Nothing is sent that cannot be recorded. First the audit log: it
-        // must open, be ours, and have room for every line this cycle can
-        // write (space reserved up front where the filesystem allows).
-        // Then write-ahead the planned state. If either fails (full disk,
-        // read-only fs, a planted symlink) the cycle stops here, unsent.
-        let worst: Vec<Event> = actions
-            .iter()
-            .map(|a| event(a, &"x".repeat(OUTCOME_MAX)))
-            .collect();
-        let need = AuditLog::lines(&worst)?.len() as u64;
-        log.prepare(need).context("no signal sent this cycle")?;
-        state.reap = planned.next.clone();
-        state
-            .save(dir.expect("real cycles have a dir"))
-            .context("no signal sent this cycle")?;
+    if let (true, true, Some(d)) = (real, sends, dir) {
+        write_ahead(&log, &actions, &mut state, &planned, d)?;
     }
 
-    // Same order and filter as `actions`: one outcome per reported line.
-    let expected_of =
-        |a: &crate::reap::Action| expected(&sv.table, a.key, &a.rule, &s.config.matching);
-    let outcomes = crate::reap::execute(&planned, !real, signaller, expected_of);
+    // Same order as `actions`: one outcome per reported line.
+    let expected_of = |a: &crate::core::escalation::Action| {
+        expected(&sv.table, a.key, &a.rule, &s.config.matching)
+    };
+    let outcomes = crate::core::escalation::execute(&planned, !real, signaller, expected_of);
     for (a, (_, outcome)) in actions.iter_mut().zip(&outcomes) {
         a.outcome = *outcome;
     }
 
-    if real {
-        let d = dir.expect("real cycles have a dir");
+    if let (true, Some(d)) = (real, dir) {
         state.reap = settle(&planned, &outcomes);
         // If this fails, the write-ahead state still holds every entry
         // signalled now; the audit lines are written before reporting it.
         let saved = state.save(d);
-        let events: Vec<Event> = actions
-            .iter()
-            .filter(|a| a.signal.is_some() || a.outcome == Outcome::Unkillable)
-            .map(|a| event(a, &outcome_text(a)))
-            .collect();
-        for e in &events {
-            msg::notice(&e.line());
-        }
-        if let Err(e) = log.append(&events) {
-            // The signals are out; say loudly that the record is missing.
-            msg::error(&format!("{e:#}"));
+        if let Err(e) = audit(&log, &actions) {
             notes.push(format!("audit log not written: {e:#}"));
         }
         saved?;
@@ -195,12 +147,79 @@ pub fn cycle(
     })
 }
 
+/// The report lines of a plan, before anything is sent: a signal shows as
+/// `would-signal`, a step without one as its pending outcome.
+fn planned_lines(planned: &Plan, table: &ProcessTable) -> Vec<ActionReport> {
+    planned
+        .actions
+        .iter()
+        .map(|a| {
+            let p = table.get(a.key.pid);
+            ActionReport {
+                pid: a.key.pid,
+                start_time: a.key.start_time,
+                comm: p.map(|p| p.comm.clone()).unwrap_or_default(),
+                cmdline: p.map(|p| p.command()).unwrap_or_default(),
+                uid: p.map_or(0, |p| p.uid),
+                class: a.class,
+                rule: a.rule.clone(),
+                signal: a.signal(),
+                outcome: a.pending().unwrap_or(Outcome::WouldSignal),
+                state: p.map(|p| p.state.to_string()).unwrap_or_default(),
+                grace_left_secs: a.grace_left().map(|g| g.ceil().max(0.0) as u64),
+            }
+        })
+        .collect()
+}
+
+/// Nothing is sent that cannot be recorded. First the audit log: it must
+/// open, be ours, and have room for every line this cycle can write (space
+/// reserved up front where the filesystem allows). Then write-ahead the
+/// planned state. If either fails (full disk, read-only fs, a planted
+/// symlink) the cycle stops here, unsent.
+fn write_ahead(
+    log: &AuditLog,
+    actions: &[ActionReport],
+    state: &mut State,
+    planned: &Plan,
+    dir: &StateDir,
+) -> Result<()> {
+    let worst: Vec<Event> = actions
+        .iter()
+        .map(|a| event(a, &"x".repeat(OUTCOME_MAX)))
+        .collect();
+    let need = AuditLog::lines(&worst)?.len() as u64;
+    log.prepare(need).context("no signal sent this cycle")?;
+    state.reap = planned.next.clone();
+    state.save(dir).context("no signal sent this cycle")
+}
+
+/// Records what was sent (and what proved unkillable): a line on stderr
+/// each, then the audit log.
+fn audit(log: &AuditLog, actions: &[ActionReport]) -> Result<()> {
+    let events: Vec<Event> = actions
+        .iter()
+        .filter(|a| a.signal.is_some() || a.outcome == Outcome::Unkillable)
+        .map(|a| event(a, &outcome_text(a)))
+        .collect();
+    for e in &events {
+        msg::notice(&e.line());
+    }
+    log.append(&events).inspect_err(|e| {
+        // The signals are out; say loudly that the record is missing.
+        msg::error(&format!("{e:#}"));
+    })
+}
+
 /// Longer than any outcome text an audit line can carry.
 const OUTCOME_MAX: usize = 40;
 
 fn outcome_text(a: &ActionReport) -> String {
     if a.outcome == Outcome::Unkillable {
-        format!("unkillable (state {})", crate::report::escape(&a.state))
+        format!(
+            "unkillable (state {})",
+            crate::render::table::escape(&a.state)
+        )
     } else {
         a.outcome.as_str().to_string()
     }
@@ -221,30 +240,25 @@ fn event(a: &ActionReport, outcome: &str) -> Event {
     }
 }
 
-pub fn reap(s: &Settings, args: &ReapArgs, out: &mut dyn Write) -> Result<ExitCode> {
-    let mut s = s.clone();
-    if let Some(m) = args.min_age {
-        s.config.min_age = m;
-    }
+pub(crate) fn reap(s: &Settings, args: &Reap, out: &mut dyn Write) -> Result<ExitCode> {
     let opts = CycleOptions {
         dry_run: args.dry_run,
-        grace: args.grace.unwrap_or(s.config.grace),
     };
-    let mut signaller = crate::signal::live(&s.proc_root);
+    let mut signaller = crate::sys::signal::live(&s.proc_root, s.pidfd);
     let report = if args.dry_run {
         // Read the state if there is one, but create nothing and lock nothing.
-        let dir = StateDir::open(&s.state_dir, false)?;
-        cycle(&s, dir.as_ref(), &opts, signaller.as_mut())?
+        let dir = StateDir::open(&s.state_dir)?;
+        cycle(s, dir.as_ref(), &opts, signaller.as_mut())?
     } else {
-        let dir = StateDir::open(&s.state_dir, true)?.expect("created");
+        let dir = StateDir::create(&s.state_dir)?;
         let _lock = Lock::acquire(&dir, args.lock_wait)?;
         if args.wait {
-            wait_cycle(&s, &dir, &opts, signaller.as_mut())?
+            wait_cycle(s, &dir, &opts, signaller.as_mut())?
         } else {
-            cycle(&s, Some(&dir), &opts, signaller.as_mut())?
+            cycle(s, Some(&dir), &opts, signaller.as_mut())?
         }
     };
-    render(&s, &report, out)?;
+    render(s, &report, out)?;
     Ok(ExitCode::OK)
 }
 
@@ -270,7 +284,7 @@ fn wait_cycle(
             .collect()
     };
     let mut report = first;
-    for phase_wait in [opts.grace, Duration::from_secs(5)] {
+    for phase_wait in [s.config.grace, Duration::from_secs(5)] {
         let keys = pending(&report);
         if keys.is_empty() {
             break;
@@ -309,7 +323,7 @@ fn wait_gone(s: &Settings, keys: &[ProcKey], limit: Duration) {
     let start = Instant::now();
     loop {
         let alive = keys.iter().any(|k| {
-            matches!(crate::proc::read_one(&s.proc_root, k.pid), Ok(Some(p)) if p.start_time == k.start_time && !p.is_zombie())
+            matches!(crate::sys::proc::read_one(&s.proc_root, k.pid), Ok(Some(p)) if p.start_time == k.start_time && !p.is_zombie())
         });
         if !alive {
             return;
@@ -323,7 +337,7 @@ fn wait_gone(s: &Settings, keys: &[ProcKey], limit: Duration) {
 }
 
 /// How many actions ended in each outcome, in a fixed order.
-pub fn outcome_counts(report: &CycleReport) -> Vec<(Outcome, usize)> {
+pub(crate) fn outcome_counts(report: &CycleReport) -> Vec<(Outcome, usize)> {
     [
         Outcome::Signalled,
         Outcome::WouldSignal,
@@ -338,7 +352,7 @@ pub fn outcome_counts(report: &CycleReport) -> Vec<(Outcome, usize)> {
     .collect()
 }
 
-pub fn render(s: &Settings, report: &CycleReport, out: &mut dyn Write) -> Result<()> {
+pub(crate) fn render(s: &Settings, report: &CycleReport, out: &mut dyn Write) -> Result<()> {
     if s.json() {
         let mut summary = serde_json::Map::new();
         for (o, n) in outcome_counts(report) {
@@ -368,7 +382,7 @@ pub fn render(s: &Settings, report: &CycleReport, out: &mut dyn Write) -> Result
                 a.signal.map_or("-".to_string(), |s| s.as_str().to_string()),
                 a.pid.to_string(),
                 a.class.to_string(),
-                report::clip(&a.cmdline, 48),
+                table::clip(&a.cmdline, 48),
                 outcome,
             ]);
         }
@@ -399,7 +413,7 @@ pub fn render(s: &Settings, report: &CycleReport, out: &mut dyn Write) -> Result
         } else {
             counts.join(", ")
         },
-        crate::health::plural(total, "agent"),
+        crate::core::health::plural(total, "agent"),
         if classes.is_empty() {
             String::new()
         } else {

@@ -1,4 +1,5 @@
-//! `stray scan` and `stray explain`: classification, no signals.
+//! `stray scan` and `stray explain`: classification, rendered. They never
+//! signal and never write the state.
 
 use std::collections::HashMap;
 use std::io::{IsTerminal, Write};
@@ -9,64 +10,15 @@ use anyhow::Result;
 use serde::Serialize;
 use serde_json::json;
 
-use crate::classify::{
-    is_multiplexer_server, summarize, Class, Facts, ProtectedBy, Rules, Verdict,
-};
-use crate::cli::ScanArgs;
+use crate::core::classify::{is_multiplexer_server, summarize, Facts, ProtectedBy, Rules, Verdict};
+use crate::core::process::{Process, ProcessTable, Tty};
 use crate::exit::ExitCode;
-use crate::proc::{LiveSource, ProcSource, Process, ProcessTable, Tty};
-use crate::report::{self, Table};
-use crate::survey::{survey, survey_with, Survey};
-use crate::{msg, tmux, Settings};
-
-/// One process as `scan --format json` shows it, fields in the order of
-/// SPEC.md's `scan` shape.
-#[derive(Debug, Serialize)]
-pub struct ProcessReport {
-    pub pid: i32,
-    pub ppid: i32,
-    pub start_time: u64,
-    pub uid: u32,
-    pub comm: String,
-    pub cmdline: String,
-    pub tty: Option<String>,
-    pub age_secs: u64,
-    pub rss_bytes: u64,
-    pub state: String,
-    pub class: Class,
-    pub policy: crate::config::Policy,
-    pub reason: String,
-    pub protected_by: Option<ProtectedBy>,
-    pub rule: String,
-    /// `session:window.pane` when tmux could tell.
-    pub pane: Option<String>,
-}
-
-pub fn process_report(
-    table: &ProcessTable,
-    p: &Process,
-    v: &Verdict,
-    pane: Option<String>,
-) -> ProcessReport {
-    ProcessReport {
-        pid: p.pid,
-        ppid: p.ppid,
-        start_time: p.start_time,
-        uid: p.uid,
-        comm: p.comm.clone(),
-        cmdline: p.cmdline.as_ref().map(|a| a.join(" ")).unwrap_or_default(),
-        tty: p.tty.map(|t| t.to_string()),
-        age_secs: table.age_secs(p) as u64,
-        rss_bytes: p.rss_bytes,
-        state: p.state.to_string(),
-        class: v.class,
-        policy: v.policy,
-        reason: v.reason.clone(),
-        protected_by: v.protected_by.clone(),
-        rule: v.rule.clone(),
-        pane,
-    }
-}
+use crate::render::process::{process_report, ProcessReport};
+use crate::render::table::{self, Table};
+use crate::settings::Scan;
+use crate::sys::proc::{LiveSource, ProcSource};
+use crate::sys::survey::{survey, survey_with, Survey};
+use crate::{render::msg, sys::tmux, Settings};
 
 /// The `scan --format json` document, streamed as is: building it as a
 /// `Value` tree first dominated time and peak memory at thousands of
@@ -84,19 +36,19 @@ fn warn_problems(sv: &Survey) {
         msg::warn(&format!("warning: {p}"));
     }
     if let Some(why) = &sv.facts.hidden_ancestry {
-        msg::warn(&crate::survey::hidden_ancestry_note(why));
+        msg::warn(&crate::sys::survey::hidden_ancestry_note(why));
     }
     if sv.hidden > 0 {
         msg::info(&format!(
             "{} of other users could not be read",
-            crate::health::plural(sv.hidden, "process")
+            crate::core::health::plural(sv.hidden, "process")
         ));
     }
 }
 
-pub fn scan(s: &Settings, args: &ScanArgs, out: &mut dyn Write) -> Result<ExitCode> {
+pub(crate) fn scan(s: &Settings, args: &Scan, out: &mut dyn Write) -> Result<ExitCode> {
     let mut pending = None;
-    let memory = crate::state::read_lineage(&s.state_dir);
+    let memory = crate::store::state::read_lineage(&s.state_dir);
     let sv = survey_with(
         &s.config,
         &s.proc_root,
@@ -147,33 +99,33 @@ pub fn scan(s: &Settings, args: &ScanArgs, out: &mut dyn Write) -> Result<ExitCo
         let cfg = &s.config;
         let colour = msg::use_colour(
             std::io::stdout().is_terminal(),
-            std::env::var_os("NO_COLOR").as_deref(),
+            s.env.no_color.as_deref(),
             false,
         );
         let anchor = |p: &Process| {
             p.pid <= 1
                 || cfg.reaper_parents.contains(&p.comm)
-                || crate::classify::is_multiplexer_server(p, &cfg.multiplexers)
+                || crate::core::classify::is_multiplexer_server(p, &cfg.multiplexers)
         };
         write!(
             out,
             "{}",
-            crate::cmd::tree::render(&sv.table, &reports, anchor, colour)
+            crate::render::tree::render(&sv.table, &reports, anchor, colour)
         )?;
     } else if !reports.is_empty() {
         let mut t = Table::new(&["CLASS", "PID", "AGE", "RSS", "TTY", "COMMAND", "WHY"]);
         for r in &reports {
             let why = match &r.pane {
-                Some(p) => format!("{} [pane {}]", r.reason, report::escape(p)),
+                Some(p) => format!("{} [pane {}]", r.reason, table::escape(p)),
                 None => r.reason.clone(),
             };
             t.row(vec![
                 r.class.to_string(),
                 r.pid.to_string(),
-                report::age(r.age_secs as f64),
-                report::size(r.rss_bytes),
+                table::age(r.age_secs as f64),
+                table::size(r.rss_bytes),
                 r.tty.clone().unwrap_or_else(|| "-".into()),
-                report::clip(
+                table::clip(
                     if r.cmdline.is_empty() {
                         &r.comm
                     } else {
@@ -181,7 +133,7 @@ pub fn scan(s: &Settings, args: &ScanArgs, out: &mut dyn Write) -> Result<ExitCo
                     },
                     48,
                 ),
-                report::escape(&why),
+                table::escape(&why),
             ]);
         }
         write!(out, "{}", t.render())?;
@@ -195,13 +147,13 @@ pub fn scan(s: &Settings, args: &ScanArgs, out: &mut dyn Write) -> Result<ExitCo
 }
 
 /// `12 agents: 9 protected, 2 orphan, 1 headless` (`noun` is singular).
-pub fn summary_line(verdicts: &[Verdict], noun: &str) -> String {
+pub(crate) fn summary_line(verdicts: &[Verdict], noun: &str) -> String {
     let parts: Vec<String> = summarize(verdicts)
         .into_iter()
         .filter(|&(_, n)| n > 0)
         .map(|(c, n)| format!("{n} {c}"))
         .collect();
-    let counted = crate::health::plural(verdicts.len(), noun);
+    let counted = crate::core::health::plural(verdicts.len(), noun);
     if parts.is_empty() {
         counted
     } else {
@@ -212,7 +164,7 @@ pub fn summary_line(verdicts: &[Verdict], noun: &str) -> String {
 /// tmux pane names for display: at most one bounded `list-panes` per tmux
 /// server that protects something shown.
 #[derive(Default)]
-pub struct PaneLabels {
+pub(crate) struct PaneLabels {
     /// (server pid, `/dev/pts/N`) → `session:window.pane`: two servers in
     /// two devpts instances (a container's) can both have a `/dev/pts/3`.
     by_tty: HashMap<(i32, String), String>,
@@ -221,7 +173,7 @@ pub struct PaneLabels {
 }
 
 /// tmux queries started early (see [`PaneLabels::start`]).
-pub struct PendingPanes {
+pub(crate) struct PendingPanes {
     /// server pid, socket, the query running on its own thread (so that not
     /// even the spawn holds up the survey).
     queries: Vec<(i32, PathBuf, JoinHandle<Option<String>>)>,
@@ -230,7 +182,7 @@ pub struct PendingPanes {
 impl PaneLabels {
     /// Asks the tmux servers that protect a process `wanted` names (agents,
     /// or the one `explain` is about), each once.
-    pub fn query(sv: &Survey, s: &Settings, wanted: impl Fn(i32) -> bool) -> PaneLabels {
+    pub(crate) fn query(sv: &Survey, s: &Settings, wanted: impl Fn(i32) -> bool) -> PaneLabels {
         let servers = Self::servers_shown(sv, &wanted);
         if servers.is_empty() {
             return PaneLabels::default();
@@ -261,12 +213,17 @@ impl PaneLabels {
     }
 
     /// Starts the queries while the survey is still under way (called from
-    /// [`crate::survey::survey_with`]'s early hook), for every tmux server
+    /// [`crate::sys::survey::survey_with`]'s early hook), for every tmux server
     /// that may protect a shown process: the nearest multiplexer above an
     /// agent, or the holder of an agent's pane (never every server, even for
     /// `scan --all`). [`PendingPanes::collect`] keeps exactly the servers
     /// [`PaneLabels::query`] would have asked.
-    pub fn start(table: &ProcessTable, facts: &Facts, rules: &Rules, s: &Settings) -> PendingPanes {
+    pub(crate) fn start(
+        table: &ProcessTable,
+        facts: &Facts,
+        rules: &Rules,
+        s: &Settings,
+    ) -> PendingPanes {
         let is_tmux = |pid: i32| {
             table.get(pid).is_some_and(|p| {
                 p.comm.starts_with("tmux") && is_multiplexer_server(p, &rules.multiplexers)
@@ -329,7 +286,7 @@ impl PaneLabels {
     /// The pane of the server that protects `p` (per its verdict) it sits
     /// in: by its terminal, else by the nearest ancestor that is a pane's
     /// first process. None for a process no multiplexer protects.
-    pub fn label(&self, table: &ProcessTable, p: &Process, v: &Verdict) -> Option<String> {
+    pub(crate) fn label(&self, table: &ProcessTable, p: &Process, v: &Verdict) -> Option<String> {
         let server = match &v.protected_by {
             Some(ProtectedBy::MultiplexerTree { pid, .. } | ProtectedBy::PaneTty { pid, .. }) => {
                 *pid
@@ -364,7 +321,12 @@ impl PendingPanes {
     /// Waits for the answers (each bounded by [`tmux::QUERY_TIMEOUT`] from
     /// its start; they run side by side) and keeps the panes of the servers
     /// that protect a shown process.
-    pub fn collect(mut self, sv: &Survey, s: &Settings, shown: impl Fn(i32) -> bool) -> PaneLabels {
+    pub(crate) fn collect(
+        mut self,
+        sv: &Survey,
+        s: &Settings,
+        shown: impl Fn(i32) -> bool,
+    ) -> PaneLabels {
         let wanted = PaneLabels::servers_shown(sv, &shown);
         // The early guess is a superset; should it ever miss one, ask now.
         let missed: Vec<i32> = wanted
@@ -401,16 +363,16 @@ impl PendingPanes {
     }
 }
 
-pub fn explain(s: &Settings, pid: i32, out: &mut dyn Write) -> Result<ExitCode> {
+pub(crate) fn explain(s: &Settings, pid: i32, out: &mut dyn Write) -> Result<ExitCode> {
     let sv = survey(
         &s.config,
         &s.proc_root,
         true,
-        &crate::state::read_lineage(&s.state_dir),
+        &crate::store::state::read_lineage(&s.state_dir),
     )?;
     warn_problems(&sv);
     let (Some(p), Some(v)) = (sv.table.get(pid), sv.verdicts.iter().find(|v| v.pid == pid)) else {
-        crate::msg::error(&format!("no such process: {pid}"));
+        crate::render::msg::error(&format!("no such process: {pid}"));
         return Ok(ExitCode::FAILURE);
     };
     let panes = PaneLabels::query(&sv, s, |q| q == pid);
@@ -440,21 +402,21 @@ pub fn explain(s: &Settings, pid: i32, out: &mut dyn Write) -> Result<ExitCode> 
     }
     let chain: Vec<String> = std::iter::once(p)
         .chain(ancestry.iter().copied())
-        .map(|a| format!("{} ({})", a.pid, report::escape(&a.comm)))
+        .map(|a| format!("{} ({})", a.pid, table::escape(&a.comm)))
         .collect();
     writeln!(
         out,
         "pid {} ({}): {}",
         p.pid,
-        report::escape(&p.comm),
+        table::escape(&p.comm),
         v.class
     )?;
-    writeln!(out, "  command:  {}", report::escape(&r.cmdline))?;
+    writeln!(out, "  command:  {}", table::escape(&r.cmdline))?;
     writeln!(
         out,
         "  agent:    {}",
         if agent {
-            format!("yes, by rule {}", report::escape(&v.rule))
+            format!("yes, by rule {}", table::escape(&v.rule))
         } else {
             "no: it matches no [match] rule, so stray never acts on it".into()
         }
@@ -463,7 +425,7 @@ pub fn explain(s: &Settings, pid: i32, out: &mut dyn Write) -> Result<ExitCode> 
     writeln!(
         out,
         "  age:      {} (min_age {})",
-        report::age(sv.table.age_secs(p)),
+        table::age(sv.table.age_secs(p)),
         humantime::format_duration(s.config.min_age)
     )?;
     writeln!(out, "  state:    {}", p.state)?;
@@ -474,9 +436,9 @@ pub fn explain(s: &Settings, pid: i32, out: &mut dyn Write) -> Result<ExitCode> 
     )?;
     writeln!(out, "  ancestry: {}", chain.join(" ← "))?;
     if let Some(pane) = pane {
-        writeln!(out, "  pane:     {}", report::escape(&pane))?;
+        writeln!(out, "  pane:     {}", table::escape(&pane))?;
     }
-    writeln!(out, "  why:      {}", report::escape(&v.reason))?;
+    writeln!(out, "  why:      {}", table::escape(&v.reason))?;
     writeln!(
         out,
         "  policy:   {}",
@@ -494,6 +456,7 @@ pub fn explain(s: &Settings, pid: i32, out: &mut dyn Write) -> Result<ExitCode> 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::core::classify::Class;
 
     fn report(protected_by: Option<ProtectedBy>, pane: Option<&str>) -> ProcessReport {
         ProcessReport {
@@ -503,7 +466,7 @@ mod tests {
             comm: "claude".into(),
             pane: pane.map(str::to_string),
             pid: 4242,
-            policy: crate::config::Policy::Report,
+            policy: crate::core::classify::Policy::Report,
             ppid: 4000,
             protected_by,
             reason: "in a pane".into(),

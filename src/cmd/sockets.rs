@@ -1,6 +1,6 @@
 //! `stray sockets [--stall D] [--sample D] [--destroy]`: ESTABLISHED TCP
 //! sockets whose peer stopped acknowledging, and (opt-in) SOCK_DESTROY for
-//! them. The judging is in [`crate::sockets`]; this file runs it, destroys,
+//! them. The judging is in [`crate::core::sockets`]; this file runs it, destroys,
 //! writes the audit log and renders.
 
 use std::io::Write;
@@ -8,19 +8,23 @@ use std::io::Write;
 use anyhow::Result;
 use serde_json::json;
 
-use crate::cli::SocketsArgs;
+#[cfg(target_os = "linux")]
+use crate::core::sockets::{in_scope, judge, Judged, Observation, Stored};
+use crate::core::sockets::{DestroyOutcome, Report};
 use crate::exit::ExitCode;
-use crate::msg;
-use crate::report::{self, Table};
-use crate::sockets::{DestroyOutcome, Report};
+use crate::render::msg;
+use crate::render::table::{self, Table};
+use crate::settings::Sockets;
 use crate::Settings;
+#[cfg(target_os = "linux")]
+use std::time::Duration;
 
 #[cfg(target_os = "linux")]
-pub fn sockets(s: &Settings, a: &SocketsArgs, out: &mut dyn Write) -> Result<ExitCode> {
+pub(crate) fn sockets(s: &Settings, a: &Sockets, out: &mut dyn Write) -> Result<ExitCode> {
     let stall = a.stall.unwrap_or(s.config.stall);
     let report = match a.sample {
-        Some(gap) => crate::sockets::sampled_run(s, stall, gap)?,
-        None => crate::sockets::stored_run(s, stall)?,
+        Some(gap) => sampled_run(s, stall, gap)?,
+        None => stored_run(s, stall)?,
     };
     for n in &report.notes {
         msg::warn(n);
@@ -37,7 +41,7 @@ pub fn sockets(s: &Settings, a: &SocketsArgs, out: &mut dyn Write) -> Result<Exi
 /// macOS: no sock_diag. Say so on stderr and report nothing, so shared
 /// health-check scripts keep working.
 #[cfg(not(target_os = "linux"))]
-pub fn sockets(s: &Settings, a: &SocketsArgs, out: &mut dyn Write) -> Result<ExitCode> {
+pub(crate) fn sockets(s: &Settings, a: &Sockets, out: &mut dyn Write) -> Result<ExitCode> {
     msg::warn("stray sockets is Linux-only (it needs NETLINK_SOCK_DIAG); nothing to report here");
     let report = Report {
         stall: a.stall.unwrap_or(s.config.stall),
@@ -52,7 +56,7 @@ pub fn sockets(s: &Settings, a: &SocketsArgs, out: &mut dyn Write) -> Result<Exi
 /// "unsupported" answer: the kernel cannot do it for any socket.
 #[cfg(target_os = "linux")]
 fn destroy_stalled(s: &Settings, report: &Report) -> Vec<Option<DestroyOutcome>> {
-    use crate::audit::{self, AuditLog, Event};
+    use crate::store::audit::{self, AuditLog, Event};
 
     let mut outcomes = vec![None; report.judged.len()];
     let mut events = Vec::new();
@@ -62,9 +66,9 @@ fn destroy_stalled(s: &Settings, report: &Report) -> Vec<Option<DestroyOutcome>>
             outcomes[i] = Some(DestroyOutcome::Unsupported);
             continue;
         }
-        let outcome = match crate::proc::inet_diag::destroy(&j.obs) {
+        let outcome = match crate::sys::inet_diag::destroy(&j.obs) {
             Ok(errno) => {
-                let o = DestroyOutcome::from_errno(errno);
+                let o = crate::sys::inet_diag::destroy_outcome(errno);
                 if o == DestroyOutcome::Failed {
                     msg::error(&format!(
                         "SOCK_DESTROY {} -> {}: {}",
@@ -102,7 +106,7 @@ fn destroy_stalled(s: &Settings, report: &Report) -> Vec<Option<DestroyOutcome>>
             class: "stalled-socket".to_string(),
             rule: format!(
                 "no ack for {} (stall {})",
-                report::age(j.stalled_secs),
+                table::age(j.stalled_secs),
                 humantime::format_duration(report.stall)
             ),
             signal: None,
@@ -115,7 +119,7 @@ fn destroy_stalled(s: &Settings, report: &Report) -> Vec<Option<DestroyOutcome>>
     for e in &events {
         msg::warn(&e.line());
     }
-    let log = AuditLog::new(audit::resolve_path(s.config.audit_log.as_deref()));
+    let log = AuditLog::new(s.audit_log.clone());
     if let Err(e) = log.append(&events) {
         msg::error(&format!("audit log not written: {e:#}"));
     }
@@ -191,11 +195,11 @@ fn render(
             let mut row = vec![
                 j.obs.local.to_string(),
                 j.obs.remote.to_string(),
-                report::size(u64::from(j.obs.send_queue)),
-                report::age(j.stalled_secs),
+                table::size(u64::from(j.obs.send_queue)),
+                table::age(j.stalled_secs),
                 if j.stalled { "yes" } else { "no" }.to_string(),
                 owner.map_or("-".to_string(), |o| o.pid.to_string()),
-                owner.map_or("-".to_string(), |o| report::clip(&o.comm, 16)),
+                owner.map_or("-".to_string(), |o| table::clip(&o.comm, 16)),
             ];
             if destroyed.is_some() {
                 row.push(
@@ -224,4 +228,198 @@ fn render(
     }
     writeln!(out, "{line}")?;
     Ok(())
+}
+
+/// How long a run waits for the state lock before it judges against the
+/// stored sample without storing a new one.
+#[cfg(target_os = "linux")]
+const LOCK_WAIT: Duration = Duration::from_secs(2);
+
+/// The in-scope ESTABLISHED TCP sockets right now, and the CLOCK_BOOTTIME
+/// of the dump.
+#[cfg(target_os = "linux")]
+fn observe(s: &Settings) -> anyhow::Result<(Vec<Observation>, f64)> {
+    use anyhow::Context;
+    let my_uid = nix::unistd::geteuid().as_raw();
+    let now = crate::sys::proc::now_boottime();
+    let all = crate::sys::inet_diag::established_tcp()
+        .context("cannot list TCP sockets through NETLINK_SOCK_DIAG")?;
+    let observed = all
+        .into_iter()
+        .filter(|o| in_scope(o, my_uid, &s.config.ports))
+        .collect();
+    Ok((observed, now))
+}
+
+/// Judges against the sample stored in the state and stores the new one
+/// (under the state lock). If the lock stays busy (a long `reap --wait`),
+/// judges against the stored sample anyway and stores nothing.
+#[cfg(target_os = "linux")]
+fn stored_run(s: &Settings, stall: Duration) -> anyhow::Result<Report> {
+    use crate::store::state::{Lock, State, StateDir};
+    let boot_id = crate::sys::proc::current_boot_id();
+    let dir = StateDir::create(&s.state_dir)?;
+    let mut notes = Vec::new();
+    let lock = match Lock::acquire(&dir, LOCK_WAIT) {
+        Ok(l) => Some(l),
+        Err(e) if e.downcast_ref::<crate::store::state::Busy>().is_some() => {
+            notes.push(format!("{e}; this sample is not stored"));
+            None
+        }
+        Err(e) => return Err(e),
+    };
+    let loaded = State::load(&dir, boot_id.as_deref(), lock.is_some())?;
+    notes.extend(loaded.notes.iter().map(ToString::to_string));
+    let mut state = loaded.state;
+    let (observed, now) = observe(s)?;
+    // A stored sample from the future (clock reset without a new boot id)
+    // is no sample at all.
+    let first_sample = state.sockets.at.is_none_or(|at| at > now);
+    let (judged, next) = judge(&state.sockets.samples, &observed, now, stall);
+    if lock.is_some() {
+        state.sockets = Stored {
+            at: Some(now),
+            samples: next,
+        };
+        state.save(&dir)?;
+    }
+    drop(lock);
+    Ok(with_owners(s, stall, judged, first_sample, notes))
+}
+
+/// Takes two samples `gap` apart inside this run; the state is not used.
+#[cfg(target_os = "linux")]
+fn sampled_run(s: &Settings, stall: Duration, gap: Duration) -> anyhow::Result<Report> {
+    let (first, t0) = observe(s)?;
+    let (_, samples) = judge(&[], &first, t0, stall);
+    std::thread::sleep(gap);
+    let (second, t1) = observe(s)?;
+    let (judged, _) = judge(&samples, &second, t1, stall);
+    Ok(with_owners(s, stall, judged, false, Vec::new()))
+}
+
+#[cfg(target_os = "linux")]
+fn with_owners(
+    s: &Settings,
+    stall: Duration,
+    judged: Vec<Judged>,
+    first_sample: bool,
+    notes: Vec<String>,
+) -> Report {
+    let wanted: std::collections::HashSet<u64> = judged
+        .iter()
+        .filter(|j| j.obs.send_queue > 0 && j.obs.inode != 0)
+        .map(|j| j.obs.inode)
+        .collect();
+    let my_uid = nix::unistd::geteuid().as_raw();
+    let owners = crate::sys::inet_diag::owners(&s.proc_root, &wanted, my_uid);
+    Report {
+        stall,
+        judged,
+        owners,
+        first_sample,
+        notes,
+    }
+}
+
+/// For `stray check`: the number of stalled sockets and a one-line message,
+/// judged against the stored sample (no sleeping); stores the new sample so
+/// that periodic checks alone detect stalls.
+#[cfg(target_os = "linux")]
+pub fn check_summary(s: &Settings) -> anyhow::Result<(usize, String)> {
+    let report = stored_run(s, s.config.stall)?;
+    Ok((report.stalled().count(), summary_line(&report)))
+}
+
+/// For `stray check` on macOS: nothing to report.
+#[cfg(not(target_os = "linux"))]
+pub fn check_summary(_s: &Settings) -> anyhow::Result<(usize, String)> {
+    Ok((0, "TCP stall detection is Linux-only".to_string()))
+}
+
+/// One line for `stray check`.
+#[cfg(target_os = "linux")]
+fn summary_line(report: &Report) -> String {
+    let stalled: Vec<&Judged> = report.stalled().collect();
+    if stalled.is_empty() {
+        let queued = report.queued().count();
+        return format!(
+            "no stalled TCP sockets ({} established, {} with queued data{})",
+            report.judged.len(),
+            queued,
+            if report.first_sample {
+                "; first sample stored"
+            } else {
+                ""
+            }
+        );
+    }
+    let first = stalled[0];
+    let who = match report.owner(first) {
+        Some(o) => format!(" ({} {})", table::clip(&o.comm, 16), o.pid),
+        None => String::new(),
+    };
+    format!(
+        "{} stalled TCP socket{} (no ack for >= {}); longest: {} -> {}{}, {} queued for {}",
+        stalled.len(),
+        if stalled.len() == 1 { "" } else { "s" },
+        humantime::format_duration(report.stall),
+        first.obs.local,
+        first.obs.remote,
+        who,
+        table::size(u64::from(first.obs.send_queue)),
+        table::age(first.stalled_secs)
+    )
+}
+
+#[cfg(all(test, target_os = "linux"))]
+mod tests {
+    use super::*;
+    use crate::core::sockets::Owner;
+    use std::net::SocketAddr;
+
+    const STALL: Duration = Duration::from_secs(30);
+
+    fn obs(port: u16, queue: u32, acked: u64) -> Observation {
+        Observation {
+            local: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            remote: SocketAddr::from(([127, 0, 0, 1], port)),
+            inode: u64::from(port) + 1000,
+            uid: 1000,
+            send_queue: queue,
+            bytes_acked: Some(acked),
+            cookie: [0; 8],
+            interface: 0,
+        }
+    }
+
+    #[test]
+    fn summary_lines() {
+        let (_, s) = judge(&[], &[obs(1, 2048, 1), obs(2, 0, 0)], 0.0, STALL);
+        let (j, _) = judge(&s, &[obs(1, 2048, 1), obs(2, 0, 0)], 45.0, STALL);
+        let mut r = Report {
+            stall: STALL,
+            judged: j,
+            ..Report::default()
+        };
+        r.owners.insert(
+            1001,
+            Owner {
+                pid: 77,
+                start_time: 1,
+                comm: "tt\x1byd".into(),
+            },
+        );
+        assert_eq!(
+            summary_line(&r),
+            "1 stalled TCP socket (no ack for >= 30s); longest: 127.0.0.1:8080 -> \
+             127.0.0.1:1 (tt\\u{1b}yd 77), 2K queued for 45s"
+        );
+        r.judged.retain(|j| !j.stalled);
+        r.first_sample = true;
+        assert_eq!(
+            summary_line(&r),
+            "no stalled TCP sockets (1 established, 0 with queued data; first sample stored)"
+        );
+    }
 }

@@ -7,23 +7,23 @@ use std::path::PathBuf;
 use anyhow::Result;
 use serde_json::json;
 
-use crate::cli::TmuxArgs;
 use crate::exit::ExitCode;
-use crate::report::{self, Table};
-use crate::tmux::{self, SocketInfo};
-use crate::{msg, Settings};
+use crate::render::table::{self, Table};
+use crate::settings::Tmux;
+use crate::sys::tmux::{self, SocketInfo};
+use crate::{render::msg, Settings};
 
-pub fn tmux(s: &Settings, args: &TmuxArgs, out: &mut dyn Write) -> Result<ExitCode> {
+pub(crate) fn tmux(s: &Settings, args: &Tmux, out: &mut dyn Write) -> Result<ExitCode> {
     let me = nix::unistd::geteuid().as_raw();
     // Without the process table only the socket dirs can be listed.
-    let table = match crate::proc::read_table(&s.proc_root) {
+    let table = match crate::sys::proc::read_table(&s.proc_root) {
         Ok(read) => read.table,
         Err(e) => {
             msg::warn(&format!("live servers not listed: {e}"));
             Default::default()
         }
     };
-    let sockets = tmux::discover(&s.proc_root, &table, &tmux::tmpdir(), me, true);
+    let sockets = tmux::discover(&s.proc_root, &table, &s.env.tmux_tmpdir(), me, true);
     let (pruned, errors) = if args.prune {
         tmux::prune(&sockets, &s.proc_root, me)
     } else {
@@ -47,7 +47,7 @@ pub fn tmux(s: &Settings, args: &TmuxArgs, out: &mut dyn Write) -> Result<ExitCo
     })
 }
 
-pub fn render_human(sockets: &[SocketInfo], pruned: &[PathBuf], prune: bool) -> String {
+pub(crate) fn render_human(sockets: &[SocketInfo], pruned: &[PathBuf], prune: bool) -> String {
     let mut out = String::new();
     if !sockets.is_empty() {
         let mut t = Table::new(&["STATE", "OWNER", "PID", "SESSIONS", "SOCKET"]);
@@ -65,7 +65,7 @@ pub fn render_human(sockets: &[SocketInfo], pruned: &[PathBuf], prune: bool) -> 
                 opt(s.owner_uid.map(|u| u.to_string())),
                 opt(s.pid.map(|p| p.to_string())),
                 opt(s.sessions.map(|n| n.to_string())),
-                report::escape(&s.socket.to_string_lossy()),
+                table::escape(&s.socket.to_string_lossy()),
             ]);
         }
         out.push_str(&t.render());
@@ -74,7 +74,7 @@ pub fn render_human(sockets: &[SocketInfo], pruned: &[PathBuf], prune: bool) -> 
     let dead = sockets.len() - alive;
     out.push_str(&format!(
         "{}: {alive} alive, {dead} dead",
-        crate::health::plural(sockets.len(), "tmux socket")
+        crate::core::health::plural(sockets.len(), "tmux socket")
     ));
     if prune {
         out.push_str(&format!("; {} pruned", pruned.len()));

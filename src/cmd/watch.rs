@@ -23,15 +23,15 @@ use std::time::{Duration, Instant};
 use anyhow::Result;
 use serde_json::json;
 
-use crate::cli::WatchArgs;
 use crate::cmd::reap::{cycle, CycleOptions, CycleReport};
 use crate::config::Config;
+use crate::core::escalation::Signaller;
+use crate::core::health::Status;
+use crate::core::pty::{self, PtySample};
 use crate::exit::ExitCode;
-use crate::health::Status;
-use crate::pty::{self, PtySample};
-use crate::signal::Signaller;
-use crate::state::{Lock, StateDir};
-use crate::{msg, Settings, UsageError};
+use crate::settings::Watch;
+use crate::store::state::{Lock, StateDir};
+use crate::{render::msg, Settings, UsageError};
 
 static STOP: AtomicBool = AtomicBool::new(false);
 static RELOAD: AtomicBool = AtomicBool::new(false);
@@ -84,6 +84,10 @@ fn reload_settings(s: &mut Settings, reload: &dyn Fn() -> Result<Config>) {
                 "SIGHUP: reloaded the config from {}",
                 from(&config)
             ));
+            // The audit log may be configured: resolved again with it.
+            s.audit_log = s
+                .env
+                .audit_log(config.audit_log.as_deref(), crate::settings::euid());
             s.config = config;
         }
         Err(e) => msg::error(&format!(
@@ -95,7 +99,7 @@ fn reload_settings(s: &mut Settings, reload: &dyn Fn() -> Result<Config>) {
 
 /// What one cycle did, for the per-cycle line.
 #[derive(Debug, Default)]
-pub struct CycleLine {
+pub(crate) struct CycleLine {
     pub n: u64,
     pub ts: String,
     pub reap: Option<CycleReport>,
@@ -103,9 +107,9 @@ pub struct CycleLine {
     pub notes: Vec<String>,
 }
 
-pub fn watch(
+pub(crate) fn watch(
     s: &Settings,
-    args: &WatchArgs,
+    args: &Watch,
     reload: &dyn Fn() -> Result<Config>,
     out: &mut dyn Write,
 ) -> Result<ExitCode> {
@@ -114,8 +118,9 @@ pub fn watch(
     }
     install_handlers()?;
     let mut s = s.clone();
-    let dir = StateDir::open(&s.state_dir, true)?.expect("created");
-    let mut signaller = crate::signal::live(&s.proc_root);
+    let dir = StateDir::create(&s.state_dir)?;
+    let opts = CycleOptions { dry_run: false };
+    let mut signaller = crate::sys::signal::live(&s.proc_root, s.pidfd);
     let lock_wait = args.interval.min(Duration::from_secs(10));
     msg::info(&format!(
         "watching every {}; SIGHUP reloads the config; SIGTERM or SIGINT stops after the current cycle",
@@ -126,10 +131,6 @@ pub fn watch(
         if RELOAD.swap(false, Ordering::SeqCst) {
             reload_settings(&mut s, reload);
         }
-        let opts = CycleOptions {
-            dry_run: false,
-            grace: s.config.grace,
-        };
         n += 1;
         let started = Instant::now();
         let line = run_cycle(&s, &dir, &opts, signaller.as_mut(), lock_wait, n);
@@ -154,7 +155,7 @@ pub fn watch(
     }
     msg::info(&format!(
         "stopped after {}",
-        crate::health::plural(n as usize, "cycle")
+        crate::core::health::plural(n as usize, "cycle")
     ));
     Ok(ExitCode::OK)
 }
@@ -170,7 +171,7 @@ fn run_cycle(
 ) -> CycleLine {
     let mut line = CycleLine {
         n,
-        ts: crate::audit::now_rfc3339(),
+        ts: crate::store::audit::now_rfc3339(),
         ..CycleLine::default()
     };
     let _lock = match Lock::acquire(dir, lock_wait) {
@@ -192,14 +193,14 @@ fn run_cycle(
 }
 
 fn sample(s: &Settings, dir: &StateDir) -> Result<(u64, u64, f64, Status)> {
-    let counts = pty::counts(&s.proc_root)?;
-    let highest = pty::holders(&s.proc_root)
+    let counts = crate::sys::pty::counts(&s.proc_root)?;
+    let highest = crate::sys::pty::holders(&s.proc_root)
         .ok()
         .and_then(|h| h.highest_index());
     crate::cmd::pty::record_into(
         dir,
         PtySample {
-            t: crate::proc::now_boottime(),
+            t: crate::sys::proc::now_boottime(),
             used: counts.used,
             highest,
         },
@@ -214,7 +215,7 @@ fn sample(s: &Settings, dir: &StateDir) -> Result<(u64, u64, f64, Status)> {
 }
 
 /// `2026-01-01T00:00:00Z cycle 3: reap: 1 signalled; 4 agents; pty 12/4096 (0.3%) ok`
-pub fn render_line(l: &CycleLine) -> String {
+pub(crate) fn render_line(l: &CycleLine) -> String {
     let mut parts = Vec::new();
     if let Some(r) = &l.reap {
         let counts: Vec<String> = crate::cmd::reap::outcome_counts(r)
@@ -230,7 +231,7 @@ pub fn render_line(l: &CycleLine) -> String {
             } else {
                 counts.join(", ")
             },
-            crate::health::plural(total, "agent")
+            crate::core::health::plural(total, "agent")
         ));
     }
     if let Some((used, max, pct, st)) = l.pty {
@@ -243,14 +244,14 @@ pub fn render_line(l: &CycleLine) -> String {
     if !l.notes.is_empty() {
         out.push_str(&format!(
             " ({} on stderr)",
-            crate::health::plural(l.notes.len(), "note")
+            crate::core::health::plural(l.notes.len(), "note")
         ));
     }
     out.push('\n');
     out
 }
 
-pub fn to_json(l: &CycleLine) -> serde_json::Value {
+pub(crate) fn to_json(l: &CycleLine) -> serde_json::Value {
     json!({
         "schema": 1,
         "ts": l.ts,
