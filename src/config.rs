@@ -14,6 +14,7 @@ use serde::Deserialize;
 
 use crate::core::classify::Rules;
 use crate::core::classify::{Policies, Policy};
+use crate::core::family::{self, Marker};
 
 /// The commented template written by `stray config init`; also the source of
 /// truth for the defaults (a unit test parses it and compares).
@@ -38,6 +39,14 @@ struct RawConfig {
     check: RawCheck,
     #[serde(default)]
     sockets: RawSockets,
+    #[serde(default)]
+    family: RawFamily,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawFamily {
+    env: Option<Vec<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -56,6 +65,7 @@ struct RawPolicy {
     unmanaged: Option<Policy>,
     headless: Option<Policy>,
     defunct: Option<Policy>,
+    leftover: Option<Policy>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -64,6 +74,7 @@ struct RawProtect {
     multiplexers: Option<Vec<String>>,
     names: Option<Vec<String>>,
     pids: Option<Vec<i32>>,
+    env: Option<Vec<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -131,6 +142,10 @@ pub struct Config {
     pub rss_crit: u64,
     pub stall: Duration,
     pub ports: Vec<u16>,
+    /// `[family] env`: the lineage markers (built-in defaults when unset).
+    pub family_markers: Vec<Marker>,
+    /// `[protect] env`: keep markers, `(NAME, Some(VALUE))` or any value.
+    pub keep_env: Vec<(String, Option<String>)>,
 }
 
 impl Default for Config {
@@ -152,6 +167,26 @@ impl Config {
             protect_pids: self.protect_pids.clone(),
             policy: self.policy,
             self_pid,
+        }
+    }
+
+    /// What `--name` does to the family markers: every built-in marker
+    /// goes (a test's own markers stay), so a test run can never tie a real
+    /// session's processes to anything.
+    pub(crate) fn without_builtin_markers(&mut self) {
+        let builtin: Vec<String> = family::default_markers()
+            .into_iter()
+            .map(|m| m.name)
+            .collect();
+        self.family_markers.retain(|m| !builtin.contains(&m.name));
+    }
+
+    /// The slice of the configuration the family rules need.
+    pub(crate) fn family_rules(&self) -> family::Rules {
+        family::Rules {
+            markers: self.family_markers.clone(),
+            keep: self.keep_env.clone(),
+            ..family::Rules::default()
         }
     }
 
@@ -215,6 +250,7 @@ impl Config {
             unmanaged: p.unmanaged.unwrap_or(Policy::Report),
             headless: p.headless.unwrap_or(Policy::Report),
             defunct,
+            leftover: p.leftover.unwrap_or(Policy::Reap),
         };
 
         let percent = |key: &str, v: Option<i64>, d: u8| -> Result<u8> {
@@ -256,6 +292,18 @@ impl Config {
             })
             .collect::<Result<Vec<_>>>()?;
 
+        let family_markers = match raw.family.env {
+            Some(entries) => family::markers_from_config(&entries),
+            None => Ok(family::default_markers()),
+        }
+        .map_err(|e| anyhow!("{file}: key `family.env`: {e}"))?;
+        let keep_env = family::keep_from_config(
+            &raw.protect
+                .env
+                .unwrap_or_else(|| vec!["STRAY_KEEP=1".to_string()]),
+        )
+        .map_err(|e| anyhow!("{file}: key `protect.env`: {e}"))?;
+
         Ok(Config {
             source: None,
             min_age: dur("min_age", raw.min_age, "60s")?,
@@ -276,6 +324,8 @@ impl Config {
             rss_crit,
             stall: dur("sockets.stall", raw.sockets.stall, "30s")?,
             ports,
+            family_markers,
+            keep_env,
         })
     }
 
@@ -305,6 +355,15 @@ impl Config {
             .collect();
         let pids: Vec<String> = self.protect_pids.iter().map(|p| p.to_string()).collect();
         let ports: Vec<String> = self.ports.iter().map(|p| p.to_string()).collect();
+        let keep: Vec<String> = self
+            .keep_env
+            .iter()
+            .map(|(k, v)| match v {
+                Some(v) => format!("{k}={v}"),
+                None => k.clone(),
+            })
+            .collect();
+        let markers: Vec<String> = self.family_markers.iter().map(Marker::entry).collect();
         let mut s = String::new();
         s += &format!(
             "# source: {}\n",
@@ -334,16 +393,22 @@ impl Config {
         );
         s += "\n[policy]\n";
         s += &format!(
-            "orphan = \"{}\"\nunmanaged = \"{}\"\nheadless = \"{}\"\ndefunct = \"{}\"\n",
-            self.policy.orphan, self.policy.unmanaged, self.policy.headless, self.policy.defunct
+            "orphan = \"{}\"\nleftover = \"{}\"\nunmanaged = \"{}\"\nheadless = \"{}\"\ndefunct = \"{}\"\n",
+            self.policy.orphan,
+            self.policy.leftover,
+            self.policy.unmanaged,
+            self.policy.headless,
+            self.policy.defunct
         );
         s += "\n[protect]\n";
         s += &format!(
-            "multiplexers = {}\nnames = {}\npids = [{}]\n",
+            "multiplexers = {}\nnames = {}\npids = [{}]\nenv = {}\n",
             q(&self.multiplexers),
             q(&self.protect_names),
-            pids.join(", ")
+            pids.join(", "),
+            q(&keep)
         );
+        s += &format!("\n[family]\nenv = {}\n", q(&markers));
         s += &format!(
             "\n[pty]\nwarn = {}\ncrit = {}\n",
             self.pty_warn, self.pty_crit
@@ -546,6 +611,40 @@ mod tests {
         assert_eq!(defaults.policy.orphan, Policy::Reap);
         assert_eq!(defaults.policy.unmanaged, Policy::Report);
         assert_eq!(defaults.rss_crit, 8 << 30);
+    }
+
+    #[test]
+    fn family_markers_keep_markers_and_the_leftover_policy() {
+        let d = Config::default();
+        assert_eq!(d.policy.leftover, Policy::Reap);
+        assert_eq!(d.family_markers, family::default_markers());
+        assert_eq!(d.keep_env, vec![("STRAY_KEEP".into(), Some("1".into()))]);
+        let c = parse(
+            "[policy]\nleftover = \"report\"\n[protect]\nenv = [\"KEEPME\"]\n[family]\nenv = [\"MY_SESS\", \"MY_PID=<pid>\", \"MY=1\"]\n",
+        )
+        .unwrap();
+        assert_eq!(c.policy.leftover, Policy::Report);
+        assert_eq!(c.keep_env, vec![("KEEPME".into(), None)]);
+        let entries: Vec<String> = c.family_markers.iter().map(Marker::entry).collect();
+        assert_eq!(entries, ["MY_SESS", "MY_PID=<pid>", "MY=1"]);
+        let again = parse(&c.to_toml()).unwrap();
+        assert_eq!(again.family_markers, c.family_markers);
+        assert_eq!(again.keep_env, c.keep_env);
+        let e = parse("[family]\nenv = [\"A B\"]").unwrap_err().to_string();
+        assert!(e.contains("family.env"), "{e}");
+        let e = parse("[protect]\nenv = [\"=1\"]").unwrap_err().to_string();
+        assert!(e.contains("protect.env"), "{e}");
+    }
+
+    #[test]
+    fn name_flag_drops_only_the_builtin_markers() {
+        let mut c = parse("[family]\nenv = [\"CLAUDE_PID=<pid>\", \"TEST_SESS\"]\n").unwrap();
+        c.without_builtin_markers();
+        let names: Vec<&str> = c.family_markers.iter().map(|m| m.name.as_str()).collect();
+        assert_eq!(names, ["TEST_SESS"]);
+        let mut d = Config::default();
+        d.without_builtin_markers();
+        assert!(d.family_markers.is_empty());
     }
 
     #[test]

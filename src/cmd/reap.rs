@@ -87,11 +87,19 @@ pub fn cycle(
             }
         );
     }
-    // Every real cycle records each agent's parent, also one that signals
-    // nothing: a later cycle tells re-parented agents by it.
+    // Every real cycle records each agent's parent, and each live agent's
+    // descendants (remembered descent), also one that signals nothing: a
+    // later cycle tells re-parented agents, and a dead agent's unmarked
+    // MCP servers, by it.
+    let agents = sv.facts.agents.keys().map(|&pid| (pid, None));
+    let members = sv
+        .family
+        .next_remembered
+        .iter()
+        .flat_map(|(agent, members)| members.iter().map(move |m| (m.pid, Some(*agent))));
     state.lineage = state
         .lineage
-        .remember(&sv.table, sv.facts.agents.keys().copied());
+        .remember_family(&sv.table, agents.chain(members));
     if let Some(why) = &sv.facts.hidden_ancestry {
         // One message for the cycle, not one "vanished" per process.
         let note = crate::sys::survey::hidden_ancestry_note(why);

@@ -73,6 +73,16 @@ impl Marker {
         })
     }
 
+    /// The `[family] env` entry that parses back to this marker.
+    pub fn entry(&self) -> String {
+        match &self.kind {
+            MarkerKind::Session => self.name.clone(),
+            MarkerKind::Pid => format!("{}=<pid>", self.name),
+            MarkerKind::Constant(None) => format!("{}=*", self.name),
+            MarkerKind::Constant(Some(v)) => format!("{}={v}", self.name),
+        }
+    }
+
     /// True when this marker can tie a process to one session.
     pub fn names_session(&self) -> bool {
         !matches!(self.kind, MarkerKind::Constant(_))
@@ -166,6 +176,20 @@ pub fn keep_from_config(entries: &[String]) -> Result<Vec<(String, Option<String
             Ok((name.to_string(), value))
         })
         .collect()
+}
+
+/// True when a unix socket name (a path, or an abstract name without its
+/// leading NUL) is a display server's: X11 (`/tmp/.X11-unix/X0`, also
+/// abstract) or Wayland (`$XDG_RUNTIME_DIR/wayland-0`).
+pub fn is_display_socket(name: &str) -> bool {
+    let file = name.rsplit('/').next().unwrap_or(name);
+    let x11 = name.contains("/.X11-unix/X")
+        && file.len() > 1
+        && file[1..].bytes().all(|b| b.is_ascii_digit());
+    let wayland = file
+        .strip_prefix("wayland-")
+        .is_some_and(|rest| !rest.is_empty() && !rest.ends_with(".lock"));
+    x11 || wayland
 }
 
 /// Which part of a Claude Code background session a process is (SPEC: "an
@@ -389,6 +413,9 @@ pub struct Decision {
     pub env_wanted: BTreeSet<ProcKey>,
     /// What the state keeps for the next cycle.
     pub next_remembered: BTreeMap<ProcKey, BTreeSet<ProcKey>>,
+    /// Agents in a deliberate background session (never orphans), with
+    /// their role or that of the host above them.
+    pub background_agents: BTreeMap<ProcKey, BackgroundRole>,
 }
 
 impl Decision {
@@ -596,156 +623,257 @@ fn structural_keep(p: &ProcView, hosted_by: Option<(i32, BackgroundRole)>) -> Op
 /// marker still never ties it to that session nor keeps one alive.
 pub fn decide(input: &Input, rules: &Rules) -> Decision {
     let t = Table::new(&input.procs);
-    let n = input.procs.len();
     let found: Vec<Option<Found>> = input
         .procs
         .iter()
         .map(|p| p.env.as_deref().map(|e| scan_env(e, rules)))
         .collect();
-
-    // Lineage 1: nearest live agent ancestor; and the nearest background
-    // host above (it hosts everything below it, like a multiplexer server).
-    let mut agent_above: Vec<Option<usize>> = vec![None; n];
-    let mut hosted_by: Vec<Option<(i32, BackgroundRole)>> = vec![None; n];
-    // Top-down from the roots, each process inherits from its parent: one
-    // pass. Processes no root reaches (a ppid cycle in a torn read) walk
-    // their own chain.
-    let roles: Vec<Option<BackgroundRole>> = input
+    let tree = Tree::new(input, &t);
+    let mut owners = Owners::new(input, &t, &tree, &found);
+    let live = LiveValues::new(input, &t, &tree, &owners, &found);
+    let (outcome, reason, mut env_wanted) = judge_all(input, &t, &tree, &mut owners, &found, &live);
+    let background_agents = input
         .procs
         .iter()
-        .map(|p| background_role(&p.args))
+        .enumerate()
+        .filter(|(_, p)| p.agent)
+        .filter_map(|(i, p)| {
+            background_role(&p.args)
+                .or(tree.hosted_by[i].map(|h| h.1))
+                .map(|r| (p.key, r))
+        })
         .collect();
-    let order = t.top_down();
-    let mut depth = vec![usize::MAX; n];
-    for &i in &order {
-        let parent = t.get(input.procs[i].ppid).filter(|&j| j != i);
-        match parent {
-            Some(j) if depth[j] != usize::MAX => {
-                depth[i] = depth[j] + 1;
-                agent_above[i] = if input.procs[j].agent {
-                    Some(j)
-                } else {
-                    agent_above[j]
-                };
-                hosted_by[i] = roles[j]
-                    .map(|r| (input.procs[j].key.pid, r))
-                    .or(hosted_by[j]);
-            }
-            _ => depth[i] = 0,
-        }
+    subtree_env_wanted(input, &t, &outcome, &found, &mut env_wanted);
+    let footprints = footprints(input, &t, &owners.owner_live);
+    let next_remembered = next_remembered(input, rules, &t);
+    let verdicts = reason
+        .into_iter()
+        .enumerate()
+        .map(|(i, reason)| Verdict {
+            key: input.procs[i].key,
+            outcome: outcome[i].clone(),
+            lineage: owners.lineage[i].clone(),
+            reason,
+        })
+        .collect();
+    Decision {
+        verdicts,
+        footprints,
+        env_wanted,
+        next_remembered,
+        background_agents,
     }
-    for i in 0..n {
-        if depth[i] == usize::MAX {
-            let ancestors = t.ancestors(i);
-            depth[i] = ancestors.len();
-            agent_above[i] = ancestors.iter().copied().find(|&a| input.procs[a].agent);
-            hosted_by[i] = ancestors
-                .iter()
-                .find_map(|&a| roles[a].map(|r| (input.procs[a].key.pid, r)));
-        }
-    }
+}
 
-    // Lineage 2: remembered descent (prefer a live agent when several).
-    let mut remembered_owner: BTreeMap<ProcKey, ProcKey> = BTreeMap::new();
-    for (agent, members) in &input.remembered {
-        for m in members {
-            let replace = remembered_owner
-                .get(m)
-                .is_none_or(|old| !t.alive(*old) && t.alive(*agent));
-            if replace {
-                remembered_owner.insert(*m, *agent);
+/// Lineage 1, from the ppid chain: each process's depth, nearest live
+/// agent ancestor, and nearest background host above (it hosts everything
+/// below it, like a multiplexer server).
+struct Tree {
+    depth: Vec<usize>,
+    agent_above: Vec<Option<usize>>,
+    hosted_by: Vec<Option<(i32, BackgroundRole)>>,
+}
+
+impl Tree {
+    fn new(input: &Input, t: &Table) -> Tree {
+        let n = input.procs.len();
+        let mut tree = Tree {
+            depth: vec![usize::MAX; n],
+            agent_above: vec![None; n],
+            hosted_by: vec![None; n],
+        };
+        let roles: Vec<Option<BackgroundRole>> = input
+            .procs
+            .iter()
+            .map(|p| background_role(&p.args))
+            .collect();
+        // Top-down from the roots, each process inherits from its parent:
+        // one pass. Processes no root reaches (a ppid cycle in a torn read)
+        // walk their own chain.
+        for &i in &t.top_down() {
+            let parent = t.get(input.procs[i].ppid).filter(|&j| j != i);
+            match parent {
+                Some(j) if tree.depth[j] != usize::MAX => {
+                    tree.depth[i] = tree.depth[j] + 1;
+                    tree.agent_above[i] = if input.procs[j].agent {
+                        Some(j)
+                    } else {
+                        tree.agent_above[j]
+                    };
+                    tree.hosted_by[i] = roles[j]
+                        .map(|r| (input.procs[j].key.pid, r))
+                        .or(tree.hosted_by[j]);
+                }
+                _ => tree.depth[i] = 0,
             }
         }
+        for i in 0..n {
+            if tree.depth[i] == usize::MAX {
+                let ancestors = t.ancestors(i);
+                tree.depth[i] = ancestors.len();
+                tree.agent_above[i] = ancestors.iter().copied().find(|&a| input.procs[a].agent);
+                tree.hosted_by[i] = ancestors
+                    .iter()
+                    .find_map(|&a| roles[a].map(|r| (input.procs[a].key.pid, r)));
+            }
+        }
+        tree
     }
+}
 
-    // Owner and lineage per process (agents themselves are not members).
-    // The lineage shown is the first source in SPEC order; the owner counts
-    // as alive when any source names a live one (sources that disagree are
-    // a doubt, and doubt keeps).
-    let mut lineage: Vec<Option<Lineage>> = vec![None; n];
-    let mut owner_live: Vec<Option<ProcKey>> = vec![None; n];
-    // Descends from, or was seen under, a live agent: what carries a live
-    // session's values (read on every cycle, so the answer never depends
-    // on which other environments happened to be read).
-    let mut lineage_live = vec![false; n];
-    for i in 0..n {
-        let p = &input.procs[i];
-        if p.agent {
-            continue;
-        }
-        let mut first: Option<Lineage> = None;
-        let mut live: Option<ProcKey> = None;
-        if let Some(a) = agent_above[i] {
-            let k = input.procs[a].key;
-            first = Some(Lineage::Descends(k));
-            live = Some(k);
-        }
-        if let Some(a) = remembered_owner.get(&p.key) {
-            first.get_or_insert(Lineage::Remembered(*a));
-            live = live.or(t.alive(*a).then_some(*a));
-        }
-        lineage_live[i] = live.is_some();
-        if let Some(f) = &found[i] {
-            for (marker, pid) in &f.pids {
-                // A pid names this session's agent only if that process is
-                // at least as old as the member: a younger one reused the pid.
-                let named = t
-                    .get(*pid)
-                    .map(|j| input.procs[j].key)
-                    .filter(|k| k.start_time <= p.key.start_time && k.pid != p.key.pid);
-                live = live.or(named);
-                if first.is_none()
-                    || (named.is_some() && matches!(first, Some(Lineage::Named { live: None, .. })))
-                {
-                    first = Some(Lineage::Named {
-                        marker: marker.clone(),
-                        pid: *pid,
-                        live: named,
-                    });
+/// Owner and lineage per process (agents themselves are not members). The
+/// lineage shown is the first source in SPEC order; the owner counts as
+/// alive when any source names a live one (sources that disagree are a
+/// doubt, and doubt keeps).
+struct Owners {
+    lineage: Vec<Option<Lineage>>,
+    owner_live: Vec<Option<ProcKey>>,
+    /// Descends from, or was seen under, a live agent: what carries a live
+    /// session's values (read on every cycle, so the answer never depends
+    /// on which other environments happened to be read).
+    lineage_live: Vec<bool>,
+}
+
+impl Owners {
+    fn new(input: &Input, t: &Table, tree: &Tree, found: &[Option<Found>]) -> Owners {
+        let n = input.procs.len();
+        // Lineage 2: remembered descent (prefer a live agent when several).
+        let mut remembered_owner: BTreeMap<ProcKey, ProcKey> = BTreeMap::new();
+        for (agent, members) in &input.remembered {
+            for m in members {
+                let replace = remembered_owner
+                    .get(m)
+                    .is_none_or(|old| !t.alive(*old) && t.alive(*agent));
+                if replace {
+                    remembered_owner.insert(*m, *agent);
                 }
             }
-            if first.is_none() {
-                if let Some((marker, value)) = f.session.first() {
-                    first = Some(Lineage::Session {
-                        marker: marker.clone(),
-                        value: value.clone(),
-                    });
-                } else if f.any() {
-                    first = Some(Lineage::MarkersOnly);
-                }
+        }
+        let mut o = Owners {
+            lineage: vec![None; n],
+            owner_live: vec![None; n],
+            lineage_live: vec![false; n],
+        };
+        for (i, p) in input.procs.iter().enumerate() {
+            if p.agent {
+                continue;
+            }
+            let mut first: Option<Lineage> = None;
+            let mut live: Option<ProcKey> = None;
+            if let Some(a) = tree.agent_above[i] {
+                let k = input.procs[a].key;
+                first = Some(Lineage::Descends(k));
+                live = Some(k);
+            }
+            if let Some(a) = remembered_owner.get(&p.key) {
+                first.get_or_insert(Lineage::Remembered(*a));
+                live = live.or(t.alive(*a).then_some(*a));
+            }
+            o.lineage_live[i] = live.is_some();
+            if let Some(f) = &found[i] {
+                marker_lineage(input, t, p, f, &mut first, &mut live);
+            }
+            o.lineage[i] = first;
+            o.owner_live[i] = live;
+        }
+        o
+    }
+}
+
+/// Lineage 3, from the markers: a pid marker names the agent when that
+/// process is at least as old as the member (a younger one reused the
+/// pid); else a session marker, else constant markers only.
+fn marker_lineage(
+    input: &Input,
+    t: &Table,
+    p: &ProcView,
+    f: &Found,
+    first: &mut Option<Lineage>,
+    live: &mut Option<ProcKey>,
+) {
+    for (marker, pid) in &f.pids {
+        let named = t
+            .get(*pid)
+            .map(|j| input.procs[j].key)
+            .filter(|k| k.start_time <= p.key.start_time && k.pid != p.key.pid);
+        *live = live.or(named);
+        if first.is_none()
+            || (named.is_some() && matches!(first, Some(Lineage::Named { live: None, .. })))
+        {
+            *first = Some(Lineage::Named {
+                marker: marker.clone(),
+                pid: *pid,
+                live: named,
+            });
+        }
+    }
+    if first.is_none() {
+        if let Some((marker, value)) = f.session.first() {
+            *first = Some(Lineage::Session {
+                marker: marker.clone(),
+                value: value.clone(),
+            });
+        } else if f.any() {
+            *first = Some(Lineage::MarkersOnly);
+        }
+    }
+}
+
+/// Session values that live sessions carry or hold: carried by a live
+/// agent, by a process that descends (or descended) from one, or inside a
+/// background host; held (open files) by any live process. A member tied
+/// only by a pid marker does not carry: its session's other members name
+/// the same pid, and reading it would mean reading every process.
+struct LiveValues<'a> {
+    values: BTreeSet<&'a str>,
+    constant_agents: BTreeSet<&'a str>,
+}
+
+impl<'a> LiveValues<'a> {
+    fn new(
+        input: &'a Input,
+        t: &Table,
+        tree: &Tree,
+        owners: &Owners,
+        found: &'a [Option<Found>],
+    ) -> LiveValues<'a> {
+        let mut lv = LiveValues {
+            values: BTreeSet::new(),
+            constant_agents: BTreeSet::new(),
+        };
+        for (i, p) in input.procs.iter().enumerate() {
+            let live = owners.lineage_live[i]
+                || p.agent
+                || tree.hosted_by[i].is_some()
+                || background_role(&p.args).is_some();
+            if let (true, Some(f)) = (live, &found[i]) {
+                lv.values.extend(f.session.iter().map(|(_, v)| v.as_str()));
+                lv.constant_agents
+                    .extend(f.constant.iter().map(String::as_str));
             }
         }
-        lineage[i] = first;
-        owner_live[i] = live;
-    }
-
-    // Session values that live sessions carry or hold: carried by a live
-    // agent, by a process that descends (or descended) from one, or inside
-    // a background host; held (open files) by any live process. A member
-    // tied only by a pid marker does not carry: its session's other members
-    // name the same pid, and reading it would mean reading every process.
-    let mut live_values: BTreeSet<&str> = BTreeSet::new();
-    let mut live_constant_agents: BTreeSet<&str> = BTreeSet::new();
-    for i in 0..n {
-        let p = &input.procs[i];
-        let live = lineage_live[i]
-            || p.agent
-            || hosted_by[i].is_some()
-            || background_role(&p.args).is_some();
-        if let (true, Some(f)) = (live, &found[i]) {
-            live_values.extend(f.session.iter().map(|(_, v)| v.as_str()));
-            live_constant_agents.extend(f.constant.iter().map(String::as_str));
+        for (holder, values) in &input.held_values {
+            if t.alive(*holder) {
+                lv.values.extend(values.iter().map(String::as_str));
+            }
         }
+        lv
     }
-    for (holder, values) in &input.held_values {
-        if t.alive(*holder) {
-            live_values.extend(values.iter().map(String::as_str));
-        }
-    }
+}
 
-    // Decide top-down so "descends from another leftover" sees its parent.
+/// Every process's outcome and reason, decided top-down so "descends from
+/// another leftover" sees its parent; and the environments still needed.
+fn judge_all(
+    input: &Input,
+    t: &Table,
+    tree: &Tree,
+    owners: &mut Owners,
+    found: &[Option<Found>],
+    live: &LiveValues<'_>,
+) -> (Vec<Outcome>, Vec<String>, BTreeSet<ProcKey>) {
+    let n = input.procs.len();
     let mut order: Vec<usize> = (0..n).collect();
-    order.sort_by_key(|&i| depth[i]);
+    order.sort_by_key(|&i| tree.depth[i]);
     let mut outcome: Vec<Outcome> = vec![Outcome::NotFamily; n];
     let mut reason: Vec<String> = vec![String::new(); n];
     let mut env_wanted = BTreeSet::new();
@@ -757,7 +885,7 @@ pub fn decide(input: &Input, rules: &Rules) -> Decision {
                 // session's values: it keeps them alive.
                 env_wanted.insert(p.key);
             }
-            reason[i] = match background_role(&p.args).or(hosted_by[i].map(|h| h.1)) {
+            reason[i] = match background_role(&p.args).or(tree.hosted_by[i].map(|h| h.1)) {
                 // The agent rules must not take it for an orphan either.
                 Some(role) => format!(
                     "an agent in a Claude Code background session ({}): never an orphan",
@@ -771,103 +899,124 @@ pub fn decide(input: &Input, rules: &Rules) -> Decision {
             .get(p.ppid)
             .filter(|&j| outcome[j] == Outcome::Leftover)
             .map(|j| input.procs[j].key.pid);
-        if lineage[i].is_none() {
+        if owners.lineage[i].is_none() {
             if let Some(pid) = parent_leftover {
-                lineage[i] = Some(Lineage::BelowLeftover(pid));
+                owners.lineage[i] = Some(Lineage::BelowLeftover(pid));
             }
         }
         let orphan_shaped = p.reaper_parent || parent_leftover.is_some();
-        let structural = structural_keep(p, hosted_by[i]);
+        let structural = structural_keep(p, tree.hosted_by[i]);
         // The environment matters only where a leftover is possible, and for
         // live families (their session values keep other members alive).
         let could_be_leftover = structural.is_none()
             && orphan_shaped
-            && !matches!(lineage[i], Some(Lineage::Descends(_)));
-        let in_live_family =
-            lineage_live[i] || hosted_by[i].is_some() || background_role(&p.args).is_some();
+            && !matches!(owners.lineage[i], Some(Lineage::Descends(_)));
+        let in_live_family = owners.lineage_live[i]
+            || tree.hosted_by[i].is_some()
+            || background_role(&p.args).is_some();
         if found[i].is_none() && (could_be_leftover || in_live_family) {
             env_wanted.insert(p.key);
         }
-        let Some(lin) = &lineage[i] else {
-            if found[i].is_none() && could_be_leftover {
-                outcome[i] = Outcome::Undecided;
-                reason[i] = "environment not read: markers unknown, not taken".into();
-            } else if let Some(why) = structural {
-                reason[i] = format!("not in any agent's family; {why}");
-            } else {
-                reason[i] = "not in any agent's family".into();
-            }
-            continue;
+        let member = Member {
+            p,
+            lineage: owners.lineage[i].as_ref(),
+            owner_live: owners.owner_live[i],
+            found: found[i].as_ref(),
+            structural,
+            could_be_leftover,
+            orphan_shaped,
+            parent_leftover,
         };
-        if let Some(owner) = owner_live[i] {
-            outcome[i] = Outcome::Kept;
-            reason[i] = match lin {
-                Lineage::Descends(_) => format!("descends from live agent {}", owner.pid),
-                Lineage::Remembered(a) if *a == owner => format!(
-                    "an earlier cycle saw it descend from agent {}, which lives",
-                    owner.pid
-                ),
-                Lineage::Named {
-                    marker,
-                    live: Some(k),
-                    ..
-                } if *k == owner => format!("{marker} names pid {}, which lives", owner.pid),
-                _ => format!(
-                    "another lineage source names live process {} as its agent",
-                    owner.pid
-                ),
+        (outcome[i], reason[i]) = member.judge(live);
+    }
+    (outcome, reason, env_wanted)
+}
+
+/// One non-agent process, with what [`judge_all`] learnt about it.
+struct Member<'a> {
+    p: &'a ProcView,
+    lineage: Option<&'a Lineage>,
+    owner_live: Option<ProcKey>,
+    found: Option<&'a Found>,
+    structural: Option<String>,
+    could_be_leftover: bool,
+    orphan_shaped: bool,
+    parent_leftover: Option<i32>,
+}
+
+impl Member<'_> {
+    fn judge(self, live: &LiveValues<'_>) -> (Outcome, String) {
+        let Some(lin) = self.lineage else {
+            return if self.found.is_none() && self.could_be_leftover {
+                (
+                    Outcome::Undecided,
+                    "environment not read: markers unknown, not taken".into(),
+                )
+            } else if let Some(why) = self.structural {
+                (
+                    Outcome::NotFamily,
+                    format!("not in any agent's family; {why}"),
+                )
+            } else {
+                (Outcome::NotFamily, "not in any agent's family".into())
             };
-            continue;
+        };
+        if let Some(owner) = self.owner_live {
+            return (Outcome::Kept, owner_reason(lin, owner));
         }
-        if let Some(why) = structural {
-            outcome[i] = Outcome::Kept;
-            reason[i] = why;
-            continue;
+        if let Some(why) = self.structural {
+            return (Outcome::Kept, why);
         }
-        let Some(f) = &found[i] else {
-            outcome[i] = Outcome::Undecided;
-            reason[i] = "environment not read: keep marker unknown, not taken".into();
-            continue;
+        let Some(f) = self.found else {
+            return (
+                Outcome::Undecided,
+                "environment not read: keep marker unknown, not taken".into(),
+            );
         };
         if let Some(keep) = &f.keep {
-            outcome[i] = Outcome::Kept;
-            reason[i] = format!("carries the keep marker {keep}");
-            continue;
+            return (Outcome::Kept, format!("carries the keep marker {keep}"));
         }
         if let Some((name, value)) = f
             .session
             .iter()
-            .find(|(_, v)| live_values.contains(v.as_str()))
+            .find(|(_, v)| live.values.contains(v.as_str()))
         {
-            outcome[i] = Outcome::Kept;
-            reason[i] = format!("a live session shares {name}={value}");
-            continue;
+            return (
+                Outcome::Kept,
+                format!("a live session shares {name}={value}"),
+            );
         }
-        if p.serves_live {
-            outcome[i] = Outcome::Kept;
-            reason[i] = "serves a live process (socket, pipe or TCP peer)".into();
-            continue;
+        if self.p.serves_live {
+            return (
+                Outcome::Kept,
+                "serves a live process (socket, pipe or TCP peer)".into(),
+            );
         }
         if matches!(lin, Lineage::MarkersOnly) {
             if let Some(agent) = f
                 .constant
                 .iter()
-                .find(|a| live_constant_agents.contains(a.as_str()))
+                .find(|a| live.constant_agents.contains(a.as_str()))
             {
-                outcome[i] = Outcome::Kept;
-                reason[i] = format!(
-                    "only markers every {agent} session sets, and a live {agent} session shows them: \
-                     cannot tell whose it is, not taken"
+                return (
+                    Outcome::Kept,
+                    format!(
+                        "only markers every {agent} session sets, and a live {agent} session shows them: \
+                         cannot tell whose it is, not taken"
+                    ),
                 );
-                continue;
             }
         }
-        if !orphan_shaped {
-            outcome[i] = Outcome::Kept;
-            reason[i] = "its session is gone, but its parent lives and is not a reaper".into();
-            continue;
+        if !self.orphan_shaped {
+            return (
+                Outcome::Kept,
+                "its session is gone, but its parent lives and is not a reaper".into(),
+            );
         }
-        outcome[i] = Outcome::Leftover;
+        (Outcome::Leftover, self.leftover_reason(lin))
+    }
+
+    fn leftover_reason(&self, lin: &Lineage) -> String {
         let gone = match lin {
             Lineage::Remembered(a) => format!("agent {a} (remembered descent) is gone"),
             Lineage::Named { marker, pid, .. } => {
@@ -880,14 +1029,43 @@ pub fn decide(input: &Input, rules: &Rules) -> Decision {
             Lineage::BelowLeftover(pid) => format!("descends from leftover {pid}"),
             Lineage::Descends(_) => "its agent is gone".into(),
         };
-        let shape = match parent_leftover {
-            Some(pid) if !p.reaper_parent => format!("below leftover {pid}"),
+        let shape = match self.parent_leftover {
+            Some(pid) if !self.p.reaper_parent => format!("below leftover {pid}"),
             _ => "re-parented to a reaper".into(),
         };
-        reason[i] = format!("leftover: {gone}; {shape}");
+        format!("leftover: {gone}; {shape}")
     }
-    // Below a leftover or an undecided process, every environment counts:
-    // asking for the whole subtree at once bounds the reader to two rounds.
+}
+
+/// Why a member whose owner lives is kept.
+fn owner_reason(lin: &Lineage, owner: ProcKey) -> String {
+    match lin {
+        Lineage::Descends(_) => format!("descends from live agent {}", owner.pid),
+        Lineage::Remembered(a) if *a == owner => format!(
+            "an earlier cycle saw it descend from agent {}, which lives",
+            owner.pid
+        ),
+        Lineage::Named {
+            marker,
+            live: Some(k),
+            ..
+        } if *k == owner => format!("{marker} names pid {}, which lives", owner.pid),
+        _ => format!(
+            "another lineage source names live process {} as its agent",
+            owner.pid
+        ),
+    }
+}
+
+/// Below a leftover or an undecided process, every environment counts:
+/// asking for the whole subtree at once bounds the reader to two rounds.
+fn subtree_env_wanted(
+    input: &Input,
+    t: &Table,
+    outcome: &[Outcome],
+    found: &[Option<Found>],
+    env_wanted: &mut BTreeSet<ProcKey>,
+) {
     let open = |o: &Outcome| matches!(o, Outcome::Leftover | Outcome::Undecided);
     for (i, o) in outcome.iter().enumerate() {
         // Subtree roots only: a subtree below another is already covered.
@@ -902,16 +1080,19 @@ pub fn decide(input: &Input, rules: &Rules) -> Decision {
             }
         }
     }
+}
 
-    // Footprint: each live agent's descendants plus the members it owns
-    // by remembered descent or a pid marker.
+/// Footprint: each live agent's descendants plus the members it owns by
+/// remembered descent or a pid marker.
+fn footprints(
+    input: &Input,
+    t: &Table,
+    owner_live: &[Option<ProcKey>],
+) -> BTreeMap<ProcKey, Footprint> {
     let mut families: BTreeMap<ProcKey, BTreeSet<usize>> = BTreeMap::new();
-    for i in 0..n {
-        if input.procs[i].agent {
-            families
-                .entry(input.procs[i].key)
-                .or_default()
-                .extend(t.descendants(i));
+    for (i, p) in input.procs.iter().enumerate() {
+        if p.agent {
+            families.entry(p.key).or_default().extend(t.descendants(i));
         }
     }
     for (i, owner) in owner_live.iter().enumerate() {
@@ -922,7 +1103,7 @@ pub fn decide(input: &Input, rules: &Rules) -> Decision {
             }
         }
     }
-    let footprints = families
+    families
         .iter()
         .map(|(agent, members)| {
             let members = members.iter().filter(|&&m| input.procs[m].key != *agent);
@@ -933,23 +1114,7 @@ pub fn decide(input: &Input, rules: &Rules) -> Decision {
             }
             (*agent, fp)
         })
-        .collect();
-
-    let next_remembered = next_remembered(input, rules, &t);
-    let verdicts = (0..n)
-        .map(|i| Verdict {
-            key: input.procs[i].key,
-            outcome: outcome[i].clone(),
-            lineage: lineage[i].clone(),
-            reason: std::mem::take(&mut reason[i]),
-        })
-        .collect();
-    Decision {
-        verdicts,
-        footprints,
-        env_wanted,
-        next_remembered,
-    }
+        .collect()
 }
 
 /// Live agents' descendants now, merged with what was remembered and is
@@ -995,6 +1160,42 @@ fn next_remembered(
         };
     }
     next
+}
+
+#[cfg(test)]
+mod display_tests {
+    use super::*;
+
+    #[test]
+    fn display_sockets_are_x11_and_wayland_only() {
+        for yes in [
+            "/tmp/.X11-unix/X0",
+            "/tmp/.X11-unix/X1024",
+            "@/tmp/.X11-unix/X0",
+            "/tmp/.X11-unix/X0".trim_start_matches('@'),
+            "/run/user/1000/wayland-0",
+            "wayland-1",
+        ] {
+            assert!(is_display_socket(yes), "{yes}");
+        }
+        for no in [
+            "/tmp/.X11-unix/",
+            "/tmp/.X11-unix/Xa",
+            "/run/user/1000/wayland-0.lock",
+            "/run/user/1000/bus",
+            "/tmp/cc-socks/3156.sock",
+            "",
+        ] {
+            assert!(!is_display_socket(no), "{no}");
+        }
+    }
+
+    #[test]
+    fn marker_entries_parse_back() {
+        for m in default_markers() {
+            assert_eq!(Marker::parse(&m.entry(), &m.agent).unwrap(), m);
+        }
+    }
 }
 
 #[cfg(test)]

@@ -724,6 +724,29 @@ impl ProcSource for LiveSource {
         Ok(inodes)
     }
 
+    fn pipe_ends(&self, pid: i32) -> io::Result<Vec<super::PipeEnd>> {
+        let mut pipes = Vec::new();
+        self.each_fd(pid, |fd, target| {
+            if let Some(inode) = parse_pipe_link(target) {
+                pipes.push((fd.to_string(), inode));
+            }
+        })?;
+        // The link's own mode is the open mode: l-wx for a write end.
+        use std::os::unix::fs::PermissionsExt;
+        let mut ends = Vec::with_capacity(pipes.len());
+        for (fd, inode) in pipes {
+            match fs::symlink_metadata(self.file(pid, &format!("fd/{fd}"))) {
+                Ok(m) => ends.push(super::PipeEnd {
+                    inode,
+                    write: m.permissions().mode() & 0o200 != 0,
+                }),
+                Err(e) if vanished(&e) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(ends)
+    }
+
     fn nspid(&self, pid: i32) -> io::Result<Vec<i32>> {
         let bytes = self.with_file(pid, "status", read_small)?;
         super::parse_nspid(&String::from_utf8_lossy(&bytes)).ok_or_else(|| {
@@ -827,6 +850,18 @@ pub(crate) fn parse_socket_link(target: &Path) -> Option<u64> {
     target
         .to_str()?
         .strip_prefix("socket:[")?
+        .strip_suffix(']')?
+        .parse()
+        .ok()
+}
+
+/// The inode of a `pipe:[INODE]` fd link (an anonymous pipe). A named FIFO
+/// links to its path instead and is not followed: its readers and writers
+/// are the processes that opened that path.
+pub(crate) fn parse_pipe_link(target: &Path) -> Option<u64> {
+    target
+        .to_str()?
+        .strip_prefix("pipe:[")?
         .strip_suffix(']')?
         .parse()
         .ok()
