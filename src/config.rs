@@ -89,6 +89,10 @@ struct RawPty {
 struct RawCheck {
     rss_warn: Option<String>,
     rss_crit: Option<String>,
+    family_rss_warn: Option<String>,
+    family_rss_crit: Option<String>,
+    family_processes_warn: Option<u64>,
+    family_processes_crit: Option<u64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -122,6 +126,27 @@ impl MatchRules {
     }
 }
 
+/// A `[protect] env` keep marker: `(NAME, Some(VALUE))`, or any value.
+pub type KeepMarker = (String, Option<String>);
+
+/// `[family] env` (built-in defaults when unset) and `[protect] env`
+/// (default `STRAY_KEEP=1`), parsed; errors name the file and key.
+fn markers(
+    family_env: Option<Vec<String>>,
+    protect_env: Option<Vec<String>>,
+    file: &str,
+) -> Result<(Vec<Marker>, Vec<KeepMarker>)> {
+    let markers = match family_env {
+        Some(entries) => family::markers_from_config(&entries),
+        None => Ok(family::default_markers()),
+    }
+    .map_err(|e| anyhow!("{file}: key `family.env`: {e}"))?;
+    let keep =
+        family::keep_from_config(&protect_env.unwrap_or_else(|| vec!["STRAY_KEEP=1".to_string()]))
+            .map_err(|e| anyhow!("{file}: key `protect.env`: {e}"))?;
+    Ok((markers, keep))
+}
+
 /// The validated configuration.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -140,12 +165,17 @@ pub struct Config {
     pub pty_crit: u8,
     pub rss_warn: u64,
     pub rss_crit: u64,
+    /// `[check]` thresholds of the largest agent family.
+    pub family_rss_warn: u64,
+    pub family_rss_crit: u64,
+    pub family_processes_warn: u64,
+    pub family_processes_crit: u64,
     pub stall: Duration,
     pub ports: Vec<u16>,
     /// `[family] env`: the lineage markers (built-in defaults when unset).
     pub family_markers: Vec<Marker>,
     /// `[protect] env`: keep markers, `(NAME, Some(VALUE))` or any value.
-    pub keep_env: Vec<(String, Option<String>)>,
+    pub keep_env: Vec<KeepMarker>,
 }
 
 impl Default for Config {
@@ -270,6 +300,18 @@ impl Config {
         if rss_warn > rss_crit {
             bail!("{file}: key `check.rss_warn`: rss_warn is above rss_crit");
         }
+        let family_rss_warn = size("check.family_rss_warn", raw.check.family_rss_warn, "8GiB")?;
+        let family_rss_crit = size("check.family_rss_crit", raw.check.family_rss_crit, "16GiB")?;
+        if family_rss_warn > family_rss_crit {
+            bail!("{file}: key `check.family_rss_warn`: family_rss_warn is above family_rss_crit");
+        }
+        let family_processes_warn = raw.check.family_processes_warn.unwrap_or(200);
+        let family_processes_crit = raw.check.family_processes_crit.unwrap_or(1000);
+        if family_processes_warn > family_processes_crit {
+            bail!(
+                "{file}: key `check.family_processes_warn`: family_processes_warn is above family_processes_crit"
+            );
+        }
         let protect_pids = raw.protect.pids.unwrap_or_default();
         if let Some(bad) = protect_pids.iter().find(|&&p| p <= 0) {
             bail!("{file}: key `protect.pids`: {bad} is not a process id (1 or more)");
@@ -292,17 +334,8 @@ impl Config {
             })
             .collect::<Result<Vec<_>>>()?;
 
-        let family_markers = match raw.family.env {
-            Some(entries) => family::markers_from_config(&entries),
-            None => Ok(family::default_markers()),
-        }
-        .map_err(|e| anyhow!("{file}: key `family.env`: {e}"))?;
-        let keep_env = family::keep_from_config(
-            &raw.protect
-                .env
-                .unwrap_or_else(|| vec!["STRAY_KEEP=1".to_string()]),
-        )
-        .map_err(|e| anyhow!("{file}: key `protect.env`: {e}"))?;
+        let (family_markers, keep_env) =
+            markers(raw.family.env, raw.protect.env, &file.to_string())?;
 
         Ok(Config {
             source: None,
@@ -322,6 +355,10 @@ impl Config {
             pty_crit,
             rss_warn,
             rss_crit,
+            family_rss_warn,
+            family_rss_crit,
+            family_processes_warn,
+            family_processes_crit,
             stall: dur("sockets.stall", raw.sockets.stall, "30s")?,
             ports,
             family_markers,
@@ -414,9 +451,13 @@ impl Config {
             self.pty_warn, self.pty_crit
         );
         s += &format!(
-            "\n[check]\nrss_warn = {}\nrss_crit = {}\n",
+            "\n[check]\nrss_warn = {}\nrss_crit = {}\nfamily_rss_warn = {}\nfamily_rss_crit = {}\nfamily_processes_warn = {}\nfamily_processes_crit = {}\n",
             toml_str(&format_size(self.rss_warn)),
-            toml_str(&format_size(self.rss_crit))
+            toml_str(&format_size(self.rss_crit)),
+            toml_str(&format_size(self.family_rss_warn)),
+            toml_str(&format_size(self.family_rss_crit)),
+            self.family_processes_warn,
+            self.family_processes_crit
         );
         s += &format!(
             "\n[sockets]\nstall = {}\nports = [{}]\n",

@@ -970,3 +970,104 @@ fn a_claude_background_session_is_never_taken() {
         scan_entry(&scan, agent_daemon.pid).unwrap_or_default()
     );
 }
+
+/// A live agent with a few hundred children is not reaped, but plain to
+/// see: `scan` (JSON and the FAMILY column), `explain` (the family tree,
+/// clipped), `check` (`family_processes` against its thresholds, Nagios
+/// exit codes, Prometheus gauges).
+#[test]
+fn a_large_live_family_is_plain_to_see() {
+    const N: usize = 300;
+    let mut env = TestEnv::new();
+    let markers = Markers::new();
+    let (_, agent) = agent_shell(&mut env, "bg");
+    let (child, child_bin) = sleep_bin(&env, "bk");
+    let script = format!(
+        "i=0; while [ $i -lt {N} ]; do {} 3600 </dev/null >/dev/null 2>&1 & i=$((i+1)); done\n{}",
+        child_bin.display(),
+        block_line(&env)
+    );
+    let dir = env.path("");
+    let agent = spawn_headless(&env, &agent, &script, &dir);
+    let count = || {
+        descendants(agent.pid)
+            .iter()
+            .filter(|(_, c)| c == &child)
+            .count()
+    };
+    assert!(
+        wait_until(Duration::from_secs(30), || count() == N),
+        "only {} children started",
+        count()
+    );
+    let _children: Vec<Proc> = descendants(agent.pid)
+        .into_iter()
+        .map(|(p, _)| Proc::from_pid(p))
+        .collect();
+    let limits = |warn: u64, crit: u64| {
+        write_config(
+            &env,
+            &markers,
+            &format!("[check]\nfamily_processes_warn = {warn}\nfamily_processes_crit = {crit}\n"),
+        )
+    };
+    limits(100, 1000);
+
+    let scan = scan_all(&env);
+    let a = scan_entry(&scan, agent.pid).expect("agent in scan");
+    assert_eq!(a["family_processes"].as_u64(), Some(N as u64), "{a}");
+    assert!(a["family_rss_bytes"].as_u64().unwrap_or(0) > 0, "{a}");
+    let kid = scan_entry(&scan, _children[0].pid).expect("child in scan --all");
+    assert!(
+        kid["family_processes"].is_null(),
+        "null for non-agents: {kid}"
+    );
+    let out = env.run(&["scan"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("FAMILY"), "{text}");
+    let row = text
+        .lines()
+        .find(|l| l.contains(&agent.pid.to_string()))
+        .unwrap_or_default();
+    assert!(row.contains(&format!("{N} ")), "FAMILY column: {row}");
+
+    let text = explain(&env, agent.pid);
+    assert!(text.contains(&format!("family:   {N} processes")), "{text}");
+    assert!(text.contains("and 250 more"), "the tree is clipped: {text}");
+
+    let (pids, doc) = planned(&env);
+    assert!(pids.is_empty(), "a live family is never planned: {doc}");
+
+    let (doc, out) = env.json(&["check", "--format", "json"]);
+    let item = doc["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "family_processes")
+        .cloned()
+        .expect("family_processes check");
+    assert_eq!(item["status"], "warning", "{item}");
+    assert_eq!(item["value"].as_f64(), Some(N as f64), "{item}");
+    assert_eq!(out.status.code(), Some(1), "{doc}");
+    assert!(doc["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|c| c["name"] == "family_rss"));
+    limits(100, 250);
+    let out = env.run(&["check"]);
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let out = env.run(&["check", "--format", "prometheus"]);
+    let prom = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        prom.contains(&format!("stray_family_processes_max {N}")),
+        "{prom}"
+    );
+    assert!(prom.contains("stray_family_processes_crit 250"), "{prom}");
+    assert!(prom.contains("stray_family_rss_bytes_max "), "{prom}");
+}
