@@ -369,6 +369,75 @@ fn claude_code_kill9_survivors_are_leftovers() {
             v.reason
         );
     }
+    planned_by_the_cli(dir.path(), &survivors);
+}
+
+/// The same survivors through the real `stray` CLI: `reap --dry-run` with
+/// the built-in markers plans every live survivor as a `leftover`. Only a
+/// dry run: with the built-in markers a real cycle could also take another
+/// dead Claude Code session's leftovers on this machine.
+fn planned_by_the_cli(dir: &Path, survivors: &Survivors) {
+    let live: Vec<(i32, u64)> = survivors
+        .listed
+        .iter()
+        .copied()
+        .filter(|&(pid, start)| common::alive(pid, start))
+        .collect();
+    let ours: BTreeSet<i32> = live.iter().map(|s| s.0).collect();
+    // Whatever adopted the survivors is a reaper parent here.
+    let mut adopters: BTreeSet<String> = BTreeSet::new();
+    for &(pid, _) in &live {
+        if let Some((_, _, ppid)) = common::stat_of(pid) {
+            if !ours.contains(&ppid) {
+                if let Ok(c) = std::fs::read_to_string(format!("/proc/{ppid}/comm")) {
+                    adopters.insert(c.trim_end().to_string());
+                }
+            }
+        }
+    }
+    let cfg = dir.join("stray.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "min_age = \"0s\"\nreaper_parents = {:?}\n[match]\nnames = [{:?}]\nexe = []\n",
+            adopters
+                .iter()
+                .chain(["systemd", "init"].map(String::from).iter())
+                .collect::<Vec<_>>(),
+            common::unique_name("nc")
+        ),
+    )
+    .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_stray"))
+        .arg("-c")
+        .arg(&cfg)
+        .arg("--state-dir")
+        .arg(dir.join("stray-state"))
+        .args(["--format", "json", "reap", "--dry-run"])
+        .env("XDG_STATE_HOME", dir.join("xdg-state"))
+        .env_remove("STRAY_CONFIG")
+        .env_remove("STRAY_STATE_DIR")
+        .output()
+        .unwrap();
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "stray reap --dry-run: {e}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        )
+    });
+    for &(pid, start) in &live {
+        if !common::alive(pid, start) {
+            continue;
+        }
+        let action = doc["actions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|a| a["pid"] == pid)
+            .unwrap_or_else(|| panic!("survivor {pid} not planned by the CLI: {doc}"));
+        assert_eq!(action["class"], "leftover", "{action}");
+        assert_eq!(action["outcome"], "would-signal", "{action}");
+    }
 }
 
 /// After a normal end of `claude -p`, the same markers tie the survivors

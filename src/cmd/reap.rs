@@ -421,7 +421,7 @@ pub(crate) fn render(s: &Settings, report: &CycleReport, out: &mut dyn Write) ->
         } else {
             counts.join(", ")
         },
-        crate::core::health::plural(total, "agent"),
+        crate::core::health::plural(total, crate::core::classify::counted_noun(&report.classes)),
         if classes.is_empty() {
             String::new()
         } else {

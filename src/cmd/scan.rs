@@ -142,7 +142,14 @@ pub(crate) fn scan(s: &Settings, args: &Scan, out: &mut dyn Write) -> Result<Exi
     writeln!(
         out,
         "{}",
-        summary_line(&sv.verdicts, if args.all { "process" } else { "agent" })
+        summary_line(
+            &sv.verdicts,
+            if args.all {
+                "process"
+            } else {
+                crate::core::classify::counted_noun(&summarize(&sv.verdicts))
+            }
+        )
     )?;
     Ok(ExitCode::OK)
 }
@@ -442,6 +449,8 @@ pub(crate) fn explain(s: &Settings, pid: i32, out: &mut dyn Write) -> Result<Exi
         "  agent:    {}",
         if agent {
             format!("yes, by rule {}", table::escape(&v.rule))
+        } else if sv.facts.family.contains_key(&pid) {
+            "no: a member of an agent's family (see why)".into()
         } else {
             "no: it matches no [match] rule, so stray never acts on it".into()
         }

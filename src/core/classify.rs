@@ -743,6 +743,16 @@ pub(crate) fn protection_reason(why: &ProtectedBy) -> String {
     }
 }
 
+/// What a summary counts: "agent", or "process" once leftovers (which are
+/// not agents) are among them.
+pub(crate) fn counted_noun(classes: &[(Class, usize)]) -> &'static str {
+    if classes.iter().any(|&(c, n)| c == Class::Leftover && n > 0) {
+        "process"
+    } else {
+        "agent"
+    }
+}
+
 /// Counts per class, in the order of [`Class::ALL`], for summaries.
 pub(crate) fn summarize(verdicts: &[Verdict]) -> Vec<(Class, usize)> {
     Class::ALL
