@@ -432,9 +432,11 @@ impl Decision {
 
 /// The environments a decision needs and the input lacks: the processes
 /// that can be leftovers (no live terminal, orphan-shaped or below a
-/// leftover) and live agents' descendants. Read them and ask again until it
-/// is empty (two rounds at most: the second covers the subtrees of the
-/// first round's leftovers).
+/// leftover), and, once a member's verdict compares session values, the
+/// live agents and their descendants (the values live sessions carry).
+/// Read them and ask again until it is empty (three rounds at most: the
+/// would-be leftovers with their subtrees, then the live families, then
+/// what those changed).
 pub fn env_wanted(input: &Input, rules: &Rules) -> BTreeSet<ProcKey> {
     decide(input, rules).env_wanted
 }
@@ -877,13 +879,18 @@ fn judge_all(
     let mut outcome: Vec<Outcome> = vec![Outcome::NotFamily; n];
     let mut reason: Vec<String> = vec![String::new(); n];
     let mut env_wanted = BTreeSet::new();
+    // Environments that matter only for the session values live sessions
+    // carry: read once some member's verdict looks at those values (most
+    // cycles have no such member, and agents are then never read).
+    let mut live_wanted = BTreeSet::new();
+    let mut consulted = false;
     for &i in &order {
         let p = &input.procs[i];
         if p.agent {
             if found[i].is_none() {
                 // An agent started from another agent's shell carries that
                 // session's values: it keeps them alive.
-                env_wanted.insert(p.key);
+                live_wanted.insert(p.key);
             }
             reason[i] = match background_role(&p.args).or(tree.hosted_by[i].map(|h| h.1)) {
                 // The agent rules must not take it for an orphan either.
@@ -914,8 +921,10 @@ fn judge_all(
         let in_live_family = owners.lineage_live[i]
             || tree.hosted_by[i].is_some()
             || background_role(&p.args).is_some();
-        if found[i].is_none() && (could_be_leftover || in_live_family) {
+        if found[i].is_none() && could_be_leftover {
             env_wanted.insert(p.key);
+        } else if found[i].is_none() && in_live_family {
+            live_wanted.insert(p.key);
         }
         let member = Member {
             p,
@@ -927,7 +936,11 @@ fn judge_all(
             orphan_shaped,
             parent_leftover,
         };
+        consulted |= member.consults_live_values();
         (outcome[i], reason[i]) = member.judge(live);
+    }
+    if consulted {
+        env_wanted.extend(live_wanted);
     }
     (outcome, reason, env_wanted)
 }
@@ -945,6 +958,16 @@ struct Member<'a> {
 }
 
 impl Member<'_> {
+    /// True when [`Member::judge`] compares this member's markers with the
+    /// live sessions' (session values, or the constant markers of the
+    /// ownerless hold): the same path, up to those checks.
+    fn consults_live_values(&self) -> bool {
+        self.lineage.is_some()
+            && self.owner_live.is_none()
+            && self.structural.is_none()
+            && self.found.is_some_and(|f| f.keep.is_none() && f.any())
+    }
+
     fn judge(self, live: &LiveValues<'_>) -> (Outcome, String) {
         let Some(lin) = self.lineage else {
             return if self.found.is_none() && self.could_be_leftover {
@@ -1058,7 +1081,7 @@ fn owner_reason(lin: &Lineage, owner: ProcKey) -> String {
 }
 
 /// Below a leftover or an undecided process, every environment counts:
-/// asking for the whole subtree at once bounds the reader to two rounds.
+/// asking for the whole subtree at once bounds the reader's rounds.
 fn subtree_env_wanted(
     input: &Input,
     t: &Table,
@@ -1767,10 +1790,9 @@ mod tests {
         w.add(6, 5, "vim").env = None; // under a live shell: not needed
         let d = w.decide();
         assert_eq!(outcome(&d, 40), Outcome::Undecided);
-        assert_eq!(
-            d.env_wanted,
-            BTreeSet::from([key(11, 1100), key(40, 4000), key(41, 4100)])
-        );
+        // First the would-be leftovers and what is below them; the live
+        // family only once a verdict compares session values.
+        assert_eq!(d.env_wanted, BTreeSet::from([key(40, 4000), key(41, 4100)]));
         assert_eq!(env_wanted(&w.input, &Rules::default()), d.env_wanted);
         // Second round: 40 carries a dead session's markers.
         let claude = claude_shell_env(99, UUID_A);
@@ -1781,6 +1803,15 @@ mod tests {
                 } else {
                     Vec::new()
                 });
+            }
+        }
+        let d = w.decide();
+        assert_eq!(d.env_wanted, BTreeSet::from([key(11, 1100)]));
+        assert_eq!(outcome(&d, 40), Outcome::Leftover);
+        // Third round: the live family carries another session.
+        for v in &mut w.input.procs {
+            if v.key.pid == 11 {
+                v.env = Some(claude_shell_env(10, UUID_B));
             }
         }
         let d = w.decide();
@@ -2170,7 +2201,7 @@ mod tests {
             }
 
             #[test]
-            fn reading_the_wanted_environments_settles_in_two_rounds(
+            fn reading_the_wanted_environments_settles_in_three_rounds(
                 raw in proptest::collection::vec(raw(), 1..30),
             ) {
                 let full = world(&raw, &[], &[]);
@@ -2180,7 +2211,7 @@ mod tests {
                 for p in &mut partial.procs {
                     p.env = None;
                 }
-                for _round in 0..2 {
+                for _round in 0..3 {
                     let wanted = env_wanted(&partial, &rules);
                     for (p, f) in partial.procs.iter_mut().zip(&full.procs) {
                         if wanted.contains(&p.key) {

@@ -599,7 +599,7 @@ impl ProcSource for LiveSource {
     }
 
     fn environ(&self, pid: i32) -> io::Result<Vec<String>> {
-        self.with_file(pid, "environ", read_small)
+        self.with_file(pid, "environ", read_whole)
             .map(|b| split_nul(&b))
     }
 
@@ -825,6 +825,27 @@ fn dev_major_minor(dev: u64) -> (u32, u32) {
 
 /// Reads a procfs file whole without `fs::read`'s size probe (`statx` and
 /// `lseek`, useless on procfs, where every size is 0).
+/// Reads a procfs file whole with few syscalls: no size query (procfs
+/// reports 0), large reads until end of file (environments are read for
+/// many processes; a short read is not taken for the end).
+fn read_whole(path: &Path) -> io::Result<Vec<u8>> {
+    let mut f = fs::File::open(path)?;
+    let mut buf = vec![0u8; 16 * 1024];
+    let mut len = 0;
+    loop {
+        if len == buf.len() {
+            buf.resize(buf.len() * 2, 0);
+        }
+        let n = io::Read::read(&mut f, &mut buf[len..])?;
+        if n == 0 {
+            break;
+        }
+        len += n;
+    }
+    buf.truncate(len);
+    Ok(buf)
+}
+
 fn read_small(path: &Path) -> io::Result<Vec<u8>> {
     let mut f = fs::File::open(path)?;
     let mut buf = Vec::with_capacity(1024);
