@@ -31,6 +31,7 @@ pub(crate) struct Context<'a> {
     pub memory: &'a Lineage,
     pub source: &'a dyn ProcSource,
     pub my_uid: u32,
+    pub proc_root: &'a std::path::Path,
     /// Unix socket peers of these (pid, uid) candidates, the holders
     /// looked for among live agents and processes protected for a live
     /// reason (the survey's resolver, passed in so this module does not
@@ -154,14 +155,6 @@ fn views(cx: &Context<'_>) -> Vec<ProcView> {
         .map(|p| {
             let mut v = ProcView::new(p.pid, p.start_time, p.ppid, &p.comm);
             v.agent = cx.facts.agents.contains_key(&p.pid);
-            if let Some(args) = &p.cmdline {
-                v.args = args.clone();
-            } else if v.agent {
-                // Agents: a background session's agent is never an orphan.
-                if let Ok(args) = cx.source.cmdline(p.pid) {
-                    v.args = args;
-                }
-            }
             v.live_tty = p.tty.is_some();
             v.multiplexer_server = is_multiplexer_server(p, &cx.rules.multiplexers);
             v.protected = cx.classifier.is_protected(p.pid) || p.pid <= 1;
@@ -169,6 +162,17 @@ fn views(cx: &Context<'_>) -> Vec<ProcView> {
                 && p.ppid > 0
                 && (parent_is_listed_reaper(cx.table, cx.rules, p)
                     || cx.facts.ns_init_parent.contains(&p.pid));
+            if let Some(args) = &p.cmdline {
+                v.args = args.clone();
+            } else if v.agent && !v.live_tty && !v.protected {
+                // An agent without a terminal may be a background
+                // session's (`claude daemon run`), which is never an
+                // orphan; a protected one or one on a terminal is never an
+                // orphan anyway.
+                if let Ok(args) = cx.source.cmdline(p.pid) {
+                    v.args = args;
+                }
+            }
             v.rss_bytes = p.rss_bytes;
             v
         })
@@ -270,10 +274,47 @@ fn serves(
         }
     }
     if !sockets.is_empty() {
+        foreign_netns(cx, input, index, &mut sockets);
         display_clients(input, index, &sockets);
         tcp_peers(input, index, &sockets, examined);
     }
     pipe_peers(cx, input, index, new);
+}
+
+/// A would-be leftover with sockets other than unix ones in another network
+/// namespace (a container, `unshare -n`): its TCP peers are not in this
+/// namespace's dump, so nothing shows it serves no one: kept. (Its unix
+/// sockets are judged in its own namespace by the peer resolver.)
+#[cfg(target_os = "linux")]
+fn foreign_netns(
+    cx: &Context<'_>,
+    input: &mut Input,
+    index: &HashMap<i32, usize>,
+    sockets: &mut HashMap<i32, Vec<u64>>,
+) {
+    use crate::sys::unix_diag::{net_namespace, own_net_namespace};
+    let own = own_net_namespace().ok();
+    sockets.retain(|pid, inodes| {
+        let ns = net_namespace(&cx.proc_root.join(pid.to_string()).join("ns/net")).ok();
+        if own.is_some() && ns.is_some() && ns == own {
+            return true;
+        }
+        let unix = cx.source.unix_sockets_among(*pid, inodes);
+        let other = unix.map_or(true, |u| inodes.iter().any(|i| !u.contains(i)));
+        if let (true, Some(&i)) = (other, index.get(pid)) {
+            input.procs[i].serves_live = true;
+        }
+        false
+    });
+}
+
+#[cfg(not(target_os = "linux"))]
+fn foreign_netns(
+    _: &Context<'_>,
+    _: &mut Input,
+    _: &HashMap<i32, usize>,
+    _: &mut HashMap<i32, Vec<u64>>,
+) {
 }
 
 /// Desktop programs: a unix socket whose peer is bound to an X11 or

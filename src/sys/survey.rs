@@ -179,6 +179,7 @@ pub(crate) fn survey_with(
             memory,
             source: &source,
             my_uid,
+            proc_root,
             resolve_peers: &resolve,
         })
     };
