@@ -3,7 +3,7 @@
 
 Run through bench/run.sh (which builds --release first):
 
-    bench/run.sh [--sizes 200,1000,3000] [--runs 21] [--no-write]
+    bench/run.sh [--sizes 200,1000,3000] [--runs 21] [--servers N] [--no-write]
 
 For each size it grows a forest of real processes until the host holds about
 that many: private tmux servers (own TMUX_TMPDIR, own -L socket names) whose
@@ -11,6 +11,11 @@ panes hold deep shell chains ending in a fake agent, orphaned agents,
 headless agents under a live parent shell, a process holding many PTY
 masters, and non-agent filler processes. Fake agents and filler are copies of
 /bin/sleep under unique names, so no real program is ever matched.
+
+With --servers N the pane windows are spread over exactly N tmux servers
+(each holding at least one agent in a pane) at every size, instead of one
+server per 40 windows: the cost of asking tmux for pane names grows with the
+number of servers, not of processes.
 
 Then every command is run once per round, in a rotating order (interleaved),
 for --runs rounds after a warm-up; the table shows the median wall time, the
@@ -26,6 +31,7 @@ against the baseline. Nothing is ever killed by name.
 import argparse
 import os
 import platform
+import re
 import shutil
 import signal
 import statistics
@@ -115,7 +121,8 @@ def ticks_now():
 class Forest:
     """Every process the benchmark starts, owned by (pid, start time)."""
 
-    def __init__(self):
+    def __init__(self, servers=None):
+        self.fixed_servers = servers  # None: one server per 40 windows
         self.dir = tempfile.mkdtemp(prefix="stray-bench-")
         os.chmod(self.dir, 0o700)
         self.t0 = ticks_now() - 1
@@ -183,7 +190,12 @@ class Forest:
         if n <= 0:
             return
         windows = max(1, int(n * 0.40) // (DEPTH + 1))
-        servers = max(1, (windows + 39) // 40)
+        if self.fixed_servers is not None:
+            # Every one of the N servers holds at least one agent.
+            windows = max(windows, self.fixed_servers - len(self.servers))
+            servers = max(0, self.fixed_servers - len(self.servers))
+        else:
+            servers = max(1, (windows + 39) // 40)
         groups = int(n * 0.15) // 10  # 1 parent shell + 9 agents each
         orphans = int(n * 0.15)
         masters = max(16, min(200, n // 10))
@@ -204,14 +216,17 @@ class Forest:
         self.ptys += masters
 
         chain = f"sh {self.path('chain.sh')} {DEPTH - 1} {self.agent} {self.pidfile}"
-        per_server = [windows // servers + (i < windows % servers) for i in range(servers)]
-        for count in per_server:
+        for _ in range(servers):
             name = f"sbt{os.getpid():x}x{len(self.servers)}"
             self.servers.append(name)
             self.tmux(name, "-f", "/dev/null", "new-session", "-d", "-s", "main", "-x", "80", "-y", "24", chain)
             self.own(int(self.tmux(name, "display-message", "-p", "#{pid}")))
-            # The other windows in batches of 20 per client call.
-            left = count - 1
+        # The other windows spread over the servers (with --servers, over all
+        # of them, old and new), in batches of 20 per client call.
+        targets = self.servers if self.fixed_servers is not None else self.servers[-servers:]
+        left_windows = windows - servers
+        per_server = [left_windows // len(targets) + (i < left_windows % len(targets)) for i in range(len(targets))]
+        for name, left in zip(targets, per_server):
             while left > 0:
                 k = min(20, left)
                 args = []
@@ -372,10 +387,16 @@ def main():
     ap.add_argument("--runs", type=int, default=21)
     ap.add_argument("--warmup", type=int, default=2)
     ap.add_argument("--rss-runs", type=int, default=3, help="runs under GNU time for peak RSS")
+    ap.add_argument("--servers", type=int, help="spread the panes over exactly N tmux servers at every size")
     ap.add_argument("--no-write", action="store_true", help="do not update BENCHMARKS.md")
     ap.add_argument("--before", metavar="BIN", help="also time this older stray build")
+    ap.add_argument("--before-note", metavar="TEXT", help="what the --before build is, for BENCHMARKS.md")
     ap.add_argument("--hold", action="store_true", help="build the first size, then wait for Ctrl-C (for profiling)")
+    ap.add_argument("--watch", action="store_true", help="measure `watch` instead: quiet ticks vs full cycles, CPU per hour")
+    ap.add_argument("--watch-secs", type=float, default=20.0, help="seconds each watch run is measured")
     opts = ap.parse_args()
+    if opts.watch and opts.sizes == "200,1000,3000":
+        opts.sizes = "3000"
     sizes = [int(s) for s in opts.sizes.split(",")]
     stray = os.path.abspath(opts.bin)
 
@@ -387,9 +408,17 @@ def main():
 
     baseline = proc_count()
     print(f"baseline: {baseline} processes; {machine()}", flush=True)
-    forest = Forest()
+    if opts.servers is not None and opts.servers < 1:
+        ap.error("--servers must be at least 1")
+    forest = Forest(opts.servers)
     rows = []
     try:
+        if opts.watch:
+            text = measure_watch(forest, stray, sizes, opts)
+            print(text)
+            if not opts.no_write:
+                write_watch_md(text)
+            return
         rows = measure(forest, stray, sizes, opts)
     finally:
         print("cleaning up…", flush=True)
@@ -414,8 +443,15 @@ def measure(forest, stray, sizes, opts):
     env.pop("STRAY_STATE_DIR", None)
     ps = shutil.which("ps")
     base = ["-c", cfg, "--state-dir", state]
+    # A state dir that is a plain file: nothing can be kept there, so every
+    # scan asks each tmux server (the cost of a cold pane cache).
+    no_state = forest.path("state-is-a-file")
+    with open(no_state, "w") as f:
+        f.write("not a directory\n")
+    cold = ["-c", cfg, "--state-dir", no_state]
     commands = {
         "stray scan --format json": ([stray, *base, "scan", "--format", "json"], "ps"),
+        "stray scan --format json, no pane cache": ([stray, *cold, "scan", "--format", "json"], "ps"),
         "stray reap --dry-run": ([stray, *base, "reap", "--dry-run"], "ps"),
         "stray pty": ([stray, *base, "pty"], "ls -l /proc/*/fd"),
         "stray --version (startup)": ([stray, "--version"], None),
@@ -559,20 +595,74 @@ def verdicts(rows):
     return "\n".join(out)
 
 
+def servers_section(table, rows, baseline, opts, stamp):
+    """The `--servers N` run: its own section of BENCHMARKS.md, between
+    markers, so that the default run and each N keep their own rows."""
+    n = opts.servers
+    return f"""<!-- servers:{n} -->
+## {n} tmux servers
+
+Run: {stamp}, `bench/run.sh --servers {n} --sizes {opts.sizes} --runs {opts.runs}{" --before OLD" if opts.before else ""}`;
+{baseline} processes before the forest was built. The same forest as above,
+except that its panes are spread over exactly {n} private tmux servers at
+every size (one agent in each at least), so the cost of pane names per
+server shows.
+
+{table}
+{before_note(opts)}
+{verdicts(rows)}
+<!-- /servers:{n} -->
+"""
+
+
+def before_note(opts):
+    """A line naming the `before:` rows' build, when there are any."""
+    if not opts.before:
+        return ""
+    what = opts.before_note or "an older build"
+    return f"\n`before:` rows time {what} (`--before`), on the same forest, interleaved.\n"
+
+
 def write_md(table, rows, baseline, opts):
+    path = os.path.join(ROOT, "BENCHMARKS.md")
+    try:
+        with open(path) as f:
+            old = f.read()
+    except FileNotFoundError:
+        old = ""
+    sections = {}
+    for m in re.finditer(r"<!-- servers:(\d+) -->\n.*?<!-- /servers:\1 -->\n", old, re.S):
+        sections[int(m.group(1))] = m.group(0)
+    stamp = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+    if opts.servers is not None:
+        sections[opts.servers] = servers_section(table, rows, baseline, opts, stamp)
+        main = re.sub(r"<!-- servers:(\d+) -->\n.*?<!-- /servers:\1 -->\n\n?", "", old, flags=re.S)
+        if not main.strip():
+            main = "# Benchmarks\n\nNo default run yet: `bench/run.sh`.\n"
+    else:
+        # The `--watch` section is written by its own runs: keep it.
+        main = default_md(table, rows, baseline, opts, stamp) + kept_watch_section()
+    text = main.rstrip("\n") + "\n"
+    for n in sorted(sections):
+        text += "\n" + sections[n]
+    with open(path, "w") as f:
+        f.write(text)
+    print("BENCHMARKS.md updated")
+
+
+def default_md(table, rows, baseline, opts, stamp):
     with open("/proc/sys/kernel/pid_max") as f:
         pid_max = f.read().strip()
-    stamp = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
-    text = f"""# Benchmarks
+    return f"""# Benchmarks
 
-Latest run: {stamp}, `bench/run.sh --sizes {opts.sizes} --runs {opts.runs}`.
+Latest run: {stamp}, `bench/run.sh --sizes {opts.sizes} --runs {opts.runs}{" --before OLD" if opts.before else ""}`.
 
 Machine: {machine()}; {baseline} processes before the forest was built
 (pid_max {pid_max}). The machine is shared, so absolute times are noisy; the
 commands run interleaved, so ratios are fair.
 
 {table}
-
+{before_note(opts)}
 - **median ms**: median wall time of {opts.runs} interleaved runs (after {opts.warmup}
   warm-up rounds), output to /dev/null. **peak RSS**: the largest maximum
   resident set size (GNU `time -f %M`) over {opts.rss_runs} more runs. **ratio**: to `ps -eo {PS_ARGS[0]}` for `scan` and
@@ -586,29 +676,207 @@ commands run interleaved, so ratios are fair.
   agent), a process holding many PTY masters, and non-agent filler (copies
   of /bin/sleep under unique names). The config matches the fake agents by name and keeps the
   default `exe` glob, so every in-scope process is checked as under the
-  default config. `scan` asks each live tmux server once for pane names.
+  default config.
+- Pane names: `scan` keeps each tmux server's answer for 10 s in the pane
+  cache (`panes.json` in the state dir) and asks a server again only after
+  that, or for an agent in a pane started since; the medians are of warm
+  runs (one run in every 10 s refreshes). `scan --format json, no pane
+  cache` runs with a state dir that is a plain file, so that nothing can
+  be kept and every run asks every server: the cost of a cold cache.
 
 Targets (issue 4), as measured in this run:
 
 {verdicts(rows)}
 - no child process per candidate or pane: `scan` starts at most one tmux
-  query per live tmux server, `reap --dry-run` none (`tests/forks.rs`, under
-  strace).
+  query per live tmux server, and none with a warm pane cache;
+  `reap --dry-run` none (`tests/forks.rs`, under strace;
+  `tests/pane_cache.rs` counts every tmux client).
 
-Where `scan` misses 0.5× at the smallest size, the cause is fixed cost, not
-per-process cost: one `tmux list-panes` per live tmux server (for pane
-names; about 2 ms of wall time for the tmux client to start and the server
-to answer, overlapped with the survey but not hidden at 200 processes) and
-about 1 ms to start the binary, against a `ps` that needs about 10 ms for
-the whole table. `reap --dry-run`, which asks tmux nothing, shows the
-per-process cost alone.
+A cold `scan` pays about 2 ms of wall time per tmux server it asks (a tmux
+client starts and the server answers; the questions overlap with the survey
+and with each other, but not entirely): that fixed cost, not the per-process
+cost, is what the `no pane cache` row adds to a warm `scan`.
+`reap --dry-run`, which asks tmux nothing, shows the per-process cost alone.
 
 Reproduce: `bench/run.sh` (needs tmux, python3, ps; lsof optional). It cleans up
-everything it started, also on Ctrl-C.
+everything it started, also on Ctrl-C. `bench/run.sh --servers 10` measures
+the same forest with its panes spread over 10 tmux servers (its own section
+below).
 """
-    with open(os.path.join(ROOT, "BENCHMARKS.md"), "w") as f:
-        f.write(text)
-    print("BENCHMARKS.md updated")
+
+
+WATCH_BEGIN = "<!-- bench --watch: begin -->"
+WATCH_END = "<!-- bench --watch: end -->"
+
+
+def kept_watch_section():
+    """The `--watch` section of BENCHMARKS.md, kept when the main table is
+    rewritten."""
+    try:
+        with open(os.path.join(ROOT, "BENCHMARKS.md")) as f:
+            old = f.read()
+    except OSError:
+        return ""
+    if WATCH_BEGIN in old and WATCH_END in old:
+        return "\n" + old[old.index(WATCH_BEGIN) : old.index(WATCH_END) + len(WATCH_END)] + "\n"
+    return ""
+
+
+def write_watch_md(section):
+    path = os.path.join(ROOT, "BENCHMARKS.md")
+    with open(path) as f:
+        old = f.read()
+    block = f"{WATCH_BEGIN}\n{section}\n{WATCH_END}"
+    if WATCH_BEGIN in old and WATCH_END in old:
+        new = old[: old.index(WATCH_BEGIN)] + block + old[old.index(WATCH_END) + len(WATCH_END) :]
+    else:
+        new = old.rstrip("\n") + "\n\n" + block + "\n"
+    with open(path, "w") as f:
+        f.write(new)
+    print("BENCHMARKS.md updated (watch section)")
+
+
+def cpu_secs(pid):
+    """utime + stime of a live process, in seconds."""
+    with open(f"/proc/{pid}/stat") as f:
+        s = f.read()
+    fields = s[s.rfind(")") + 2 :].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def child_cpu(argv, env, runs):
+    """Mean CPU seconds (user + system, from wait4's rusage) of one run."""
+    total = 0.0
+    for _ in range(runs):
+        pid = os.posix_spawn(
+            argv[0],
+            argv,
+            env,
+            file_actions=[
+                (os.POSIX_SPAWN_OPEN, 0, "/dev/null", os.O_RDONLY, 0),
+                (os.POSIX_SPAWN_OPEN, 1, "/dev/null", os.O_WRONLY, 0),
+                (os.POSIX_SPAWN_OPEN, 2, "/dev/null", os.O_WRONLY, 0),
+            ],
+        )
+        _, _, ru = os.wait4(pid, 0)
+        total += ru.ru_utime + ru.ru_stime
+    return total / runs
+
+
+def watch_ticks(stray, base, env, secs):
+    """Runs `watch --interval 100ms --format json` and returns (CPU seconds
+    per tick, ticks, full cycles among them) over `secs` seconds, after its
+    first cycle and a second of warm-up. Its own cycle lines count ticks."""
+    import json
+    import threading
+
+    p = subprocess.Popen(
+        [stray, *base, "-v", "--format", "json", "watch", "--interval", "100ms"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    lines, why = [], []
+    reader = threading.Thread(target=lambda: lines.extend(json.loads(l) for l in p.stdout), daemon=True)
+    reader.start()
+    # `-v` says why each full cycle ran: kept to show what broke quiet ticks.
+    errs = threading.Thread(
+        target=lambda: why.extend(
+            l.decode(errors="replace").split("full cycle: ", 1)[1].strip()
+            for l in p.stderr
+            if b"full cycle: " in l
+        ),
+        daemon=True,
+    )
+    errs.start()
+    try:
+        deadline = time.time() + 120
+        while not lines and time.time() < deadline:
+            time.sleep(0.05)
+        time.sleep(1.0)
+        n0, c0 = len(lines), cpu_secs(p.pid)
+        time.sleep(secs)
+        n1, c1 = len(lines), cpu_secs(p.pid)
+    finally:
+        p.send_signal(signal.SIGTERM)
+        p.wait(timeout=60)
+    ticks = lines[n0:n1]
+    fulls = sum(1 for t in ticks if not t.get("quiet"))
+    import collections
+    import re
+
+    reasons = collections.Counter(re.sub(r"\d+", "N", w) for w in why)
+    shown = "; ".join(f"{n}× {w}" for w, n in reasons.most_common(4))
+    return (c1 - c0) / max(len(ticks), 1), len(ticks), fulls, shown
+
+
+def measure_watch(forest, stray, sizes, opts):
+    """Quiet ticks against full cycles, and CPU per hour at a 1 s interval
+    beside a loop of `stray reap` and of `ps`. The forest's orphans are
+    reported, not reaped (`[policy] orphan = "report"`), so the forest stays
+    as it is and every tick could be quiet: the steady state of a machine
+    where nothing needs doing."""
+    cfg = forest.path("config.toml")
+    state = forest.path("state")
+    env = dict(os.environ, XDG_STATE_HOME=forest.path("xdg-state"), XDG_CONFIG_HOME=forest.path("xdg-config"))
+    for k in ("TMUX", "STRAY_CONFIG", "STRAY_STATE_DIR"):
+        env.pop(k, None)
+    base = ["-c", cfg, "--state-dir", state]
+    ps = [shutil.which("ps"), "-eo", *PS_ARGS]
+    out = []
+    for size in sizes:
+        forest.grow(size - proc_count())
+        forest_grown = time.time()
+        write_config(forest, cfg)
+        with open(cfg) as f:
+            common = f.read().replace('min_age = "0s"', 'min_age = "60s"') + '[policy]\norphan = "report"\n'
+        # min_age as by default: processes younger than it are followed by
+        # each quiet tick, so measure once the forest is older.
+        time.sleep(max(0.0, 61.0 - (time.time() - forest_grown)))
+        runs = {}
+        for every in ("0s", "1h"):
+            with open(cfg, "w") as f:
+                f.write(common + f'[watch]\nfull_every = "{every}"\n')
+            runs[every] = watch_ticks(stray, base, env, opts.watch_secs)
+        with open(cfg, "w") as f:
+            f.write(common)
+        reap = child_cpu([stray, *base, "reap"], env, 10)
+        dry = child_cpu([stray, *base, "reap", "--dry-run"], env, 10)
+        ps_cpu = child_cpu(ps, env, 10)
+        count = proc_count()
+        full, quiet = runs["0s"][0], runs["1h"][0]
+        # watch --interval 1s with full_every = 1m: 60 full cycles an hour,
+        # the other 3540 ticks quiet.
+        watch_hour = 60 * full + 3540 * quiet
+        out.append(
+            f"""### `watch`: quiet ticks against full cycles, {count} processes
+
+Latest run: {time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}, `bench/run.sh --watch --sizes {size}`
+({opts.watch_secs:.0f} s per watch run at `--interval 100ms`; CPU is the watch
+process's utime + stime from `/proc/PID/stat`, or wait4's rusage for one-shot
+commands, each the mean of 10 runs). The forest's orphans are reported, not
+reaped (`[policy] orphan = "report"`), so it stays as it is: the steady state
+of a machine where nothing needs doing. Other work on this shared machine
+(other processes starting tmux servers, say) still starts full cycles; they are
+counted in the quiet run and included in its mean.
+
+| what | CPU ms | per |
+|---|---|---|
+| `watch`, every tick a full cycle (`full_every = "0s"`: reap cycle + PTY sample with the holder scan) | {full * 1000:.2f} | tick ({runs["0s"][1]} ticks) |
+| `watch`, quiet ticks (`full_every = "1h"`) | {quiet * 1000:.2f} | tick ({runs["1h"][1]} ticks, {runs["1h"][2]} of them full cycles{": " + runs["1h"][3] if runs["1h"][3] else ""}) |
+| `stray reap` (real, nothing to signal) | {reap * 1000:.2f} | run |
+| `stray reap --dry-run` | {dry * 1000:.2f} | run |
+| `ps -eo {PS_ARGS[0]}` | {ps_cpu * 1000:.2f} | run |
+
+- quiet tick / full cycle: **{quiet / full:.3f}×** (goal ≤ 0.1×: {"met" if quiet <= 0.1 * full else "NOT met"});
+  quiet tick / `stray reap --dry-run`: {quiet / dry:.3f}×.
+- CPU per hour at a 1 s interval: `watch --interval 1s` (default `full_every = "1m"`:
+  60 full cycles and 3540 quiet ticks) **{watch_hour:.1f} s** ({watch_hour / 36:.2f}% of a core);
+  the same `watch` with every tick a full cycle {3600 * full:.1f} s ({full * 100:.2f}%);
+  `stray reap` run every second {3600 * reap:.1f} s; `ps` run every second {3600 * ps_cpu:.1f} s.
+"""
+        )
+    return "\n".join(out)
 
 
 if __name__ == "__main__":

@@ -59,7 +59,8 @@ pub(crate) enum Command {
     Explain(ExplainArgs),
     /// Run one escalation cycle: SIGTERM orphans, SIGKILL them after grace
     Reap(ReapArgs),
-    /// Show the audit log of signals sent
+    /// Show the audit log: stray's signals, deaths it witnessed (OOM kills,
+    /// signals from other processes), oom_score_adj raises
     Log(LogArgs),
     /// PTY-slot usage, the processes holding PTY masters, and churn
     Pty(PtyArgs),
@@ -77,6 +78,13 @@ pub(crate) enum Command {
     /// /etc/stray; --name still applies) and runs a cycle with it at once; a
     /// config that does not load is reported on stderr and the previous one
     /// is kept, so watch never stops on a typo.
+    ///
+    /// Between full cycles a tick reads only what can change a verdict (new
+    /// processes, the agents and their ancestors through pidfds, the panes
+    /// of the multiplexer servers they run in) and runs the full cycle at
+    /// once when any of it changed; a quiet tick signals nothing. A full
+    /// cycle runs at least every `[watch] full_every` (default 1m; "0s":
+    /// every tick).
     Watch(WatchArgs),
     /// Show the effective configuration or write a commented template
     Config(ConfigArgs),
@@ -84,6 +92,17 @@ pub(crate) enum Command {
     Doctor,
     /// Print shell completions
     Completions(CompletionsArgs),
+    /// Print a snippet that reaps the moment a tmux pane or session, or a
+    /// Claude Code session, closes; edits no file
+    ///
+    /// The snippet runs stray -q reap --coalesce DELAY in the background:
+    /// a burst of closes runs one or two cycles, and the last close is still
+    /// covered. The global options given here (-c, --state-dir, --name) are
+    /// passed on, with absolute paths. The reap applies min_age: a process
+    /// that started less than min_age before the close is left to the timer
+    /// or stray watch, which also sends the SIGKILL after grace; keep one
+    /// of them on.
+    Hooks(HooksArgs),
 }
 
 #[derive(Debug, Clone, Args)]
@@ -119,6 +138,11 @@ pub(crate) struct ReapArgs {
     /// How long to wait for another cycle's lock before exiting 75
     #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "10s")]
     pub lock_wait: Duration,
+    /// For hooks that fire in bursts: wait DELAY, then run one cycle that
+    /// covers every --coalesce call made meanwhile; a call made while another
+    /// is waiting exits 0 at once (see stray hooks)
+    #[arg(long, value_name = "DELAY", value_parser = parse_duration, conflicts_with_all = ["dry_run", "wait"])]
+    pub coalesce: Option<Duration>,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -129,6 +153,9 @@ pub(crate) struct LogArgs {
     /// Only events for this pid
     #[arg(long)]
     pub pid: Option<i32>,
+    /// Only deaths: OOM kills and signals from other processes
+    #[arg(long)]
+    pub deaths: bool,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -199,6 +226,19 @@ pub(crate) enum ConfigAction {
 pub(crate) struct CompletionsArgs {
     /// Shell to generate completions for
     pub shell: clap_complete::Shell,
+}
+
+#[derive(Debug, Clone, Args)]
+pub(crate) struct HooksArgs {
+    /// Where the hook goes: tmux (lines for ~/.tmux.conf) or claude (JSON
+    /// for ~/.claude/settings.json)
+    pub(crate) target: HookTarget,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum HookTarget {
+    Tmux,
+    Claude,
 }
 
 pub(crate) fn parse_duration(s: &str) -> Result<Duration, String> {

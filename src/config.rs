@@ -41,12 +41,30 @@ struct RawConfig {
     sockets: RawSockets,
     #[serde(default)]
     family: RawFamily,
+    #[serde(default)]
+    memory: RawMemory,
+    #[serde(default)]
+    watch: RawWatch,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawMemory {
+    oom_score_adj: Option<i64>,
+    pressure: Option<String>,
+    pressure_min_age: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawFamily {
     env: Option<Vec<String>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawWatch {
+    full_every: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -93,6 +111,7 @@ struct RawCheck {
     family_rss_crit: Option<String>,
     family_processes_warn: Option<u64>,
     family_processes_crit: Option<u64>,
+    oom_window: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -176,6 +195,50 @@ pub struct Config {
     pub family_markers: Vec<Marker>,
     /// `[protect] env`: keep markers, `(NAME, Some(VALUE))` or any value.
     pub keep_env: Vec<KeepMarker>,
+    /// `watch`: a full cycle at least this often; ticks in between re-read
+    /// only what changed. Zero: every tick is a full cycle.
+    pub full_every: Duration,
+    pub memory: Memory,
+    /// `[check] oom_window`: how long an OOM kill of a watched process
+    /// keeps `check` at WARNING.
+    pub oom_window: Duration,
+}
+
+/// `[memory]`, validated.
+#[derive(Debug, Clone)]
+pub struct Memory {
+    /// What strays' `oom_score_adj` is raised to; 0: left alone.
+    pub oom_score_adj: i32,
+    /// The PSI trigger `watch` registers; `None`: `pressure = "off"`.
+    pub pressure: Option<crate::core::memory::PressureTrigger>,
+    /// `pressure` as written (for `config show`).
+    pub pressure_text: String,
+    /// `min_age` in a cycle that memory pressure started.
+    pub pressure_min_age: Duration,
+}
+
+/// `[memory]`: every error names the key and the file.
+fn memory_settings(m: RawMemory, file: &str) -> Result<Memory> {
+    let oom_score_adj = crate::core::memory::check_oom_score_adj(m.oom_score_adj.unwrap_or(1000))
+        .map_err(|e| anyhow!("{file}: key `memory.oom_score_adj`: {e}"))?;
+    let pressure_text = m.pressure.unwrap_or_else(|| "some 10% 1s".to_string());
+    let pressure = match pressure_text.trim() {
+        "off" | "" => None,
+        text => Some(
+            crate::core::memory::PressureTrigger::parse(text)
+                .map_err(|e| anyhow!("{file}: key `memory.pressure`: {e} (or \"off\")"))?,
+        ),
+    };
+    let age = m.pressure_min_age.unwrap_or_else(|| "10s".to_string());
+    let pressure_min_age = humantime::parse_duration(&age).map_err(|e| {
+        anyhow!("{file}: key `memory.pressure_min_age`: invalid duration {age:?}: {e}")
+    })?;
+    Ok(Memory {
+        oom_score_adj,
+        pressure,
+        pressure_text,
+        pressure_min_age,
+    })
 }
 
 impl Default for Config {
@@ -269,6 +332,7 @@ impl Config {
         };
 
         let matching = match_rules(raw.match_, &file.to_string())?;
+        let memory = memory_settings(raw.memory, &file.to_string())?;
 
         let p = raw.policy;
         let defunct = p.defunct.unwrap_or(Policy::Report);
@@ -363,6 +427,9 @@ impl Config {
             ports,
             family_markers,
             keep_env,
+            memory,
+            oom_window: dur("check.oom_window", raw.check.oom_window, "1h")?,
+            full_every: dur("watch.full_every", raw.watch.full_every, "1m")?,
         })
     }
 
@@ -451,18 +518,29 @@ impl Config {
             self.pty_warn, self.pty_crit
         );
         s += &format!(
-            "\n[check]\nrss_warn = {}\nrss_crit = {}\nfamily_rss_warn = {}\nfamily_rss_crit = {}\nfamily_processes_warn = {}\nfamily_processes_crit = {}\n",
+            "\n[memory]\noom_score_adj = {}\npressure = {}\npressure_min_age = {}\n",
+            self.memory.oom_score_adj,
+            toml_str(&self.memory.pressure_text),
+            toml_str(&humantime::format_duration(self.memory.pressure_min_age).to_string())
+        );
+        s += &format!(
+            "\n[check]\nrss_warn = {}\nrss_crit = {}\nfamily_rss_warn = {}\nfamily_rss_crit = {}\nfamily_processes_warn = {}\nfamily_processes_crit = {}\noom_window = {}\n",
             toml_str(&format_size(self.rss_warn)),
             toml_str(&format_size(self.rss_crit)),
             toml_str(&format_size(self.family_rss_warn)),
             toml_str(&format_size(self.family_rss_crit)),
             self.family_processes_warn,
-            self.family_processes_crit
+            self.family_processes_crit,
+            toml_str(&humantime::format_duration(self.oom_window).to_string())
         );
         s += &format!(
             "\n[sockets]\nstall = {}\nports = [{}]\n",
             toml_str(&humantime::format_duration(self.stall).to_string()),
             ports.join(", ")
+        );
+        s += &format!(
+            "\n[watch]\nfull_every = {}\n",
+            toml_str(&humantime::format_duration(self.full_every).to_string())
         );
         s
     }
@@ -652,6 +730,9 @@ mod tests {
         assert_eq!(defaults.policy.orphan, Policy::Reap);
         assert_eq!(defaults.policy.unmanaged, Policy::Report);
         assert_eq!(defaults.rss_crit, 8 << 30);
+        assert_eq!(defaults.full_every, Duration::from_secs(60));
+        let off = parse("[watch]\nfull_every = \"0s\"\n").unwrap();
+        assert_eq!(parse(&off.to_toml()).unwrap().full_every, Duration::ZERO);
     }
 
     #[test]
@@ -717,6 +798,9 @@ mod tests {
             ),
             ("[check]\nrss_warn = \"lots\"", "check.rss_warn"),
             ("[sockets]\nports = [70000]", "sockets.ports"),
+            ("[watch]\nfull_every = \"often\"", "watch.full_every"),
+            ("[watch]\nfull_every = 60", "watch.full_every"),
+            ("[watch]\nfull = \"1m\"", "full"),
             ("[protect]\npids = [-1]", "protect.pids"),
             ("[protect]\npids = [5, 0]", "protect.pids"),
             ("audit_log = \"audit.jsonl\"", "audit_log"),

@@ -32,8 +32,9 @@ pub(crate) fn completion(shell: Shell) -> Vec<u8> {
     buf
 }
 
-/// Every man page as (file name, roff source): `stray.1` and one
-/// `stray-SUB.1` per visible subcommand (`stray-config-init.1`, …).
+/// Every man page as (file name, roff source): `stray.1`, one
+/// `stray-SUB.1` per visible subcommand (`stray-config-init.1`, …), and
+/// `stray.toml.5` (from the config template, see [`crate::configdoc`]).
 pub(crate) fn man_pages() -> Vec<(String, Vec<u8>)> {
     let mut cmd = crate::cli::Cli::command().disable_help_subcommand(true);
     cmd.build();
@@ -52,6 +53,11 @@ pub(crate) fn man_pages() -> Vec<(String, Vec<u8>)> {
         }
     }
     subpages(&cmd, &mut pages);
+    // The config file's page, from the `config init` template.
+    pages.push((
+        "stray.toml.5".to_string(),
+        crate::configdoc::man_page().unwrap_or_else(|e| panic!("{e}")),
+    ));
     pages
 }
 
@@ -153,6 +159,21 @@ fn description() -> Roff {
             roman("."),
         ],
     );
+    para(
+        &mut r,
+        [
+            roman(
+                "Each cycle also raises the oom_score_adj of the orphans it would reap (young \
+             ones too) to [memory] oom_score_adj (default 1000), so the kernel's OOM killer \
+             takes strays before live sessions, and, where it can read /dev/kmsg, records \
+             OOM kills of agents and multiplexer processes. As root, stray watch also records \
+             who sent a fatal signal to one of them (tracefs), and runs a cycle at once under \
+             memory pressure (PSI). ",
+            ),
+            bold("stray log --deaths"),
+            roman(" answers \"who killed it?\"."),
+        ],
+    );
     r
 }
 
@@ -205,7 +226,7 @@ fn files(r: &mut Roff) {
         [italic("$XDG_CONFIG_HOME/stray/config.toml")],
         [roman(
             "User configuration (default ~/.config/stray/config.toml), looked up after \
-             --config and $STRAY_CONFIG. Write a commented template with stray config init.",
+             --config and $STRAY_CONFIG. Write a commented template with stray config init; every key is in stray.toml(5).",
         )],
     );
     item(
@@ -281,6 +302,8 @@ fn environment(r: &mut Roff) {
 fn see_also(r: &mut Roff) {
     r.control("SH", ["SEE ALSO"]);
     r.text([
+        bold("stray.toml"),
+        roman("(5), "),
         bold("systemd.timer"),
         roman("(5), "),
         bold("crontab"),
@@ -373,6 +396,7 @@ mod tests {
         let names: Vec<&str> = pages.iter().map(|(n, _)| n.as_str()).collect();
         assert!(names.contains(&"stray-reap.1"), "{names:?}");
         assert!(names.contains(&"stray-config-init.1"), "{names:?}");
+        assert!(names.contains(&"stray.toml.5"), "{names:?}");
         assert!(!names.iter().any(|n| n.contains("generate")), "{names:?}");
     }
 }

@@ -6,7 +6,8 @@
 //! is layered (ARCHITECTURE.md): `sys` touches the machine, `store` keeps
 //! what outlives a run, `render` turns data into text, and `core` decides,
 //! purely. The items re-exported here are the surface the integration tests
-//! drive; nothing else is public.
+//! drive (and, until a command uses it, the deaths and memory groundwork);
+//! nothing else is public.
 
 // Dead code is judged by the Linux build, where every feature exists. On
 // macOS the shared model of the Linux-only features (sock_diag judging, PTY
@@ -16,6 +17,7 @@
 mod cli;
 mod cmd;
 mod config;
+mod configdoc;
 mod core;
 mod exit;
 mod generate;
@@ -28,6 +30,7 @@ mod sys;
 // nothing uses; these are what the binary (`run`) and the integration tests
 // in tests/ drive: one reap cycle against a fake /proc or a recording
 // signaller, the socket check, the state file, the /proc reader.
+pub use crate::cmd::hooks::tmux_snippet;
 pub use crate::cmd::reap::{cycle, CycleOptions};
 pub use crate::cmd::sockets::check_summary;
 pub use crate::config::Config;
@@ -73,10 +76,11 @@ pub fn run(args: Vec<OsString>) -> ExitCode {
     if args.get(1).is_some_and(|a| a == "--generate") {
         return generate::main(&args[2..]);
     }
-    let is_check = subcommand_of(&args).is_some_and(|c| c == "check");
     let cli = match Cli::try_parse_from(&args) {
         Ok(cli) => cli,
         Err(e) => {
+            // Only here: building clap's definition again costs startup time.
+            let is_check = subcommand_of(&args).is_some_and(|c| c == "check");
             let code = match e.kind() {
                 clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion => {
                     ExitCode::OK
@@ -216,6 +220,17 @@ fn dispatch(resolver: Resolver) -> Result<ExitCode> {
             UsageError("--format nagios|prometheus is only for `stray check`".into()).into(),
         );
     }
+    if let Task::Hooks(target) = task {
+        // Needs no config: it only prints a snippet that forwards the flags.
+        cmd::hooks::hooks(
+            &resolver.hook_invocation(),
+            target,
+            resolver.format(),
+            &mut out,
+        )?;
+        out.flush()?;
+        return Ok(ExitCode::OK);
+    }
     if let Task::Doctor = task {
         // Before the config is loaded: a bad config is one of its findings.
         let code = cmd::doctor::doctor(&resolver.doctor_inputs(), &mut out)?;
@@ -234,7 +249,7 @@ fn dispatch(resolver: Resolver) -> Result<ExitCode> {
         Task::Check(a) => cmd::check::check(&s, &a, &mut out)?,
         Task::Sockets(a) => cmd::sockets::sockets(&s, &a, &mut out)?,
         Task::Watch(a) => cmd::watch::watch(&s, &a, &|| resolver.config(), &mut out)?,
-        Task::Doctor | Task::Completions(_) => unreachable!("handled above"),
+        Task::Doctor | Task::Completions(_) | Task::Hooks(_) => unreachable!("handled above"),
     };
     out.flush()?;
     Ok(code)

@@ -219,6 +219,23 @@ pub(crate) enum Task {
     Config(ConfigTask),
     Doctor,
     Completions(clap_complete::Shell),
+    Hooks(HookTarget),
+}
+
+/// Where `stray hooks` puts its snippet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum HookTarget {
+    Tmux,
+    Claude,
+}
+
+/// What a hook's reap is: this binary, with the global options given here
+/// (`-c`, `--state-dir`, `--name`) and paths made absolute (a hook runs in
+/// another directory).
+#[derive(Debug, Clone)]
+pub(crate) struct HookInvocation {
+    pub exe: String,
+    pub globals: Vec<String>,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -234,12 +251,15 @@ pub(crate) struct Reap {
     pub dry_run: bool,
     pub wait: bool,
     pub lock_wait: Duration,
+    /// `--coalesce DELAY`: one queued cycle covers a burst of calls.
+    pub coalesce: Option<Duration>,
 }
 
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Log {
     pub since: Option<Duration>,
     pub pid: Option<i32>,
+    pub deaths: bool,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -288,10 +308,12 @@ impl Task {
                 dry_run: a.dry_run,
                 wait: a.wait,
                 lock_wait: a.lock_wait,
+                coalesce: a.coalesce,
             }),
             Command::Log(a) => Task::Log(Log {
                 since: a.since,
                 pid: a.pid,
+                deaths: a.deaths,
             }),
             Command::Pty(a) => Task::Pty(Pty {
                 warn: a.warn,
@@ -315,6 +337,10 @@ impl Task {
             }),
             Command::Doctor => Task::Doctor,
             Command::Completions(a) => Task::Completions(a.shell),
+            Command::Hooks(a) => Task::Hooks(match a.target {
+                cli::HookTarget::Tmux => HookTarget::Tmux,
+                cli::HookTarget::Claude => HookTarget::Claude,
+            }),
         }
     }
 }
@@ -337,6 +363,30 @@ impl Resolver {
 
     pub(crate) fn task(&self) -> Task {
         Task::from_cli(&self.cli.command)
+    }
+
+    /// This binary and the global options a hook's reap must repeat.
+    pub(crate) fn hook_invocation(&self) -> HookInvocation {
+        let abs = |p: &Path| -> String {
+            std::path::absolute(p)
+                .unwrap_or_else(|_| p.to_path_buf())
+                .display()
+                .to_string()
+        };
+        let mut globals = Vec::new();
+        if let Some(c) = &self.cli.config {
+            globals.extend(["-c".to_string(), abs(c)]);
+        }
+        if let Some(d) = &self.cli.state_dir {
+            globals.extend(["--state-dir".to_string(), abs(d)]);
+        }
+        for n in &self.cli.names {
+            globals.extend(["--name".to_string(), n.clone()]);
+        }
+        let exe = std::env::current_exe()
+            .ok()
+            .map_or_else(|| "stray".to_string(), |p| p.display().to_string());
+        HookInvocation { exe, globals }
     }
 
     /// For `doctor`, which must not load the config.

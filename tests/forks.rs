@@ -1,7 +1,8 @@
 //! Fork count: a scan starts no child process except at most one bounded
-//! tmux query per live tmux server, and `reap --dry-run` starts none, however
-//! many agents and panes there are. Counted with strace on the real binary,
-//! against private tmux servers holding fake agents.
+//! tmux query per live tmux server (none once the pane cache is warm), and
+//! `reap --dry-run` starts none, however many agents and panes there are.
+//! Counted with strace on the real binary, against private tmux servers
+//! holding fake agents.
 
 mod common;
 
@@ -161,6 +162,27 @@ fn scan_starts_at_most_one_tmux_query_per_server_and_reap_none() {
         "scan ran something other than tmux: {spawns:?}"
     );
     eprintln!("scan: {spawns:?}");
+
+    // The answers are kept (the pane cache): a second scan right after
+    // starts no process at all, and labels every agent the same.
+    let (again, out) = traced(&env, &["--format", "json", "scan"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let warm: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    for a in &agents {
+        assert_eq!(
+            scan_entry(&warm, a.pid).unwrap()["pane"],
+            scan_entry(&doc, a.pid).unwrap()["pane"]
+        );
+    }
+    assert_eq!(
+        again.processes, 0,
+        "a warm scan started processes: {again:?}"
+    );
+    assert!(again.programs.is_empty(), "{again:?}");
 
     let (spawns, out) = traced(&env, &["--format", "json", "reap", "--dry-run"]);
     assert!(

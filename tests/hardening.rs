@@ -39,7 +39,9 @@ fn audit_lines(path: &Path) -> Vec<Value> {
     fs::read_to_string(path)
         .unwrap_or_default()
         .lines()
-        .map(|l| serde_json::from_str(l).expect("audit line is JSON"))
+        .map(|l| serde_json::from_str::<Value>(l).expect("audit line is JSON"))
+        // stray's own signals; not the oom-score-adj raise each orphan gets
+        .filter(|l| l["event"] == "reap")
         .collect()
 }
 

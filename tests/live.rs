@@ -55,9 +55,11 @@ fn pane_grandchild_is_protected_and_orphan_is_reaped() {
 
     // The audit log has the one signal.
     let audit = std::fs::read_to_string(env.audit_path()).unwrap();
+    // stray's own signals (the orphan's oom-score-adj raise is a line too).
     let lines: Vec<serde_json::Value> = audit
         .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .filter(|e| e["event"] == "reap")
         .collect();
     assert_eq!(lines.len(), 1);
     assert_eq!(lines[0]["pid"], orphan.pid);
@@ -182,12 +184,9 @@ fn term_ignoring_orphan_is_killed_only_after_grace() {
     let signals: Vec<String> = std::fs::read_to_string(env.audit_path())
         .unwrap()
         .lines()
-        .map(|l| {
-            serde_json::from_str::<serde_json::Value>(l).unwrap()["signal"]
-                .as_str()
-                .unwrap()
-                .to_string()
-        })
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .filter(|e| e["event"] == "reap")
+        .map(|e| e["signal"].as_str().unwrap().to_string())
         .collect();
     assert_eq!(signals, vec!["SIGTERM", "SIGKILL"]);
 }
@@ -385,8 +384,15 @@ fn concurrent_reaps_send_exactly_one_sigterm_each() {
     let events: Vec<serde_json::Value> = std::fs::read_to_string(env.audit_path())
         .unwrap()
         .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .filter(|e| e["event"] == "reap")
         .collect();
+    // One raise each, too, however many reaps raced.
+    let raises = std::fs::read_to_string(env.audit_path())
+        .unwrap()
+        .matches("\"oom-score-adj\"")
+        .count();
+    assert_eq!(raises, 3);
     for o in &orphans {
         let terms = events
             .iter()
@@ -580,8 +586,11 @@ fn reap_then_log_reads_it_back() {
         "{stderr}"
     );
     let (doc, _) = env.json(&["log", "--pid", &orphan.pid.to_string()]);
-    assert_eq!(doc["events"].as_array().unwrap().len(), 1, "{doc}");
-    assert_eq!(doc["events"][0]["outcome"], "signalled");
+    let events = doc["events"].as_array().unwrap();
+    assert_eq!(events.len(), 2, "the raise and the signal: {doc}");
+    assert_eq!(events[0]["event"], "oom-score-adj");
+    assert_eq!(events[1]["event"], "reap");
+    assert_eq!(events[1]["outcome"], "signalled");
     let (doc, _) = env.json(&["log", "--pid", "1"]);
     assert!(doc["events"].as_array().unwrap().is_empty());
     let out = env.run(&["log", "--since", "1h"]);

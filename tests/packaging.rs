@@ -74,8 +74,10 @@ fn man_pages_render_without_warnings() {
         skip("groff not installed");
         return;
     }
-    let pages = files_in(&repo().join("man"), Some("1"));
+    let mut pages = files_in(&repo().join("man"), Some("1"));
+    pages.extend(files_in(&repo().join("man"), Some("5")));
     assert!(pages.contains(&"stray.1".to_string()), "{pages:?}");
+    assert!(pages.contains(&"stray.toml.5".to_string()), "{pages:?}");
     for page in pages {
         let path = repo().join("man").join(&page);
         let out = Command::new("groff")
@@ -91,6 +93,15 @@ fn man_pages_render_without_warnings() {
         );
         let text = strip_overstrike(&String::from_utf8_lossy(&out.stdout));
         assert!(text.contains("SYNOPSIS"), "{page} has no SYNOPSIS");
+        if page == "stray.toml.5" {
+            // Every key of the `config init` template, with its type and example.
+            for key in ["min_age", "reaper_parents", "names", "rss_crit", "ports"] {
+                assert!(text.contains(key), "stray.toml.5 lacks {key}");
+            }
+            for field in ["Type:", "Default:", "Example:"] {
+                assert!(text.contains(field), "stray.toml.5 lacks {field}");
+            }
+        }
         if page == "stray.1" {
             for section in ["EXIT STATUS", "FILES", "ENVIRONMENT", "NO_COLOR"] {
                 assert!(text.contains(section), "stray.1 lacks {section}");
@@ -129,6 +140,7 @@ fn completions_cover_every_subcommand() {
         "config",
         "doctor",
         "completions",
+        "hooks",
     ];
     for file in [
         "stray.bash",
@@ -345,6 +357,7 @@ fn deb_metadata_ships_what_exists() {
         "usr/bin/",
         "etc/stray/config.toml",
         "usr/share/man/man1/",
+        "usr/share/man/man5/",
         "lib/systemd/system/stray.timer",
         "usr/lib/systemd/user/stray.timer",
         "usr/share/bash-completion/completions/stray",

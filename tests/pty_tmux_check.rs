@@ -287,7 +287,13 @@ fn parse_prometheus(text: &str) -> Vec<(String, f64)> {
         } else if let Some(rest) = line.strip_prefix("# TYPE ") {
             let mut f = rest.split(' ');
             let name = f.next().unwrap().to_string();
-            assert_eq!(f.next(), Some("gauge"), "{line}");
+            // Gauges, and the `_total` counters (deaths by class).
+            let kind = if name.ends_with("_total") {
+                "counter"
+            } else {
+                "gauge"
+            };
+            assert_eq!(f.next(), Some(kind), "{line}");
             assert!(typed.insert(name));
         } else {
             let c = sample
@@ -413,6 +419,9 @@ fn check_exit_codes_for_each_status() {
 
     // RSS: a real agent above a tiny rss_warn → WARNING naming it.
     let agent = spawn_orphan(&env, &bin, &["300"]);
+    // Right after exec the new image may not have touched a page yet: wait
+    // until it has some resident memory, or a loaded machine reads 0 B.
+    assert!(wait_until(Duration::from_secs(5), || rss_kib(agent.pid) > 1));
     env.write_config(&format!(
         "min_age = \"1h\"\nreaper_parents = [{:?}]\n[pty]\nwarn = 100\ncrit = 100\n\
          [check]\nrss_warn = \"1KiB\"\nrss_crit = \"1TiB\"\n",

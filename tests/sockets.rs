@@ -374,6 +374,7 @@ fn destroy_closes_the_stalled_socket_and_unblocks_the_writer() {
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
     assert_eq!(lines.len(), 1, "{audit}");
+    assert_eq!(lines[0]["event"], "socket-destroy");
     assert_eq!(lines[0]["class"], "stalled-socket");
     assert_eq!(lines[0]["outcome"], "destroyed");
     assert_eq!(lines[0]["signal"], Value::Null);

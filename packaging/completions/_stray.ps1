@@ -37,7 +37,7 @@ Register-ArgumentCompleter -Native -CommandName 'stray' -ScriptBlock {
             [CompletionResult]::new('scan', 'scan', [CompletionResultType]::ParameterValue, 'Classify agent processes; sends no signal')
             [CompletionResult]::new('explain', 'explain', [CompletionResultType]::ParameterValue, 'Explain why a process has its class')
             [CompletionResult]::new('reap', 'reap', [CompletionResultType]::ParameterValue, 'Run one escalation cycle: SIGTERM orphans, SIGKILL them after grace')
-            [CompletionResult]::new('log', 'log', [CompletionResultType]::ParameterValue, 'Show the audit log of signals sent')
+            [CompletionResult]::new('log', 'log', [CompletionResultType]::ParameterValue, 'Show the audit log: stray''s signals, deaths it witnessed (OOM kills, signals from other processes), oom_score_adj raises')
             [CompletionResult]::new('pty', 'pty', [CompletionResultType]::ParameterValue, 'PTY-slot usage, the processes holding PTY masters, and churn')
             [CompletionResult]::new('tmux', 'tmux', [CompletionResultType]::ParameterValue, 'tmux servers and sockets, alive or dead')
             [CompletionResult]::new('check', 'check', [CompletionResultType]::ParameterValue, 'Health check for monitoring (Nagios, JSON, Prometheus)')
@@ -46,6 +46,7 @@ Register-ArgumentCompleter -Native -CommandName 'stray' -ScriptBlock {
             [CompletionResult]::new('config', 'config', [CompletionResultType]::ParameterValue, 'Show the effective configuration or write a commented template')
             [CompletionResult]::new('doctor', 'doctor', [CompletionResultType]::ParameterValue, 'Check this installation and say how to fix what is missing')
             [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print shell completions')
+            [CompletionResult]::new('hooks', 'hooks', [CompletionResultType]::ParameterValue, 'Print a snippet that reaps the moment a tmux pane or session, or a Claude Code session, closes; edits no file')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
         }
@@ -87,6 +88,7 @@ Register-ArgumentCompleter -Native -CommandName 'stray' -ScriptBlock {
             [CompletionResult]::new('--min-age', '--min-age', [CompletionResultType]::ParameterName, 'Override min_age')
             [CompletionResult]::new('--grace', '--grace', [CompletionResultType]::ParameterName, 'Override grace')
             [CompletionResult]::new('--lock-wait', '--lock-wait', [CompletionResultType]::ParameterName, 'How long to wait for another cycle''s lock before exiting 75')
+            [CompletionResult]::new('--coalesce', '--coalesce', [CompletionResultType]::ParameterName, 'For hooks that fire in bursts: wait DELAY, then run one cycle that covers every --coalesce call made meanwhile; a call made while another is waiting exits 0 at once (see stray hooks)')
             [CompletionResult]::new('-c', '-c', [CompletionResultType]::ParameterName, 'Config file (default: $STRAY_CONFIG, $XDG_CONFIG_HOME/stray/config.toml, /etc/stray/config.toml)')
             [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Config file (default: $STRAY_CONFIG, $XDG_CONFIG_HOME/stray/config.toml, /etc/stray/config.toml)')
             [CompletionResult]::new('--state-dir', '--state-dir', [CompletionResultType]::ParameterName, 'State directory (default: $STRAY_STATE_DIR, $XDG_RUNTIME_DIR/stray, /run/stray as root, /tmp/stray-$UID)')
@@ -113,6 +115,7 @@ Register-ArgumentCompleter -Native -CommandName 'stray' -ScriptBlock {
             [CompletionResult]::new('--state-dir', '--state-dir', [CompletionResultType]::ParameterName, 'State directory (default: $STRAY_STATE_DIR, $XDG_RUNTIME_DIR/stray, /run/stray as root, /tmp/stray-$UID)')
             [CompletionResult]::new('--format', '--format', [CompletionResultType]::ParameterName, 'Output format')
             [CompletionResult]::new('--name', '--name', [CompletionResultType]::ParameterName, 'Treat processes whose kernel comm is exactly NAME as agents, replacing every [match] rule (names, exe, cmdline, env). Repeatable')
+            [CompletionResult]::new('--deaths', '--deaths', [CompletionResultType]::ParameterName, 'Only deaths: OOM kills and signals from other processes')
             [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More detail on stderr (repeatable)')
             [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More detail on stderr (repeatable)')
             [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Only errors on stderr')
@@ -310,11 +313,27 @@ Register-ArgumentCompleter -Native -CommandName 'stray' -ScriptBlock {
             [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
             break
         }
+        'stray;hooks' {
+            [CompletionResult]::new('-c', '-c', [CompletionResultType]::ParameterName, 'Config file (default: $STRAY_CONFIG, $XDG_CONFIG_HOME/stray/config.toml, /etc/stray/config.toml)')
+            [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Config file (default: $STRAY_CONFIG, $XDG_CONFIG_HOME/stray/config.toml, /etc/stray/config.toml)')
+            [CompletionResult]::new('--state-dir', '--state-dir', [CompletionResultType]::ParameterName, 'State directory (default: $STRAY_STATE_DIR, $XDG_RUNTIME_DIR/stray, /run/stray as root, /tmp/stray-$UID)')
+            [CompletionResult]::new('--format', '--format', [CompletionResultType]::ParameterName, 'Output format')
+            [CompletionResult]::new('--name', '--name', [CompletionResultType]::ParameterName, 'Treat processes whose kernel comm is exactly NAME as agents, replacing every [match] rule (names, exe, cmdline, env). Repeatable')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More detail on stderr (repeatable)')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More detail on stderr (repeatable)')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Only errors on stderr')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Only errors on stderr')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
         'stray;help' {
             [CompletionResult]::new('scan', 'scan', [CompletionResultType]::ParameterValue, 'Classify agent processes; sends no signal')
             [CompletionResult]::new('explain', 'explain', [CompletionResultType]::ParameterValue, 'Explain why a process has its class')
             [CompletionResult]::new('reap', 'reap', [CompletionResultType]::ParameterValue, 'Run one escalation cycle: SIGTERM orphans, SIGKILL them after grace')
-            [CompletionResult]::new('log', 'log', [CompletionResultType]::ParameterValue, 'Show the audit log of signals sent')
+            [CompletionResult]::new('log', 'log', [CompletionResultType]::ParameterValue, 'Show the audit log: stray''s signals, deaths it witnessed (OOM kills, signals from other processes), oom_score_adj raises')
             [CompletionResult]::new('pty', 'pty', [CompletionResultType]::ParameterValue, 'PTY-slot usage, the processes holding PTY masters, and churn')
             [CompletionResult]::new('tmux', 'tmux', [CompletionResultType]::ParameterValue, 'tmux servers and sockets, alive or dead')
             [CompletionResult]::new('check', 'check', [CompletionResultType]::ParameterValue, 'Health check for monitoring (Nagios, JSON, Prometheus)')
@@ -323,6 +342,7 @@ Register-ArgumentCompleter -Native -CommandName 'stray' -ScriptBlock {
             [CompletionResult]::new('config', 'config', [CompletionResultType]::ParameterValue, 'Show the effective configuration or write a commented template')
             [CompletionResult]::new('doctor', 'doctor', [CompletionResultType]::ParameterValue, 'Check this installation and say how to fix what is missing')
             [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print shell completions')
+            [CompletionResult]::new('hooks', 'hooks', [CompletionResultType]::ParameterValue, 'Print a snippet that reaps the moment a tmux pane or session, or a Claude Code session, closes; edits no file')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
         }
@@ -368,6 +388,9 @@ Register-ArgumentCompleter -Native -CommandName 'stray' -ScriptBlock {
             break
         }
         'stray;help;completions' {
+            break
+        }
+        'stray;help;hooks' {
             break
         }
         'stray;help;help' {

@@ -34,6 +34,9 @@ _stray() {
             stray,help)
                 cmd="stray__subcmd__help"
                 ;;
+            stray,hooks)
+                cmd="stray__subcmd__hooks"
+                ;;
             stray,log)
                 cmd="stray__subcmd__log"
                 ;;
@@ -91,6 +94,9 @@ _stray() {
             stray__subcmd__help,help)
                 cmd="stray__subcmd__help__subcmd__help"
                 ;;
+            stray__subcmd__help,hooks)
+                cmd="stray__subcmd__help__subcmd__hooks"
+                ;;
             stray__subcmd__help,log)
                 cmd="stray__subcmd__help__subcmd__log"
                 ;;
@@ -125,7 +131,7 @@ _stray() {
 
     case "${cmd}" in
         stray)
-            opts="-c -v -q -h -V --config --state-dir --format --verbose --quiet --name --help --version scan explain reap log pty tmux check sockets watch config doctor completions help"
+            opts="-c -v -q -h -V --config --state-dir --format --verbose --quiet --name --help --version scan explain reap log pty tmux check sockets watch config doctor completions hooks help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -457,7 +463,7 @@ _stray() {
             return 0
             ;;
         stray__subcmd__help)
-            opts="scan explain reap log pty tmux check sockets watch config doctor completions help"
+            opts="scan explain reap log pty tmux check sockets watch config doctor completions hooks help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -582,6 +588,20 @@ _stray() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        stray__subcmd__help__subcmd__hooks)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         stray__subcmd__help__subcmd__log)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
@@ -680,8 +700,42 @@ _stray() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        stray__subcmd__hooks)
+            opts="-c -v -q -h -V --config --state-dir --format --verbose --quiet --name --help --version tmux claude"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -c)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --state-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --format)
+                    COMPREPLY=($(compgen -W "human json nagios prometheus" -- "${cur}"))
+                    return 0
+                    ;;
+                --name)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         stray__subcmd__log)
-            opts="-c -v -q -h -V --since --pid --config --state-dir --format --verbose --quiet --name --help --version"
+            opts="-c -v -q -h -V --since --pid --deaths --config --state-dir --format --verbose --quiet --name --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -765,7 +819,7 @@ _stray() {
             return 0
             ;;
         stray__subcmd__reap)
-            opts="-n -c -v -q -h -V --dry-run --wait --min-age --grace --lock-wait --config --state-dir --format --verbose --quiet --name --help --version"
+            opts="-n -c -v -q -h -V --dry-run --wait --min-age --grace --lock-wait --coalesce --config --state-dir --format --verbose --quiet --name --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -780,6 +834,10 @@ _stray() {
                     return 0
                     ;;
                 --lock-wait)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --coalesce)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

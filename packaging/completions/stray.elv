@@ -34,7 +34,7 @@ set edit:completion:arg-completer[stray] = {|@words|
             cand scan 'Classify agent processes; sends no signal'
             cand explain 'Explain why a process has its class'
             cand reap 'Run one escalation cycle: SIGTERM orphans, SIGKILL them after grace'
-            cand log 'Show the audit log of signals sent'
+            cand log 'Show the audit log: stray''s signals, deaths it witnessed (OOM kills, signals from other processes), oom_score_adj raises'
             cand pty 'PTY-slot usage, the processes holding PTY masters, and churn'
             cand tmux 'tmux servers and sockets, alive or dead'
             cand check 'Health check for monitoring (Nagios, JSON, Prometheus)'
@@ -43,6 +43,7 @@ set edit:completion:arg-completer[stray] = {|@words|
             cand config 'Show the effective configuration or write a commented template'
             cand doctor 'Check this installation and say how to fix what is missing'
             cand completions 'Print shell completions'
+            cand hooks 'Print a snippet that reaps the moment a tmux pane or session, or a Claude Code session, closes; edits no file'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'stray;scan'= {
@@ -81,6 +82,7 @@ set edit:completion:arg-completer[stray] = {|@words|
             cand --min-age 'Override min_age'
             cand --grace 'Override grace'
             cand --lock-wait 'How long to wait for another cycle''s lock before exiting 75'
+            cand --coalesce 'For hooks that fire in bursts: wait DELAY, then run one cycle that covers every --coalesce call made meanwhile; a call made while another is waiting exits 0 at once (see stray hooks)'
             cand -c 'Config file (default: $STRAY_CONFIG, $XDG_CONFIG_HOME/stray/config.toml, /etc/stray/config.toml)'
             cand --config 'Config file (default: $STRAY_CONFIG, $XDG_CONFIG_HOME/stray/config.toml, /etc/stray/config.toml)'
             cand --state-dir 'State directory (default: $STRAY_STATE_DIR, $XDG_RUNTIME_DIR/stray, /run/stray as root, /tmp/stray-$UID)'
@@ -106,6 +108,7 @@ set edit:completion:arg-completer[stray] = {|@words|
             cand --state-dir 'State directory (default: $STRAY_STATE_DIR, $XDG_RUNTIME_DIR/stray, /run/stray as root, /tmp/stray-$UID)'
             cand --format 'Output format'
             cand --name 'Treat processes whose kernel comm is exactly NAME as agents, replacing every [match] rule (names, exe, cmdline, env). Repeatable'
+            cand --deaths 'Only deaths: OOM kills and signals from other processes'
             cand -v 'More detail on stderr (repeatable)'
             cand --verbose 'More detail on stderr (repeatable)'
             cand -q 'Only errors on stderr'
@@ -288,11 +291,26 @@ set edit:completion:arg-completer[stray] = {|@words|
             cand -V 'Print version'
             cand --version 'Print version'
         }
+        &'stray;hooks'= {
+            cand -c 'Config file (default: $STRAY_CONFIG, $XDG_CONFIG_HOME/stray/config.toml, /etc/stray/config.toml)'
+            cand --config 'Config file (default: $STRAY_CONFIG, $XDG_CONFIG_HOME/stray/config.toml, /etc/stray/config.toml)'
+            cand --state-dir 'State directory (default: $STRAY_STATE_DIR, $XDG_RUNTIME_DIR/stray, /run/stray as root, /tmp/stray-$UID)'
+            cand --format 'Output format'
+            cand --name 'Treat processes whose kernel comm is exactly NAME as agents, replacing every [match] rule (names, exe, cmdline, env). Repeatable'
+            cand -v 'More detail on stderr (repeatable)'
+            cand --verbose 'More detail on stderr (repeatable)'
+            cand -q 'Only errors on stderr'
+            cand --quiet 'Only errors on stderr'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
         &'stray;help'= {
             cand scan 'Classify agent processes; sends no signal'
             cand explain 'Explain why a process has its class'
             cand reap 'Run one escalation cycle: SIGTERM orphans, SIGKILL them after grace'
-            cand log 'Show the audit log of signals sent'
+            cand log 'Show the audit log: stray''s signals, deaths it witnessed (OOM kills, signals from other processes), oom_score_adj raises'
             cand pty 'PTY-slot usage, the processes holding PTY masters, and churn'
             cand tmux 'tmux servers and sockets, alive or dead'
             cand check 'Health check for monitoring (Nagios, JSON, Prometheus)'
@@ -301,6 +319,7 @@ set edit:completion:arg-completer[stray] = {|@words|
             cand config 'Show the effective configuration or write a commented template'
             cand doctor 'Check this installation and say how to fix what is missing'
             cand completions 'Print shell completions'
+            cand hooks 'Print a snippet that reaps the moment a tmux pane or session, or a Claude Code session, closes; edits no file'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'stray;help;scan'= {
@@ -332,6 +351,8 @@ set edit:completion:arg-completer[stray] = {|@words|
         &'stray;help;doctor'= {
         }
         &'stray;help;completions'= {
+        }
+        &'stray;help;hooks'= {
         }
         &'stray;help;help'= {
         }

@@ -38,7 +38,7 @@ complete -c stray -n "__fish_stray_needs_command" -s V -l version -d 'Print vers
 complete -c stray -n "__fish_stray_needs_command" -f -a "scan" -d 'Classify agent processes; sends no signal'
 complete -c stray -n "__fish_stray_needs_command" -f -a "explain" -d 'Explain why a process has its class'
 complete -c stray -n "__fish_stray_needs_command" -f -a "reap" -d 'Run one escalation cycle: SIGTERM orphans, SIGKILL them after grace'
-complete -c stray -n "__fish_stray_needs_command" -f -a "log" -d 'Show the audit log of signals sent'
+complete -c stray -n "__fish_stray_needs_command" -f -a "log" -d 'Show the audit log: stray\'s signals, deaths it witnessed (OOM kills, signals from other processes), oom_score_adj raises'
 complete -c stray -n "__fish_stray_needs_command" -f -a "pty" -d 'PTY-slot usage, the processes holding PTY masters, and churn'
 complete -c stray -n "__fish_stray_needs_command" -f -a "tmux" -d 'tmux servers and sockets, alive or dead'
 complete -c stray -n "__fish_stray_needs_command" -f -a "check" -d 'Health check for monitoring (Nagios, JSON, Prometheus)'
@@ -47,6 +47,7 @@ complete -c stray -n "__fish_stray_needs_command" -f -a "watch" -d 'Reap and sam
 complete -c stray -n "__fish_stray_needs_command" -f -a "config" -d 'Show the effective configuration or write a commented template'
 complete -c stray -n "__fish_stray_needs_command" -f -a "doctor" -d 'Check this installation and say how to fix what is missing'
 complete -c stray -n "__fish_stray_needs_command" -f -a "completions" -d 'Print shell completions'
+complete -c stray -n "__fish_stray_needs_command" -f -a "hooks" -d 'Print a snippet that reaps the moment a tmux pane or session, or a Claude Code session, closes; edits no file'
 complete -c stray -n "__fish_stray_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c stray -n "__fish_stray_using_subcommand scan" -s c -l config -d 'Config file (default: $STRAY_CONFIG, $XDG_CONFIG_HOME/stray/config.toml, /etc/stray/config.toml)' -r -F
 complete -c stray -n "__fish_stray_using_subcommand scan" -l state-dir -d 'State directory (default: $STRAY_STATE_DIR, $XDG_RUNTIME_DIR/stray, /run/stray as root, /tmp/stray-$UID)' -r -F
@@ -75,6 +76,7 @@ complete -c stray -n "__fish_stray_using_subcommand explain" -s V -l version -d 
 complete -c stray -n "__fish_stray_using_subcommand reap" -l min-age -d 'Override min_age' -r
 complete -c stray -n "__fish_stray_using_subcommand reap" -l grace -d 'Override grace' -r
 complete -c stray -n "__fish_stray_using_subcommand reap" -l lock-wait -d 'How long to wait for another cycle\'s lock before exiting 75' -r
+complete -c stray -n "__fish_stray_using_subcommand reap" -l coalesce -d 'For hooks that fire in bursts: wait DELAY, then run one cycle that covers every --coalesce call made meanwhile; a call made while another is waiting exits 0 at once (see stray hooks)' -r
 complete -c stray -n "__fish_stray_using_subcommand reap" -s c -l config -d 'Config file (default: $STRAY_CONFIG, $XDG_CONFIG_HOME/stray/config.toml, /etc/stray/config.toml)' -r -F
 complete -c stray -n "__fish_stray_using_subcommand reap" -l state-dir -d 'State directory (default: $STRAY_STATE_DIR, $XDG_RUNTIME_DIR/stray, /run/stray as root, /tmp/stray-$UID)' -r -F
 complete -c stray -n "__fish_stray_using_subcommand reap" -l format -d 'Output format' -r -f -a "human\t''
@@ -97,6 +99,7 @@ json\t''
 nagios\t''
 prometheus\t''"
 complete -c stray -n "__fish_stray_using_subcommand log" -l name -d 'Treat processes whose kernel comm is exactly NAME as agents, replacing every [match] rule (names, exe, cmdline, env). Repeatable' -r
+complete -c stray -n "__fish_stray_using_subcommand log" -l deaths -d 'Only deaths: OOM kills and signals from other processes'
 complete -c stray -n "__fish_stray_using_subcommand log" -s v -l verbose -d 'More detail on stderr (repeatable)'
 complete -c stray -n "__fish_stray_using_subcommand log" -s q -l quiet -d 'Only errors on stderr'
 complete -c stray -n "__fish_stray_using_subcommand log" -s h -l help -d 'Print help'
@@ -226,18 +229,30 @@ complete -c stray -n "__fish_stray_using_subcommand completions" -s v -l verbose
 complete -c stray -n "__fish_stray_using_subcommand completions" -s q -l quiet -d 'Only errors on stderr'
 complete -c stray -n "__fish_stray_using_subcommand completions" -s h -l help -d 'Print help'
 complete -c stray -n "__fish_stray_using_subcommand completions" -s V -l version -d 'Print version'
-complete -c stray -n "__fish_stray_using_subcommand help; and not __fish_seen_subcommand_from scan explain reap log pty tmux check sockets watch config doctor completions help" -f -a "scan" -d 'Classify agent processes; sends no signal'
-complete -c stray -n "__fish_stray_using_subcommand help; and not __fish_seen_subcommand_from scan explain reap log pty tmux check sockets watch config doctor completions help" -f -a "explain" -d 'Explain why a process has its class'
-complete -c stray -n "__fish_stray_using_subcommand help; and not __fish_seen_subcommand_from scan explain reap log pty tmux check sockets watch config doctor completions help" -f -a "reap" -d 'Run one escalation cycle: SIGTERM orphans, SIGKILL them after grace'
-complete -c stray -n "__fish_stray_using_subcommand help; and not __fish_seen_subcommand_from scan explain reap log pty tmux check sockets watch config doctor completions help" -f -a "log" -d 'Show the audit log of signals sent'
-complete -c stray -n "__fish_stray_using_subcommand help; and not __fish_seen_subcommand_from scan explain reap log pty tmux check sockets watch config doctor completions help" -f -a "pty" -d 'PTY-slot usage, the processes holding PTY masters, and churn'
-complete -c stray -n "__fish_stray_using_subcommand help; and not __fish_seen_subcommand_from scan explain reap log pty tmux check sockets watch config doctor completions help" -f -a "tmux" -d 'tmux servers and sockets, alive or dead'
-complete -c stray -n "__fish_stray_using_subcommand help; and not __fish_seen_subcommand_from scan explain reap log pty tmux check sockets watch config doctor completions help" -f -a "check" -d 'Health check for monitoring (Nagios, JSON, Prometheus)'
-complete -c stray -n "__fish_stray_using_subcommand help; and not __fish_seen_subcommand_from scan explain reap log pty tmux check sockets watch config doctor completions help" -f -a "sockets" -d 'TCP connections whose peer stopped acknowledging data'
-complete -c stray -n "__fish_stray_using_subcommand help; and not __fish_seen_subcommand_from scan explain reap log pty tmux check sockets watch config doctor completions help" -f -a "watch" -d 'Reap and sample every interval in the foreground until SIGTERM/SIGINT'
-complete -c stray -n "__fish_stray_using_subcommand help; and not __fish_seen_subcommand_from scan explain reap log pty tmux check sockets watch config doctor completions help" -f -a "config" -d 'Show the effective configuration or write a commented template'
-complete -c stray -n "__fish_stray_using_subcommand help; and not __fish_seen_subcommand_from scan explain reap log pty tmux check sockets watch config doctor completions help" -f -a "doctor" -d 'Check this installation and say how to fix what is missing'
-complete -c stray -n "__fish_stray_using_subcommand help; and not __fish_seen_subcommand_from scan explain reap log pty tmux check sockets watch config doctor completions help" -f -a "completions" -d 'Print shell completions'
-complete -c stray -n "__fish_stray_using_subcommand help; and not __fish_seen_subcommand_from scan explain reap log pty tmux check sockets watch config doctor completions help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c stray -n "__fish_stray_using_subcommand hooks" -s c -l config -d 'Config file (default: $STRAY_CONFIG, $XDG_CONFIG_HOME/stray/config.toml, /etc/stray/config.toml)' -r -F
+complete -c stray -n "__fish_stray_using_subcommand hooks" -l state-dir -d 'State directory (default: $STRAY_STATE_DIR, $XDG_RUNTIME_DIR/stray, /run/stray as root, /tmp/stray-$UID)' -r -F
+complete -c stray -n "__fish_stray_using_subcommand hooks" -l format -d 'Output format' -r -f -a "human\t''
+json\t''
+nagios\t''
+prometheus\t''"
+complete -c stray -n "__fish_stray_using_subcommand hooks" -l name -d 'Treat processes whose kernel comm is exactly NAME as agents, replacing every [match] rule (names, exe, cmdline, env). Repeatable' -r
+complete -c stray -n "__fish_stray_using_subcommand hooks" -s v -l verbose -d 'More detail on stderr (repeatable)'
+complete -c stray -n "__fish_stray_using_subcommand hooks" -s q -l quiet -d 'Only errors on stderr'
+complete -c stray -n "__fish_stray_using_subcommand hooks" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c stray -n "__fish_stray_using_subcommand hooks" -s V -l version -d 'Print version'
+complete -c stray -n "__fish_stray_using_subcommand help; and not __fish_seen_subcommand_from scan explain reap log pty tmux check sockets watch config doctor completions hooks help" -f -a "scan" -d 'Classify agent processes; sends no signal'
+complete -c stray -n "__fish_stray_using_subcommand help; and not __fish_seen_subcommand_from scan explain reap log pty tmux check sockets watch config doctor completions hooks help" -f -a "explain" -d 'Explain why a process has its class'
+complete -c stray -n "__fish_stray_using_subcommand help; and not __fish_seen_subcommand_from scan explain reap log pty tmux check sockets watch config doctor completions hooks help" -f -a "reap" -d 'Run one escalation cycle: SIGTERM orphans, SIGKILL them after grace'
+complete -c stray -n "__fish_stray_using_subcommand help; and not __fish_seen_subcommand_from scan explain reap log pty tmux check sockets watch config doctor completions hooks help" -f -a "log" -d 'Show the audit log: stray\'s signals, deaths it witnessed (OOM kills, signals from other processes), oom_score_adj raises'
+complete -c stray -n "__fish_stray_using_subcommand help; and not __fish_seen_subcommand_from scan explain reap log pty tmux check sockets watch config doctor completions hooks help" -f -a "pty" -d 'PTY-slot usage, the processes holding PTY masters, and churn'
+complete -c stray -n "__fish_stray_using_subcommand help; and not __fish_seen_subcommand_from scan explain reap log pty tmux check sockets watch config doctor completions hooks help" -f -a "tmux" -d 'tmux servers and sockets, alive or dead'
+complete -c stray -n "__fish_stray_using_subcommand help; and not __fish_seen_subcommand_from scan explain reap log pty tmux check sockets watch config doctor completions hooks help" -f -a "check" -d 'Health check for monitoring (Nagios, JSON, Prometheus)'
+complete -c stray -n "__fish_stray_using_subcommand help; and not __fish_seen_subcommand_from scan explain reap log pty tmux check sockets watch config doctor completions hooks help" -f -a "sockets" -d 'TCP connections whose peer stopped acknowledging data'
+complete -c stray -n "__fish_stray_using_subcommand help; and not __fish_seen_subcommand_from scan explain reap log pty tmux check sockets watch config doctor completions hooks help" -f -a "watch" -d 'Reap and sample every interval in the foreground until SIGTERM/SIGINT'
+complete -c stray -n "__fish_stray_using_subcommand help; and not __fish_seen_subcommand_from scan explain reap log pty tmux check sockets watch config doctor completions hooks help" -f -a "config" -d 'Show the effective configuration or write a commented template'
+complete -c stray -n "__fish_stray_using_subcommand help; and not __fish_seen_subcommand_from scan explain reap log pty tmux check sockets watch config doctor completions hooks help" -f -a "doctor" -d 'Check this installation and say how to fix what is missing'
+complete -c stray -n "__fish_stray_using_subcommand help; and not __fish_seen_subcommand_from scan explain reap log pty tmux check sockets watch config doctor completions hooks help" -f -a "completions" -d 'Print shell completions'
+complete -c stray -n "__fish_stray_using_subcommand help; and not __fish_seen_subcommand_from scan explain reap log pty tmux check sockets watch config doctor completions hooks help" -f -a "hooks" -d 'Print a snippet that reaps the moment a tmux pane or session, or a Claude Code session, closes; edits no file'
+complete -c stray -n "__fish_stray_using_subcommand help; and not __fish_seen_subcommand_from scan explain reap log pty tmux check sockets watch config doctor completions hooks help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c stray -n "__fish_stray_using_subcommand help; and __fish_seen_subcommand_from config" -f -a "show" -d 'Print the effective configuration and where it came from'
 complete -c stray -n "__fish_stray_using_subcommand help; and __fish_seen_subcommand_from config" -f -a "init" -d 'Write a commented template (to PATH, or the user config path; - for stdout)'

@@ -4,9 +4,11 @@
 //! sockets) into plain [`Gathered`] data; `core::check::build` turns that
 //! into checks, perfdata and metrics; `render::health` renders them as
 //! Nagios, JSON or Prometheus text. Nothing here signals or prunes; the
-//! writes are `--textfile-dir DIR/stray.prom` and the `stray sockets` sample
+//! writes are `--textfile-dir DIR/stray.prom`, the `stray sockets` sample
 //! in the state (so that periodic checks detect stalled sockets by
-//! themselves).
+//! themselves), and the OOM kills the kernel log reports since the last
+//! cycle (audit lines and the kernel-log position in the state), like any
+//! cycle.
 
 use std::io::{self, Write};
 use std::path::Path;
@@ -15,8 +17,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use anyhow::Result;
 
 use crate::core::check::{
-    agent_facts, build, refresh_status_metrics, FamilyFacts, FamilyLimits, Gathered, Limits,
-    PtyFacts, StateFacts, TmuxFacts,
+    agent_facts, build, refresh_status_metrics, DeathFacts, DeathRecord, FamilyFacts, FamilyLimits,
+    Gathered, Limits, Named, PtyFacts, StateFacts, TmuxFacts,
 };
 use crate::core::health::{Item, Status};
 use crate::core::pty;
@@ -58,6 +60,8 @@ pub(crate) fn check(s: &Settings, args: &Check, out: &mut dyn Write) -> Result<E
 /// Reads everything the checks need. Failures become `Err(message)` in
 /// the data (an UNKNOWN check), never an early return.
 pub(crate) fn gather(s: &Settings) -> Gathered {
+    // First, so the records it adds count below.
+    let unread = record_oom_kills(s);
     let me = nix::unistd::geteuid().as_raw();
     let boot_id = crate::sys::proc::current_boot_id();
     let state_dir = StateDir::open(&s.state_dir);
@@ -139,7 +143,81 @@ pub(crate) fn gather(s: &Settings) -> Gathered {
             .duration_since(UNIX_EPOCH)
             .map(|d| d.as_secs_f64())
             .unwrap_or(0.0),
+        deaths: gather_deaths(s, unread),
     }
+}
+
+/// How long `check` waits for a running cycle before it leaves the kernel
+/// log to that cycle.
+const OOM_LOCK_WAIT: Duration = Duration::from_secs(1);
+
+/// Reads the OOM kills since the last cycle into the audit log, as a cycle
+/// does, when a state dir exists and its lock is free (a running cycle
+/// reads them itself). Returns why the kernel log cannot be read, if so.
+fn record_oom_kills(s: &Settings) -> Option<String> {
+    #[cfg(target_os = "linux")]
+    {
+        let dir = StateDir::open(&s.state_dir).ok().flatten()?;
+        let _lock = Lock::acquire(&dir, OOM_LOCK_WAIT).ok()?;
+        let boot_id = crate::sys::proc::current_boot_id();
+        let loaded = State::load(&dir, boot_id.as_deref(), false).ok()?;
+        if !loaded.notes.is_empty() {
+            // A state that is not usable is the next cycle's to set aside.
+            return None;
+        }
+        let mut st = loaded.state;
+        let events = match crate::cmd::deaths::oom_kills(
+            &mut st,
+            boot_id.as_deref(),
+            &s.config.matching.names,
+        ) {
+            Ok(e) => e,
+            Err(why) => return Some(why),
+        };
+        for e in &events {
+            crate::render::msg::notice(&e.line());
+        }
+        let log = crate::store::audit::AuditLog::new(s.audit_log.clone());
+        if let Err(e) = log.append(&events) {
+            crate::render::msg::error(&format!("{e:#}"));
+            return None;
+        }
+        if let Err(e) = st.save(&dir) {
+            crate::render::msg::error(&format!("{e:#}"));
+        }
+        None
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        let _ = s;
+        None
+    }
+}
+
+/// The deaths in the audit log.
+fn gather_deaths(s: &Settings, unread: Option<String>) -> std::result::Result<DeathFacts, String> {
+    let (events, _) = crate::store::audit::read_all(&s.audit_log).map_err(|e| format!("{e:#}"))?;
+    let records = events
+        .iter()
+        .filter(|e| e.is_death())
+        .map(|e| DeathRecord {
+            oom: e.event == crate::store::audit::EVENT_OOM_KILL,
+            victim: Named {
+                pid: e.pid,
+                comm: e.comm.clone(),
+            },
+            class: e.class_or_unknown().to_string(),
+            at_unix: humantime::parse_rfc3339_weak(&e.ts)
+                .ok()
+                .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+                .map(|d| d.as_secs_f64()),
+        })
+        .collect();
+    Ok(DeathFacts {
+        records,
+        oom_window_secs: s.config.oom_window.as_secs_f64(),
+        unread,
+    })
 }
 
 fn gather_pty(s: &Settings, state: Option<&State>) -> std::result::Result<PtyFacts, String> {

@@ -41,6 +41,17 @@ impl Check {
         }
     }
 
+    /// An optional feature that is off here: not a failure (doctor still
+    /// exits 0), but says how to turn it on.
+    fn note(name: &'static str, message: impl Into<String>, fix: impl Into<String>) -> Check {
+        Check {
+            name,
+            ok: true,
+            message: message.into(),
+            fix: Some(fix.into()),
+        }
+    }
+
     fn fail(name: &'static str, message: impl Into<String>, fix: impl Into<String>) -> Check {
         Check {
             name,
@@ -73,7 +84,11 @@ pub(crate) fn render(checks: &[Check]) -> String {
     for c in checks {
         s += &format!(
             "{:<4}  {:<width$}  {}\n",
-            if c.ok { "ok" } else { "FAIL" },
+            match (c.ok, &c.fix) {
+                (true, None) => "ok",
+                (true, Some(_)) => "note",
+                (false, _) => "FAIL",
+            },
             c.name,
             table::escape(&c.message)
         );
@@ -108,7 +123,99 @@ pub(crate) fn run_checks(i: &Inputs) -> Vec<Check> {
         check_audit_dir(i, &cfg),
         check_tmux(i),
         check_schedule(i),
+        check_kmsg(),
+        check_tracefs(),
+        check_pressure(&cfg),
     ]
+}
+
+#[cfg(target_os = "linux")]
+fn check_kmsg() -> Check {
+    const NAME: &str = "oom-kills";
+    use crate::sys::kmsg;
+    match kmsg::KmsgReader::open(Path::new(kmsg::DEV_KMSG)) {
+        Ok(_) => Check::pass(
+            NAME,
+            format!(
+                "{} is readable: OOM kills of agents are recorded",
+                kmsg::DEV_KMSG
+            ),
+        ),
+        Err(e) => Check::note(
+            NAME,
+            format!(
+                "{}: {}: OOM kills are not recorded",
+                kmsg::DEV_KMSG,
+                kmsg::why_unreadable(&e)
+            ),
+            "run stray as root, or give it CAP_SYSLOG (systemd: AmbientCapabilities=CAP_SYSLOG)",
+        ),
+    }
+}
+
+#[cfg(target_os = "linux")]
+fn check_tracefs() -> Check {
+    const NAME: &str = "signals";
+    if !nix::unistd::geteuid().is_root() {
+        return Check::note(
+            NAME,
+            "not root: `stray watch` does not record signals from other processes",
+            "run `stray watch` as root (it traces signal:signal_generate in its own tracefs instance)",
+        );
+    }
+    match crate::sys::tracefs::find_root() {
+        Some(root) => Check::pass(
+            NAME,
+            format!(
+                "tracefs at {}: `stray watch` records signals from other processes",
+                root.display()
+            ),
+        ),
+        None => Check::note(
+            NAME,
+            "tracefs is not mounted: `stray watch` does not record signals from other processes",
+            "mount it (stray never does): mount -t tracefs nodev /sys/kernel/tracing, or an fstab line \"tracefs /sys/kernel/tracing tracefs defaults 0 0\"",
+        ),
+    }
+}
+
+#[cfg(target_os = "linux")]
+fn check_pressure(cfg: &Config) -> Check {
+    const NAME: &str = "memory-pressure";
+    use crate::sys::psi;
+    let Some(trigger) = cfg.memory.pressure else {
+        return Check::pass(NAME, "[memory] pressure = \"off\"");
+    };
+    // Registered and closed at once: a trigger lives only as long as its fd.
+    match psi::PsiTrigger::register(Path::new(psi::PROC_PRESSURE_MEMORY), &trigger) {
+        Ok(t) => Check::pass(
+            NAME,
+            format!(
+                "PSI trigger accepted ({:?}): `stray watch` runs a cycle at once under memory pressure",
+                t.used.kernel_string()
+            ),
+        ),
+        Err(e) => Check::note(
+            NAME,
+            format!("{e}: `stray watch` runs only every interval"),
+            "a kernel with CONFIG_PSI, not booted with psi=0; windows under 2s need root with CAP_SYS_RESOURCE",
+        ),
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn check_kmsg() -> Check {
+    Check::pass("oom-kills", "not read on this OS")
+}
+
+#[cfg(not(target_os = "linux"))]
+fn check_tracefs() -> Check {
+    Check::pass("signals", "not traced on this OS")
+}
+
+#[cfg(not(target_os = "linux"))]
+fn check_pressure(_: &Config) -> Check {
+    Check::pass("memory-pressure", "not watched on this OS")
 }
 
 fn check_proc(i: &Inputs) -> Check {

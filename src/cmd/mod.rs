@@ -6,9 +6,14 @@
 
 pub(crate) mod check;
 pub(crate) mod config;
+// The kernel log, oom_score_adj, tracefs and PSI are Linux's.
+#[cfg(target_os = "linux")]
+pub(crate) mod deaths;
 pub(crate) mod doctor;
+pub(crate) mod hooks;
 pub(crate) mod log;
 pub(crate) mod pty;
+pub(crate) mod quiet;
 pub(crate) mod reap;
 pub(crate) mod scan;
 pub(crate) mod sockets;

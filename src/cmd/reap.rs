@@ -13,14 +13,16 @@ use serde::Serialize;
 use serde_json::json;
 
 use crate::core::classify::{summarize, Class};
+use crate::core::deaths::LastKnown;
 use crate::core::escalation::Signaller;
 use crate::core::escalation::{plan, settle, Outcome, Plan, Signal};
+use crate::core::memory::Raise;
 use crate::core::process::{ProcKey, ProcessTable};
 use crate::exit::ExitCode;
 use crate::render::table::{self, Table};
 use crate::settings::Reap;
 use crate::store::audit::{self, AuditLog, Event};
-use crate::store::state::{Lock, State, StateDir};
+use crate::store::state::{Lock, QueueSlot, State, StateDir};
 use crate::sys::survey::{expected, survey};
 use crate::{render::msg, Settings};
 
@@ -49,32 +51,47 @@ pub struct CycleReport {
     pub actions: Vec<ActionReport>,
     pub classes: Vec<(Class, usize)>,
     pub notes: Vec<String>,
+    /// `oom_score_adj` raises (planned, in a dry run).
+    pub oom_score_adj: Vec<Raise>,
+    /// Deaths recorded this cycle (`oom-kill` lines).
+    pub deaths: usize,
+    /// Who a death would be recorded for, as this cycle saw them (`watch`
+    /// judges traced signals by it).
+    pub last_known: LastKnown,
+    /// What this cycle saw, for `watch`'s quiet ticks until the next one.
+    pub(crate) seen: Option<Box<crate::core::incremental::Seen>>,
 }
 
 /// Knobs of one cycle.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct CycleOptions {
     pub dry_run: bool,
+    /// Memory pressure started this cycle (`watch`): `[memory]
+    /// pressure_min_age` replaces `min_age`, grace is not waited out, and
+    /// the audit lines say so.
+    pub pressure: bool,
 }
 
-/// Runs one cycle. The caller holds the lock (or runs dry, without one).
-pub fn cycle(
-    s: &Settings,
-    dir: Option<&StateDir>,
-    opts: &CycleOptions,
-    signaller: &mut dyn Signaller,
-) -> Result<CycleReport> {
-    let boot_id = crate::sys::proc::current_boot_id();
-    let loaded = match dir {
-        Some(d) => State::load(d, boot_id.as_deref(), !opts.dry_run)?,
-        None => Default::default(),
-    };
-    let mut notes: Vec<String> = loaded.notes.iter().map(ToString::to_string).collect();
-    for n in &notes {
-        msg::warn(n);
-    }
-    let mut state = loaded.state;
+/// What the audit lines of a pressure cycle give as its `trigger`.
+pub(crate) const PRESSURE_TRIGGER: &str = "memory pressure";
 
+/// The settings of a cycle that memory pressure started.
+fn under_pressure(s: &Settings) -> Settings {
+    let mut s = s.clone();
+    s.config.min_age = s.config.memory.pressure_min_age;
+    s.config.grace = Duration::ZERO;
+    s
+}
+
+/// The survey a cycle acts on: refused whole when the table could not be
+/// read consistently. Records each agent's parent (every real cycle does,
+/// also one that signals nothing: a later cycle tells re-parented agents by
+/// it) and says once why ancestry is hidden, when it is.
+fn consistent_survey(
+    s: &Settings,
+    state: &mut State,
+    notes: &mut Vec<String>,
+) -> Result<crate::sys::survey::Survey> {
     let sv = survey(&s.config, &s.proc_root, false, &state.lineage)?;
     if !sv.problems.is_empty() {
         bail!(
@@ -106,6 +123,44 @@ pub fn cycle(
         msg::warn(&note);
         notes.push(note);
     }
+    Ok(sv)
+}
+
+/// Runs one cycle. The caller holds the lock (or runs dry, without one).
+pub fn cycle(
+    s: &Settings,
+    dir: Option<&StateDir>,
+    opts: &CycleOptions,
+    signaller: &mut dyn Signaller,
+) -> Result<CycleReport> {
+    let pressured;
+    let s = if opts.pressure {
+        pressured = under_pressure(s);
+        &pressured
+    } else {
+        s
+    };
+    let trigger = opts.pressure.then_some(PRESSURE_TRIGGER);
+    let boot_id = crate::sys::proc::current_boot_id();
+    let loaded = match dir {
+        Some(d) => State::load(d, boot_id.as_deref(), !opts.dry_run)?,
+        None => Default::default(),
+    };
+    let mut notes: Vec<String> = loaded.notes.iter().map(ToString::to_string).collect();
+    for n in &notes {
+        msg::warn(n);
+    }
+    let mut state = loaded.state;
+    let real = !opts.dry_run && dir.is_some();
+    let kmsg_before = state.kmsg.clone();
+    // Judged by who the last cycle saw, before this survey replaces them.
+    let mut recorded = if real {
+        oom_kills(s, &mut state, boot_id.as_deref())
+    } else {
+        Vec::new()
+    };
+
+    let sv = consistent_survey(s, &mut state, &mut notes)?;
     let comm_of = |pid: i32| {
         sv.table
             .get(pid)
@@ -120,12 +175,18 @@ pub fn cycle(
         comm_of,
     );
 
-    let real = !opts.dry_run && dir.is_some();
+    let deaths = recorded.len();
+    let raises = raise_strays(s, &mut state, &sv, !real, &mut recorded);
+    let last_known =
+        crate::core::deaths::last_known(&sv.table, &sv.verdicts, &s.config.multiplexers);
+    if real {
+        state.set_last_known(&last_known);
+    }
     let mut actions = planned_lines(&planned, &sv.table);
     let log = AuditLog::new(s.audit_log.clone());
     let sends = actions.iter().any(|a| a.signal.is_some());
     if let (true, true, Some(d)) = (real, sends, dir) {
-        write_ahead(&log, &actions, &mut state, &planned, d)?;
+        write_ahead(&log, &actions, trigger, &mut state, &planned, d)?;
     }
 
     // Same order as `actions`: one outcome per reported line.
@@ -139,20 +200,60 @@ pub fn cycle(
 
     if let (true, Some(d)) = (real, dir) {
         state.reap = settle(&planned, &outcomes);
+        if let Err(e) = record(&log, &recorded) {
+            // Read again next cycle rather than lost.
+            state.kmsg = kmsg_before;
+            notes.push(format!("audit log not written: {e:#}"));
+        }
         // If this fails, the write-ahead state still holds every entry
         // signalled now; the audit lines are written before reporting it.
         let saved = state.save(d);
-        if let Err(e) = audit(&log, &actions) {
+        if let Err(e) = audit(&log, &actions, trigger) {
             notes.push(format!("audit log not written: {e:#}"));
         }
         saved?;
     }
+    let seen = crate::core::incremental::after_full(
+        &sv.table,
+        &sv.facts,
+        &sv.verdicts,
+        &s.config.rules(std::process::id() as i32),
+        quiet_ticks_blocked(real, &actions, &state, &notes),
+        s.config.full_every.as_secs_f64(),
+    );
     Ok(CycleReport {
         dry_run: !real,
         actions,
         classes: summarize(&sv.verdicts),
         notes,
+        oom_score_adj: raises,
+        deaths,
+        last_known,
+        seen: Some(Box::new(seen)),
     })
+}
+
+/// Why `watch` may not skip the next full cycles: this cycle acted or
+/// left escalation pending (grace runs on the clock), or had something to
+/// say; each is looked at again by the next full cycle.
+fn quiet_ticks_blocked(
+    real: bool,
+    actions: &[ActionReport],
+    state: &State,
+    notes: &[String],
+) -> Option<String> {
+    if !real {
+        Some("a dry run".to_string())
+    } else if !actions.is_empty() {
+        Some(format!(
+            "{} acted on",
+            crate::core::health::plural(actions.len(), "process")
+        ))
+    } else if !state.reap.is_empty() {
+        Some("escalation pending".to_string())
+    } else {
+        notes.first().map(|n| format!("a note: {n}"))
+    }
 }
 
 /// The report lines of a plan, before anything is sent: a signal shows as
@@ -188,13 +289,14 @@ fn planned_lines(planned: &Plan, table: &ProcessTable) -> Vec<ActionReport> {
 fn write_ahead(
     log: &AuditLog,
     actions: &[ActionReport],
+    trigger: Option<&str>,
     state: &mut State,
     planned: &Plan,
     dir: &StateDir,
 ) -> Result<()> {
     let worst: Vec<Event> = actions
         .iter()
-        .map(|a| event(a, &"x".repeat(OUTCOME_MAX)))
+        .map(|a| event(a, &"x".repeat(OUTCOME_MAX), trigger))
         .collect();
     let need = AuditLog::lines(&worst)?.len() as u64;
     log.prepare(need).context("no signal sent this cycle")?;
@@ -204,11 +306,11 @@ fn write_ahead(
 
 /// Records what was sent (and what proved unkillable): a line on stderr
 /// each, then the audit log.
-fn audit(log: &AuditLog, actions: &[ActionReport]) -> Result<()> {
+fn audit(log: &AuditLog, actions: &[ActionReport], trigger: Option<&str>) -> Result<()> {
     let events: Vec<Event> = actions
         .iter()
         .filter(|a| a.signal.is_some() || a.outcome == Outcome::Unkillable)
-        .map(|a| event(a, &outcome_text(a)))
+        .map(|a| event(a, &outcome_text(a), trigger))
         .collect();
     for e in &events {
         msg::notice(&e.line());
@@ -233,24 +335,81 @@ fn outcome_text(a: &ActionReport) -> String {
     }
 }
 
-fn event(a: &ActionReport, outcome: &str) -> Event {
+fn event(a: &ActionReport, outcome: &str, trigger: Option<&str>) -> Event {
     Event {
+        event: audit::EVENT_REAP.to_string(),
         ts: audit::now_rfc3339(),
         pid: a.pid,
-        start_time: a.start_time,
-        uid: a.uid,
+        start_time: Some(a.start_time),
+        uid: Some(a.uid),
         comm: a.comm.clone(),
         cmdline: a.cmdline.clone(),
-        class: a.class.to_string(),
+        class: Some(a.class.to_string()),
         rule: a.rule.clone(),
         signal: a.signal.map(|s| s.as_str().to_string()),
         outcome: outcome.to_string(),
+        trigger: trigger.map(str::to_string),
+        ..Event::default()
+    }
+}
+
+/// Records deaths and raises: a line on stderr each, then the audit log.
+fn record(log: &AuditLog, events: &[Event]) -> Result<()> {
+    for e in events {
+        msg::notice(&e.line());
+    }
+    log.append(events)
+}
+
+/// OOM kills since the last cycle (Linux: the kernel log).
+fn oom_kills(s: &Settings, state: &mut State, boot_id: Option<&str>) -> Vec<Event> {
+    #[cfg(target_os = "linux")]
+    return crate::cmd::deaths::oom_kills(state, boot_id, &s.config.matching.names).unwrap_or_else(
+        |why| {
+            crate::cmd::deaths::kmsg_unreadable(&why);
+            Vec::new()
+        },
+    );
+    #[cfg(not(target_os = "linux"))]
+    {
+        let _ = (s, state, boot_id);
+        Vec::new()
+    }
+}
+
+/// Raises the strays' `oom_score_adj` (Linux); the audit lines join
+/// `recorded`.
+fn raise_strays(
+    s: &Settings,
+    state: &mut State,
+    sv: &crate::sys::survey::Survey,
+    dry_run: bool,
+    recorded: &mut Vec<Event>,
+) -> Vec<Raise> {
+    #[cfg(target_os = "linux")]
+    {
+        let (lines, events) = crate::cmd::deaths::raise_strays(
+            &s.proc_root,
+            &sv.table,
+            &sv.verdicts,
+            s.config.memory.oom_score_adj,
+            &mut state.oom_raised,
+            dry_run,
+        );
+        recorded.extend(events);
+        lines
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        let _ = (s, state, sv, dry_run, recorded);
+        Vec::new()
     }
 }
 
 pub(crate) fn reap(s: &Settings, args: &Reap, out: &mut dyn Write) -> Result<ExitCode> {
     let opts = CycleOptions {
         dry_run: args.dry_run,
+        ..CycleOptions::default()
     };
     let mut signaller = crate::sys::signal::live(&s.proc_root, s.pidfd);
     let report = if args.dry_run {
@@ -259,7 +418,27 @@ pub(crate) fn reap(s: &Settings, args: &Reap, out: &mut dyn Write) -> Result<Exi
         cycle(s, dir.as_ref(), &opts, signaller.as_mut())?
     } else {
         let dir = StateDir::create(&s.state_dir)?;
-        let _lock = Lock::acquire(&dir, args.lock_wait)?;
+        let _lock = match args.coalesce {
+            None => Lock::acquire(&dir, args.lock_wait)?,
+            Some(delay) => match coalesced_lock(&dir, delay, args.lock_wait)? {
+                Some(lock) => lock,
+                None => {
+                    let note = "coalesced: another `reap --coalesce` is waiting and its cycle \
+                                starts after this call, so it covers this one";
+                    msg::info(note);
+                    if s.json() {
+                        let report = CycleReport {
+                            notes: vec![note.to_string()],
+                            ..Default::default()
+                        };
+                        render(s, &report, out)?;
+                    } else {
+                        writeln!(out, "reap: {note}")?;
+                    }
+                    return Ok(ExitCode::OK);
+                }
+            },
+        };
         if args.wait {
             wait_cycle(s, &dir, &opts, signaller.as_mut())?
         } else {
@@ -268,6 +447,21 @@ pub(crate) fn reap(s: &Settings, args: &Reap, out: &mut dyn Write) -> Result<Exi
     };
     render(s, &report, out)?;
     Ok(ExitCode::OK)
+}
+
+/// `--coalesce DELAY`: the cycle lock for the one caller that takes the
+/// queue slot (after DELAY, so a burst of hooks gathers behind it), or
+/// `None` when another caller already holds the slot and will cover this one.
+/// The slot is given up only once the cycle lock is held, and before the
+/// process table is read: see [`QueueSlot`].
+fn coalesced_lock(dir: &StateDir, delay: Duration, lock_wait: Duration) -> Result<Option<Lock>> {
+    let Some(slot) = QueueSlot::try_take(dir)? else {
+        return Ok(None);
+    };
+    std::thread::sleep(delay);
+    let lock = Lock::acquire(dir, lock_wait)?;
+    drop(slot);
+    Ok(Some(lock))
 }
 
 /// `--wait`: TERM, wait up to grace for the victims to exit, KILL the rest,
@@ -281,6 +475,8 @@ fn wait_cycle(
     let first = cycle(s, Some(dir), opts, signaller)?;
     let mut all = first.actions.clone();
     let mut notes = first.notes.clone();
+    let mut raises = first.oom_score_adj.clone();
+    let mut deaths = first.deaths;
     let pending = |r: &CycleReport| -> Vec<ProcKey> {
         r.actions
             .iter()
@@ -301,12 +497,18 @@ fn wait_cycle(
         report = cycle(s, Some(dir), opts, signaller)?;
         all.extend(report.actions.iter().cloned());
         notes.extend(report.notes.iter().cloned());
+        raises.extend(report.oom_score_adj.iter().cloned());
+        deaths += report.deaths;
     }
     Ok(CycleReport {
         dry_run: false,
         actions: escalation_steps(all),
         classes: report.classes,
         notes,
+        oom_score_adj: raises,
+        deaths,
+        last_known: report.last_known,
+        seen: None,
     })
 }
 
@@ -344,6 +546,19 @@ fn wait_gone(s: &Settings, keys: &[ProcKey], limit: Duration) {
     }
 }
 
+/// `oom_score_adj of pid 42 (claude) orphan: 0 -> 1000 (would-raise)`
+pub(crate) fn raise_line(r: &Raise) -> String {
+    format!(
+        "oom_score_adj of pid {} ({}) {}: {} -> {} ({})",
+        r.pid,
+        table::escape(&r.comm),
+        r.class,
+        r.from.map_or("?".to_string(), |v| v.to_string()),
+        r.to,
+        table::escape(&r.outcome)
+    )
+}
+
 /// How many actions ended in each outcome, in a fixed order.
 pub(crate) fn outcome_counts(report: &CycleReport) -> Vec<(Outcome, usize)> {
     [
@@ -375,6 +590,7 @@ pub(crate) fn render(s: &Settings, report: &CycleReport, out: &mut dyn Write) ->
         return crate::cmd::print_json(
             out,
             &json!({"schema": 1, "dry_run": report.dry_run, "actions": report.actions,
+                    "oom_score_adj": report.oom_score_adj,
                     "summary": summary, "notes": report.notes}),
         );
     }
@@ -395,6 +611,9 @@ pub(crate) fn render(s: &Settings, report: &CycleReport, out: &mut dyn Write) ->
             ]);
         }
         write!(out, "{}", t.render())?;
+    }
+    for r in &report.oom_score_adj {
+        writeln!(out, "{}", raise_line(r))?;
     }
     let counts: Vec<String> = outcome_counts(report)
         .into_iter()

@@ -1,7 +1,8 @@
 //! `stray scan` and `stray explain`: classification, rendered. They never
-//! signal and never write the state.
+//! signal and never write the state; they keep tmux's pane names in the
+//! pane cache (`store::panes`).
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::thread::JoinHandle;
@@ -11,12 +12,14 @@ use serde::Serialize;
 use serde_json::json;
 
 use crate::core::classify::{is_multiplexer_server, summarize, Facts, ProtectedBy, Rules, Verdict};
+use crate::core::panes::{self, Place, ServerPanes};
 use crate::core::process::{Process, ProcessTable, Tty};
 use crate::exit::ExitCode;
 use crate::render::process::{process_report, ProcessReport};
 use crate::render::table::{self, Table};
 use crate::settings::Scan;
-use crate::sys::proc::{LiveSource, ProcSource};
+use crate::store::{self, state::StateDir};
+use crate::sys::proc::{current_boot_id, LiveSource, ProcSource};
 use crate::sys::survey::{survey, survey_with, Survey};
 use crate::{render::msg, sys::tmux, Settings};
 
@@ -193,63 +196,59 @@ pub(crate) fn summary_line(verdicts: &[Verdict], noun: &str) -> String {
     }
 }
 
-/// tmux pane names for display: at most one bounded `list-panes` per tmux
-/// server that protects something shown.
+/// tmux pane names for display, per tmux server that protects something
+/// shown: from the server's fresh answer, or from one kept in the pane
+/// cache (see [`crate::core::panes`]). At most one bounded `list-panes` per
+/// server, and none when the cache already knows every pane shown.
 #[derive(Default)]
 pub(crate) struct PaneLabels {
-    /// (server pid, `/dev/pts/N`) → `session:window.pane`: two servers in
-    /// two devpts instances (a container's) can both have a `/dev/pts/3`.
-    by_tty: HashMap<(i32, String), String>,
-    /// pane's first pid → `session:window.pane`
-    by_pid: HashMap<i32, String>,
+    by_server: HashMap<i32, ServerPanes>,
 }
 
-/// tmux queries started early (see [`PaneLabels::start`]).
+/// The pane cache as read at the start, and the questions under way (see
+/// [`PaneLabels::start`]).
 pub(crate) struct PendingPanes {
+    kept: Vec<ServerPanes>,
+    boot_id: Option<String>,
     /// server pid, socket, the query running on its own thread (so that not
     /// even the spawn holds up the survey).
     queries: Vec<(i32, PathBuf, JoinHandle<Option<String>>)>,
 }
 
 impl PaneLabels {
-    /// Asks the tmux servers that protect a process `wanted` names (agents,
-    /// or the one `explain` is about), each once.
+    /// Labels the panes of the tmux servers that protect a process
+    /// `wanted` names (agents, or the one `explain` is about), asking each
+    /// at most once.
     pub(crate) fn query(sv: &Survey, s: &Settings, wanted: impl Fn(i32) -> bool) -> PaneLabels {
-        let servers = Self::servers_shown(sv, &wanted);
-        if servers.is_empty() {
-            return PaneLabels::default();
-        }
-        Self::start_for(&servers, s).collect(sv, s, wanted)
+        PendingPanes::load(s).collect(sv, s, wanted)
     }
 
-    /// The tmux servers that protect a process `wanted` names: the only
-    /// ones whose panes label anything shown.
-    fn servers_shown(sv: &Survey, wanted: &impl Fn(i32) -> bool) -> Vec<i32> {
-        let mut v: Vec<i32> = sv
-            .verdicts
-            .iter()
-            .filter(|v| wanted(v.pid))
-            .filter_map(|v| match &v.protected_by {
-                Some(ProtectedBy::MultiplexerTree { pid, comm })
-                | Some(ProtectedBy::PaneTty { pid, comm, .. })
-                    if comm.starts_with("tmux") =>
-                {
-                    Some(*pid)
+    /// The tmux servers that protect a process `wanted` names, each with
+    /// those processes: the only ones whose panes label anything shown.
+    fn servers_shown<'t>(
+        sv: &'t Survey,
+        wanted: &impl Fn(i32) -> bool,
+    ) -> Vec<(i32, Vec<&'t Process>)> {
+        let mut by_server: BTreeMap<i32, Vec<&Process>> = BTreeMap::new();
+        for v in sv.verdicts.iter().filter(|v| wanted(v.pid)) {
+            if let Some(
+                ProtectedBy::MultiplexerTree { pid, comm } | ProtectedBy::PaneTty { pid, comm, .. },
+            ) = &v.protected_by
+            {
+                if let (true, Some(p)) = (comm.starts_with("tmux"), sv.table.get(v.pid)) {
+                    by_server.entry(*pid).or_default().push(p);
                 }
-                _ => None,
-            })
-            .collect();
-        v.sort_unstable();
-        v.dedup();
-        v
+            }
+        }
+        by_server.into_iter().collect()
     }
 
-    /// Starts the queries while the survey is still under way (called from
-    /// [`crate::sys::survey::survey_with`]'s early hook), for every tmux server
-    /// that may protect a shown process: the nearest multiplexer above an
-    /// agent, or the holder of an agent's pane (never every server, even for
-    /// `scan --all`). [`PendingPanes::collect`] keeps exactly the servers
-    /// [`PaneLabels::query`] would have asked.
+    /// Reads the pane cache and starts the questions it cannot answer
+    /// while the survey is still under way (called from
+    /// [`crate::sys::survey::survey_with`]'s early hook), for the tmux
+    /// servers that may protect an agent: the nearest multiplexer above
+    /// it, or the holder of its pane (never every server, even for `scan
+    /// --all`). [`PendingPanes::collect`] then decides by the verdicts.
     pub(crate) fn start(
         table: &ProcessTable,
         facts: &Facts,
@@ -261,42 +260,101 @@ impl PaneLabels {
                 p.comm.starts_with("tmux") && is_multiplexer_server(p, &rules.multiplexers)
             })
         };
-        let mut servers: Vec<i32> = {
-            let mut v = Vec::new();
-            for &agent in facts.agents.keys() {
-                let Some(p) = table.get(agent) else { continue };
-                if let Some(Tty::Pts(n)) = p.tty {
-                    if let Some(&server) = facts.pane_ttys.get(&n) {
-                        v.push(server);
-                    }
-                }
-                // The nearest multiplexer server above the agent.
-                let mut cur = table.get(p.ppid);
-                let mut hops = 0;
-                while let Some(q) = cur {
-                    if is_multiplexer_server(q, &rules.multiplexers) {
-                        v.push(q.pid);
-                        break;
-                    }
-                    hops += 1;
-                    if q.ppid <= 0 || q.ppid == q.pid || hops > table.len() {
-                        break;
-                    }
-                    cur = table.get(q.ppid);
+        let mut guess: BTreeMap<i32, Vec<&Process>> = BTreeMap::new();
+        for &agent in facts.agents.keys() {
+            let Some(p) = table.get(agent) else { continue };
+            if let Some(Tty::Pts(n)) = p.tty {
+                if let Some(&server) = facts.pane_ttys.get(&n) {
+                    guess.entry(server).or_default().push(p);
                 }
             }
-            v.retain(|&pid| is_tmux(pid));
-            v
-        };
-        servers.sort_unstable();
-        servers.dedup();
-        Self::start_for(&servers, s)
+            if let Some(server) = nearest_multiplexer(table, p, rules) {
+                guess.entry(server).or_default().push(p);
+            }
+        }
+        let mut pending = PendingPanes::load(s);
+        let ask: Vec<i32> = guess
+            .into_iter()
+            .filter(|(server, _)| is_tmux(*server))
+            .filter(|(server, shown)| pending.must_ask(table, *server, shown))
+            .map(|(server, _)| server)
+            .collect();
+        pending.ask(&ask, s);
+        pending
     }
 
-    fn start_for(servers: &[i32], s: &Settings) -> PendingPanes {
-        let mut queries = Vec::new();
+    /// The pane of the server that protects `p` (per its verdict) it sits
+    /// in: by its pane's first process, else by its terminal. None for a
+    /// process no tmux server protects, or whose pane is not known.
+    pub(crate) fn label(&self, table: &ProcessTable, p: &Process, v: &Verdict) -> Option<String> {
+        let server = match &v.protected_by {
+            Some(ProtectedBy::MultiplexerTree { pid, .. } | ProtectedBy::PaneTty { pid, .. }) => {
+                *pid
+            }
+            _ => return None,
+        };
+        match self.by_server.get(&server)?.place(table, p) {
+            Place::Pane(pane) => Some(pane.target.clone()),
+            Place::Elsewhere | Place::New => None,
+        }
+    }
+}
+
+/// The nearest multiplexer server above `p`.
+fn nearest_multiplexer(table: &ProcessTable, p: &Process, rules: &Rules) -> Option<i32> {
+    let mut cur = table.get(p.ppid);
+    let mut hops = 0;
+    while let Some(q) = cur {
+        if is_multiplexer_server(q, &rules.multiplexers) {
+            return Some(q.pid);
+        }
+        hops += 1;
+        if q.ppid <= 0 || q.ppid == q.pid || hops > table.len() {
+            return None;
+        }
+        cur = table.get(q.ppid);
+    }
+    None
+}
+
+impl PendingPanes {
+    /// The pane cache of this boot, as kept in the state dir (nothing when
+    /// it is missing, foreign or invalid: see [`crate::store::panes`]).
+    fn load(s: &Settings) -> PendingPanes {
+        let boot_id = current_boot_id();
+        let kept = match StateDir::open(&s.state_dir) {
+            Ok(Some(dir)) => store::panes::load(&dir, boot_id.as_deref()),
+            _ => Vec::new(),
+        };
+        PendingPanes {
+            kept,
+            boot_id,
+            queries: Vec::new(),
+        }
+    }
+
+    /// The kept answer of this very server (same pid, same start time).
+    fn kept_for(&self, server: &Process) -> Option<&ServerPanes> {
+        self.kept
+            .iter()
+            .find(|k| k.pid == server.pid && k.start_time == server.start_time)
+    }
+
+    fn must_ask(&self, table: &ProcessTable, server: i32, shown: &[&Process]) -> bool {
+        table.get(server).is_some_and(|sp| {
+            panes::must_ask(self.kept_for(sp), table, sp, shown, panes::LABEL_TTL)
+        })
+    }
+
+    fn asked(&self, server: i32) -> bool {
+        self.queries.iter().any(|(pid, _, _)| *pid == server)
+    }
+
+    /// Starts one bounded `list-panes` per server in `servers` (found by
+    /// the socket it listens on), each on its own thread.
+    fn ask(&mut self, servers: &[i32], s: &Settings) {
         if servers.is_empty() {
-            return PendingPanes { queries };
+            return;
         }
         let listening = tmux::listening_unix_paths(&s.proc_root);
         let source = LiveSource::new(&s.proc_root);
@@ -310,89 +368,107 @@ impl PaneLabels {
             let query = std::thread::spawn(move || {
                 tmux::Query::start(&sock, &tmux::LIST_PANES)?.finish(tmux::QUERY_TIMEOUT)
             });
-            queries.push((server, socket, query));
+            self.queries.push((server, socket, query));
         }
-        PendingPanes { queries }
     }
 
-    /// The pane of the server that protects `p` (per its verdict) it sits
-    /// in: by its terminal, else by the nearest ancestor that is a pane's
-    /// first process. None for a process no multiplexer protects.
-    pub(crate) fn label(&self, table: &ProcessTable, p: &Process, v: &Verdict) -> Option<String> {
-        let server = match &v.protected_by {
-            Some(ProtectedBy::MultiplexerTree { pid, .. } | ProtectedBy::PaneTty { pid, .. }) => {
-                *pid
-            }
-            _ => return None,
-        };
-        if self.by_pid.is_empty() && self.by_tty.is_empty() {
-            return None;
-        }
-        if let Some(Tty::Pts(n)) = p.tty {
-            if let Some(target) = self.by_tty.get(&(server, format!("/dev/pts/{n}"))) {
-                return Some(target.clone());
-            }
-        }
-        let mut cur = Some(p);
-        let mut hops = 0;
-        while let Some(q) = cur {
-            if let Some(target) = self.by_pid.get(&q.pid) {
-                return Some(target.clone());
-            }
-            hops += 1;
-            if q.ppid <= 1 || hops > 64 {
-                break;
-            }
-            cur = table.get(q.ppid);
-        }
-        None
-    }
-}
-
-impl PendingPanes {
-    /// Waits for the answers (each bounded by [`tmux::QUERY_TIMEOUT`] from
-    /// its start; they run side by side) and keeps the panes of the servers
-    /// that protect a shown process.
+    /// Asks the servers that protect a process `shown` names and that the
+    /// cache cannot answer for (unless asked already), waits for the
+    /// answers (each bounded by [`tmux::QUERY_TIMEOUT`] from its start;
+    /// they run side by side), and keeps them in the cache.
     pub(crate) fn collect(
         mut self,
         sv: &Survey,
         s: &Settings,
         shown: impl Fn(i32) -> bool,
     ) -> PaneLabels {
+        let table = &sv.table;
         let wanted = PaneLabels::servers_shown(sv, &shown);
-        // The early guess is a superset; should it ever miss one, ask now.
         let missed: Vec<i32> = wanted
             .iter()
-            .copied()
-            .filter(|w| !self.queries.iter().any(|(server, _, _)| server == w))
+            .filter(|(server, procs)| !self.asked(*server) && self.must_ask(table, *server, procs))
+            .map(|(server, _)| *server)
             .collect();
-        if !missed.is_empty() {
-            self.queries
-                .extend(PaneLabels::start_for(&missed, s).queries);
-        }
-        let mut labels = PaneLabels::default();
-        for (server, socket, query) in self.queries {
+        self.ask(&missed, s);
+        let mut answered: Vec<ServerPanes> = Vec::new();
+        for (server, socket, query) in std::mem::take(&mut self.queries) {
             // Bounded: the thread's query kills its client at the timeout.
-            match query.join().ok().flatten() {
-                Some(out) if wanted.binary_search(&server).is_ok() => {
-                    for pane in tmux::parse_panes(&out) {
-                        labels
-                            .by_tty
-                            .entry((server, pane.tty))
-                            .or_insert(pane.target.clone());
-                        labels.by_pid.entry(pane.pid).or_insert(pane.target);
-                    }
-                }
-                Some(_) => {}
-                None => msg::info(&format!(
+            match (query.join().ok().flatten(), table.get(server)) {
+                (Some(out), Some(sp)) => answered.push(ServerPanes::answered(
+                    table,
+                    sp,
+                    tmux::parse_panes(&out)
+                        .into_iter()
+                        .map(|p| (p.pid, p.target, p.tty)),
+                )),
+                (Some(_), None) => {}
+                (None, _) => msg::info(&format!(
                     "tmux server {server} ({}) did not answer within {:?}; pane names omitted",
                     socket.display(),
                     tmux::QUERY_TIMEOUT
                 )),
             }
         }
+        let mut labels = PaneLabels::default();
+        for (server, _) in &wanted {
+            let Some(sp) = table.get(*server) else {
+                continue;
+            };
+            let fresh = answered.iter().find(|a| a.pid == *server).or_else(|| {
+                self.kept_for(sp)
+                    .filter(|k| k.fresh_for(table, sp, panes::LABEL_TTL))
+            });
+            if let Some(entry) = fresh {
+                labels.by_server.insert(*server, entry.clone());
+            }
+        }
+        if !answered.is_empty() {
+            self.keep(answered, table, s);
+        }
         labels
     }
+
+    /// Writes the fresh answers back, with the kept ones of servers still
+    /// running (a dead server's go). A failure is ignored: it costs the next
+    /// run a question, and must never fail a scan.
+    fn keep(self, mut answered: Vec<ServerPanes>, table: &ProcessTable, s: &Settings) {
+        let alive = |k: &ServerPanes| {
+            table
+                .get(k.pid)
+                .is_some_and(|p| p.start_time == k.start_time && !p.is_zombie())
+        };
+        let old: Vec<ServerPanes> = self
+            .kept
+            .into_iter()
+            .filter(|k| alive(k) && !answered.iter().any(|a| a.pid == k.pid))
+            .collect();
+        answered.extend(old);
+        if let Ok(dir) = StateDir::create(&s.state_dir) {
+            let _ = store::panes::save(&dir, self.boot_id.as_deref(), &answered);
+        }
+    }
+}
+
+/// For a pid that is gone: its last recorded death, if the audit log has
+/// one (the pid may have been reused since; the start time tells).
+fn explain_death(s: &Settings, pid: i32, out: &mut dyn Write) -> Result<()> {
+    let Ok((events, _)) = crate::store::audit::read_all(&s.audit_log) else {
+        return Ok(());
+    };
+    let Some(e) = events.iter().rev().find(|e| e.pid == pid && e.is_death()) else {
+        return Ok(());
+    };
+    if s.json() {
+        return crate::cmd::print_json(out, &json!({"schema": 1, "process": null, "death": e}));
+    }
+    writeln!(
+        out,
+        "pid {pid} is gone; its recorded death, {}: {} ({})",
+        crate::render::table::escape(&e.ts),
+        e.line(),
+        crate::render::table::escape(&e.event)
+    )?;
+    Ok(())
 }
 
 pub(crate) fn explain(s: &Settings, pid: i32, out: &mut dyn Write) -> Result<ExitCode> {
@@ -405,6 +481,7 @@ pub(crate) fn explain(s: &Settings, pid: i32, out: &mut dyn Write) -> Result<Exi
     warn_problems(&sv);
     let (Some(p), Some(v)) = (sv.table.get(pid), sv.verdicts.iter().find(|v| v.pid == pid)) else {
         crate::render::msg::error(&format!("no such process: {pid}"));
+        explain_death(s, pid, out)?;
         return Ok(ExitCode::FAILURE);
     };
     let panes = PaneLabels::query(&sv, s, |q| q == pid);

@@ -97,13 +97,14 @@ fn destroy_stalled(s: &Settings, report: &Report) -> Vec<Option<DestroyOutcome>>
         outcomes[i] = Some(outcome);
         let owner = report.owner(j);
         events.push(Event {
+            event: audit::EVENT_SOCKET_DESTROY.into(),
             ts: audit::now_rfc3339(),
             pid: owner.map_or(0, |o| o.pid),
-            start_time: owner.map_or(0, |o| o.start_time),
-            uid: j.obs.uid,
+            start_time: owner.map(|o| o.start_time),
+            uid: Some(j.obs.uid),
             comm: owner.map(|o| o.comm.clone()).unwrap_or_default(),
             cmdline: format!("{} -> {}", j.obs.local, j.obs.remote),
-            class: "stalled-socket".to_string(),
+            class: Some("stalled-socket".to_string()),
             rule: format!(
                 "no ack for {} (stall {})",
                 table::age(j.stalled_secs),
@@ -111,6 +112,7 @@ fn destroy_stalled(s: &Settings, report: &Report) -> Vec<Option<DestroyOutcome>>
             ),
             signal: None,
             outcome: outcome.as_str().to_string(),
+            ..Event::default()
         });
     }
     if outcomes.contains(&Some(DestroyOutcome::Denied)) {

@@ -10,8 +10,12 @@
 //! and runs a cycle with it at once; a config that does not load is
 //! reported and the previous one kept, so a typo never stops the watchdog.
 //! Sleeps are sliced so a signal is noticed within a tenth of a second.
-//! Nothing is kept from one cycle to the next but the cycle counter and the
-//! config, so memory and open fds stay flat.
+//! Between full cycles a tick may be quiet (`cmd::quiet`): it reads only
+//! what can change a verdict and runs the full cycle when anything did, and
+//! at least every `[watch] full_every`. Kept from one tick to the next: the
+//! cycle counter, the config, and what the last full cycle saw (a pidfd per
+//! watched process, replaced at each full cycle), so memory and open fds
+//! stay flat.
 //!
 //! Output: one line per cycle; with `--format json`, one compact JSON
 //! document per cycle (JSON lines), since a run has no single document.
@@ -23,15 +27,52 @@ use std::time::{Duration, Instant};
 use anyhow::Result;
 use serde_json::json;
 
+#[cfg(target_os = "linux")]
+use crate::cmd::deaths::{Senses, Woke};
 use crate::cmd::reap::{cycle, CycleOptions, CycleReport};
 use crate::config::Config;
+use crate::core::classify::Class;
+use crate::core::deaths::LastKnown;
 use crate::core::escalation::Signaller;
 use crate::core::health::Status;
 use crate::core::pty::{self, PtySample};
 use crate::exit::ExitCode;
 use crate::settings::Watch;
+use crate::store::audit::AuditLog;
 use crate::store::state::{Lock, StateDir};
 use crate::{render::msg, Settings, UsageError};
+
+/// Elsewhere there is no tracer and no PSI: the loop only sleeps.
+#[cfg(not(target_os = "linux"))]
+mod senses {
+    use std::time::Duration;
+
+    use crate::core::deaths::LastKnown;
+    use crate::store::audit::AuditLog;
+
+    #[derive(Clone, Copy, PartialEq, Eq)]
+    pub(crate) enum Woke {
+        Pressure,
+        Signals,
+        Nothing,
+    }
+
+    pub(crate) struct Senses;
+
+    impl Senses {
+        pub(crate) fn open(_: &crate::Settings) -> Senses {
+            Senses
+        }
+        pub(crate) fn wait(&mut self, timeout: Duration) -> Woke {
+            std::thread::sleep(timeout);
+            Woke::Nothing
+        }
+        pub(crate) fn drain(&mut self, _: &crate::Settings, _: &LastKnown, _: &AuditLog) {}
+        pub(crate) fn close(self) {}
+    }
+}
+#[cfg(not(target_os = "linux"))]
+use senses::{Senses, Woke};
 
 static STOP: AtomicBool = AtomicBool::new(false);
 static RELOAD: AtomicBool = AtomicBool::new(false);
@@ -105,6 +146,10 @@ pub(crate) struct CycleLine {
     pub reap: Option<CycleReport>,
     pub pty: Option<(u64, u64, f64, Status)>,
     pub notes: Vec<String>,
+    /// Memory pressure started this cycle.
+    pub pressure: bool,
+    /// A quiet tick: no full cycle ran (see `cmd::quiet`).
+    pub quiet: bool,
 }
 
 pub(crate) fn watch(
@@ -119,21 +164,45 @@ pub(crate) fn watch(
     install_handlers()?;
     let mut s = s.clone();
     let dir = StateDir::create(&s.state_dir)?;
-    let opts = CycleOptions { dry_run: false };
     let mut signaller = crate::sys::signal::live(&s.proc_root, s.pidfd);
     let lock_wait = args.interval.min(Duration::from_secs(10));
     msg::info(&format!(
         "watching every {}; SIGHUP reloads the config; SIGTERM or SIGINT stops after the current cycle",
         humantime::format_duration(args.interval)
     ));
+    // Opened once for the whole run; dropped (tracefs instance removed)
+    // when the loop ends, SIGTERM included.
+    let mut senses = Senses::open(&s);
+    let log = AuditLog::new(s.audit_log.clone());
+    let mut last_known = LastKnown::new();
+    let mut pressure = false;
     let mut n = 0u64;
+    let mut quiet = crate::cmd::quiet::QuietTicks::default();
     while !STOP.load(Ordering::SeqCst) {
         if RELOAD.swap(false, Ordering::SeqCst) {
             reload_settings(&mut s, reload);
+            quiet.reset();
         }
         n += 1;
         let started = Instant::now();
-        let line = run_cycle(&s, &dir, &opts, signaller.as_mut(), lock_wait, n);
+        let opts = CycleOptions {
+            dry_run: false,
+            pressure: std::mem::take(&mut pressure),
+        };
+        // Memory pressure always gets a full cycle: it is what may signal.
+        let quiet_classes = if opts.pressure { None } else { quiet.tick(&s) };
+        let mut line = match quiet_classes {
+            Some(classes) => quiet_line(&s, &dir, lock_wait, n, classes),
+            None => {
+                quiet.before_full(&s);
+                let line = run_cycle(&s, &dir, &opts, signaller.as_mut(), lock_wait, n);
+                quiet.after_full(&s, line.reap.as_ref());
+                line
+            }
+        };
+        if let Some(r) = line.reap.as_mut() {
+            last_known = std::mem::take(&mut r.last_known);
+        }
         for note in &line.notes {
             msg::warn(note);
         }
@@ -144,15 +213,30 @@ pub(crate) fn watch(
         };
         out.write_all(text.as_bytes())?;
         out.flush()?;
-        // A reload cuts the sleep short: the new config acts at once.
-        while !STOP.load(Ordering::SeqCst)
-            && !RELOAD.load(Ordering::SeqCst)
-            && started.elapsed() < args.interval
-        {
+        // A reload cuts the wait short: the new config acts at once; so
+        // does memory pressure. Signals traced meanwhile are recorded, also
+        // when the cycle overran the interval (then the trigger and the
+        // pipe are still looked at once: a loaded host must not starve them).
+        loop {
             let left = args.interval.saturating_sub(started.elapsed());
-            std::thread::sleep(left.min(Duration::from_millis(100)));
+            let woke = senses.wait(left.min(Duration::from_millis(100)));
+            // Every time, not only when poll says so: whether poll wakes for
+            // a single trace event depends on the kernel.
+            senses.drain(&s, &last_known, &log);
+            if woke == Woke::Pressure {
+                pressure = true;
+                break;
+            }
+            if STOP.load(Ordering::SeqCst)
+                || RELOAD.load(Ordering::SeqCst)
+                || started.elapsed() >= args.interval
+            {
+                break;
+            }
         }
     }
+    senses.drain(&s, &last_known, &log);
+    senses.close();
     msg::info(&format!(
         "stopped after {}",
         crate::core::health::plural(n as usize, "cycle")
@@ -172,6 +256,7 @@ fn run_cycle(
     let mut line = CycleLine {
         n,
         ts: crate::store::audit::now_rfc3339(),
+        pressure: opts.pressure,
         ..CycleLine::default()
     };
     let _lock = match Lock::acquire(dir, lock_wait) {
@@ -185,17 +270,53 @@ fn run_cycle(
         Ok(r) => line.reap = Some(r),
         Err(e) => line.notes.push(format!("reap: {e:#}")),
     }
-    match sample(s, dir) {
+    match sample(s, dir, true) {
         Ok(p) => line.pty = Some(p),
         Err(e) => line.notes.push(format!("pty: {e:#}")),
     }
     line
 }
 
-fn sample(s: &Settings, dir: &StateDir) -> Result<(u64, u64, f64, Status)> {
+/// A quiet tick (`cmd::quiet`): the last full cycle's classes, still
+/// true, and a PTY sample (the count only) under the lock.
+fn quiet_line(
+    s: &Settings,
+    dir: &StateDir,
+    lock_wait: Duration,
+    n: u64,
+    classes: Vec<(Class, usize)>,
+) -> CycleLine {
+    let mut line = CycleLine {
+        n,
+        ts: crate::store::audit::now_rfc3339(),
+        reap: Some(CycleReport {
+            classes,
+            ..CycleReport::default()
+        }),
+        quiet: true,
+        ..CycleLine::default()
+    };
+    match Lock::acquire(dir, lock_wait) {
+        Ok(_lock) => match sample(s, dir, false) {
+            Ok(p) => line.pty = Some(p),
+            Err(e) => line.notes.push(format!("pty: {e:#}")),
+        },
+        Err(e) => line.notes.push(format!("pty sample skipped: {e:#}")),
+    }
+    line
+}
+
+/// A PTY sample into the state. `holders`: also scan every process's fds
+/// for the highest index held (a full cycle's cost; quiet ticks skip it).
+pub(crate) fn sample(
+    s: &Settings,
+    dir: &StateDir,
+    holders: bool,
+) -> Result<(u64, u64, f64, Status)> {
     let counts = crate::sys::pty::counts(&s.proc_root)?;
-    let highest = crate::sys::pty::holders(&s.proc_root)
-        .ok()
+    let highest = holders
+        .then(|| crate::sys::pty::holders(&s.proc_root).ok())
+        .flatten()
         .and_then(|h| h.highest_index());
     crate::cmd::pty::record_into(
         dir,
@@ -240,7 +361,12 @@ pub(crate) fn render_line(l: &CycleLine) -> String {
     if parts.is_empty() {
         parts.push("nothing done".into());
     }
-    let mut out = format!("{} cycle {}: {}", l.ts, l.n, parts.join("; "));
+    let why = if l.pressure {
+        format!(" ({})", crate::cmd::reap::PRESSURE_TRIGGER)
+    } else {
+        String::new()
+    };
+    let mut out = format!("{} cycle {}{why}: {}", l.ts, l.n, parts.join("; "));
     if !l.notes.is_empty() {
         out.push_str(&format!(
             " ({} on stderr)",
@@ -256,6 +382,7 @@ pub(crate) fn to_json(l: &CycleLine) -> serde_json::Value {
         "schema": 1,
         "ts": l.ts,
         "cycle": l.n,
+        "trigger": l.pressure.then_some(crate::cmd::reap::PRESSURE_TRIGGER),
         "reap": l.reap.as_ref().map(|r| {
             let summary: serde_json::Map<String, serde_json::Value> = crate::cmd::reap::outcome_counts(r)
                 .into_iter()
@@ -272,6 +399,7 @@ pub(crate) fn to_json(l: &CycleLine) -> serde_json::Value {
             "used": used, "max": max, "percent": (pct * 100.0).round() / 100.0, "status": st,
         })),
         "notes": l.notes,
+        "quiet": l.quiet,
     })
 }
 
@@ -287,6 +415,8 @@ mod tests {
             reap: Some(CycleReport::default()),
             pty: Some((12, 4096, 0.29, Status::Ok)),
             notes: vec![],
+            pressure: false,
+            quiet: false,
         };
         assert_eq!(
             render_line(&l),

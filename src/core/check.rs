@@ -134,6 +134,29 @@ pub(crate) struct TmuxFacts {
     pub dead: Vec<PathBuf>,
 }
 
+/// One death from the audit log, as the checks see it.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct DeathRecord {
+    /// An OOM kill (else a signal from another process).
+    pub oom: bool,
+    pub victim: Named,
+    /// The last class known (`unknown` when none was).
+    pub class: String,
+    /// When it happened, Unix seconds (`None`: an unreadable timestamp).
+    pub at_unix: Option<f64>,
+}
+
+/// Deaths facts: the records of the audit log, and whether OOM kills are
+/// read at all.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub(crate) struct DeathFacts {
+    pub records: Vec<DeathRecord>,
+    /// `[check] oom_window`, seconds.
+    pub oom_window_secs: f64,
+    /// Why OOM kills are not read here (no privilege), if so.
+    pub unread: Option<String>,
+}
+
 /// Everything one check run read.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Gathered {
@@ -145,6 +168,8 @@ pub(crate) struct Gathered {
     pub stalled_sockets: Option<std::result::Result<u64, String>>,
     /// Wall-clock time of the run (for `stray_last_check_timestamp_seconds`).
     pub now_unix: f64,
+    /// Deaths recorded in the audit log (`Err`: it could not be read).
+    pub deaths: std::result::Result<DeathFacts, String>,
 }
 
 /// A cycle lock held longer than this is a warning (a cycle takes well
@@ -358,6 +383,12 @@ pub(crate) fn build(g: &Gathered) -> Report {
     state_check(&g.state, &mut r);
     if let Some(stalled) = &g.stalled_sockets {
         sockets_check(stalled, &mut r);
+    }
+    match &g.deaths {
+        Ok(d) => oom_check(d, g.now_unix, &mut r),
+        Err(e) => r
+            .items
+            .push(Item::new("oom_kills", Status::Unknown, None, e.clone())),
     }
     finish(r)
 }
@@ -769,6 +800,80 @@ fn sockets_check(stalled: &Result<u64, String>, r: &mut Parts) {
     }
 }
 
+/// WARNING while an OOM kill of a watched process is younger than the
+/// window; the death counters by class (every class, zeros included, so a
+/// rate has a series from the first scrape).
+fn oom_check(d: &DeathFacts, now_unix: f64, r: &mut Parts) {
+    let recent: Vec<&DeathRecord> = d
+        .records
+        .iter()
+        .filter(|x| x.oom && x.at_unix.is_some_and(|t| now_unix - t <= d.oom_window_secs))
+        .collect();
+    let window = age(d.oom_window_secs);
+    let (status, mut message) = if recent.is_empty() {
+        (
+            Status::Ok,
+            format!("no OOM kill of an agent or multiplexer process within {window}"),
+        )
+    } else {
+        let names: Vec<String> = recent
+            .iter()
+            .rev()
+            .take(5)
+            .map(|x| format!("{} ({}, {})", x.victim.pid, x.victim.comm, x.class))
+            .collect();
+        (
+            Status::Warning,
+            format!(
+                "the OOM killer took {} within {window}: {}{} (stray log --deaths)",
+                plural(recent.len(), "watched process"),
+                names.join(", "),
+                if recent.len() > 5 { ", …" } else { "" }
+            ),
+        )
+    };
+    if let Some(why) = &d.unread {
+        message.push_str(&format!(" ({why})"));
+    }
+    r.items.push(Item::new(
+        "oom_kills",
+        status,
+        Some(recent.len() as f64),
+        message,
+    ));
+    r.perf.push(Perf::gauge("oom_kills", recent.len() as f64));
+    let mut classes: Vec<String> = Class::ALL.iter().map(|c| c.to_string()).collect();
+    classes.extend(["multiplexer".to_string(), "unknown".to_string()]);
+    for x in &d.records {
+        if !classes.contains(&x.class) {
+            classes.push(x.class.clone());
+        }
+    }
+    let count = |oom_only: bool| -> Vec<(Vec<(&'static str, String)>, f64)> {
+        classes
+            .iter()
+            .map(|c| {
+                let n = d
+                    .records
+                    .iter()
+                    .filter(|x| &x.class == c && (x.oom || !oom_only))
+                    .count();
+                (vec![("class", c.clone())], n as f64)
+            })
+            .collect()
+    };
+    r.metrics.push(Metric {
+        name: "stray_oom_kills_total",
+        help: "OOM kills of watched processes in the audit log, by last known class",
+        samples: count(true),
+    });
+    r.metrics.push(Metric {
+        name: "stray_deaths_total",
+        help: "Deaths of watched processes (OOM kills and signals from other processes) in the audit log, by last known class",
+        samples: count(false),
+    });
+}
+
 fn finish(r: Parts) -> Report {
     let mut report = Report {
         items: r.items,
@@ -868,7 +973,72 @@ mod tests {
             },
             stalled_sockets: None,
             now_unix: 1_790_000_000.5,
+            deaths: Ok(DeathFacts {
+                oom_window_secs: 3600.0,
+                ..DeathFacts::default()
+            }),
         }
+    }
+
+    fn death(oom: bool, pid: i32, class: &str, ago: f64) -> DeathRecord {
+        DeathRecord {
+            oom,
+            victim: n(pid, "claude"),
+            class: class.into(),
+            at_unix: Some(1_790_000_000.5 - ago),
+        }
+    }
+
+    #[test]
+    fn an_oom_kill_within_the_window_warns_and_every_death_counts() {
+        let mut g = gathered();
+        let at = |g: &Gathered| {
+            let r = build(g);
+            let i = r
+                .items
+                .iter()
+                .find(|i| i.name == "oom_kills")
+                .unwrap()
+                .clone();
+            (i, health::prometheus(&r))
+        };
+        g.deaths = Ok(DeathFacts {
+            records: vec![
+                death(true, 41, "orphan", 7200.0),
+                death(false, 42, "multiplexer", 10.0),
+            ],
+            oom_window_secs: 3600.0,
+            unread: None,
+        });
+        let (item, prom) = at(&g);
+        assert_eq!(item.status, Status::Ok, "an old OOM kill and a signal");
+        assert_eq!(
+            item.message,
+            "no OOM kill of an agent or multiplexer process within 1h00m"
+        );
+        assert!(
+            prom.contains("# TYPE stray_oom_kills_total counter\n"),
+            "{prom}"
+        );
+        assert!(prom.contains("stray_oom_kills_total{class=\"orphan\"} 1\n"));
+        assert!(prom.contains("stray_oom_kills_total{class=\"multiplexer\"} 0\n"));
+        assert!(prom.contains("stray_deaths_total{class=\"multiplexer\"} 1\n"));
+        assert!(prom.contains("stray_deaths_total{class=\"unknown\"} 0\n"));
+        if let Ok(d) = g.deaths.as_mut() {
+            d.records.push(death(true, 43, "protected", 60.0));
+            d.unread = Some("no privilege".into());
+        }
+        let (item, prom) = at(&g);
+        assert_eq!(item.status, Status::Warning);
+        assert_eq!(
+            item.message,
+            "the OOM killer took 1 watched process within 1h00m: 43 (claude, protected) \
+             (stray log --deaths) (no privilege)"
+        );
+        assert!(prom.contains("stray_deaths_total{class=\"protected\"} 1\n"));
+        assert_eq!(build(&g).status(), Status::Warning);
+        g.deaths = Err("cannot read audit log".into());
+        assert_eq!(at(&g).0.status, Status::Unknown);
     }
 
     #[test]
@@ -913,13 +1083,14 @@ mod tests {
         let first = text.lines().next().unwrap();
         assert_eq!(
             first,
-            "STRAY OK - 7 checks ok; 12 of 4096 PTYs in use (0.3%), exhausted in ~85d02h, \
+            "STRAY OK - 8 checks ok; 12 of 4096 PTYs in use (0.3%), exhausted in ~85d02h, \
              1 agent waiting to be reaped: 700 (claude), no unkillable agents, no defunct agents, \
              largest agent 500 (claude) 2.0G (warn 4.0G, crit 8.0G); all agents 3.0G, \
-             2 tmux sockets, none dead, state at /run/stray healthy \
+             2 tmux sockets, none dead, state at /run/stray healthy, \
+             no OOM kill of an agent or multiplexer process within 1h00m \
              | pty_used=12;3072;3687;0;4096 pty_usage=0.29%;75;90;0;100 pending=1;;;0 \
              unkillable=0;;;0 defunct=0;;;0 agent_rss_max=2147483648B;4294967296;8589934592;0 \
-             agent_rss_total=3221225472B;;;0 dead_tmux_sockets=0;;;0"
+             agent_rss_total=3221225472B;;;0 dead_tmux_sockets=0;;;0 oom_kills=0;;;0"
         );
     }
 

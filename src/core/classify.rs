@@ -113,6 +113,10 @@ pub struct Verdict {
     /// The match rule that made it an agent (`name:claude`), or `""` in
     /// `--all` scans for non-agents.
     pub rule: String,
+    /// For a `young` process: the class it will have once old enough
+    /// (`orphan`, …), whose policy is `reap`. `None` for every other class.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub young_of: Option<Class>,
 }
 
 impl Verdict {
@@ -627,6 +631,7 @@ impl<'a> Classifier<'a> {
             reason,
             protected_by,
             rule: rule.clone(),
+            young_of: None,
         };
 
         if p.is_zombie() {
@@ -651,16 +656,19 @@ impl<'a> Classifier<'a> {
         if policy_of(base) == Policy::Reap {
             let age = self.table.age_secs(p);
             if age < self.rules.min_age_secs {
-                return make(
-                    Class::Young,
-                    format!(
-                        "{base} in {}s (age {}s < min_age {}s)",
-                        (self.rules.min_age_secs - age).ceil() as u64,
-                        age.floor() as u64,
-                        self.rules.min_age_secs as u64
-                    ),
-                    None,
-                );
+                return Verdict {
+                    young_of: Some(base),
+                    ..make(
+                        Class::Young,
+                        format!(
+                            "{base} in {}s (age {}s < min_age {}s)",
+                            (self.rules.min_age_secs - age).ceil() as u64,
+                            age.floor() as u64,
+                            self.rules.min_age_secs as u64
+                        ),
+                        None,
+                    )
+                };
             }
         }
         make(base, reason, None)
@@ -1124,6 +1132,14 @@ mod tests {
         let mut r = rules();
         r.policy.headless = Policy::Reap;
         assert_eq!(classify_one(&b, &r, 201).class, Class::Young);
+        // A young verdict says what it will be: the raise of oom_score_adj
+        // takes young orphans, not young headless processes.
+        assert_eq!(classify_one(&b, &r, 201).young_of, Some(Class::Headless));
+        assert_eq!(
+            classify_one(&b, &rules(), 200).young_of,
+            Some(Class::Orphan)
+        );
+        assert_eq!(classify_one(&b, &rules(), 201).young_of, None);
     }
 
     #[test]

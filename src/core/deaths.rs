@@ -15,7 +15,8 @@ use std::time::{Duration, SystemTime};
 
 use serde::{Deserialize, Serialize};
 
-use crate::core::process::ProcKey;
+use crate::core::classify::Verdict;
+use crate::core::process::{ProcKey, Process, ProcessTable};
 
 // ---------------------------------------------------------------------------
 // /dev/kmsg records
@@ -309,7 +310,13 @@ pub fn scan_oom(records: &[KmsgRecord]) -> OomScan {
         };
         let rss_kb = match (k.anon_rss_kb, k.file_rss_kb, k.shmem_rss_kb) {
             (None, None, None) => None,
-            (a, f, s) => Some(a.unwrap_or(0) + f.unwrap_or(0) + s.unwrap_or(0)),
+            // Saturating: the numbers come from a log line (root can write
+            // /dev/kmsg), not from the kernel's own counters alone.
+            (a, f, s) => Some(
+                a.unwrap_or(0)
+                    .saturating_add(f.unwrap_or(0))
+                    .saturating_add(s.unwrap_or(0)),
+            ),
         };
         out.kills.push(OomKill {
             seq: rec.seq,
@@ -522,8 +529,10 @@ fn unescape_mount(s: &str) -> String {
     while i < b.len() {
         if b[i] == b'\\'
             && i + 3 < b.len()
-            && b[i + 1..i + 4].iter().all(|c| (b'0'..=b'7').contains(c))
+            && (b'0'..=b'3').contains(&b[i + 1])
+            && b[i + 2..i + 4].iter().all(|c| (b'0'..=b'7').contains(c))
         {
+            // At most \377: a byte (a larger one is not an escape).
             let v = (b[i + 1] - b'0') * 64 + (b[i + 2] - b'0') * 8 + (b[i + 3] - b'0');
             out.push(v);
             i += 4;
@@ -538,9 +547,17 @@ fn unescape_mount(s: &str) -> String {
 // ---------------------------------------------------------------------------
 // Decisions
 
+/// Where the last cycle stopped reading.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KmsgPos {
+    pub boot_id: String,
+    /// `None`: nothing of this boot read yet.
+    pub last_seq: Option<u64>,
+}
+
 /// A process worth a death record, as the last cycle that saw it knew it:
 /// an agent, a family member, or a multiplexer server or client.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Watched {
     pub key: ProcKey,
     pub uid: u32,
@@ -552,6 +569,72 @@ pub struct Watched {
 
 /// The last-known table, by pid.
 pub type LastKnown = HashMap<i32, Watched>;
+
+/// A multiplexer process, server or client, by its comm: `tmux: server`,
+/// `tmux: client` (Linux tmux retitles both), or a listed multiplexer name
+/// (`tmux` on macOS, `screen`/`SCREEN`, `zellij`) with or without a tty.
+pub(crate) fn is_multiplexer_process(comm: &str, multiplexers: &[String]) -> bool {
+    multiplexers.iter().any(|m| {
+        comm.eq_ignore_ascii_case(m)
+            || comm
+                .strip_prefix(m.as_str())
+                .is_some_and(|rest| rest.starts_with(": "))
+    })
+}
+
+/// The most processes the last-known table keeps: a cycle on a host with
+/// more agents and multiplexer processes than this records the first ones
+/// (by pid) and says nothing of the rest.
+pub(crate) const LAST_KNOWN_MAX: usize = 8192;
+
+/// The class a non-agent multiplexer process is recorded with.
+pub(crate) const MULTIPLEXER_CLASS: &str = "multiplexer";
+
+/// Who a death record is kept for, as this cycle saw them: every agent
+/// (with its class), and every multiplexer server or client. Family
+/// members join here once families exist (their class is `leftover` or
+/// the class of the agent they belong to).
+pub(crate) fn last_known(
+    table: &ProcessTable,
+    verdicts: &[Verdict],
+    multiplexers: &[String],
+) -> LastKnown {
+    let mut out = LastKnown::new();
+    for v in verdicts {
+        if let Some(p) = table.get(v.pid) {
+            out.insert(v.pid, watched(p, v.class.as_str()));
+        }
+    }
+    for p in table.iter() {
+        if !p.kernel_thread
+            && !out.contains_key(&p.pid)
+            && is_multiplexer_process(&p.comm, multiplexers)
+        {
+            out.insert(p.pid, watched(p, MULTIPLEXER_CLASS));
+        }
+    }
+    if out.len() > LAST_KNOWN_MAX {
+        let mut pids: Vec<i32> = out.keys().copied().collect();
+        pids.sort_unstable();
+        for pid in &pids[LAST_KNOWN_MAX..] {
+            out.remove(pid);
+        }
+    }
+    out
+}
+
+/// `p` as a death record would name it, with `class`.
+pub(crate) fn watched(p: &Process, class: &str) -> Watched {
+    Watched {
+        key: ProcKey {
+            pid: p.pid,
+            start_time: p.start_time,
+        },
+        uid: p.uid,
+        comm: p.comm.clone(),
+        class: class.to_string(),
+    }
+}
 
 /// `event` of an audit line (SPEC "Deaths"; `reap` stays stray's own).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -733,6 +816,66 @@ pub fn decide_signal(
 
 #[cfg(test)]
 mod tests {
+    use crate::core::classify::testkit::{self, rules};
+    use crate::core::classify::Classifier;
+
+    #[test]
+    fn multiplexer_processes_by_comm() {
+        let m: Vec<String> = ["tmux", "screen", "zellij"].map(String::from).to_vec();
+        for comm in [
+            "tmux: server",
+            "tmux: client",
+            "tmux",
+            "SCREEN",
+            "screen",
+            "zellij",
+        ] {
+            assert!(is_multiplexer_process(comm, &m), "{comm}");
+        }
+        for comm in ["tmuxinator", "bash", "tmux:client", "screenfetch", ""] {
+            assert!(!is_multiplexer_process(comm, &m), "{comm}");
+        }
+        assert!(!is_multiplexer_process(
+            "tmux: client",
+            &["screen".to_string()]
+        ));
+    }
+
+    #[test]
+    fn last_known_holds_agents_with_their_class_and_multiplexer_processes() {
+        let mut b = testkit::table();
+        b.tmux_server(100, &[3])
+            .agent(102, 100, Some(crate::core::process::Tty::Pts(3)));
+        b.agent(200, 1, None);
+        b.proc_(300, 1, "tmux: client");
+        b.proc_(301, 1, "bash");
+        let (t, f) = b.build();
+        let r = rules();
+        let c = Classifier::new(&t, &f, &r);
+        let verdicts = c.verdicts(false);
+        let known = last_known(&t, &verdicts, &r.multiplexers);
+        let class = |pid: i32| known.get(&pid).map(|w| w.class.as_str());
+        assert_eq!(class(102), Some("protected"));
+        assert_eq!(class(200), Some("orphan"));
+        assert_eq!(class(100), Some(MULTIPLEXER_CLASS));
+        assert_eq!(class(300), Some(MULTIPLEXER_CLASS));
+        assert_eq!(class(301), None);
+        assert_eq!(known[&200].key.start_time, t.get(200).unwrap().start_time);
+        assert_eq!(known.len(), 4);
+    }
+
+    #[test]
+    fn last_known_is_bounded() {
+        let mut b = testkit::table();
+        for pid in 2..(LAST_KNOWN_MAX as i32 + 50) {
+            b.proc_(pid, 1, "tmux: client");
+        }
+        let (t, _) = b.build();
+        let known = last_known(&t, &[], &["tmux".to_string()]);
+        assert_eq!(known.len(), LAST_KNOWN_MAX);
+        assert!(known.contains_key(&2), "the lowest pids are kept");
+    }
+
     use super::*;
 
     const REAL_OOM: &[u8] = include_bytes!("../../tests/fixtures/kmsg/oom-memcg-v1.kmsg");
@@ -742,6 +885,62 @@ mod tests {
             .filter(|l| !l.is_empty() && !l.starts_with(b" "))
             .filter_map(parse_kmsg_record)
             .collect()
+    }
+
+    /// Real lines of each kind the parsers read, to be mangled.
+    const HOSTILE_SEEDS: &[&str] = &[
+        "6,1234,5678,-;Out of memory: Killed process 4242 (claude) total-vm:100kB, anon-rss:9kB, file-rss:5kB, shmem-rss:0kB, UID:1000 pgtables:1kB oom_score_adj:0\n",
+        "6,1233,5678,-;oom-kill:constraint=CONSTRAINT_MEMCG,nodemask=(null),cpuset=/,mems_allowed=0,oom_memcg=/x,task_memcg=/x/y,task=claude,pid=4242,uid=1000\n",
+        "Task in /a/b killed as a result of limit of /a",
+        "  sh-15997   (  15997) [001] d..1.  4269.720298: signal_generate: sig=1 errno=0 code=0 comm=sleep pid=16002 grp=1 res=0",
+        "tracefs /sys/kernel/tracing tracefs rw 0 0\nnone /a\\040b debugfs rw 0 0",
+    ];
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig { cases: 2000, .. Default::default() })]
+        /// No parser of kernel text panics, whatever the line (root can
+        /// write any line to /dev/kmsg).
+        #[test]
+        fn parsers_never_panic_on_mangled_lines(
+            which in 0..HOSTILE_SEEDS.len(),
+            edits in proptest::collection::vec((0usize..512, proptest::prelude::any::<u8>()), 0..6),
+        ) {
+            let mut b = HOSTILE_SEEDS[which].as_bytes().to_vec();
+            for (at, v) in edits {
+                if b.is_empty() {
+                    break;
+                }
+                let i = at % b.len();
+                match v % 4 {
+                    0 => { b.remove(i); }
+                    1 => b.insert(i, v),
+                    2 => b[i] = b"()-: =,\\x97[]01%kB"[usize::from(v) % 18],
+                    _ => b.truncate(i),
+                }
+            }
+            let text = String::from_utf8_lossy(&b).into_owned();
+            if let Some(r) = parse_kmsg_record(&b) {
+                let _ = scan_oom(&[r.clone(), r]);
+            }
+            let _ = parse_killed_line(&text);
+            let _ = parse_oom_summary(&text);
+            let _ = parse_task_in_line(&text);
+            let _ = parse_trace_line(&text);
+            let _ = tracefs_root_from_mounts(&text);
+        }
+    }
+
+    #[test]
+    fn rss_past_u64_saturates() {
+        // No panic (u64 overflow) on absurd sizes: root can write any line
+        // to /dev/kmsg.
+        let scan = scan_oom(&[rec(
+            1,
+            "Out of memory: Killed process 42 (claude) total-vm:1kB, \
+             anon-rss:18446744073709551615kB, file-rss:5kB, shmem-rss:0kB, UID:1000",
+        )]);
+        assert_eq!(scan.kills.len(), 1);
+        assert_eq!(scan.kills[0].rss_bytes, Some(u64::MAX));
     }
 
     fn rec(seq: u64, text: &str) -> KmsgRecord {
@@ -963,6 +1162,18 @@ mod tests {
         assert_eq!(
             tracefs_root_from_mounts("proc /proc proc rw 0 0\nbad\n"),
             None
+        );
+    }
+
+    #[test]
+    fn a_mount_escape_past_a_byte_is_kept_as_text() {
+        // No panic (u8 overflow) on `\777`: it is not an escape.
+        let m = "nodev /tmp/a\\777b tracefs rw 0 0\n";
+        assert_eq!(tracefs_root_from_mounts(m), Some("/tmp/a\\777b".into()));
+        let m = "nodev /tmp/a\\377b tracefs rw 0 0\n";
+        assert_eq!(
+            tracefs_root_from_mounts(m),
+            Some(String::from_utf8_lossy(b"/tmp/a\xffb").into_owned().into())
         );
     }
 

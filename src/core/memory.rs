@@ -6,6 +6,9 @@
 use std::collections::HashSet;
 use std::time::Duration;
 
+use serde::Serialize;
+
+use crate::core::classify::{Class, Policy, Verdict};
 use crate::core::process::ProcKey;
 
 /// The highest `oom_score_adj` (the kernel's `OOM_SCORE_ADJ_MAX`).
@@ -27,6 +30,18 @@ pub fn stray_kind(class: &str, young_would_be: Option<&str>) -> Option<StrayKind
         ("leftover", _) | ("young", Some("leftover")) => Some(StrayKind::Leftover),
         _ => None,
     }
+}
+
+/// The stray kind of a verdict: an orphan (or, once families exist, a
+/// leftover) that stray would reap, young ones included (by the class they
+/// will have). Any other class, or a policy other than `reap`: none.
+pub(crate) fn verdict_stray_kind(v: &Verdict) -> Option<StrayKind> {
+    let base = match v.class {
+        Class::Young => v.young_of?,
+        c if v.policy == Policy::Reap => c,
+        _ => return None,
+    };
+    stray_kind(base.as_str(), None)
 }
 
 /// One process of this cycle, as the raise decision sees it.
@@ -65,6 +80,19 @@ pub fn raised_value(current: i32, target: i32) -> Option<i32> {
 /// its own value again is raised again, silently.
 pub fn needs_audit(key: ProcKey, audited: &HashSet<ProcKey>) -> bool {
     !audited.contains(&key)
+}
+
+/// One `oom_score_adj` raise of this cycle (planned in a dry run).
+#[derive(Debug, Clone, Serialize)]
+pub struct Raise {
+    pub pid: i32,
+    pub start_time: u64,
+    pub comm: String,
+    pub class: Class,
+    pub from: Option<i32>,
+    pub to: i32,
+    /// `raised`, `would-raise`, or `failed: …`.
+    pub outcome: String,
 }
 
 /// Validates `[memory] oom_score_adj`: 0 (off) to 1000.
@@ -189,6 +217,41 @@ impl PressureTrigger {
 
 #[cfg(test)]
 mod tests {
+    use crate::core::classify::testkit::*;
+    use crate::core::classify::{Class, Policy};
+
+    #[test]
+    fn only_orphans_stray_would_reap_are_strays() {
+        let mut b = table();
+        b.tmux_server(100, &[3])
+            .agent(102, 100, Some(crate::core::process::Tty::Pts(3)));
+        b.agent(200, 1, None); // orphan, an hour old
+        b.add(201, 1, "claude", None, 'S', 5.0); // young orphan
+        b.facts.agents.insert(201, "name:claude".into());
+        b.proc_(60, 1, "bash");
+        b.agent(202, 60, None); // headless
+        b.add(203, 1, "sleep", None, 'S', 3600.0); // no agent
+        let r = rules();
+        let kind = |b: &TableBuilder, r: &crate::core::classify::Rules, pid| {
+            verdict_stray_kind(&classify_one(b, r, pid))
+        };
+        assert_eq!(kind(&b, &r, 200), Some(StrayKind::Orphan));
+        assert_eq!(kind(&b, &r, 201), Some(StrayKind::Orphan));
+        assert_eq!(kind(&b, &r, 102), None, "protected");
+        assert_eq!(kind(&b, &r, 202), None, "headless");
+        assert_eq!(kind(&b, &r, 203), None, "not an agent");
+        // A young headless process with headless = reap is still no stray,
+        // and an orphan whose policy is report is none either.
+        let mut r2 = rules();
+        r2.policy.headless = Policy::Reap;
+        r2.policy.orphan = Policy::Report;
+        b.add(204, 60, "claude", None, 'S', 5.0);
+        b.facts.agents.insert(204, "name:claude".into());
+        assert_eq!(classify_one(&b, &r2, 204).class, Class::Young);
+        assert_eq!(kind(&b, &r2, 204), None);
+        assert_eq!(kind(&b, &r2, 200), None);
+    }
+
     use super::*;
 
     fn cand(pid: i32, kind: Option<StrayKind>, current: Option<i32>) -> AdjCandidate {

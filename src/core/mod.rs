@@ -1,5 +1,6 @@
 //! Pure decisions: the process model, classification, the escalation plan,
-//! socket judging, PTY churn, health-check building, lineage memory, and
+//! socket judging, PTY churn, health-check building, lineage memory, pane
+//! labels from kept tmux answers, and
 //! the kernel-log/tracefs parsers and memory decisions (deaths, memory).
 //!
 //! Nothing here touches the system: no file system, environment, process,
@@ -12,8 +13,10 @@ pub(crate) mod escalation;
 pub mod family;
 pub(crate) mod health;
 pub(crate) mod human;
+pub(crate) mod incremental;
 pub(crate) mod lineage;
 pub mod memory;
+pub(crate) mod panes;
 pub(crate) mod process;
 pub(crate) mod pty;
 pub(crate) mod sockets;

@@ -79,7 +79,13 @@ pub(crate) fn prometheus(r: &Report) -> String {
     }
     for m in &r.metrics {
         let _ = writeln!(out, "# HELP {} {}", m.name, help_escape(m.help));
-        let _ = writeln!(out, "# TYPE {} gauge", m.name);
+        // By the naming convention, `_total` is a counter.
+        let kind = if m.name.ends_with("_total") {
+            "counter"
+        } else {
+            "gauge"
+        };
+        let _ = writeln!(out, "# TYPE {} {kind}", m.name);
         for (labels, v) in &m.samples {
             out.push_str(m.name);
             if !labels.is_empty() {

@@ -18,36 +18,126 @@ use crate::sys::safefs::Dir;
 /// Rotate when the log grows past this.
 pub(crate) const MAX_BYTES: u64 = 8 << 20;
 
-/// One audit record, as written and as read back.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// `event` of a line written before events existed: stray's own signals.
+fn reap_event() -> String {
+    EVENT_REAP.to_string()
+}
+
+/// `event` values (SPEC "Deaths").
+pub(crate) const EVENT_REAP: &str = "reap";
+pub(crate) const EVENT_OOM_KILL: &str = "oom-kill";
+pub(crate) const EVENT_KILLED: &str = "killed";
+pub(crate) const EVENT_OOM_SCORE_ADJ: &str = "oom-score-adj";
+/// `stray sockets --destroy` closing a stalled socket.
+pub(crate) const EVENT_SOCKET_DESTROY: &str = "socket-destroy";
+
+/// One audit record, as written and as read back. A line of an older
+/// stray (no `event`) reads as a `reap` event.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub(crate) struct Event {
-    /// RFC 3339, UTC.
+    /// `reap`, `oom-kill`, `killed`, `oom-score-adj`, `socket-destroy`.
+    #[serde(default = "reap_event")]
+    pub event: String,
+    /// RFC 3339, UTC: when it happened.
     pub ts: String,
     pub pid: i32,
-    pub start_time: u64,
-    pub uid: u32,
+    /// `None`: a death of a process no cycle saw (only its comm matched).
+    pub start_time: Option<u64>,
+    pub uid: Option<u32>,
     pub comm: String,
+    #[serde(default)]
     pub cmdline: String,
-    pub class: String,
+    /// The last class known; `None` for a death of a process no cycle saw.
+    pub class: Option<String>,
+    #[serde(default)]
     pub rule: String,
     pub signal: Option<String>,
+    /// What became of stray's own action (`signalled`, …); empty on deaths.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub outcome: String,
+    /// Deaths: who sent the signal (`killed`), or null.
+    #[serde(default)]
+    pub sender_pid: Option<i32>,
+    #[serde(default)]
+    pub sender_comm: Option<String>,
+    /// Deaths: resident memory the kernel reported (`oom-kill`), or null.
+    #[serde(default)]
+    pub rss_bytes: Option<u64>,
+    /// Deaths: the victim's memory cgroup (`oom-kill`), or null.
+    #[serde(default)]
+    pub memcg: Option<String>,
+    /// `oom-score-adj`: the value before and after.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from: Option<i32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub to: Option<i32>,
+    /// Why the cycle ran when not on its schedule (`memory pressure`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trigger: Option<String>,
 }
 
 impl Event {
+    /// A death: `oom-kill` or `killed`.
+    pub(crate) fn is_death(&self) -> bool {
+        self.event == EVENT_OOM_KILL || self.event == EVENT_KILLED
+    }
+
+    pub(crate) fn class_or_unknown(&self) -> &str {
+        self.class.as_deref().unwrap_or("unknown")
+    }
+
     /// The one-line stderr form, without the `stray:` prefix that
     /// `msg::warn` adds (journald picks it up under systemd).
     pub(crate) fn line(&self) -> String {
-        format!(
-            "{} pid {} ({}) {} [{}]: {}",
-            self.signal.as_deref().unwrap_or("no signal"),
+        use crate::render::table::escape;
+        let who = format!(
+            "pid {} ({}) {}",
             self.pid,
-            crate::render::table::escape(&self.comm),
-            crate::render::table::escape(&self.class),
-            // The rule names the comm it matched: hostile too.
-            crate::render::table::escape(&self.rule),
-            crate::render::table::escape(&self.outcome)
-        )
+            escape(&self.comm),
+            escape(self.class_or_unknown())
+        );
+        match self.event.as_str() {
+            EVENT_OOM_KILL => format!("oom-kill: the OOM killer took {who}{}", self.detail()),
+            EVENT_KILLED => format!(
+                "killed: {} to {who}{}",
+                self.signal.as_deref().unwrap_or("a signal"),
+                self.detail()
+            ),
+            EVENT_OOM_SCORE_ADJ => format!("oom_score_adj of {who}:{}", self.detail()),
+            _ => format!(
+                "{} {who} [{}]: {}",
+                self.signal.as_deref().unwrap_or("no signal"),
+                // The rule names the comm it matched: hostile too.
+                escape(&self.rule),
+                escape(&self.outcome)
+            ),
+        }
+    }
+
+    /// What a death or raise adds to its line, escaped: ` from pid 9
+    /// (ttyd)`, `, rss 1.0GiB, memcg /x`, ` 0 -> 1000`.
+    pub(crate) fn detail(&self) -> String {
+        use crate::render::table::escape;
+        let mut out = String::new();
+        if let Some(p) = self.sender_pid {
+            out += &format!(
+                " from pid {p} ({})",
+                escape(self.sender_comm.as_deref().unwrap_or("?"))
+            );
+        }
+        if let Some(r) = self.rss_bytes {
+            out += &format!(", rss {}", crate::core::human::size(r));
+        }
+        if let Some(m) = &self.memcg {
+            out += &format!(", memcg {}", escape(m));
+        }
+        if let (Some(f), Some(t)) = (self.from, self.to) {
+            out += &format!(" {f} -> {t}");
+        }
+        if let Some(t) = &self.trigger {
+            out += &format!(" ({})", escape(t));
+        }
+        out
     }
 }
 
@@ -251,16 +341,18 @@ mod tests {
 
     fn ev(pid: i32, ts: &str) -> Event {
         Event {
+            event: EVENT_REAP.into(),
             ts: ts.into(),
             pid,
-            start_time: 1,
-            uid: 1000,
+            start_time: Some(1),
+            uid: Some(1000),
             comm: "claude".into(),
             cmdline: "claude --x".into(),
-            class: "orphan".into(),
+            class: Some("orphan".into()),
             rule: "name:claude".into(),
             signal: Some("SIGTERM".into()),
             outcome: "signalled".into(),
+            ..Event::default()
         }
     }
 

@@ -23,6 +23,8 @@ use crate::sys::safefs::{self, Dir};
 
 pub(crate) const STATE_FILE: &str = "state.json";
 pub(crate) const LOCK_FILE: &str = "lock";
+/// The one waiting place of `reap --coalesce` (see [`QueueSlot`]).
+pub(crate) const QUEUE_FILE: &str = "queue.lock";
 /// A state file larger than this is not ours (thousands of entries fit in
 /// a fraction of it): moved aside unread rather than loaded into memory.
 pub(crate) const MAX_STATE_BYTES: u64 = 64 << 20;
@@ -229,6 +231,43 @@ impl Drop for Lock {
     }
 }
 
+/// The single place in the queue behind the cycle lock, for hooks that fire
+/// in bursts (`reap --coalesce`): closing twenty panes must not run twenty
+/// cycles, and the last close must still be covered.
+///
+/// A caller that takes the slot waits for the cycle lock, gives the slot up
+/// once it holds the lock, and only then reads the process table. So a
+/// caller that finds the slot taken knows that the holder's cycle reads the
+/// table after this moment, and covers whatever made this caller run: it can
+/// exit at once. A burst thus costs at most the cycle already running plus
+/// one more, and at most one caller ever waits.
+#[derive(Debug)]
+pub struct QueueSlot {
+    file: File,
+}
+
+impl QueueSlot {
+    /// Takes the slot without waiting; `None` when another caller holds it.
+    pub fn try_take(dir: &StateDir) -> Result<Option<QueueSlot>> {
+        let path = dir.file(QUEUE_FILE);
+        let file = dir
+            .dir()
+            .open_file(QUEUE_FILE, OFlag::O_RDWR | OFlag::O_CREAT, 0o600)
+            .with_context(|| format!("cannot open {}", path.display()))?;
+        match file.try_lock_exclusive() {
+            Ok(()) => Ok(Some(QueueSlot { file })),
+            Err(e) if e.raw_os_error() == fs2::lock_contended_error().raw_os_error() => Ok(None),
+            Err(e) => Err(e).with_context(|| format!("cannot lock {}", path.display())),
+        }
+    }
+}
+
+impl Drop for QueueSlot {
+    fn drop(&mut self) {
+        let _ = FileExt::unlock(&self.file);
+    }
+}
+
 /// Everything kept between runs.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct State {
@@ -249,6 +288,33 @@ pub struct State {
     /// Each live agent's parent as first seen (see [`Lineage`]).
     #[serde(default)]
     pub lineage: Lineage,
+    /// Where the last cycle stopped reading the kernel log (OOM kills).
+    #[serde(default)]
+    pub kmsg: Option<crate::core::deaths::KmsgPos>,
+    /// Who a death would be recorded for, as the last real cycle saw them
+    /// (bounded: `core::deaths::LAST_KNOWN_MAX`).
+    #[serde(default)]
+    pub watched: Vec<crate::core::deaths::Watched>,
+    /// Strays whose `oom_score_adj` raise was audited (live ones only,
+    /// bounded): each (pid, start time) is audited once.
+    #[serde(default)]
+    pub oom_raised: Vec<crate::core::process::ProcKey>,
+}
+
+impl State {
+    /// The last-known table the state holds, by pid.
+    pub(crate) fn last_known(&self) -> crate::core::deaths::LastKnown {
+        self.watched
+            .iter()
+            .map(|w| (w.key.pid, w.clone()))
+            .collect()
+    }
+
+    pub(crate) fn set_last_known(&mut self, table: &crate::core::deaths::LastKnown) {
+        let mut v: Vec<_> = table.values().cloned().collect();
+        v.sort_by_key(|w| w.key);
+        self.watched = v;
+    }
 }
 
 /// The lineage memory of the state in `path`, read only, for commands that
@@ -273,6 +339,9 @@ impl Default for State {
             sockets: Default::default(),
             pty_samples: Vec::new(),
             lineage: Lineage::default(),
+            kmsg: None,
+            watched: Vec::new(),
+            oom_raised: Vec::new(),
         }
     }
 }
@@ -680,5 +749,15 @@ mod tests {
         assert_eq!(busy.holder, Some(std::process::id() as i32));
         drop(held);
         Lock::acquire(&d, Duration::ZERO).unwrap();
+    }
+
+    #[test]
+    fn queue_has_one_slot_and_is_apart_from_the_cycle_lock() {
+        let (_t, d) = dir();
+        let _cycle = Lock::acquire(&d, Duration::ZERO).unwrap();
+        let slot = QueueSlot::try_take(&d).unwrap().expect("free slot");
+        assert!(QueueSlot::try_take(&d).unwrap().is_none(), "slot taken");
+        drop(slot);
+        assert!(QueueSlot::try_take(&d).unwrap().is_some(), "slot freed");
     }
 }

@@ -25,19 +25,11 @@ use std::os::fd::AsRawFd;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 
-use serde::{Deserialize, Serialize};
-
 use crate::core::deaths::{self, KmsgRecord, OomKill};
 
 pub const DEV_KMSG: &str = "/dev/kmsg";
 
-/// Where the last cycle stopped reading.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct KmsgPos {
-    pub boot_id: String,
-    /// `None`: nothing of this boot read yet.
-    pub last_seq: Option<u64>,
-}
+pub use crate::core::deaths::KmsgPos;
 
 /// How much one cycle may read, so a flood of kernel messages cannot stall
 /// it; the rest is read by the next cycle.
@@ -111,7 +103,7 @@ impl KmsgReader {
         }
         let mut batch = Batch::default();
         let mut bytes = 0usize;
-        let mut expected = after.map(|s| s + 1);
+        let mut expected = after.and_then(|s| s.checked_add(1));
         loop {
             if batch.records.len() >= limits.max_records || bytes >= limits.max_bytes {
                 batch.truncated = true;
@@ -138,7 +130,7 @@ impl KmsgReader {
             if let Some(exp) = expected {
                 batch.lost += rec.seq.saturating_sub(exp);
             }
-            expected = Some(rec.seq + 1);
+            expected = rec.seq.checked_add(1);
             bytes += n;
             batch.records.push(rec);
         }
@@ -214,4 +206,26 @@ pub fn now_monotonic_usec() -> u64 {
     // SAFETY: clock_gettime writes one timespec into the pointer given.
     unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
     (ts.tv_sec.max(0) as u64) * 1_000_000 + (ts.tv_nsec.max(0) as u64) / 1000
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_saved_position_at_the_last_sequence_number_does_not_overflow() {
+        // A state file's `last_seq` of u64::MAX is not this log's: start
+        // over from the log's end, without `u64::MAX + 1`.
+        let f = tempfile::NamedTempFile::new().unwrap();
+        std::fs::write(f.path(), "6,5,100,-;hello\n").unwrap();
+        let mut reader = KmsgReader::open(f.path()).unwrap();
+        let saved = KmsgPos {
+            boot_id: "b".into(),
+            last_seq: Some(u64::MAX),
+        };
+        let read = read_oom_kills(&mut reader, Some(&saved), "b", Limits::default()).unwrap();
+        assert!(read.kills.is_empty());
+        assert_eq!(read.pos.last_seq, Some(5));
+        assert_eq!(read.lost, 0);
+    }
 }

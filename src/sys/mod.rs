@@ -5,6 +5,8 @@
 pub(crate) mod bounded;
 pub(crate) mod family;
 #[cfg(target_os = "linux")]
+pub(crate) mod incremental;
+#[cfg(target_os = "linux")]
 pub(crate) mod inet_diag;
 #[cfg(target_os = "linux")]
 pub mod kmsg;

@@ -125,7 +125,7 @@ fn signo(signal: Signal) -> i32 {
 
 /// pidfd_open / pidfd_send_signal (Linux ≥ 5.3).
 #[cfg(target_os = "linux")]
-mod pidfd {
+pub(crate) mod pidfd {
     use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 
     pub(crate) fn open(pid: i32) -> std::io::Result<OwnedFd> {
@@ -162,7 +162,7 @@ mod pidfd {
 /// No pidfds here: every open fails as unsupported, so the identity-checked
 /// `kill(2)` path is taken.
 #[cfg(not(target_os = "linux"))]
-mod pidfd {
+pub(crate) mod pidfd {
     pub(crate) struct Unsupported;
 
     pub(crate) fn open(_pid: i32) -> std::io::Result<Unsupported> {

@@ -110,6 +110,9 @@ impl Tracer {
         let _ = write_file(&i.join("buffer_size_kb"), BUFFER_KB);
         let _ = write_file(&i.join("trace_clock"), "mono");
         let _ = write_file(&i.join("options/record-tgid"), "1");
+        // poll(2) on trace_pipe waits for this much of the buffer to fill
+        // (default 50%) on recent kernels: wake on the first event instead.
+        let _ = write_file(&i.join("buffer_percent"), "0");
         let event = i.join("events/signal/signal_generate");
         if let Err(e) = write_file(&event.join("filter"), &deaths::trace_filter()) {
             // Kernels whose event has no `result` field.

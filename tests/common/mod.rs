@@ -476,8 +476,9 @@ pub fn wait_term_ignored(p: &Proc) {
             })
             .is_some_and(|m| m & (1 << (libc::SIGTERM - 1)) != 0)
     };
+    // Generous: 50 of these start at once on a loaded 2-core machine.
     assert!(
-        wait_until(Duration::from_secs(10), ignores),
+        wait_until(Duration::from_secs(60), ignores),
         "pid {} never ignored SIGTERM",
         p.pid
     );
@@ -494,6 +495,23 @@ impl Proc {
 /// Open fds of `pid` (0 when it is gone).
 pub fn fd_count(pid: i32) -> usize {
     std::fs::read_dir(format!("/proc/{pid}/fd")).map_or(0, |d| d.count())
+}
+
+/// What each open fd of `pid` points at, for failure messages.
+pub fn fd_targets(pid: i32) -> Vec<String> {
+    let Ok(dir) = std::fs::read_dir(format!("/proc/{pid}/fd")) else {
+        return Vec::new();
+    };
+    let mut v: Vec<String> = dir
+        .filter_map(Result::ok)
+        .map(|e| {
+            let target = std::fs::read_link(e.path())
+                .map_or_else(|e| e.to_string(), |t| t.display().to_string());
+            format!("{}->{}", e.file_name().to_string_lossy(), target)
+        })
+        .collect();
+    v.sort();
+    v
 }
 
 /// Resident memory of `pid` in KiB (0 when it is gone).
@@ -519,6 +537,21 @@ pub fn quiet_fds(pid: i32) -> usize {
         })
         .min()
         .unwrap_or(0)
+}
+
+/// The smallest fd count of `pid` seen within `window`, returning as soon
+/// as it is at most `target`.
+pub fn resting_fds_at_most(pid: i32, target: usize, window: Duration) -> usize {
+    let start = Instant::now();
+    let mut least = usize::MAX;
+    while start.elapsed() < window {
+        least = least.min(fd_count(pid));
+        if least <= target {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    least
 }
 
 /// The lines a child prints, on a channel (read on a thread, so a test can

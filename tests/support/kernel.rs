@@ -19,11 +19,58 @@ const HELPER_C: &str = r#"
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/wait.h>
 static void on_hup(int s) { (void)s; write(1, "hup\n", 4); }
 int main(int argc, char **argv) {
     if (argc < 2) return 2;
     if (!strcmp(argv[1], "hog")) {
         for (;;) { char *p = malloc(1 << 20); if (!p) pause(); memset(p, 1, 1 << 20); }
+    }
+    if (!strcmp(argv[1], "hogwait")) {
+        /* A hog that waits for SIGUSR1 first, so a cycle can see it. */
+        sigset_t set;
+        int sig;
+        sigemptyset(&set);
+        sigaddset(&set, SIGUSR1);
+        sigprocmask(SIG_BLOCK, &set, 0);
+        write(1, "ready\n", 6);
+        sigwait(&set, &sig);
+        for (;;) { char *p = malloc(1 << 20); if (!p) pause(); memset(p, 1, 1 << 20); }
+    }
+    if (!strcmp(argv[1], "webterm") && argc >= 3) {
+        /* A web terminal: hold a pty master, run ARGV[2..] on its slave as
+           the session's controlling terminal, print the child's pid, drain
+           the master; on a line on stdin (the "WebSocket closed"), send
+           SIGHUP then SIGKILL to the child, like ttyd does. */
+        int m = posix_openpt(O_RDWR | O_NOCTTY);
+        if (m < 0 || grantpt(m) || unlockpt(m)) return 1;
+        char *name = ptsname(m);
+        pid_t c = fork();
+        if (c < 0) return 1;
+        if (c == 0) {
+            close(m);
+            setsid();
+            int s = open(name, O_RDWR);
+            if (s < 0) _exit(126);
+            dup2(s, 0); dup2(s, 1); dup2(s, 2);
+            execvp(argv[2], argv + 2);
+            _exit(127);
+        }
+        printf("%d\n", (int)c);
+        fflush(stdout);
+        if (fork() == 0) { /* drain the master so the client never blocks */
+            char b[4096];
+            while (read(m, b, sizeof b) > 0) {}
+            _exit(0);
+        }
+        char line[16];
+        if (read(0, line, sizeof line) <= 0) return 1;
+        int hup = kill(c, SIGHUP);
+        int kil = kill(c, SIGKILL);
+        waitpid(c, 0, 0);
+        printf("done %d %d\n", hup, kil);
+        fflush(stdout);
+        return 0;
     }
     if (!strcmp(argv[1], "target")) {
         signal(SIGHUP, on_hup);

@@ -104,6 +104,69 @@ pub(crate) fn read_one(root: &Path, pid: i32) -> io::Result<Option<Process>> {
     })
 }
 
+/// Reads several processes' stat again through one open procfs root (for
+/// `watch`'s quiet ticks): `None` for each one gone. Errors name the pid.
+pub(crate) fn read_some(root: &Path, pids: &[i32]) -> io::Result<Vec<(i32, Option<Process>)>> {
+    let dir = open_dir(root)?;
+    let mut buf = vec![0; STAT_BUF];
+    let page = sysconf(SysconfVar::PAGE_SIZE, 4096);
+    let mut out = Vec::with_capacity(pids.len());
+    for &pid in pids {
+        let mut name = [0u8; 32];
+        let name = pid_path(&mut name, pid, "");
+        let row = read_stat(&dir, name, &mut buf, page).map_err(|e| {
+            let what = e.describe(root, pid);
+            match e {
+                StatError::Dir(e) | StatError::Stat(e) | StatError::Denied { err: e, .. } => {
+                    io::Error::new(e.kind(), what)
+                }
+                StatError::Parse(_) => io::Error::other(what),
+            }
+        })?;
+        out.push((pid, row));
+    }
+    Ok(out)
+}
+
+/// Reads a process's stat again through an fd kept open on it (one
+/// `pread`, no path walked): `None` once the process is gone (the fd stays
+/// bound to the process it was opened on, so a reused pid reads as gone).
+/// `uid` is the owner read when the fd was opened. A zombie leader is
+/// returned as is: the caller reads it again by pid for its live threads.
+pub(crate) fn reread_stat(
+    fd: &OwnedFd,
+    uid: u32,
+    buf: &mut Vec<u8>,
+) -> io::Result<Option<Process>> {
+    use std::os::fd::AsRawFd;
+    if buf.len() < STAT_BUF {
+        buf.resize(STAT_BUF, 0);
+    }
+    let n = loop {
+        // SAFETY: buf is a valid writable buffer of buf.len() bytes and fd
+        // an open fd owned by the caller, for the duration of the call.
+        let n = unsafe { libc::pread(fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len(), 0) };
+        if n >= 0 {
+            break n as usize;
+        }
+        let e = io::Error::last_os_error();
+        if e.kind() == io::ErrorKind::Interrupted {
+            continue;
+        }
+        return if vanished(&e) { Ok(None) } else { Err(e) };
+    };
+    if n == 0 {
+        return Ok(None);
+    }
+    if n == buf.len() {
+        return Err(io::Error::other("stat record longer than the buffer"));
+    }
+    let page = sysconf(SysconfVar::PAGE_SIZE, 4096);
+    parse_stat(&buf[..n])
+        .map(|s| Some(process_from_stat(s, uid, page)))
+        .map_err(io::Error::other)
+}
+
 /// A positive `sysconf` value, else `default`. (Not procfs's helpers: they
 /// initialise rustix's auxv reader, which crashes under valgrind.)
 fn sysconf(var: SysconfVar, default: u64) -> u64 {

@@ -21,6 +21,8 @@ pub use imp::{current_boot_id, read_table};
 #[cfg(target_os = "linux")]
 pub(crate) use imp::{is_ptmx_link, parse_pid, parse_tty_index, stat_start_time};
 pub(crate) use imp::{now_boottime, read_one, LiveSource};
+#[cfg(target_os = "linux")]
+pub(crate) use imp::{read_some, reread_stat};
 
 use crate::core::process::{ExeId, Tty};
 
