@@ -177,8 +177,10 @@ pub fn cycle(
 
     let deaths = recorded.len();
     let raises = raise_strays(s, &mut state, &sv, !real, &mut recorded);
-    let last_known =
-        crate::core::deaths::last_known(&sv.table, &sv.verdicts, &s.config.multiplexers);
+    let last_known = {
+        let members: Vec<i32> = sv.facts.family.keys().copied().collect();
+        crate::core::deaths::last_known(&sv.table, &sv.verdicts, &members, &s.config.multiplexers)
+    };
     if real {
         state.set_last_known(&last_known);
     }
