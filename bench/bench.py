@@ -70,6 +70,21 @@ done
 exit 0
 """
 
+FAMILY_SH = r"""# family.sh MCP JOB PIDFILE SESSION MODE: an agent session's family, as
+# Claude Code leaves it: its markers exported to every child, a stdio
+# MCP-like server behind a wrapper shell, a `setsid` background job. MODE
+# live: this shell (a fake agent) stays as their parent; dead: it exits, so
+# they are re-parented and their pid marker names a gone process.
+[ "$5" = live ] && echo $$ >> "$3"
+export SBFAM_SESS="$4" SBFAM_PID=$$ SBFAM=1
+sh -c '"$0" 3600 </dev/null >/dev/null 2>&1 & echo $! >> "$1"; wait' "$1" "$3" </dev/null >/dev/null 2>&1 &
+echo $! >> "$3"
+setsid "$2" 3600 </dev/null >/dev/null 2>&1 &
+echo $! >> "$3"
+[ "$5" = live ] && wait
+exit 0
+"""
+
 PTY_HOLDER = r"""
 import os, sys, time
 masters = []
@@ -120,7 +135,22 @@ class Forest:
         self.filler = self.path("bin", self.filler_name)
         shutil.copy("/bin/sleep", self.agent)
         shutil.copy("/bin/sleep", self.filler)
-        for name, text in [("chain.sh", CHAIN_SH), ("spawn.sh", SPAWN_SH), ("pty.py", PTY_HOLDER)]:
+        # Agent families: a shell copy as the family's agent, sleep copies
+        # as its MCP-like server and background job.
+        self.family_agent_name = f"sbg{tag}"[:15]
+        self.family_agent = self.path("bin", self.family_agent_name)
+        self.mcp = self.path("bin", f"sbm{tag}"[:15])
+        self.job = self.path("bin", f"sbj{tag}"[:15])
+        shutil.copy("/bin/sh", self.family_agent)
+        shutil.copy("/bin/sleep", self.mcp)
+        shutil.copy("/bin/sleep", self.job)
+        self.families = 0
+        for name, text in [
+            ("chain.sh", CHAIN_SH),
+            ("spawn.sh", SPAWN_SH),
+            ("pty.py", PTY_HOLDER),
+            ("family.sh", FAMILY_SH),
+        ]:
             with open(self.path(name), "w") as f:
                 f.write(text)
         self.pidfile = self.path("pids")
@@ -154,7 +184,9 @@ class Forest:
 
     def grow(self, n):
         """Adds about n processes: 40% in tmux pane trees, 15% headless
-        agents, 15% orphaned agents, one PTY holder, the rest filler."""
+        agents, 15% orphaned agents, 15% agent families (half of them live
+        sessions of 4, half dead sessions' leftovers of 3), one PTY holder,
+        the rest filler."""
         if n <= 0:
             return
         windows = max(1, int(n * 0.40) // (DEPTH + 1))
@@ -167,7 +199,8 @@ class Forest:
         groups = int(n * 0.15) // 10  # 1 parent shell + 9 agents each
         orphans = int(n * 0.15)
         masters = max(16, min(200, n // 10))
-        used = windows * (DEPTH + 1) + servers + groups * 10 + orphans + 1
+        families = int(n * 0.15) // 7  # one live (4) and one dead (3) each
+        used = windows * (DEPTH + 1) + servers + groups * 10 + orphans + 1 + families * 7
         filler = max(0, n - used)
 
         # The PTY holder first: the tmux panes need PTYs too.
@@ -213,6 +246,25 @@ class Forest:
             )
             self.children.append(p)
         self.expected += groups * 10
+        family = [self.path("family.sh"), self.mcp, self.job, self.pidfile]
+        for _ in range(families):
+            self.families += 1
+            session = f"bench-{os.getpid()}-{self.families}"
+            p = subprocess.Popen(
+                [self.family_agent, *family, session + "-live", "live"],
+                env=self.env,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+            )
+            self.children.append(p)
+            subprocess.run(
+                ["sh", *family, session + "-dead", "dead"],
+                env=self.env,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+                check=True,
+            )
+        self.expected += families * 7
         for binary, count in [(self.agent, orphans), (self.filler, filler)]:
             while count > 0:
                 k = min(500, count)
@@ -478,7 +530,9 @@ def write_config(forest, cfg):
     with open(cfg, "w") as f:
         f.write(
             f'min_age = "0s"\nreaper_parents = ["systemd", "init", {orphan_parent!r}]\n'
-            f'[match]\nnames = ["{forest.agent_name}"]\nexe = ["*/claude/versions/*"]\n'.replace("'", '"')
+            f'[match]\nnames = ["{forest.agent_name}", "{forest.family_agent_name}"]\n'
+            f'exe = ["*/claude/versions/*"]\n'
+            f'[family]\nenv = ["SBFAM_SESS", "SBFAM_PID=<pid>", "SBFAM=1"]\n'.replace("'", '"')
         )
 
 
@@ -615,9 +669,12 @@ commands run interleaved, so ratios are fair.
   `reap --dry-run`, to `ls -l /proc/*/fd` for `pty`.
 - `stray --version` is the fixed cost of starting the binary.
 - The forest: private tmux servers whose panes run {DEPTH} nested shells and a
-  fake agent, orphaned agents, headless agents under a live shell, a process
-  holding many PTY masters, and non-agent filler (copies of /bin/sleep under
-  unique names). The config matches the fake agents by name and keeps the
+  fake agent, orphaned agents, headless agents under a live shell, agent
+  families (about 15%: live sessions, each a fake agent with a wrapped
+  MCP-like server and a `setsid` job carrying session markers, and as many
+  dead sessions' leftovers of the same shape, whose markers name a gone
+  agent), a process holding many PTY masters, and non-agent filler (copies
+  of /bin/sleep under unique names). The config matches the fake agents by name and keeps the
   default `exe` glob, so every in-scope process is checked as under the
   default config.
 - Pane names: `scan` keeps each tmux server's answer for 10 s in the pane

@@ -14,6 +14,7 @@ use serde::Deserialize;
 
 use crate::core::classify::Rules;
 use crate::core::classify::{Policies, Policy};
+use crate::core::family::{self, Marker};
 
 /// The commented template written by `stray config init`; also the source of
 /// truth for the defaults (a unit test parses it and compares).
@@ -39,6 +40,8 @@ struct RawConfig {
     #[serde(default)]
     sockets: RawSockets,
     #[serde(default)]
+    family: RawFamily,
+    #[serde(default)]
     memory: RawMemory,
     #[serde(default)]
     watch: RawWatch,
@@ -50,6 +53,12 @@ struct RawMemory {
     oom_score_adj: Option<i64>,
     pressure: Option<String>,
     pressure_min_age: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawFamily {
+    env: Option<Vec<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -74,6 +83,7 @@ struct RawPolicy {
     unmanaged: Option<Policy>,
     headless: Option<Policy>,
     defunct: Option<Policy>,
+    leftover: Option<Policy>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -82,6 +92,7 @@ struct RawProtect {
     multiplexers: Option<Vec<String>>,
     names: Option<Vec<String>>,
     pids: Option<Vec<i32>>,
+    env: Option<Vec<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -96,6 +107,10 @@ struct RawPty {
 struct RawCheck {
     rss_warn: Option<String>,
     rss_crit: Option<String>,
+    family_rss_warn: Option<String>,
+    family_rss_crit: Option<String>,
+    family_processes_warn: Option<u64>,
+    family_processes_crit: Option<u64>,
     oom_window: Option<String>,
 }
 
@@ -130,6 +145,27 @@ impl MatchRules {
     }
 }
 
+/// A `[protect] env` keep marker: `(NAME, Some(VALUE))`, or any value.
+pub type KeepMarker = (String, Option<String>);
+
+/// `[family] env` (built-in defaults when unset) and `[protect] env`
+/// (default `STRAY_KEEP=1`), parsed; errors name the file and key.
+fn markers(
+    family_env: Option<Vec<String>>,
+    protect_env: Option<Vec<String>>,
+    file: &str,
+) -> Result<(Vec<Marker>, Vec<KeepMarker>)> {
+    let markers = match family_env {
+        Some(entries) => family::markers_from_config(&entries),
+        None => Ok(family::default_markers()),
+    }
+    .map_err(|e| anyhow!("{file}: key `family.env`: {e}"))?;
+    let keep =
+        family::keep_from_config(&protect_env.unwrap_or_else(|| vec!["STRAY_KEEP=1".to_string()]))
+            .map_err(|e| anyhow!("{file}: key `protect.env`: {e}"))?;
+    Ok((markers, keep))
+}
+
 /// The validated configuration.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -148,8 +184,17 @@ pub struct Config {
     pub pty_crit: u8,
     pub rss_warn: u64,
     pub rss_crit: u64,
+    /// `[check]` thresholds of the largest agent family.
+    pub family_rss_warn: u64,
+    pub family_rss_crit: u64,
+    pub family_processes_warn: u64,
+    pub family_processes_crit: u64,
     pub stall: Duration,
     pub ports: Vec<u16>,
+    /// `[family] env`: the lineage markers (built-in defaults when unset).
+    pub family_markers: Vec<Marker>,
+    /// `[protect] env`: keep markers, `(NAME, Some(VALUE))` or any value.
+    pub keep_env: Vec<KeepMarker>,
     /// `watch`: a full cycle at least this often; ticks in between re-read
     /// only what changed. Zero: every tick is a full cycle.
     pub full_every: Duration,
@@ -218,6 +263,26 @@ impl Config {
         }
     }
 
+    /// What `--name` does to the family markers: every built-in marker
+    /// goes (a test's own markers stay), so a test run can never tie a real
+    /// session's processes to anything.
+    pub(crate) fn without_builtin_markers(&mut self) {
+        let builtin: Vec<String> = family::default_markers()
+            .into_iter()
+            .map(|m| m.name)
+            .collect();
+        self.family_markers.retain(|m| !builtin.contains(&m.name));
+    }
+
+    /// The slice of the configuration the family rules need.
+    pub(crate) fn family_rules(&self) -> family::Rules {
+        family::Rules {
+            markers: self.family_markers.clone(),
+            keep: self.keep_env.clone(),
+            ..family::Rules::default()
+        }
+    }
+
     /// Parses TOML text; `origin` names the file in every error.
     pub fn parse(text: &str, origin: &Path) -> Result<Config> {
         let de = toml::Deserializer::new(text);
@@ -279,6 +344,7 @@ impl Config {
             unmanaged: p.unmanaged.unwrap_or(Policy::Report),
             headless: p.headless.unwrap_or(Policy::Report),
             defunct,
+            leftover: p.leftover.unwrap_or(Policy::Reap),
         };
 
         let percent = |key: &str, v: Option<i64>, d: u8| -> Result<u8> {
@@ -297,6 +363,18 @@ impl Config {
         let rss_crit = size("check.rss_crit", raw.check.rss_crit, "8GiB")?;
         if rss_warn > rss_crit {
             bail!("{file}: key `check.rss_warn`: rss_warn is above rss_crit");
+        }
+        let family_rss_warn = size("check.family_rss_warn", raw.check.family_rss_warn, "8GiB")?;
+        let family_rss_crit = size("check.family_rss_crit", raw.check.family_rss_crit, "16GiB")?;
+        if family_rss_warn > family_rss_crit {
+            bail!("{file}: key `check.family_rss_warn`: family_rss_warn is above family_rss_crit");
+        }
+        let family_processes_warn = raw.check.family_processes_warn.unwrap_or(200);
+        let family_processes_crit = raw.check.family_processes_crit.unwrap_or(1000);
+        if family_processes_warn > family_processes_crit {
+            bail!(
+                "{file}: key `check.family_processes_warn`: family_processes_warn is above family_processes_crit"
+            );
         }
         let protect_pids = raw.protect.pids.unwrap_or_default();
         if let Some(bad) = protect_pids.iter().find(|&&p| p <= 0) {
@@ -320,6 +398,9 @@ impl Config {
             })
             .collect::<Result<Vec<_>>>()?;
 
+        let (family_markers, keep_env) =
+            markers(raw.family.env, raw.protect.env, &file.to_string())?;
+
         Ok(Config {
             source: None,
             min_age: dur("min_age", raw.min_age, "60s")?,
@@ -338,8 +419,14 @@ impl Config {
             pty_crit,
             rss_warn,
             rss_crit,
+            family_rss_warn,
+            family_rss_crit,
+            family_processes_warn,
+            family_processes_crit,
             stall: dur("sockets.stall", raw.sockets.stall, "30s")?,
             ports,
+            family_markers,
+            keep_env,
             memory,
             oom_window: dur("check.oom_window", raw.check.oom_window, "1h")?,
             full_every: dur("watch.full_every", raw.watch.full_every, "1m")?,
@@ -372,6 +459,15 @@ impl Config {
             .collect();
         let pids: Vec<String> = self.protect_pids.iter().map(|p| p.to_string()).collect();
         let ports: Vec<String> = self.ports.iter().map(|p| p.to_string()).collect();
+        let keep: Vec<String> = self
+            .keep_env
+            .iter()
+            .map(|(k, v)| match v {
+                Some(v) => format!("{k}={v}"),
+                None => k.clone(),
+            })
+            .collect();
+        let markers: Vec<String> = self.family_markers.iter().map(Marker::entry).collect();
         let mut s = String::new();
         s += &format!(
             "# source: {}\n",
@@ -401,16 +497,22 @@ impl Config {
         );
         s += "\n[policy]\n";
         s += &format!(
-            "orphan = \"{}\"\nunmanaged = \"{}\"\nheadless = \"{}\"\ndefunct = \"{}\"\n",
-            self.policy.orphan, self.policy.unmanaged, self.policy.headless, self.policy.defunct
+            "orphan = \"{}\"\nleftover = \"{}\"\nunmanaged = \"{}\"\nheadless = \"{}\"\ndefunct = \"{}\"\n",
+            self.policy.orphan,
+            self.policy.leftover,
+            self.policy.unmanaged,
+            self.policy.headless,
+            self.policy.defunct
         );
         s += "\n[protect]\n";
         s += &format!(
-            "multiplexers = {}\nnames = {}\npids = [{}]\n",
+            "multiplexers = {}\nnames = {}\npids = [{}]\nenv = {}\n",
             q(&self.multiplexers),
             q(&self.protect_names),
-            pids.join(", ")
+            pids.join(", "),
+            q(&keep)
         );
+        s += &format!("\n[family]\nenv = {}\n", q(&markers));
         s += &format!(
             "\n[pty]\nwarn = {}\ncrit = {}\n",
             self.pty_warn, self.pty_crit
@@ -422,9 +524,13 @@ impl Config {
             toml_str(&humantime::format_duration(self.memory.pressure_min_age).to_string())
         );
         s += &format!(
-            "\n[check]\nrss_warn = {}\nrss_crit = {}\noom_window = {}\n",
+            "\n[check]\nrss_warn = {}\nrss_crit = {}\nfamily_rss_warn = {}\nfamily_rss_crit = {}\nfamily_processes_warn = {}\nfamily_processes_crit = {}\noom_window = {}\n",
             toml_str(&format_size(self.rss_warn)),
             toml_str(&format_size(self.rss_crit)),
+            toml_str(&format_size(self.family_rss_warn)),
+            toml_str(&format_size(self.family_rss_crit)),
+            self.family_processes_warn,
+            self.family_processes_crit,
             toml_str(&humantime::format_duration(self.oom_window).to_string())
         );
         s += &format!(
@@ -627,6 +733,40 @@ mod tests {
         assert_eq!(defaults.full_every, Duration::from_secs(60));
         let off = parse("[watch]\nfull_every = \"0s\"\n").unwrap();
         assert_eq!(parse(&off.to_toml()).unwrap().full_every, Duration::ZERO);
+    }
+
+    #[test]
+    fn family_markers_keep_markers_and_the_leftover_policy() {
+        let d = Config::default();
+        assert_eq!(d.policy.leftover, Policy::Reap);
+        assert_eq!(d.family_markers, family::default_markers());
+        assert_eq!(d.keep_env, vec![("STRAY_KEEP".into(), Some("1".into()))]);
+        let c = parse(
+            "[policy]\nleftover = \"report\"\n[protect]\nenv = [\"KEEPME\"]\n[family]\nenv = [\"MY_SESS\", \"MY_PID=<pid>\", \"MY=1\"]\n",
+        )
+        .unwrap();
+        assert_eq!(c.policy.leftover, Policy::Report);
+        assert_eq!(c.keep_env, vec![("KEEPME".into(), None)]);
+        let entries: Vec<String> = c.family_markers.iter().map(Marker::entry).collect();
+        assert_eq!(entries, ["MY_SESS", "MY_PID=<pid>", "MY=1"]);
+        let again = parse(&c.to_toml()).unwrap();
+        assert_eq!(again.family_markers, c.family_markers);
+        assert_eq!(again.keep_env, c.keep_env);
+        let e = parse("[family]\nenv = [\"A B\"]").unwrap_err().to_string();
+        assert!(e.contains("family.env"), "{e}");
+        let e = parse("[protect]\nenv = [\"=1\"]").unwrap_err().to_string();
+        assert!(e.contains("protect.env"), "{e}");
+    }
+
+    #[test]
+    fn name_flag_drops_only_the_builtin_markers() {
+        let mut c = parse("[family]\nenv = [\"CLAUDE_PID=<pid>\", \"TEST_SESS\"]\n").unwrap();
+        c.without_builtin_markers();
+        let names: Vec<&str> = c.family_markers.iter().map(|m| m.name.as_str()).collect();
+        assert_eq!(names, ["TEST_SESS"]);
+        let mut d = Config::default();
+        d.without_builtin_markers();
+        assert!(d.family_markers.is_empty());
     }
 
     #[test]

@@ -54,6 +54,11 @@ pub const KEYS: &[(&str, &str, &str)] = &[
         r#""report""#,
     ),
     (
+        "policy.leftover",
+        r#"string: "reap", "report" or "ignore""#,
+        r#""report""#,
+    ),
+    (
         "policy.unmanaged",
         r#"string: "reap", "report" or "ignore""#,
         r#""reap""#,
@@ -79,6 +84,16 @@ pub const KEYS: &[(&str, &str, &str)] = &[
         r#"["claude-daemon"]"#,
     ),
     ("protect.pids", "array of integers", "[4242]"),
+    (
+        "protect.env",
+        "array of strings (NAME=VALUE, or NAME for any value)",
+        r#"["STRAY_KEEP=1", "KEEP_ME"]"#,
+    ),
+    (
+        "family.env",
+        "array of strings (NAME, NAME=<pid>, NAME=VALUE or NAME=*)",
+        r#"["CLAUDE_CODE_SESSION_ID", "CLAUDE_PID=<pid>"]"#,
+    ),
     ("pty.warn", "integer, 0 to 100 (percent)", "60"),
     ("pty.crit", "integer, 0 to 100 (percent)", "95"),
     (
@@ -91,6 +106,18 @@ pub const KEYS: &[(&str, &str, &str)] = &[
         r#"string (a size: "4GiB", "512MiB", bytes)"#,
         r#""12GiB""#,
     ),
+    (
+        "check.family_rss_warn",
+        r#"string (a size: "4GiB", "512MiB", bytes)"#,
+        r#""4GiB""#,
+    ),
+    (
+        "check.family_rss_crit",
+        r#"string (a size: "4GiB", "512MiB", bytes)"#,
+        r#""32GiB""#,
+    ),
+    ("check.family_processes_warn", "integer", "100"),
+    ("check.family_processes_crit", "integer", "2000"),
     ("memory.oom_score_adj", "integer, 0 to 1000 (0: off)", "500"),
     (
         "memory.pressure",

@@ -42,7 +42,7 @@ pub use crate::core::process::{ExeId, ProcKey};
 // The groundwork for deaths and memory (issue 13) is not wired into a
 // command yet: tests/deaths.rs and tests/memory.rs drive these modules
 // whole, the pure halves in core and the kernel readers in sys.
-pub use crate::core::{deaths, memory};
+pub use crate::core::{deaths, family, memory};
 pub use crate::exit::ExitCode;
 pub use crate::settings::{Format, Settings};
 pub use crate::store::state::{State, StateDir};

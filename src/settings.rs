@@ -419,6 +419,7 @@ impl Resolver {
                 }
             }
             config.matching = MatchRules::names_only(cli.names.clone());
+            config.without_builtin_markers();
         }
         Ok(config)
     }

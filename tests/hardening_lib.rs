@@ -551,3 +551,171 @@ proptest! {
         }
     }
 }
+
+/// One process of a generated family world: parent (index into earlier
+/// processes, or none: PID 1), agent or not, a session marker value, a pid
+/// marker (index of a process it names), the keep marker.
+type FamProc = (Option<usize>, bool, Option<u8>, Option<usize>, bool);
+
+/// Writes a fake /proc for `procs` (pids 100, 101, …; PID 1 is `init`):
+/// `stat`, `cmdline` and `environ`, start times increasing with the pid.
+fn family_proc_root(dir: &Path, procs: &[FamProc]) -> PathBuf {
+    let root = dir.join("proc");
+    let write = |pid: i32, comm: &str, ppid: i32, start: u64, env: &str| {
+        let d = root.join(pid.to_string());
+        fs::create_dir_all(&d).unwrap();
+        fs::write(
+            d.join("stat"),
+            format!(
+                "{pid} ({comm}) S {ppid} {pid} {pid} 0 -1 4194560 0 0 0 0 0 0 0 0 20 0 1 0 {start} 1000 10 18446744073709551615 0 0 0 0 0 0 0 0 0 0 0 0 17 0 0 0 0 0 0\n"
+            ),
+        )
+        .unwrap();
+        fs::write(d.join("cmdline"), format!("{comm}\0")).unwrap();
+        fs::write(d.join("environ"), env).unwrap();
+    };
+    write(1, "init", 0, 1, "");
+    for (i, (parent, agent, sess, pid_marker, keep)) in procs.iter().enumerate() {
+        let pid = 100 + i as i32;
+        let ppid = parent.filter(|&p| p < i).map_or(1, |p| 100 + p as i32);
+        let mut env = String::new();
+        if let Some(s) = sess {
+            env += &format!("PROPSESS=session-{s}\0");
+        }
+        if let Some(n) = pid_marker {
+            env += &format!("PROPPID={}\0", 100 + *n as i32);
+        }
+        if *keep {
+            env += "STRAY_KEEP=1\0";
+        }
+        let comm = if *agent { "propagent" } else { "propchild" };
+        write(pid, comm, ppid, 10 + i as u64 * 10, &env);
+    }
+    root
+}
+
+/// "Session alive" from the generated world alone: the process descends
+/// from an agent, its pid marker names an agent no younger than it, or its
+/// session value is carried by an agent or an agent's descendant.
+fn family_session_alive(procs: &[FamProc]) -> Vec<bool> {
+    let n = procs.len();
+    let parent = |i: usize| procs[i].0.filter(|&p| p < i);
+    let below_agent: Vec<bool> = (0..n)
+        .map(|i| {
+            let mut cur = parent(i);
+            while let Some(p) = cur {
+                if procs[p].1 {
+                    return true;
+                }
+                cur = parent(p);
+            }
+            false
+        })
+        .collect();
+    let live_sessions: Vec<u8> = (0..n)
+        .filter(|&i| procs[i].1 || below_agent[i])
+        .filter_map(|i| procs[i].2)
+        .collect();
+    (0..n)
+        .map(|i| {
+            below_agent[i]
+                || procs[i].3.is_some_and(|m| m < n && procs[m].1 && m <= i)
+                || procs[i].2.is_some_and(|s| live_sessions.contains(&s))
+        })
+        .collect()
+}
+
+fn fam_proc() -> impl Strategy<Value = FamProc> {
+    (
+        proptest::option::weighted(0.6, 0usize..12),
+        proptest::bool::weighted(0.25),
+        proptest::option::weighted(0.6, 0u8..3),
+        proptest::option::weighted(0.4, 0usize..12),
+        proptest::bool::weighted(0.1),
+    )
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 48, .. ProptestConfig::default() })]
+
+    /// Agent families through a whole (dry) cycle on a generated /proc: no
+    /// process whose session is alive is ever planned, nor one carrying
+    /// the keep marker; and every non-agent planned is a leftover.
+    #[test]
+    fn no_process_whose_session_is_alive_is_ever_planned(
+        procs in proptest::collection::vec(fam_proc(), 1..12),
+    ) {
+        let t = tempfile::tempdir().unwrap();
+        let root = family_proc_root(t.path(), &procs);
+        let text = format!(
+            "min_age = \"0s\"\nreaper_parents = [\"init\"]\naudit_log = {:?}\n\
+             [match]\nnames = [\"propagent\"]\nexe = []\n\
+             [family]\nenv = [\"PROPSESS\", \"PROPPID=<pid>\"]\n",
+            t.path().join("audit.jsonl").display().to_string()
+        );
+        let s = Settings::new(
+            Config::parse(&text, Path::new("test.toml")).unwrap(),
+            t.path().join("state"),
+            root,
+            stray::Format::Json,
+        );
+        let dir = state_dir(&s);
+        let mut sig = RecordingSignaller::default();
+        let r = cycle(&s, Some(&dir), &CycleOptions { dry_run: true, pressure: false }, &mut sig).unwrap();
+        prop_assert!(sig.calls.is_empty());
+        let alive = family_session_alive(&procs);
+        for a in &r.actions {
+            let i = (a.pid - 100) as usize;
+            if a.pid < 100 || procs[i].1 {
+                continue; // PID 1 never; agents follow the agent rules
+            }
+            prop_assert_eq!(a.class, Class::Leftover, "pid {}", a.pid);
+            prop_assert!(!alive[i], "pid {} planned with a live session: {:?}", a.pid, procs);
+            prop_assert!(!procs[i].4, "pid {} planned despite STRAY_KEEP=1", a.pid);
+        }
+    }
+}
+
+/// The property above is not vacuous: the same world-builder yields a
+/// planned leftover when no live session has its value, and none when an
+/// agent's child carries it.
+#[test]
+fn generated_family_worlds_plan_leftovers() {
+    let run = |procs: &[FamProc]| -> Vec<(i32, Class)> {
+        let t = tempfile::tempdir().unwrap();
+        let root = family_proc_root(t.path(), procs);
+        let text = "min_age = \"0s\"\nreaper_parents = [\"init\"]\n[match]\nnames = [\"propagent\"]\nexe = []\n\
+                    [family]\nenv = [\"PROPSESS\", \"PROPPID=<pid>\"]\n";
+        let mut s = Settings::new(
+            Config::parse(text, Path::new("test.toml")).unwrap(),
+            t.path().join("state"),
+            root,
+            stray::Format::Json,
+        );
+        s.audit_log = t.path().join("audit.jsonl");
+        let mut sig = RecordingSignaller::default();
+        let r = cycle(
+            &s,
+            None,
+            &CycleOptions {
+                dry_run: true,
+                pressure: false,
+            },
+            &mut sig,
+        )
+        .unwrap();
+        r.actions.iter().map(|a| (a.pid, a.class)).collect()
+    };
+    let dead = [(None, false, Some(1), None, false)];
+    assert_eq!(run(&dead), vec![(100, Class::Leftover)]);
+    let live = [
+        (None, false, Some(1), None, false),
+        (None, true, None, None, false),
+        (Some(1), false, Some(1), None, false),
+    ];
+    assert!(
+        run(&live).iter().all(|(pid, _)| *pid == 101),
+        "{:?}",
+        run(&live)
+    );
+}

@@ -17,8 +17,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use anyhow::Result;
 
 use crate::core::check::{
-    agent_facts, build, refresh_status_metrics, DeathFacts, DeathRecord, Gathered, Limits, Named,
-    PtyFacts, StateFacts, TmuxFacts,
+    agent_facts, build, refresh_status_metrics, DeathFacts, DeathRecord, FamilyFacts, FamilyLimits,
+    Gathered, Limits, Named, PtyFacts, StateFacts, TmuxFacts,
 };
 use crate::core::health::{Item, Status};
 use crate::core::pty;
@@ -82,7 +82,23 @@ pub(crate) fn gather(s: &Settings) -> Gathered {
         pty: gather_pty(s, loaded_state.as_ref()),
         agents: sv.as_ref().map_err(Clone::clone).map(|sv| {
             let escalation = loaded_state.as_ref().map(|st| st.reap.as_slice());
-            agent_facts(
+            let families: Vec<(i32, u64, u64)> = sv
+                .family
+                .footprints
+                .iter()
+                .map(|(k, fp)| (k.pid, fp.processes, fp.rss_bytes))
+                .collect();
+            let family = FamilyFacts::new(
+                &sv.table,
+                &families,
+                &FamilyLimits {
+                    processes_warn: s.config.family_processes_warn,
+                    processes_crit: s.config.family_processes_crit,
+                    rss_warn: s.config.family_rss_warn,
+                    rss_crit: s.config.family_rss_crit,
+                },
+            );
+            let mut facts = agent_facts(
                 &sv.table,
                 &sv.verdicts,
                 escalation.unwrap_or_default(),
@@ -91,7 +107,9 @@ pub(crate) fn gather(s: &Settings) -> Gathered {
                     rss_crit: s.config.rss_crit,
                     grace_secs: s.config.grace.as_secs_f64(),
                 },
-            )
+            );
+            facts.family = Some(family);
+            facts
         }),
         state: gather_state(&s.state_dir, &state_dir),
         tmux: {

@@ -104,11 +104,19 @@ fn consistent_survey(
             }
         );
     }
-    // Every real cycle records each agent's parent, also one that signals
-    // nothing: a later cycle tells re-parented agents by it.
+    // Every real cycle records each agent's parent, and each live agent's
+    // descendants (remembered descent), also one that signals nothing: a
+    // later cycle tells re-parented agents, and a dead agent's unmarked
+    // MCP servers, by it.
+    let agents = sv.facts.agents.keys().map(|&pid| (pid, None));
+    let members = sv
+        .family
+        .next_remembered
+        .iter()
+        .flat_map(|(agent, members)| members.iter().map(move |m| (m.pid, Some(*agent))));
     state.lineage = state
         .lineage
-        .remember(&sv.table, sv.facts.agents.keys().copied());
+        .remember_family(&sv.table, agents.chain(members));
     if let Some(why) = &sv.facts.hidden_ancestry {
         // One message for the cycle, not one "vanished" per process.
         let note = crate::sys::survey::hidden_ancestry_note(why);
@@ -169,8 +177,10 @@ pub fn cycle(
 
     let deaths = recorded.len();
     let raises = raise_strays(s, &mut state, &sv, !real, &mut recorded);
-    let last_known =
-        crate::core::deaths::last_known(&sv.table, &sv.verdicts, &s.config.multiplexers);
+    let last_known = {
+        let members: Vec<i32> = sv.facts.family.keys().copied().collect();
+        crate::core::deaths::last_known(&sv.table, &sv.verdicts, &members, &s.config.multiplexers)
+    };
     if real {
         state.set_last_known(&last_known);
     }
@@ -632,7 +642,7 @@ pub(crate) fn render(s: &Settings, report: &CycleReport, out: &mut dyn Write) ->
         } else {
             counts.join(", ")
         },
-        crate::core::health::plural(total, "agent"),
+        crate::core::health::plural(total, crate::core::classify::counted_noun(&report.classes)),
         if classes.is_empty() {
             String::new()
         } else {

@@ -73,11 +73,9 @@ pub(crate) fn scan(s: &Settings, args: &Scan, out: &mut dyn Write) -> Result<Exi
         .iter()
         .filter_map(|v| {
             let p = sv.table.get(v.pid)?;
-            Some(process_report(
-                &sv.table,
-                p,
-                v,
-                panes.label(&sv.table, p, v),
+            Some(with_family(
+                &sv,
+                process_report(&sv.table, p, v, panes.label(&sv.table, p, v)),
             ))
         })
         .collect();
@@ -116,7 +114,9 @@ pub(crate) fn scan(s: &Settings, args: &Scan, out: &mut dyn Write) -> Result<Exi
             crate::render::tree::render(&sv.table, &reports, anchor, colour)
         )?;
     } else if !reports.is_empty() {
-        let mut t = Table::new(&["CLASS", "PID", "AGE", "RSS", "TTY", "COMMAND", "WHY"]);
+        let mut t = Table::new(&[
+            "CLASS", "PID", "AGE", "RSS", "FAMILY", "TTY", "COMMAND", "WHY",
+        ]);
         for r in &reports {
             let why = match &r.pane {
                 Some(p) => format!("{} [pane {}]", r.reason, table::escape(p)),
@@ -127,6 +127,7 @@ pub(crate) fn scan(s: &Settings, args: &Scan, out: &mut dyn Write) -> Result<Exi
                 r.pid.to_string(),
                 table::age(r.age_secs as f64),
                 table::size(r.rss_bytes),
+                family_cell(r),
                 r.tty.clone().unwrap_or_else(|| "-".into()),
                 table::clip(
                     if r.cmdline.is_empty() {
@@ -144,9 +145,40 @@ pub(crate) fn scan(s: &Settings, args: &Scan, out: &mut dyn Write) -> Result<Exi
     writeln!(
         out,
         "{}",
-        summary_line(&sv.verdicts, if args.all { "process" } else { "agent" })
+        summary_line(
+            &sv.verdicts,
+            if args.all {
+                "process"
+            } else {
+                crate::core::classify::counted_noun(&summarize(&sv.verdicts))
+            }
+        )
     )?;
     Ok(ExitCode::OK)
+}
+
+/// The family fields of a report: the footprint of an agent, the owner of
+/// a leftover.
+fn with_family(sv: &Survey, mut r: ProcessReport) -> ProcessReport {
+    let key = crate::core::process::ProcKey {
+        pid: r.pid,
+        start_time: r.start_time,
+    };
+    if sv.facts.agents.contains_key(&r.pid) {
+        let fp = sv.family.footprints.get(&key).copied().unwrap_or_default();
+        r.family_processes = Some(fp.processes);
+        r.family_rss_bytes = Some(fp.rss_bytes);
+    }
+    r.owner = sv.facts.family.get(&r.pid).and_then(|f| f.owner);
+    r
+}
+
+/// `12 410M`: an agent's family (processes, RSS); `-` for anything else.
+fn family_cell(r: &ProcessReport) -> String {
+    match (r.family_processes, r.family_rss_bytes) {
+        (Some(n), Some(rss)) => format!("{n} {}", table::size(rss)),
+        _ => "-".into(),
+    }
 }
 
 /// `12 agents: 9 protected, 2 orphan, 1 headless` (`noun` is singular).
@@ -464,7 +496,7 @@ pub(crate) fn explain(s: &Settings, pid: i32, out: &mut dyn Write) -> Result<Exi
         }
         cur = sv.table.get(a.ppid);
     }
-    let r = process_report(&sv.table, p, v, pane.clone());
+    let r = with_family(&sv, process_report(&sv.table, p, v, pane.clone()));
     if s.json() {
         let chain: Vec<_> = ancestry
             .iter()
@@ -494,6 +526,8 @@ pub(crate) fn explain(s: &Settings, pid: i32, out: &mut dyn Write) -> Result<Exi
         "  agent:    {}",
         if agent {
             format!("yes, by rule {}", table::escape(&v.rule))
+        } else if sv.facts.family.contains_key(&pid) {
+            "no: a member of an agent's family (see why)".into()
         } else {
             "no: it matches no [match] rule, so stray never acts on it".into()
         }
@@ -516,10 +550,12 @@ pub(crate) fn explain(s: &Settings, pid: i32, out: &mut dyn Write) -> Result<Exi
         writeln!(out, "  pane:     {}", table::escape(&pane))?;
     }
     writeln!(out, "  why:      {}", table::escape(&v.reason))?;
+    explain_family(out, &sv, p, v, agent)?;
+    let acts = agent || v.rule == "family";
     writeln!(
         out,
         "  policy:   {}",
-        if !agent {
+        if !acts {
             "none: not an agent, never signalled".to_string()
         } else if v.reapable() {
             format!("{} (a reap cycle would signal it)", v.policy)
@@ -528,6 +564,105 @@ pub(crate) fn explain(s: &Settings, pid: i32, out: &mut dyn Write) -> Result<Exi
         }
     )?;
     Ok(ExitCode::OK)
+}
+
+/// `explain`'s family lines: why a family member was or was not taken, and
+/// an agent's footprint with its family tree.
+fn explain_family(
+    out: &mut dyn Write,
+    sv: &Survey,
+    p: &Process,
+    v: &Verdict,
+    agent: bool,
+) -> Result<()> {
+    if let Some(f) = sv.facts.family.get(&p.pid) {
+        if f.reason != v.reason {
+            writeln!(out, "  family:   {}", table::escape(&f.reason))?;
+        }
+        if let Some(o) = f.owner {
+            writeln!(out, "  left by:  agent {} (start {})", o.pid, o.start_time)?;
+        }
+    }
+    if !agent {
+        return Ok(());
+    }
+    let fp = sv
+        .family
+        .footprints
+        .get(&p.key())
+        .copied()
+        .unwrap_or_default();
+    writeln!(
+        out,
+        "  family:   {} processes, {} RSS",
+        fp.processes,
+        table::size(fp.rss_bytes)
+    )?;
+    for line in family_tree(sv, p.pid) {
+        writeln!(out, "            {line}")?;
+    }
+    Ok(())
+}
+
+/// The agent's live descendants as an indented tree (at most 50 lines),
+/// then the members tied to it otherwise (remembered descent, a marker).
+fn family_tree(sv: &Survey, agent: i32) -> Vec<String> {
+    const MAX: usize = 50;
+    let children = sv.table.children();
+    let mut lines = Vec::new();
+    let mut stack: Vec<(i32, usize)> = children
+        .get(&agent)
+        .into_iter()
+        .flatten()
+        .rev()
+        .map(|&c| (c, 0))
+        .collect();
+    let mut shown = std::collections::HashSet::new();
+    let mut total = 0usize;
+    while let Some((pid, depth)) = stack.pop() {
+        if !shown.insert(pid) || depth > 64 {
+            continue;
+        }
+        total += 1;
+        if let (Some(q), true) = (sv.table.get(pid), lines.len() < MAX) {
+            lines.push(format!(
+                "{}{} ({}) {}",
+                "  ".repeat(depth),
+                q.pid,
+                table::escape(&q.comm),
+                table::size(q.rss_bytes)
+            ));
+        }
+        for &c in children.get(&pid).into_iter().flatten().rev() {
+            stack.push((c, depth + 1));
+        }
+    }
+    let agent_key = sv.table.get(agent).map(|a| a.key());
+    for v in &sv.family.verdicts {
+        let tied = matches!(
+            &v.lineage,
+            Some(crate::core::family::Lineage::Remembered(a)) if Some(*a) == agent_key
+        ) || matches!(
+            &v.lineage,
+            Some(crate::core::family::Lineage::Named { live: Some(a), .. }) if Some(*a) == agent_key
+        );
+        if tied && shown.insert(v.key.pid) {
+            total += 1;
+            if let (Some(q), true) = (sv.table.get(v.key.pid), lines.len() < MAX) {
+                lines.push(format!(
+                    "{} ({}) {} [not a descendant: {}]",
+                    q.pid,
+                    table::escape(&q.comm),
+                    table::size(q.rss_bytes),
+                    table::escape(&v.reason)
+                ));
+            }
+        }
+    }
+    if total > lines.len() {
+        lines.push(format!("… and {} more", total - lines.len()));
+    }
+    lines
 }
 
 #[cfg(test)]
@@ -553,6 +688,9 @@ mod tests {
             state: "S".into(),
             tty: Some("pts/3".into()),
             uid: 1000,
+            family_processes: Some(3),
+            family_rss_bytes: Some(1 << 20),
+            owner: None,
         }
     }
 

@@ -352,7 +352,7 @@ pub(crate) fn render_line(l: &CycleLine) -> String {
             } else {
                 counts.join(", ")
             },
-            crate::core::health::plural(total, "agent")
+            crate::core::health::plural(total, crate::core::classify::counted_noun(&r.classes))
         ));
     }
     if let Some((used, max, pct, st)) = l.pty {

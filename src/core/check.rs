@@ -50,6 +50,66 @@ pub(crate) struct AgentFacts {
     pub rss_max: Option<(u64, Named)>,
     pub rss_warn: u64,
     pub rss_crit: u64,
+    /// Agent families' footprints (`None`: not gathered, no family checks).
+    pub family: Option<FamilyFacts>,
+}
+
+/// The agents' family footprints (SPEC "Agent families": a live agent with
+/// a thousand children must be plain to see, even though nothing is
+/// reaped), with the `[check]` thresholds.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub(crate) struct FamilyFacts {
+    /// The largest family by process count: (processes, agent).
+    pub max_processes: Option<(u64, Named)>,
+    /// The largest family by RSS: (bytes, agent).
+    pub max_rss: Option<(u64, Named)>,
+    pub total_processes: u64,
+    pub total_rss: u64,
+    pub processes_warn: u64,
+    pub processes_crit: u64,
+    pub rss_warn: u64,
+    pub rss_crit: u64,
+}
+
+impl FamilyFacts {
+    /// From (agent pid, family processes, family RSS) per live agent.
+    pub(crate) fn new(
+        table: &ProcessTable,
+        families: &[(i32, u64, u64)],
+        limits: &FamilyLimits,
+    ) -> FamilyFacts {
+        let named = |pid: i32| Named {
+            pid,
+            comm: table.get(pid).map(|p| p.comm.clone()).unwrap_or_default(),
+        };
+        let mut f = FamilyFacts {
+            processes_warn: limits.processes_warn,
+            processes_crit: limits.processes_crit,
+            rss_warn: limits.rss_warn,
+            rss_crit: limits.rss_crit,
+            ..FamilyFacts::default()
+        };
+        for &(pid, n, rss) in families {
+            f.total_processes += n;
+            f.total_rss = f.total_rss.saturating_add(rss);
+            if f.max_processes.as_ref().is_none_or(|(m, _)| n > *m) {
+                f.max_processes = Some((n, named(pid)));
+            }
+            if f.max_rss.as_ref().is_none_or(|(m, _)| rss > *m) {
+                f.max_rss = Some((rss, named(pid)));
+            }
+        }
+        f
+    }
+}
+
+/// The `[check] family_*` thresholds.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct FamilyLimits {
+    pub processes_warn: u64,
+    pub processes_crit: u64,
+    pub rss_warn: u64,
+    pub rss_crit: u64,
 }
 
 /// State-dir facts.
@@ -147,6 +207,10 @@ pub(crate) fn agent_facts(
         }
         if v.class == Class::Defunct {
             f.defunct.push((named(v.pid), named(p.ppid)));
+        }
+        if v.rule == "family" {
+            // A leftover: pending above, but not an agent's RSS.
+            continue;
         }
         f.rss_total += p.rss_bytes;
         if f.rss_max.as_ref().is_none_or(|(m, _)| p.rss_bytes > *m) {
@@ -302,7 +366,14 @@ pub(crate) fn build(g: &Gathered) -> Report {
     match &g.agents {
         Ok(a) => agent_checks(a, &mut r),
         Err(e) => {
-            for name in ["pending", "unkillable", "defunct", "rss"] {
+            for name in [
+                "pending",
+                "unkillable",
+                "defunct",
+                "rss",
+                "family_processes",
+                "family_rss",
+            ] {
                 r.items
                     .push(Item::new(name, Status::Unknown, None, e.clone()));
             }
@@ -397,7 +468,116 @@ fn agent_checks(a: &AgentFacts, r: &mut Parts) {
             .collect(),
     });
     push_gauges(&AGENT_METRICS, a, &mut r.metrics);
+    if let Some(f) = &a.family {
+        family_checks(f, r);
+    }
 }
+
+/// `family_processes` and `family_rss`: the largest agent family against
+/// its thresholds (usage at or above a threshold trips it).
+fn family_checks(f: &FamilyFacts, r: &mut Parts) {
+    let level = |v: u64, warn: u64, crit: u64| {
+        if v >= crit {
+            Status::Critical
+        } else if v >= warn {
+            Status::Warning
+        } else {
+            Status::Ok
+        }
+    };
+    let (n, n_msg) = match &f.max_processes {
+        Some((n, a)) => (
+            *n,
+            format!(
+                "largest agent family {} ({}) {} processes (warn {}, crit {}); all families {}",
+                a.pid, a.comm, n, f.processes_warn, f.processes_crit, f.total_processes
+            ),
+        ),
+        None => (0, "no agents running".to_string()),
+    };
+    r.items.push(Item::new(
+        "family_processes",
+        level(n, f.processes_warn, f.processes_crit),
+        Some(n as f64),
+        n_msg,
+    ));
+    let (b, b_msg) = match &f.max_rss {
+        Some((b, a)) => (
+            *b,
+            format!(
+                "largest agent family {} ({}) {} (warn {}, crit {}); all families {}",
+                a.pid,
+                a.comm,
+                size(*b),
+                size(f.rss_warn),
+                size(f.rss_crit),
+                size(f.total_rss)
+            ),
+        ),
+        None => (0, "no agents running".to_string()),
+    };
+    r.items.push(Item::new(
+        "family_rss",
+        level(b, f.rss_warn, f.rss_crit),
+        Some(b as f64),
+        b_msg,
+    ));
+    r.perf.push(Perf {
+        warn: Some(f.processes_warn as f64),
+        crit: Some(f.processes_crit as f64),
+        ..Perf::gauge("family_processes_max", n as f64)
+    });
+    r.perf.push(Perf {
+        uom: "B",
+        warn: Some(f.rss_warn as f64),
+        crit: Some(f.rss_crit as f64),
+        ..Perf::gauge("family_rss_max", b as f64)
+    });
+    push_gauges(&FAMILY_METRICS, f, &mut r.metrics);
+}
+
+const FAMILY_METRICS: [Gauge<FamilyFacts>; 8] = [
+    (
+        "stray_family_processes_max",
+        "Processes in the largest live agent family (descendants and tied members)",
+        |f| Some(f.max_processes.as_ref().map_or(0, |(n, _)| *n) as f64),
+    ),
+    (
+        "stray_family_processes",
+        "Processes in all live agent families together",
+        |f| Some(f.total_processes as f64),
+    ),
+    (
+        "stray_family_rss_bytes_max",
+        "Resident memory of the largest live agent family",
+        |f| Some(f.max_rss.as_ref().map_or(0, |(b, _)| *b) as f64),
+    ),
+    (
+        "stray_family_rss_bytes",
+        "Resident memory of all live agent families together",
+        |f| Some(f.total_rss as f64),
+    ),
+    (
+        "stray_family_processes_warn",
+        "Family process-count warning threshold ([check] family_processes_warn)",
+        |f| Some(f.processes_warn as f64),
+    ),
+    (
+        "stray_family_processes_crit",
+        "Family process-count critical threshold ([check] family_processes_crit)",
+        |f| Some(f.processes_crit as f64),
+    ),
+    (
+        "stray_family_rss_warn_bytes",
+        "Family RSS warning threshold ([check] family_rss_warn)",
+        |f| Some(f.rss_warn as f64),
+    ),
+    (
+        "stray_family_rss_crit_bytes",
+        "Family RSS critical threshold ([check] family_rss_crit)",
+        |f| Some(f.rss_crit as f64),
+    ),
+];
 
 fn pending_item(a: &AgentFacts) -> Item {
     let status = if a.overdue.is_empty() {
@@ -859,6 +1039,40 @@ mod tests {
         assert_eq!(build(&g).status(), Status::Warning);
         g.deaths = Err("cannot read audit log".into());
         assert_eq!(at(&g).0.status, Status::Unknown);
+    }
+
+    #[test]
+    fn family_checks_trip_at_their_thresholds_and_leftovers_are_not_agent_rss() {
+        let limits = FamilyLimits {
+            processes_warn: 200,
+            processes_crit: 1000,
+            rss_warn: 8 << 30,
+            rss_crit: 16 << 30,
+        };
+        let table = ProcessTable::new(Vec::new(), 100.0, 100);
+        let status = |families: &[(i32, u64, u64)]| {
+            let mut g = gathered();
+            if let Ok(a) = &mut g.agents {
+                a.family = Some(FamilyFacts::new(&table, families, &limits));
+            }
+            let r = build(&g);
+            let get = |n: &str| r.items.iter().find(|i| i.name == n).map(|i| i.status);
+            (get("family_processes"), get("family_rss"))
+        };
+        assert_eq!(status(&[]), (Some(Status::Ok), Some(Status::Ok)));
+        assert_eq!(
+            status(&[(1, 3, 1 << 20), (2, 1015, 72 << 30)]),
+            (Some(Status::Critical), Some(Status::Critical))
+        );
+        assert_eq!(
+            status(&[(1, 200, 8 << 30)]),
+            (Some(Status::Warning), Some(Status::Warning))
+        );
+        // Not gathered: no family checks at all.
+        assert!(!build(&gathered())
+            .items
+            .iter()
+            .any(|i| i.name.starts_with("family")));
     }
 
     #[test]

@@ -29,6 +29,9 @@ pub enum Class {
     Young,
     /// No controlling TTY and re-parented to a reaper parent.
     Orphan,
+    /// Not an agent itself, but left behind by an agent session that is
+    /// gone (SPEC "Agent families"; decided by `core::family`).
+    Leftover,
     /// Has a controlling TTY whose master is held outside every multiplexer.
     Unmanaged,
     /// No controlling TTY, parent alive and not a reaper parent.
@@ -36,11 +39,12 @@ pub enum Class {
 }
 
 impl Class {
-    pub(crate) const ALL: [Class; 6] = [
+    pub(crate) const ALL: [Class; 7] = [
         Class::Defunct,
         Class::Protected,
         Class::Young,
         Class::Orphan,
+        Class::Leftover,
         Class::Unmanaged,
         Class::Headless,
     ];
@@ -51,6 +55,7 @@ impl Class {
             Class::Protected => "protected",
             Class::Young => "young",
             Class::Orphan => "orphan",
+            Class::Leftover => "leftover",
             Class::Unmanaged => "unmanaged",
             Class::Headless => "headless",
         }
@@ -85,6 +90,9 @@ pub enum ProtectedBy {
     Stray { pid: i32 },
     /// PID 1 or a kernel thread.
     System,
+    /// An agent that is part of a deliberate background session (Claude
+    /// Code's `daemon run`, `bg-pty-host`, `bg-spare`, or hosted by one).
+    BackgroundSession { role: String },
     /// An ancestor vanished during the scan; decided again next cycle.
     AncestryUnknown { pid: i32 },
     /// An ancestor is hidden from this caller (`/proc` `hidepid`): it may
@@ -125,7 +133,7 @@ impl Verdict {
         self.policy == Policy::Reap
             && matches!(
                 self.class,
-                Class::Orphan | Class::Unmanaged | Class::Headless
+                Class::Orphan | Class::Leftover | Class::Unmanaged | Class::Headless
             )
     }
 }
@@ -162,6 +170,11 @@ pub(crate) struct Facts {
     /// and whose parent is a `systemd`: the service's own process, started
     /// by its manager. Agent → unit name.
     pub service_main: PidMap<String>,
+    /// The family rules' verdicts (`core::family`) for the processes in an
+    /// agent's family, agents excluded.
+    pub family: PidMap<FamilyFact>,
+    /// Agents in a deliberate background session: pid → its role.
+    pub background: PidMap<String>,
     /// Why other users' processes (PID 1 among them) are invisible to this
     /// caller (`/proc` mounted `hidepid=2`), when they are: a missing
     /// ancestor is then hidden, not vanished.
@@ -175,6 +188,17 @@ pub(crate) struct Facts {
     /// for agents outside every multiplexer tree whose pts number is a
     /// pane's. Without it, the pts number alone decides (protect).
     pub tty_devpts: HashMap<i32, u64>,
+}
+
+/// What the family rules said about one family member.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct FamilyFact {
+    /// Left behind by a session that is gone: reaped like an orphan.
+    pub leftover: bool,
+    /// Why it was, or was not, taken (for `explain`).
+    pub reason: String,
+    /// The agent that left it (for leftovers), when lineage names one.
+    pub owner: Option<ProcKey>,
 }
 
 /// How a process without a terminal came to have its parent.
@@ -215,6 +239,7 @@ pub struct Policies {
     pub unmanaged: Policy,
     pub headless: Policy,
     pub defunct: Policy,
+    pub leftover: Policy,
 }
 
 /// The configuration slice classification needs.
@@ -401,6 +426,9 @@ impl<'a> Classifier<'a> {
                 });
             }
         }
+        if let Some(role) = self.facts.background.get(&p.pid) {
+            return Some(ProtectedBy::BackgroundSession { role: role.clone() });
+        }
         if self.rules.protect_pids.contains(&p.pid) {
             return Some(ProtectedBy::Rule {
                 rule: format!("protect.pids: {}", p.pid),
@@ -478,6 +506,17 @@ impl<'a> Classifier<'a> {
     }
 
     /// Is `pid` protected (for any reason)?
+    /// Protected for a reason that makes it someone's live work: not merely
+    /// for being this `stray` or one of its ancestors (a cron job's shell
+    /// that leaked an fd to a dead session's job is not served by it).
+    pub(crate) fn is_protected_live(&self, pid: i32) -> bool {
+        match self.base_protected.get(&pid) {
+            Some(ProtectedBy::Stray { .. }) => false,
+            Some(_) => true,
+            None => self.serving.contains_key(&pid),
+        }
+    }
+
     pub(crate) fn is_protected(&self, pid: i32) -> bool {
         self.base_protected.contains_key(&pid) || self.serving.contains_key(&pid)
     }
@@ -547,6 +586,7 @@ impl<'a> Classifier<'a> {
     fn policy_of(&self, class: Class) -> Policy {
         match class {
             Class::Orphan => self.rules.policy.orphan,
+            Class::Leftover => self.rules.policy.leftover,
             Class::Unmanaged => self.rules.policy.unmanaged,
             Class::Headless => self.rules.policy.headless,
             Class::Defunct => self.rules.policy.defunct,
@@ -564,12 +604,20 @@ impl<'a> Classifier<'a> {
 
     /// The verdict for one process of the table.
     pub(crate) fn verdict(&self, p: &Process) -> Verdict {
-        let rule = self.facts.agents.get(&p.pid).cloned().unwrap_or_default();
-        // Only agents have a policy: a non-agent (`scan --all`, `explain`)
-        // is never acted on, whatever its class.
+        let mut rule = self.facts.agents.get(&p.pid).cloned().unwrap_or_default();
+        // Only agents and leftovers have a policy: any other process
+        // (`scan --all`, `explain`) is never acted on, whatever its class.
         let agent = !rule.is_empty();
+        let leftover = self
+            .facts
+            .family
+            .get(&p.pid)
+            .filter(|f| f.leftover && !agent);
+        if leftover.is_some() {
+            rule = "family".to_string();
+        }
         let policy_of = |class: Class| {
-            if agent {
+            if agent || (leftover.is_some() && class == Class::Leftover) {
                 self.policy_of(class)
             } else {
                 Policy::Ignore
@@ -601,7 +649,35 @@ impl<'a> Classifier<'a> {
             return make(Class::Protected, protection_reason(why), Some(why.clone()));
         }
 
-        let (base, reason) = match p.tty {
+        let (base, reason) = match leftover {
+            Some(f) => (Class::Leftover, f.reason.clone()),
+            None => self.base_class(p),
+        };
+        if policy_of(base) == Policy::Reap {
+            let age = self.table.age_secs(p);
+            if age < self.rules.min_age_secs {
+                return Verdict {
+                    young_of: Some(base),
+                    ..make(
+                        Class::Young,
+                        format!(
+                            "{base} in {}s (age {}s < min_age {}s)",
+                            (self.rules.min_age_secs - age).ceil() as u64,
+                            age.floor() as u64,
+                            self.rules.min_age_secs as u64
+                        ),
+                        None,
+                    )
+                };
+            }
+        }
+        make(base, reason, None)
+    }
+
+    /// The class of an unprotected, live process by its terminal and
+    /// parentage: unmanaged, orphan or headless.
+    fn base_class(&self, p: &Process) -> (Class, String) {
+        match p.tty {
             Some(tty) => (
                 Class::Unmanaged,
                 format!("on {tty}, whose master is held outside every multiplexer"),
@@ -627,33 +703,18 @@ impl<'a> Classifier<'a> {
                     format!("no tty; parent {} is alive", self.parent_desc(p)),
                 ),
             },
-        };
-        if policy_of(base) == Policy::Reap {
-            let age = self.table.age_secs(p);
-            if age < self.rules.min_age_secs {
-                return Verdict {
-                    young_of: Some(base),
-                    ..make(
-                        Class::Young,
-                        format!(
-                            "{base} in {}s (age {}s < min_age {}s)",
-                            (self.rules.min_age_secs - age).ceil() as u64,
-                            age.floor() as u64,
-                            self.rules.min_age_secs as u64
-                        ),
-                        None,
-                    )
-                };
-            }
         }
-        make(base, reason, None)
     }
 
-    /// Verdicts for every process (`all`) or only the agents, by pid.
+    /// Verdicts for every process (`all`) or only the agents and the
+    /// leftovers, by pid.
     pub(crate) fn verdicts(&self, all: bool) -> Vec<Verdict> {
         self.table
             .iter()
-            .filter(|p| all || self.facts.agents.contains_key(&p.pid))
+            .filter(|p| {
+                all || self.facts.agents.contains_key(&p.pid)
+                    || self.facts.family.get(&p.pid).is_some_and(|f| f.leftover)
+            })
             .map(|p| self.verdict(p))
             .collect()
     }
@@ -678,12 +739,25 @@ pub(crate) fn protection_reason(why: &ProtectedBy) -> String {
         ProtectedBy::Rule { rule } => format!("matches {rule}"),
         ProtectedBy::Stray { pid } => format!("is stray itself or its ancestor ({pid})"),
         ProtectedBy::System => "PID 1 or a kernel thread".to_string(),
+        ProtectedBy::BackgroundSession { role } => {
+            format!("an agent in a Claude Code background session ({role}): a live session")
+        }
         ProtectedBy::AncestryUnknown { pid } => {
             format!("ancestor {pid} vanished during the scan; decided next cycle")
         }
         ProtectedBy::AncestryHidden { pid } => {
             format!("ancestor {pid} is hidden from this user (/proc hidepid); cannot be decided")
         }
+    }
+}
+
+/// What a summary counts: "agent", or "process" once leftovers (which are
+/// not agents) are among them.
+pub(crate) fn counted_noun(classes: &[(Class, usize)]) -> &'static str {
+    if classes.iter().any(|&(c, n)| c == Class::Leftover && n > 0) {
+        "process"
+    } else {
+        "agent"
     }
 }
 
@@ -957,6 +1031,72 @@ mod tests {
         // A tty-less orphan is unaffected: it cannot be on a pane.
         b.agent(201, 1, None);
         assert_eq!(class_of(&b, 201), Class::Orphan);
+    }
+
+    fn leftover_fact(reason: &str) -> FamilyFact {
+        FamilyFact {
+            leftover: true,
+            reason: reason.into(),
+            owner: None,
+        }
+    }
+
+    #[test]
+    fn a_family_leftover_is_classed_leftover_with_its_own_policy() {
+        let mut b = table();
+        b.proc_(300, 1, "mcp-server");
+        b.facts
+            .family
+            .insert(300, leftover_fact("leftover: agent gone"));
+        let mut r = rules();
+        r.min_age_secs = 0.0;
+        let v = classify_one(&b, &r, 300);
+        assert_eq!((v.class, v.policy), (Class::Leftover, Policy::Reap));
+        assert!(v.reapable());
+        assert_eq!(v.rule, "family");
+        assert_eq!(v.reason, "leftover: agent gone");
+        r.policy.leftover = Policy::Report;
+        assert!(!classify_one(&b, &r, 300).reapable());
+        // min_age applies to leftovers.
+        r.policy.leftover = Policy::Reap;
+        r.min_age_secs = 1e9;
+        assert_eq!(classify_one(&b, &r, 300).class, Class::Young);
+        // Listed among the verdicts without --all; a non-leftover member is not.
+        b.proc_(301, 1, "kept");
+        b.facts.family.insert(
+            301,
+            FamilyFact {
+                leftover: false,
+                ..leftover_fact("kept")
+            },
+        );
+        let (t, f) = b.build();
+        let pids: Vec<i32> = Classifier::new(&t, &f, &r)
+            .verdicts(false)
+            .iter()
+            .map(|v| v.pid)
+            .collect();
+        assert_eq!(pids, vec![300]);
+    }
+
+    #[test]
+    fn protection_beats_a_family_leftover_verdict() {
+        let mut b = table();
+        b.tmux_server(100, &[]);
+        b.proc_(300, 100, "mcp-server");
+        b.facts.family.insert(300, leftover_fact("leftover"));
+        assert_eq!(class_of(&b, 300), Class::Protected);
+    }
+
+    #[test]
+    fn an_agent_in_a_background_session_is_protected_not_an_orphan() {
+        let mut b = table();
+        b.agent(200, 1, None);
+        assert_eq!(class_of(&b, 200), Class::Orphan);
+        b.facts.background.insert(200, "claude daemon run".into());
+        let v = classify_one(&b, &rules(), 200);
+        assert_eq!(v.class, Class::Protected);
+        assert!(v.reason.contains("background session"), "{}", v.reason);
     }
 
     #[test]

@@ -590,19 +590,28 @@ pub(crate) const LAST_KNOWN_MAX: usize = 8192;
 /// The class a non-agent multiplexer process is recorded with.
 pub(crate) const MULTIPLEXER_CLASS: &str = "multiplexer";
 
-/// Who a death record is kept for, as this cycle saw them: every agent
-/// (with its class), and every multiplexer server or client. Family
-/// members join here once families exist (their class is `leftover` or
-/// the class of the agent they belong to).
+/// The class a live agent's family member (not itself an agent, not a
+/// leftover) is recorded with.
+pub(crate) const FAMILY_CLASS: &str = "family";
+
+/// Who a death record is kept for, as this cycle saw them: every agent and
+/// leftover (with its class), every other member of an agent's family
+/// (`family`), and every multiplexer server or client.
 pub(crate) fn last_known(
     table: &ProcessTable,
     verdicts: &[Verdict],
+    family_members: &[i32],
     multiplexers: &[String],
 ) -> LastKnown {
     let mut out = LastKnown::new();
     for v in verdicts {
         if let Some(p) = table.get(v.pid) {
             out.insert(v.pid, watched(p, v.class.as_str()));
+        }
+    }
+    for &pid in family_members {
+        if let Some(p) = table.get(pid) {
+            out.entry(pid).or_insert_with(|| watched(p, FAMILY_CLASS));
         }
     }
     for p in table.iter() {
@@ -853,15 +862,22 @@ mod tests {
         let r = rules();
         let c = Classifier::new(&t, &f, &r);
         let verdicts = c.verdicts(false);
-        let known = last_known(&t, &verdicts, &r.multiplexers);
+        let known = last_known(&t, &verdicts, &[301], &r.multiplexers);
         let class = |pid: i32| known.get(&pid).map(|w| w.class.as_str());
         assert_eq!(class(102), Some("protected"));
         assert_eq!(class(200), Some("orphan"));
         assert_eq!(class(100), Some(MULTIPLEXER_CLASS));
         assert_eq!(class(300), Some(MULTIPLEXER_CLASS));
-        assert_eq!(class(301), None);
+        // 301 stands for a live agent's MCP server: a family member.
+        assert_eq!(class(301), Some(FAMILY_CLASS));
         assert_eq!(known[&200].key.start_time, t.get(200).unwrap().start_time);
-        assert_eq!(known.len(), 4);
+        assert_eq!(known.len(), 5);
+        let without = last_known(&t, &verdicts, &[], &r.multiplexers);
+        assert_eq!(
+            without.get(&301),
+            None,
+            "a process of no family is not watched"
+        );
     }
 
     #[test]
@@ -871,7 +887,7 @@ mod tests {
             b.proc_(pid, 1, "tmux: client");
         }
         let (t, _) = b.build();
-        let known = last_known(&t, &[], &["tmux".to_string()]);
+        let known = last_known(&t, &[], &[], &["tmux".to_string()]);
         assert_eq!(known.len(), LAST_KNOWN_MAX);
         assert!(known.contains_key(&2), "the lowest pids are kept");
     }

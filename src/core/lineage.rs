@@ -10,7 +10,7 @@ use crate::core::process::{ProcKey, ProcessTable};
 /// At most this many processes are remembered; beyond it new ones are not
 /// (a process without memory is judged on what the table shows, which errs
 /// towards not signalling).
-pub(crate) const MAX_LINEAGE: usize = 4096;
+pub(crate) const MAX_LINEAGE: usize = 8192;
 
 /// Lineage memory: the parent each live process had when a real cycle first
 /// saw it, keyed by (pid, start time) and dropped once the process is gone.
@@ -35,18 +35,26 @@ pub struct Seen {
     pub start_time: u64,
     /// Its parent (pid, start time) when first seen.
     pub parent: ProcKey,
+    /// For an agent's descendant: that agent, as first seen (remembered
+    /// descent, SPEC "Agent families"). `None` for the agents themselves.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agent: Option<ProcKey>,
 }
 
 impl Lineage {
     /// The parent `key` had when first seen, if it was.
     pub fn parent_of(&self, key: ProcKey) -> Option<ProcKey> {
+        self.find(key).map(|s| s.parent)
+    }
+
+    fn find(&self, key: ProcKey) -> Option<&Seen> {
         self.seen
             .binary_search_by_key(&key, |s| ProcKey {
                 pid: s.pid,
                 start_time: s.start_time,
             })
             .ok()
-            .map(|i| self.seen[i].parent)
+            .map(|i| &self.seen[i])
     }
 
     /// The memory after a cycle that saw `table`: the earlier records of
@@ -55,19 +63,30 @@ impl Lineage {
     /// everything else dropped. A process whose parent is not in the table
     /// (it exited mid-scan) is not recorded this time.
     pub fn remember(&self, table: &ProcessTable, pids: impl IntoIterator<Item = i32>) -> Lineage {
-        let mut seen: Vec<Seen> = pids
+        self.remember_family(table, pids.into_iter().map(|pid| (pid, None)))
+    }
+
+    /// [`Lineage::remember`] for agents (`None`) and live agents'
+    /// descendants (`Some(agent)`): a descendant keeps the agent it was
+    /// first seen under, like its first parent.
+    pub fn remember_family(
+        &self,
+        table: &ProcessTable,
+        entries: impl IntoIterator<Item = (i32, Option<ProcKey>)>,
+    ) -> Lineage {
+        let mut seen: Vec<Seen> = entries
             .into_iter()
-            .filter_map(|pid| table.get(pid))
-            .filter_map(|p| match self.parent_of(p.key()) {
-                Some(parent) => Some(Seen {
-                    pid: p.pid,
-                    start_time: p.start_time,
-                    parent,
+            .filter_map(|(pid, agent)| table.get(pid).map(|p| (p, agent)))
+            .filter_map(|(p, agent)| match self.find(p.key()) {
+                Some(old) => Some(Seen {
+                    agent: old.agent.or(agent),
+                    ..*old
                 }),
                 None => table.get(p.ppid).map(|parent| Seen {
                     pid: p.pid,
                     start_time: p.start_time,
                     parent: parent.key(),
+                    agent,
                 }),
             })
             .collect();
@@ -167,5 +186,47 @@ mod tests {
             .seen
             .windows(2)
             .all(|w| (w[0].pid, w[0].start_time) < (w[1].pid, w[1].start_time)));
+    }
+
+    #[test]
+    fn descendants_keep_the_agent_they_were_first_seen_under() {
+        let t1 = ProcessTable::new(
+            vec![
+                proc_at(1, 0, 0),
+                proc_at(10, 1, 5),
+                proc_at(20, 10, 6),
+                proc_at(30, 20, 7),
+            ],
+            100.0,
+            100,
+        );
+        let agent = k(10, 5);
+        let m = Lineage::default()
+            .remember_family(&t1, [(10, None), (20, Some(agent)), (30, Some(agent))]);
+        let of = |m: &Lineage, key| m.find(key).and_then(|s| s.agent);
+        assert_eq!(of(&m, k(20, 6)), Some(agent));
+        // The agent died; its descendants were re-parented; a later cycle
+        // sees them under nothing and keeps the first agent.
+        let t2 = ProcessTable::new(
+            vec![proc_at(1, 0, 0), proc_at(20, 1, 6), proc_at(30, 20, 7)],
+            200.0,
+            100,
+        );
+        let m2 = m.remember_family(&t2, [(20, None), (30, Some(k(99, 1)))]);
+        assert_eq!(of(&m2, k(20, 6)), Some(agent));
+        assert_eq!(of(&m2, k(30, 7)), Some(agent));
+        assert_eq!(m2.parent_of(k(20, 6)), Some(agent), "first parent kept");
+        // Gone members are dropped.
+        let m3 = m2.remember_family(&t2, [(30, None)]);
+        assert!(m3.find(k(20, 6)).is_none());
+        // Old state files (no agent field) still load; the field is only
+        // written when set.
+        let json = serde_json::to_string(&m3).unwrap();
+        let back: Lineage = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, m3);
+        let plain: Lineage =
+            serde_json::from_str(r#"[{"pid":5,"start_time":3,"parent":{"pid":1,"start_time":0}}]"#)
+                .unwrap();
+        assert_eq!(plain.seen[0].agent, None);
     }
 }

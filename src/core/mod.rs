@@ -10,6 +10,7 @@ pub(crate) mod check;
 pub(crate) mod classify;
 pub mod deaths;
 pub(crate) mod escalation;
+pub mod family;
 pub(crate) mod health;
 pub(crate) mod human;
 pub(crate) mod incremental;

@@ -28,6 +28,12 @@ pub(crate) struct ProcessReport {
     pub rule: String,
     /// `session:window.pane` when tmux could tell.
     pub pane: Option<String>,
+    /// For agents: their live family's process count and RSS sum (null for
+    /// other processes).
+    pub family_processes: Option<u64>,
+    pub family_rss_bytes: Option<u64>,
+    /// For leftovers: the agent that left them, when lineage names it.
+    pub owner: Option<crate::core::process::ProcKey>,
 }
 
 pub(crate) fn process_report(
@@ -53,5 +59,8 @@ pub(crate) fn process_report(
         protected_by: v.protected_by.clone(),
         rule: v.rule.clone(),
         pane,
+        family_processes: None,
+        family_rss_bytes: None,
+        owner: None,
     }
 }

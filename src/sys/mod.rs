@@ -3,6 +3,7 @@
 //! decisions it needs come from `core`) and never imports `cmd` or
 //! `settings`.
 pub(crate) mod bounded;
+pub(crate) mod family;
 #[cfg(target_os = "linux")]
 pub(crate) mod incremental;
 #[cfg(target_os = "linux")]

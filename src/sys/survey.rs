@@ -11,9 +11,11 @@ use anyhow::{Context, Result};
 
 use crate::config::{Config, MatchRules};
 use crate::core::classify::{
-    is_multiplexer_server, parent_is_listed_reaper, Classifier, Facts, Peers, Rules, Verdict,
+    is_multiplexer_server, parent_is_listed_reaper, Classifier, Facts, FamilyFact, Peers, Rules,
+    Verdict,
 };
 use crate::core::escalation::{Expected, Recheck};
+use crate::core::family::{self, Decision};
 use crate::core::lineage::Lineage;
 use crate::core::process::{ProcKey, Process, ProcessTable, Tty};
 use crate::sys::proc::{LiveSource, ProcSource};
@@ -27,6 +29,9 @@ pub(crate) struct Survey {
     pub problems: Vec<String>,
     /// Other users' processes that could not be read.
     pub hidden: usize,
+    /// The family rules' decision (leftovers, footprints, descent to
+    /// remember).
+    pub family: Decision,
 }
 
 /// `hidepid=` of the procfs mounted at `/proc`, from `/proc/self/mountinfo`
@@ -157,6 +162,34 @@ pub(crate) fn survey_with(
         facts.peers = peers;
     }
 
+    let family = {
+        let c = Classifier::new(&table, &facts, &rules);
+        let family_rules = cfg.family_rules();
+        let resolve = |candidates: &[(i32, u32)]| {
+            resolve_peers_held_by(&table, candidates, &source, my_uid, proc_root, |p| {
+                c.is_protected_live(p.pid) || facts.agents.contains_key(&p.pid)
+            })
+        };
+        crate::sys::family::decide(&crate::sys::family::Context {
+            table: &table,
+            facts: &facts,
+            classifier: &c,
+            rules: &rules,
+            family: &family_rules,
+            memory,
+            source: &source,
+            my_uid,
+            proc_root,
+            resolve_peers: &resolve,
+        })
+    };
+    family_facts(&family, &mut facts);
+    let leftovers: HashMap<i32, String> = family
+        .leftovers()
+        .map(|v| (v.key.pid, String::new()))
+        .collect();
+    record_exe_ids(&mut table, &leftovers, &source);
+
     let verdicts = Classifier::new(&table, &facts, &rules).verdicts(all);
     // Command lines for display, only for what will be shown.
     for v in &verdicts {
@@ -172,7 +205,47 @@ pub(crate) fn survey_with(
         verdicts,
         problems: read.problems,
         hidden: read.hidden,
+        family,
     })
+}
+
+/// What classification takes from the family decision: each member's
+/// verdict (owner followed up through leftovers), and the agents of
+/// background sessions.
+fn family_facts(d: &Decision, facts: &mut Facts) {
+    let by_pid: HashMap<i32, &family::Verdict> =
+        d.verdicts.iter().map(|v| (v.key.pid, v)).collect();
+    let owner_of = |v: &family::Verdict| {
+        let mut cur = v;
+        for _ in 0..64 {
+            match &cur.lineage {
+                Some(family::Lineage::Remembered(a)) => return Some(*a),
+                Some(family::Lineage::BelowLeftover(pid)) => match by_pid.get(pid) {
+                    Some(up) => cur = up,
+                    None => return None,
+                },
+                _ => return None,
+            }
+        }
+        None
+    };
+    for v in &d.verdicts {
+        if v.outcome == family::Outcome::NotFamily {
+            continue;
+        }
+        let leftover = v.outcome == family::Outcome::Leftover;
+        facts.family.insert(
+            v.key.pid,
+            FamilyFact {
+                leftover,
+                reason: v.reason.clone(),
+                owner: if leftover { owner_of(v) } else { None },
+            },
+        );
+    }
+    for (k, role) in &d.background_agents {
+        facts.background.insert(k.pid, role.as_str().to_string());
+    }
 }
 
 /// Applies the match rules, reading exe, cmdline and environ only when a
@@ -524,6 +597,21 @@ fn resolve_peers(
     my_uid: u32,
     proc_root: &Path,
 ) -> HashMap<i32, Peers> {
+    resolve_peers_held_by(table, candidates, source, my_uid, proc_root, |p| {
+        classifier.is_protected(p.pid)
+    })
+}
+
+/// [`resolve_peers`] with the peer holders looked for among the processes
+/// `holder_ok` accepts (the candidates themselves are always placed).
+fn resolve_peers_held_by(
+    table: &ProcessTable,
+    candidates: &[(i32, u32)],
+    source: &dyn ProcSource,
+    my_uid: u32,
+    proc_root: &Path,
+    holder_ok: impl Fn(&Process) -> bool,
+) -> HashMap<i32, Peers> {
     let mut out = HashMap::new();
     let mut sockets: HashMap<i32, Vec<u64>> = HashMap::new();
     for &(pid, _) in candidates {
@@ -585,7 +673,7 @@ fn resolve_peers(
             if wanted.is_empty() {
                 break;
             }
-            let eligible = classifier.is_protected(p.pid)
+            let eligible = holder_ok(p)
                 && !p.kernel_thread
                 && p.pid > 1
                 && (my_uid == 0 || owners.contains(&p.uid));

@@ -151,6 +151,44 @@ fn unix_peers_once() -> io::Result<UnixSockets> {
     Ok(sockets)
 }
 
+/// The connected AF_UNIX sockets of this thread's network namespace with
+/// their peers, and the names sockets are bound to (an accepted socket
+/// carries its listener's name): what tells a display server's client.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct NamedSockets {
+    pub peers: HashMap<u64, u64>,
+    /// inode → path, or abstract name without its leading NUL.
+    pub names: HashMap<u64, String>,
+}
+
+pub(crate) fn unix_names() -> io::Result<NamedSockets> {
+    use netlink_packet_sock_diag::unix::nlas::UnixDiagName;
+    let request = SockDiagMessage::UnixRequest(UnixRequest {
+        state_flags: StateFlags::all(),
+        inode: 0,
+        show_flags: ShowFlags::PEER | ShowFlags::NAME,
+        cookie: [0xff; 8],
+    });
+    let mut out = NamedSockets::default();
+    for answer in dump(request)? {
+        if let SockDiagMessage::UnixResponse(r) = answer {
+            let inode = u64::from(r.header.inode);
+            if let Some(peer) = r.peer().filter(|p| *p != 0) {
+                out.peers.insert(inode, u64::from(peer));
+            }
+            let name = match r.name() {
+                Some(UnixDiagName::Pathname(p)) => Some(p.to_string_lossy().into_owned()),
+                Some(UnixDiagName::Abstract(a)) => Some(String::from_utf8_lossy(a).into_owned()),
+                None => None,
+            };
+            if let Some(name) = name {
+                out.names.insert(inode, name);
+            }
+        }
+    }
+    Ok(out)
+}
+
 /// A network namespace's identity: device and inode of its nsfs file
 /// (`/proc/PID/ns/net`), equal for two processes exactly when they share it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -662,7 +662,7 @@ impl ProcSource for LiveSource {
     }
 
     fn environ(&self, pid: i32) -> io::Result<Vec<String>> {
-        self.with_file(pid, "environ", read_small)
+        self.with_file(pid, "environ", read_whole)
             .map(|b| split_nul(&b))
     }
 
@@ -787,6 +787,29 @@ impl ProcSource for LiveSource {
         Ok(inodes)
     }
 
+    fn pipe_ends(&self, pid: i32) -> io::Result<Vec<super::PipeEnd>> {
+        let mut pipes = Vec::new();
+        self.each_fd(pid, |fd, target| {
+            if let Some(inode) = parse_pipe_link(target) {
+                pipes.push((fd.to_string(), inode));
+            }
+        })?;
+        // The link's own mode is the open mode: l-wx for a write end.
+        use std::os::unix::fs::PermissionsExt;
+        let mut ends = Vec::with_capacity(pipes.len());
+        for (fd, inode) in pipes {
+            match fs::symlink_metadata(self.file(pid, &format!("fd/{fd}"))) {
+                Ok(m) => ends.push(super::PipeEnd {
+                    inode,
+                    write: m.permissions().mode() & 0o200 != 0,
+                }),
+                Err(e) if vanished(&e) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(ends)
+    }
+
     fn nspid(&self, pid: i32) -> io::Result<Vec<i32>> {
         let bytes = self.with_file(pid, "status", read_small)?;
         super::parse_nspid(&String::from_utf8_lossy(&bytes)).ok_or_else(|| {
@@ -865,6 +888,27 @@ fn dev_major_minor(dev: u64) -> (u32, u32) {
 
 /// Reads a procfs file whole without `fs::read`'s size probe (`statx` and
 /// `lseek`, useless on procfs, where every size is 0).
+/// Reads a procfs file whole with few syscalls: no size query (procfs
+/// reports 0), large reads until end of file (environments are read for
+/// many processes; a short read is not taken for the end).
+fn read_whole(path: &Path) -> io::Result<Vec<u8>> {
+    let mut f = fs::File::open(path)?;
+    let mut buf = vec![0u8; 16 * 1024];
+    let mut len = 0;
+    loop {
+        if len == buf.len() {
+            buf.resize(buf.len() * 2, 0);
+        }
+        let n = io::Read::read(&mut f, &mut buf[len..])?;
+        if n == 0 {
+            break;
+        }
+        len += n;
+    }
+    buf.truncate(len);
+    Ok(buf)
+}
+
 fn read_small(path: &Path) -> io::Result<Vec<u8>> {
     let mut f = fs::File::open(path)?;
     let mut buf = Vec::with_capacity(1024);
@@ -890,6 +934,18 @@ pub(crate) fn parse_socket_link(target: &Path) -> Option<u64> {
     target
         .to_str()?
         .strip_prefix("socket:[")?
+        .strip_suffix(']')?
+        .parse()
+        .ok()
+}
+
+/// The inode of a `pipe:[INODE]` fd link (an anonymous pipe). A named FIFO
+/// links to its path instead and is not followed: its readers and writers
+/// are the processes that opened that path.
+pub(crate) fn parse_pipe_link(target: &Path) -> Option<u64> {
+    target
+        .to_str()?
+        .strip_prefix("pipe:[")?
         .strip_suffix(']')?
         .parse()
         .ok()

@@ -28,6 +28,14 @@ use crate::core::process::{ExeId, Tty};
 
 /// Everything a command reads about individual processes after the table
 /// pass. Behind a trait so the gathering logic can be tested on fakes.
+/// One end of an anonymous pipe held by a process.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) struct PipeEnd {
+    pub inode: u64,
+    /// The write end (else the read end).
+    pub write: bool,
+}
+
 pub(crate) trait ProcSource {
     /// Executable path (`/proc/PID/exe`).
     fn exe(&self, pid: i32) -> std::io::Result<String>;
@@ -48,6 +56,14 @@ pub(crate) trait ProcSource {
     fn pty_masters(&self, pid: i32) -> std::io::Result<Vec<u32>>;
     /// Inodes of the sockets this process holds.
     fn socket_inodes(&self, pid: i32) -> std::io::Result<Vec<u64>>;
+    /// The anonymous pipe ends this process holds. Unknown by default: a
+    /// would-be leftover whose pipes cannot be read is kept.
+    fn pipe_ends(&self, _pid: i32) -> std::io::Result<Vec<PipeEnd>> {
+        Err(std::io::Error::new(
+            std::io::ErrorKind::Unsupported,
+            "this source cannot list pipes",
+        ))
+    }
     /// The `NSpid` line of `/proc/PID/status`: the pid in each PID namespace
     /// the process belongs to, outermost first (the last is its own).
     fn nspid(&self, _pid: i32) -> std::io::Result<Vec<i32>> {

@@ -1,0 +1,1073 @@
+//! Agent families through the real `stray` binary (SPEC "Agent families"):
+//! what a dead agent session leaves behind is a `leftover`, planned and
+//! reaped in one cycle; nothing of a live session is ever planned.
+//!
+//! Every process here is a copy of `/bin/sh` or `/bin/sleep` under a unique
+//! name (the fake agent is a shell copy registered with `--name`), and every
+//! lineage marker is a variable whose name is unique to the test (`[family]
+//! env` replaces the built-in Claude/Codex markers), so no real session on
+//! the machine can match. Cleanup is by pid and start time.
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use common::*;
+use serde_json::Value;
+
+/// A copy of `/bin/sh` under a unique name (not registered as an agent).
+fn shell_bin(env: &TestEnv, tag: &str) -> (String, PathBuf) {
+    let name = unique_name(tag);
+    let bin = env.path(&format!("bin/{name}"));
+    std::fs::copy("/bin/sh", &bin).unwrap();
+    (name, bin)
+}
+
+/// A copy of `/bin/sleep` under a unique name (not an agent).
+fn sleep_bin(env: &TestEnv, tag: &str) -> (String, PathBuf) {
+    let name = unique_name(tag);
+    let bin = env.path(&format!("bin/{name}"));
+    std::fs::copy("/bin/sleep", &bin).unwrap();
+    (name, bin)
+}
+
+/// A fake agent: a copy of `/bin/sh` registered with `--name`.
+fn agent_shell(env: &mut TestEnv, tag: &str) -> (String, PathBuf) {
+    let (name, bin) = shell_bin(env, tag);
+    env.names.push(name.clone());
+    (name, bin)
+}
+
+/// Test-only lineage markers: `<P>_SESS` names a session (a uuid),
+/// `<P>_PID` the agent's pid, `<P>_AGENT=1` is the same in every session.
+struct Markers {
+    prefix: String,
+}
+
+impl Markers {
+    fn new() -> Markers {
+        Markers {
+            prefix: format!("STRAYT{}", unique_name("m").to_uppercase()),
+        }
+    }
+    fn sess(&self) -> String {
+        format!("{}_SESS", self.prefix)
+    }
+    fn pid(&self) -> String {
+        format!("{}_PID", self.prefix)
+    }
+    fn constant(&self) -> String {
+        format!("{}_AGENT", self.prefix)
+    }
+    /// The `[family]` table naming only these markers.
+    fn config(&self) -> String {
+        format!(
+            "[family]\nenv = [\"{}\", \"{}=<pid>\", \"{}=1\"]\n",
+            self.sess(),
+            self.pid(),
+            self.constant()
+        )
+    }
+    /// `export …` lines a fake agent runs so its children carry them, like
+    /// Claude Code's MCP servers and shell-tool processes.
+    fn exports(&self, session: &str) -> String {
+        format!(
+            "export {}={session} {}=$$ {}=1\n",
+            self.sess(),
+            self.pid(),
+            self.constant()
+        )
+    }
+}
+
+fn uuid() -> String {
+    let mut b = [0u8; 16];
+    let f = std::fs::read("/proc/sys/kernel/random/uuid").unwrap_or_default();
+    let s = String::from_utf8_lossy(&f).trim().to_string();
+    if s.len() == 36 {
+        return s;
+    }
+    b[0] = std::process::id() as u8;
+    format!("{:032x}", u128::from_le_bytes(b))
+}
+
+/// The comm of whatever adopts orphans here (PID 1 or a subreaper), from a
+/// probe orphan: tests list it in `reaper_parents`.
+fn adopter(env: &TestEnv) -> String {
+    let (_, probe) = sleep_bin(env, "pr");
+    let p = spawn_orphan(env, &probe, &["30"]);
+    adopter_comm(&p)
+}
+
+fn write_config(env: &TestEnv, markers: &Markers, extra: &str) {
+    env.write_config(&format!(
+        "min_age = \"0s\"\ngrace = \"60s\"\nreaper_parents = [{:?}]\n{extra}\n{}",
+        adopter(env),
+        markers.config()
+    ));
+}
+
+/// A shell line that blocks until the test ends: a read from a fresh fifo
+/// nobody writes (a builtin: the agent keeps no child for it).
+fn block_line(env: &TestEnv) -> String {
+    let fifo = env.path(&format!("block-{}", unique_name("f")));
+    assert!(Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap()
+        .success());
+    format!("read _ < {}\n", fifo.display())
+}
+
+/// Starts `bin -c script` in a session of its own (no controlling
+/// terminal), as a child of this test: a headless agent.
+fn spawn_headless(env: &TestEnv, bin: &Path, script: &str, dir: &Path) -> Proc {
+    let mut c = Command::new(bin);
+    c.arg("-c").arg(script).current_dir(dir);
+    env.isolate(&mut c);
+    c.stdout(Stdio::null()).stderr(Stdio::null());
+    // SAFETY: setsid is async-signal-safe.
+    unsafe {
+        c.pre_exec(|| {
+            libc::setsid();
+            Ok(())
+        });
+    }
+    Proc::from_child(c.spawn().unwrap())
+}
+
+/// Every descendant of `root`, as (pid, comm).
+fn descendants(root: i32) -> Vec<(i32, String)> {
+    let mut out = Vec::new();
+    let mut stack = vec![root];
+    while let Some(p) = stack.pop() {
+        for c in children_of(p) {
+            let comm = std::fs::read_to_string(format!("/proc/{c}/comm"))
+                .map(|s| s.trim_end().to_string())
+                .unwrap_or_default();
+            out.push((c, comm));
+            stack.push(c);
+        }
+    }
+    out
+}
+
+fn planned(env: &TestEnv) -> (BTreeSet<i32>, Value) {
+    let (doc, out) = env.json(&["reap", "--dry-run"]);
+    assert!(
+        out.status.success(),
+        "reap --dry-run: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let pids = doc["actions"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|x| x["pid"].as_i64())
+                .map(|p| p as i32)
+                .collect()
+        })
+        .unwrap_or_default();
+    (pids, doc)
+}
+
+fn explain(env: &TestEnv, pid: i32) -> String {
+    let out = env.run(&["explain", &pid.to_string()]);
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn scan_all(env: &TestEnv) -> Value {
+    let (doc, out) = env.json(&["scan", "--all"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    doc
+}
+
+/// The names of one fake agent's session and the processes it left.
+struct Session {
+    agent: Proc,
+    dir: PathBuf,
+    /// Every descendant while the agent lived (the expected survivors).
+    members: Vec<Proc>,
+    mcp: String,
+    job: String,
+    browser: String,
+    browser_child: String,
+}
+
+/// A fake agent like a Claude Code session: it exports the session's
+/// markers to its children, starts a wrapped MCP-like server that ignores
+/// EOF and SIGTERM (`sh -c` around it, in the agent's session), a `setsid`
+/// background job, and a headless-browser-like tree of five (a root and
+/// four children); then waits for `exit` on a fifo.
+fn start_session(env: &mut TestEnv, markers: &Markers) -> Session {
+    let dir = env.path(&format!("s-{}", unique_name("d")));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (_, agent) = agent_shell(env, "ag");
+    let (mcp, mcp_bin) = sleep_bin(env, "mc");
+    let (job, job_bin) = sleep_bin(env, "jb");
+    let (browser, browser_bin) = shell_bin(env, "br");
+    let (browser_child, child_bin) = sleep_bin(env, "bc");
+    let fifo = dir.join("fifo");
+    assert!(Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap()
+        .success());
+    let script = format!(
+        "{exports}\
+         sh -c 'trap \"\" TERM; \"$0\" 3600; :' {mcp} </dev/null >/dev/null 2>&1 &\n\
+         setsid {job} 3600 </dev/null >/dev/null 2>&1 &\n\
+         {browser} -c 'for i in 1 2 3 4; do \"$0\" 3600 & done; wait' {child} </dev/null >/dev/null 2>&1 &\n\
+         read _ < {fifo}\n\
+         exit 0\n",
+        exports = markers.exports(&uuid()),
+        mcp = mcp_bin.display(),
+        job = job_bin.display(),
+        browser = browser_bin.display(),
+        child = child_bin.display(),
+        fifo = fifo.display(),
+    );
+    let agent = spawn_headless(env, &agent, &script, &dir);
+    let want = |d: &[(i32, String)]| {
+        let n = |c: &str| d.iter().filter(|(_, x)| x == c).count();
+        // Eight in all: a `setsid` that forked has exited by then.
+        n(&mcp) == 1 && n(&job) == 1 && n(&browser) == 1 && n(&browser_child) == 4 && d.len() == 8
+    };
+    assert!(
+        wait_until(Duration::from_secs(10), || want(&descendants(agent.pid))),
+        "the fake agent's family never formed: {:?}",
+        descendants(agent.pid)
+    );
+    // The MCP server must really ignore SIGTERM, or a reap proves nothing.
+    let mcp_pid = descendants(agent.pid)
+        .into_iter()
+        .find(|(_, c)| c == &mcp)
+        .unwrap()
+        .0;
+    let members: Vec<Proc> = descendants(agent.pid)
+        .into_iter()
+        .map(|(p, _)| Proc::from_pid(p))
+        .collect();
+    wait_term_ignored(members.iter().find(|m| m.pid == mcp_pid).unwrap());
+    Session {
+        agent,
+        dir,
+        members,
+        mcp,
+        job,
+        browser,
+        browser_child,
+    }
+}
+
+impl Session {
+    fn member_pids(&self) -> BTreeSet<i32> {
+        self.members.iter().map(|p| p.pid).collect()
+    }
+
+    fn end_normally(&mut self) {
+        std::fs::write(self.dir.join("fifo"), "exit\n").unwrap();
+        assert_eq!(
+            self.agent.wait_status(),
+            Some(0),
+            "the agent did not end normally"
+        );
+    }
+
+    fn kill9(&mut self) {
+        self.agent.signal(libc::SIGKILL);
+        self.agent.wait_status();
+    }
+
+    fn wait_orphaned(&self) {
+        let me = std::process::id() as i32;
+        for m in &self.members {
+            assert!(
+                wait_until(Duration::from_secs(5), || m
+                    .ppid()
+                    .is_some_and(|pp| pp != self.agent.pid && pp != me)),
+                "member {} was not re-parented",
+                m.pid
+            );
+        }
+    }
+}
+
+fn assert_nothing_planned_while_alive(env: &TestEnv, s: &Session) {
+    let (pids, doc) = planned(env);
+    assert!(
+        pids.is_empty(),
+        "a live session's family was planned: {doc}"
+    );
+    // And a real cycle signals nothing of it (and records its descent).
+    let out = env.run(&["reap"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(s.agent.alive());
+    for m in &s.members {
+        assert!(
+            m.alive(),
+            "a real cycle touched live member {} (start {}, now {:?}): {}\n{}",
+            m.pid,
+            m.start_time,
+            stat_of(m.pid),
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
+fn assert_survivors_planned(env: &TestEnv, s: &Session) {
+    let (pids, doc) = planned(env);
+    assert_eq!(
+        pids,
+        s.member_pids(),
+        "exactly the survivors are planned: {doc}"
+    );
+    for a in doc["actions"].as_array().unwrap() {
+        assert_eq!(a["class"], "leftover", "{a}");
+        assert_eq!(a["signal"], "SIGTERM", "{a}");
+    }
+    let text = explain(env, s.members[0].pid);
+    assert!(
+        text.contains("leftover"),
+        "explain says why it is taken: {text}"
+    );
+}
+
+/// Kill -9 of the agent: the wrapped MCP server, the setsid job and the
+/// browser tree are planned, nothing else; one `reap --wait` cycle takes
+/// the whole dead subtree, SIGKILL included for the one ignoring SIGTERM.
+#[test]
+fn kill9_survivors_are_leftovers_and_go_in_one_cycle() {
+    let mut env = TestEnv::new();
+    let markers = Markers::new();
+    write_config(&env, &markers, "");
+    let mut s = start_session(&mut env, &markers);
+    let comms: Vec<String> = s
+        .members
+        .iter()
+        .map(|m| std::fs::read_to_string(format!("/proc/{}/comm", m.pid)).unwrap_or_default())
+        .collect();
+    assert_eq!(
+        s.members.len(),
+        8,
+        "sh + mcp + job + browser + 4 children: {comms:?}"
+    );
+    assert_nothing_planned_while_alive(&env, &s);
+    s.kill9();
+    s.wait_orphaned();
+    assert_survivors_planned(&env, &s);
+
+    let out = env.run(&["reap", "--wait", "--grace", "1s"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for m in &s.members {
+        assert!(
+            wait_until(Duration::from_secs(5), || !m.alive()),
+            "leftover {} survived the cycle",
+            m.pid
+        );
+    }
+    let audit = std::fs::read_to_string(env.audit_path()).unwrap_or_default();
+    let leftover_lines = audit
+        .lines()
+        .filter(|l| l.contains("\"class\":\"leftover\""))
+        .count();
+    assert!(
+        leftover_lines >= s.members.len(),
+        "one audit line per signal, class leftover:\n{audit}"
+    );
+    let _ = (&s.mcp, &s.job, &s.browser, &s.browser_child);
+}
+
+/// A normal end leaves the same survivors, and they are planned the same.
+#[test]
+fn normal_exit_survivors_are_leftovers() {
+    let mut env = TestEnv::new();
+    let markers = Markers::new();
+    write_config(&env, &markers, "");
+    let mut s = start_session(&mut env, &markers);
+    assert_nothing_planned_while_alive(&env, &s);
+    s.end_normally();
+    s.wait_orphaned();
+    assert_survivors_planned(&env, &s);
+}
+
+/// `min_age` applies to leftovers: young ones wait.
+#[test]
+fn young_leftovers_wait_for_min_age() {
+    let mut env = TestEnv::new();
+    let markers = Markers::new();
+    write_config(&env, &markers, "");
+    let mut s = start_session(&mut env, &markers);
+    s.kill9();
+    s.wait_orphaned();
+    let (doc, _) = env.json(&["reap", "--dry-run", "--min-age", "1h"]);
+    assert_eq!(doc["actions"].as_array().map(Vec::len), Some(0), "{doc}");
+    let scan = scan_all(&env);
+    for m in &s.members {
+        assert_eq!(class_in_scan(&scan, m.pid).as_deref(), Some("leftover"));
+    }
+}
+
+/// Codex's MCP servers carry no marker: remembered descent is their only
+/// link. A server an earlier real cycle saw under its agent (a cycle that
+/// signalled nothing: `min_age` kept everything young) is a leftover after
+/// the agent dies; the same shape that no cycle saw is left alone.
+#[test]
+fn remembered_descent_is_the_only_link_for_unmarked_servers() {
+    let mut env = TestEnv::new();
+    let markers = Markers::new();
+    write_config(&env, &markers, "");
+    let (_, agent) = agent_shell(&mut env, "cx");
+    let (srv, srv_bin) = sleep_bin(&env, "sv");
+    let script = format!(
+        "env -i PATH=/usr/bin:/bin {} 3600 </dev/null >/dev/null 2>&1 &\n{}",
+        srv_bin.display(),
+        block_line(&env)
+    );
+    let dir = env.path("");
+    let mut seen = spawn_headless(&env, &agent, &script, &dir);
+    let seen_srv = Proc::from_pid(find_descendant(seen.pid, &srv).expect("server"));
+    // The recording cycle: real, and it signals nothing.
+    let out = env.run(&["reap", "--min-age", "1h"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut unseen = spawn_headless(&env, &agent, &script, &dir);
+    let unseen_srv = Proc::from_pid(find_descendant(unseen.pid, &srv).expect("server"));
+    for a in [&mut seen, &mut unseen] {
+        a.signal(libc::SIGKILL);
+        a.wait_status();
+    }
+    for s in [&seen_srv, &unseen_srv] {
+        assert!(wait_until(Duration::from_secs(5), || s
+            .ppid()
+            .is_some_and(|p| p != seen.pid && p != unseen.pid)));
+    }
+    let (pids, doc) = planned(&env);
+    assert!(
+        pids.contains(&seen_srv.pid),
+        "remembered server not planned: {doc}"
+    );
+    assert!(
+        !pids.contains(&unseen_srv.pid),
+        "an unseen, unmarked process was planned: {doc}"
+    );
+    assert_eq!(pids.len(), 1, "nothing else: {doc}");
+    let text = explain(&env, seen_srv.pid);
+    assert!(
+        text.contains("earlier cycle") || text.contains("remembered"),
+        "{text}"
+    );
+}
+
+/// A live agent's family is never planned, whatever its shape: a job
+/// double-forked away (re-parented to the reaper) carrying the session's
+/// markers, one carrying only the session uuid, and an unmarked one an
+/// earlier cycle saw.
+#[test]
+fn a_live_agents_family_is_never_planned() {
+    let mut env = TestEnv::new();
+    let markers = Markers::new();
+    write_config(&env, &markers, "");
+    let (_, agent) = agent_shell(&mut env, "la");
+    let (a, a_bin) = sleep_bin(&env, "la");
+    let (b, b_bin) = sleep_bin(&env, "lb");
+    let (c, c_bin) = sleep_bin(&env, "lc");
+    let session = uuid();
+    let script = format!(
+        "{exports}\
+         sh -c '\"$0\" 3600 </dev/null >/dev/null 2>&1 &' {a}\n\
+         env -u {pid} -u {constant} setsid sh -c '\"$0\" 3600 </dev/null >/dev/null 2>&1 &' {b}\n\
+         {c} 3600 </dev/null >/dev/null 2>&1 &\n\
+         {block}",
+        exports = markers.exports(&session),
+        pid = markers.pid(),
+        constant = markers.constant(),
+        a = a_bin.display(),
+        b = b_bin.display(),
+        c = c_bin.display(),
+        block = block_line(&env),
+    );
+    let dir = env.path("");
+    let agent = spawn_headless(&env, &agent, &script, &dir);
+    // a and b are re-parented away at once; c stays a child.
+    let find = |comm: &str| {
+        let mut found = None;
+        wait_until(Duration::from_secs(10), || {
+            found = pids_with_comm(comm).first().copied();
+            found.is_some()
+        });
+        Proc::from_pid(found.unwrap_or_else(|| panic!("{comm} never started")))
+    };
+    let (pa, pb, pc) = (find(&a), find(&b), find(&c));
+    assert_ne!(pa.ppid(), Some(agent.pid));
+    let (pids, doc) = planned(&env);
+    for p in [&pa, &pb, &pc] {
+        assert!(
+            !pids.contains(&p.pid),
+            "live family member {} planned: {doc}",
+            p.pid
+        );
+    }
+    let scan = scan_all(&env);
+    let fam = scan_entry(&scan, agent.pid).expect("agent in scan");
+    assert!(
+        fam["family_processes"].as_u64().unwrap_or(0) >= 2,
+        "the agent's footprint counts its family: {fam}"
+    );
+}
+
+/// Pids whose comm is exactly `comm` (unique names: only ours).
+fn pids_with_comm(comm: &str) -> Vec<i32> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let Ok(pid) = e.file_name().to_string_lossy().parse::<i32>() else {
+            continue;
+        };
+        if std::fs::read_to_string(format!("/proc/{pid}/comm")).is_ok_and(|c| c.trim_end() == comm)
+        {
+            out.push(pid);
+        }
+    }
+    out
+}
+
+/// Starts, from a short-lived agent, `script` (its markers exported), and
+/// returns once `comm` runs; then the agent is killed.
+fn orphan_from_dead_agent(env: &mut TestEnv, markers: &Markers, line: &str, comm: &str) -> Proc {
+    let (_, agent) = agent_shell(env, "da");
+    let script = format!("{}{line}\n{}", markers.exports(&uuid()), block_line(env));
+    let dir = env.path("");
+    let mut a = spawn_headless(env, &agent, &script, &dir);
+    let mut found = None;
+    wait_until(Duration::from_secs(10), || {
+        found = pids_with_comm(comm).first().copied();
+        found.is_some()
+    });
+    let p = Proc::from_pid(found.unwrap_or_else(|| panic!("{comm} never started")));
+    a.signal(libc::SIGKILL);
+    a.wait_status();
+    let dead = a.pid;
+    assert!(wait_until(Duration::from_secs(5), || p
+        .ppid()
+        .is_some_and(|pp| pp != dead)));
+    p
+}
+
+/// The keep marker: `STRAY_KEEP=1 nohup … &` from a dead session is kept,
+/// its unmarked sibling is not.
+#[test]
+fn the_keep_marker_keeps_a_dead_sessions_service() {
+    let mut env = TestEnv::new();
+    let markers = Markers::new();
+    write_config(&env, &markers, "");
+    let (k, k_bin) = sleep_bin(&env, "kp");
+    let (l, l_bin) = sleep_bin(&env, "kl");
+    let kept = orphan_from_dead_agent(
+        &mut env,
+        &markers,
+        &format!(
+            "STRAY_KEEP=1 setsid {} 3600 </dev/null >/dev/null 2>&1 &\nsetsid {} 3600 </dev/null >/dev/null 2>&1 &",
+            k_bin.display(),
+            l_bin.display()
+        ),
+        &k,
+    );
+    let taken = Proc::from_pid(pids_with_comm(&l)[0]);
+    let (pids, doc) = planned(&env);
+    assert!(!pids.contains(&kept.pid), "STRAY_KEEP=1 planned: {doc}");
+    assert!(
+        pids.contains(&taken.pid),
+        "its sibling is a leftover: {doc}"
+    );
+    assert!(explain(&env, kept.pid).contains("STRAY_KEEP=1"));
+}
+
+/// A tmux server started from inside an agent carries the agent's markers
+/// and outlives it: it (and what runs in it) stays protected.
+#[test]
+fn a_tmux_server_started_by_an_agent_stays_protected() {
+    let mut env = TestEnv::new();
+    let markers = Markers::new();
+    write_config(&env, &markers, "");
+    let (pane, pane_bin) = sleep_bin(&env, "tp");
+    let socket = unique_name("ts");
+    let line = format!(
+        "TMUX_TMPDIR={} tmux -L {socket} -f /dev/null new-session -d -s x '{} 3600'",
+        env.tmux_tmpdir().display(),
+        pane_bin.display()
+    );
+    let in_pane = orphan_from_dead_agent(&mut env, &markers, &line, &pane);
+    let server = Proc::from_pid(in_pane.ppid().expect("pane alive"));
+    let (pids, doc) = planned(&env);
+    let _cleanup = TmuxKill {
+        socket,
+        tmpdir: env.tmux_tmpdir(),
+    };
+    assert!(!pids.contains(&server.pid), "tmux server planned: {doc}");
+    assert!(!pids.contains(&in_pane.pid), "pane process planned: {doc}");
+}
+
+struct TmuxKill {
+    socket: String,
+    tmpdir: PathBuf,
+}
+
+impl Drop for TmuxKill {
+    fn drop(&mut self) {
+        let _ = Command::new("tmux")
+            .arg("-L")
+            .arg(&self.socket)
+            .arg("kill-server")
+            .env("TMUX_TMPDIR", &self.tmpdir)
+            .env_remove("TMUX")
+            .output();
+    }
+}
+
+/// A marker-carrying process left by a dead agent but on a live terminal
+/// (one `script` holds, outside every multiplexer) is not taken, nor is
+/// the `script` holding it.
+#[test]
+fn a_marked_process_on_a_live_terminal_is_not_taken() {
+    if Command::new("script").arg("--version").output().is_err() {
+        skip("script(1) is missing");
+        return;
+    }
+    let mut env = TestEnv::new();
+    let markers = Markers::new();
+    write_config(&env, &markers, "");
+    let (t, t_bin) = sleep_bin(&env, "tt");
+    let line = format!(
+        "script -qfc 'sh -c \"{} 3600 &\"; sleep 3600' /dev/null </dev/null >/dev/null 2>&1 &",
+        t_bin.display()
+    );
+    let on_tty = orphan_from_dead_agent(&mut env, &markers, &line, &t);
+    let tty = std::fs::read_to_string(format!("/proc/{}/stat", on_tty.pid)).unwrap();
+    let tty_nr: i64 = tty[tty.rfind(')').unwrap() + 2..]
+        .split_whitespace()
+        .nth(4)
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert_ne!(tty_nr, 0, "the process must have a controlling terminal");
+    let (pids, doc) = planned(&env);
+    assert!(
+        !pids.contains(&on_tty.pid),
+        "a process on a live terminal was planned: {doc}"
+    );
+    // The script goes when the test ends (by pid); its shell with it.
+    let script_pid = pids_with_comm("script")
+        .into_iter()
+        .filter(|p| {
+            std::fs::read(format!("/proc/{p}/environ"))
+                .is_ok_and(|e| String::from_utf8_lossy(&e).contains(&markers.prefix))
+        })
+        .collect::<Vec<_>>();
+    let _guards: Vec<Proc> = script_pid.iter().map(|p| Proc::from_pid(*p)).collect();
+    for p in &script_pid {
+        assert!(
+            !pids.contains(p),
+            "script holding a live terminal planned: {doc}"
+        );
+    }
+}
+
+/// A desktop program connected to a display server (an X11 socket) is
+/// never a leftover, whatever its markers say; an idle one is.
+#[test]
+fn a_display_client_is_not_taken() {
+    let mut env = TestEnv::new();
+    let markers = Markers::new();
+    write_config(&env, &markers, "");
+    // A display "server": an abstract X11 socket with a unique display number.
+    let display = 60000 + (std::process::id() % 5000);
+    let (srv_name, srv_bin) = python_bin(&env, "xs");
+    let server_py = format!(
+        "import socket,time\ns=socket.socket(socket.AF_UNIX)\ns.bind('\\0/tmp/.X11-unix/X{display}')\ns.listen(8)\nc=[]\nwhile True: c.append(s.accept()[0])"
+    );
+    let mut c = Command::new(&srv_bin);
+    c.arg("-c").arg(&server_py);
+    env.isolate(&mut c);
+    let _server = Proc::from_child(c.spawn().unwrap());
+    let (cl, cl_bin) = python_bin(&env, "xc");
+    let client_py = format!(
+        "import socket,time\nfor i in range(100):\n  try:\n    s=socket.socket(socket.AF_UNIX); s.connect('\\0/tmp/.X11-unix/X{display}'); break\n  except OSError: time.sleep(0.05)\ntime.sleep(3600)"
+    );
+    let line = format!(
+        "setsid {} -c \"{}\" </dev/null >/dev/null 2>&1 &",
+        cl_bin.display(),
+        client_py.replace('"', "\\\"")
+    );
+    let client = orphan_from_dead_agent(&mut env, &markers, &line, &cl);
+    // Connected?
+    assert!(wait_until(Duration::from_secs(5), || unix_fds(client.pid) > 0));
+    std::thread::sleep(Duration::from_millis(300));
+    let (pids, doc) = planned(&env);
+    assert!(
+        !pids.contains(&client.pid),
+        "a display client was planned: {doc}"
+    );
+    assert!(explain(&env, client.pid).contains("display"));
+    let _ = srv_name;
+}
+
+fn unix_fds(pid: i32) -> usize {
+    std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .map(|d| {
+            d.flatten()
+                .filter(|e| {
+                    std::fs::read_link(e.path())
+                        .is_ok_and(|l| l.to_string_lossy().starts_with("socket:"))
+                })
+                .count()
+        })
+        .unwrap_or(0)
+}
+
+/// A symlink to python3 under a unique name: the kernel comm is the link's
+/// name, and python still finds its library through the real path.
+fn python_bin(env: &TestEnv, tag: &str) -> (String, PathBuf) {
+    let name = unique_name(tag);
+    let bin = env.path(&format!("bin/{name}"));
+    let real = Command::new("python3")
+        .args([
+            "-c",
+            "import sys,os; print(os.path.realpath(sys.executable))",
+        ])
+        .output()
+        .unwrap();
+    let real = String::from_utf8_lossy(&real.stdout).trim().to_string();
+    std::os::unix::fs::symlink(real, &bin).unwrap();
+    (name, bin)
+}
+
+/// A dev server left by a dead session: planned while idle, kept while a
+/// live local process outside the family holds an established connection
+/// to it.
+#[test]
+fn a_dev_server_in_use_is_kept_an_idle_one_is_not() {
+    let mut env = TestEnv::new();
+    let markers = Markers::new();
+    write_config(&env, &markers, "");
+    let (srv, srv_bin) = python_bin(&env, "dv");
+    let port_file = env.path(&format!("port-{srv}"));
+    let py = format!(
+        "import socket\ns=socket.socket(); s.bind(('127.0.0.1',0)); s.listen(8)\nopen('{}','w').write(str(s.getsockname()[1]))\nc=[]\nwhile True: c.append(s.accept()[0])",
+        port_file.display()
+    );
+    let line = format!(
+        "setsid {} -c \"{}\" </dev/null >/dev/null 2>&1 &",
+        srv_bin.display(),
+        py.replace('"', "\\\"")
+    );
+    let server = orphan_from_dead_agent(&mut env, &markers, &line, &srv);
+    assert!(wait_until(Duration::from_secs(5), || port_file.exists()));
+    std::thread::sleep(Duration::from_millis(100));
+    let port: u16 = std::fs::read_to_string(&port_file)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    let (pids, doc) = planned(&env);
+    assert!(
+        pids.contains(&server.pid),
+        "an idle dev server is a leftover: {doc}"
+    );
+    // A "browser": this test's own client, a live local process.
+    let conn = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    std::thread::sleep(Duration::from_millis(200));
+    let (pids, doc) = planned(&env);
+    assert!(
+        !pids.contains(&server.pid),
+        "a dev server in use was planned: {doc}"
+    );
+    drop(conn);
+}
+
+/// A pipe to a protected process is live work: an agent ran in a tmux
+/// pane as `agent | cat`, and its `setsid` job (no terminal) writes into
+/// the pipe that `cat`, in the pane, still reads after the agent died.
+#[test]
+fn a_process_writing_to_a_pane_through_a_pipe_is_kept() {
+    let mut env = TestEnv::new();
+    let markers = Markers::new();
+    write_config(&env, &markers, "");
+    let (agent_name, agent) = agent_shell(&mut env, "pa");
+    let (w, w_bin) = shell_bin(&env, "pw");
+    // The reader: a copy of cat under a unique name.
+    let r = unique_name("pr");
+    let r_bin = env.path(&format!("bin/{r}"));
+    std::fs::copy("/bin/cat", &r_bin).unwrap();
+    let script = format!(
+        "{}setsid {} -c 'while :; do sleep 1; done' 2>/dev/null </dev/null &\n{}",
+        markers.exports(&uuid()),
+        w_bin.display(),
+        block_line(&env)
+    );
+    let script_file = env.path("pane-agent.sh");
+    std::fs::write(&script_file, script).unwrap();
+    let tmux = Tmux::start(
+        &env,
+        &format!(
+            "{} {} | {} >/dev/null; sleep 3600",
+            agent.display(),
+            script_file.display(),
+            r_bin.display()
+        ),
+    );
+    let pane = tmux.first_pane_pid();
+    let agent_p = Proc::from_pid(find_descendant(pane, &agent_name).expect("agent in pane"));
+    let reader = Proc::from_pid(find_descendant(pane, &r).expect("reader in pane"));
+    let mut found = None;
+    wait_until(Duration::from_secs(10), || {
+        found = pids_with_comm(&w).first().copied();
+        found.is_some()
+    });
+    let writer = Proc::from_pid(found.expect("writer"));
+    agent_p.signal(libc::SIGKILL);
+    assert!(wait_until(Duration::from_secs(5), || !agent_p.alive()));
+    assert!(wait_until(Duration::from_secs(5), || writer
+        .ppid()
+        .is_some_and(|pp| pp != agent_p.pid)));
+    assert!(reader.alive(), "the pane's reader must still read");
+    let (pids, doc) = planned(&env);
+    assert!(
+        !pids.contains(&writer.pid),
+        "a pipe to a pane reader was planned: {doc}"
+    );
+    assert!(explain(&env, writer.pid).contains("serves a live process"));
+    // Without the reader, the same writer is a leftover.
+    drop(reader);
+    std::thread::sleep(Duration::from_millis(200));
+    let (pids, doc) = planned(&env);
+    assert!(
+        pids.contains(&writer.pid),
+        "an idle writer is a leftover: {doc}"
+    );
+    drop(tmux);
+}
+
+/// A marker naming an agent that started after the process does not tie
+/// the process to that agent: the pid was re-used; the process's own
+/// session is gone, so it is a leftover.
+#[test]
+fn a_marker_naming_a_younger_agent_does_not_tie() {
+    let mut env = TestEnv::new();
+    let markers = Markers::new();
+    write_config(&env, &markers, "");
+    let (j, j_bin) = sleep_bin(&env, "yj");
+    let (_, w_bin) = shell_bin(&env, "yw");
+    let pidfile = env.path("younger-pid");
+    // The job's process starts now; it execs (same pid, same start time)
+    // with a marker naming the agent started after it.
+    let script = format!(
+        "while [ ! -s {f} ]; do sleep 0.05; done; exec env {m}=$(cat {f}) {j} 3600",
+        f = pidfile.display(),
+        m = markers.pid(),
+        j = j_bin.display()
+    );
+    let job = spawn_orphan(&env, &w_bin, &["-c", &script]);
+    std::thread::sleep(Duration::from_millis(50));
+    let (_, agent_bin) = agent_shell(&mut env, "yg");
+    let dir = env.path("");
+    let agent = spawn_headless(&env, &agent_bin, &block_line(&env), &dir);
+    assert!(
+        agent.start_time > job.start_time,
+        "the agent must be younger"
+    );
+    std::fs::write(&pidfile, agent.pid.to_string()).unwrap();
+    assert!(wait_until(Duration::from_secs(5), || {
+        std::fs::read_to_string(format!("/proc/{}/comm", job.pid)).is_ok_and(|c| c.trim_end() == j)
+    }));
+    let scan = scan_all(&env);
+    let entry = scan_entry(&scan, job.pid).expect("job in scan");
+    assert_ne!(
+        entry["owner"]["pid"], agent.pid,
+        "tied to a younger agent: {entry}"
+    );
+    let (pids, doc) = planned(&env);
+    assert!(pids.contains(&job.pid), "its own session is gone: {doc}");
+    assert!(agent.alive());
+}
+
+/// Claude Code's "move to background": `claude daemon run` and what it
+/// hosts are never taken, even with every marker of a dead session and a
+/// reaper parent; when the daemon is an agent itself it is protected, not
+/// an orphan.
+#[test]
+fn a_claude_background_session_is_never_taken() {
+    let mut env = TestEnv::new();
+    let markers = Markers::new();
+    write_config(&env, &markers, "");
+    let (_, agent_daemon_bin) = agent_shell(&mut env, "dm");
+    let (_, plain_daemon_bin) = shell_bin(&env, "dp");
+    let (hosted, hosted_bin) = sleep_bin(&env, "hs");
+    let (hosted2, hosted2_bin) = sleep_bin(&env, "ht");
+    let mut daemons = Vec::new();
+    for (bin, job) in [
+        (&plain_daemon_bin, &hosted_bin),
+        (&agent_daemon_bin, &hosted2_bin),
+    ] {
+        // argv: `claude daemon run` (a script named `daemon` in its cwd, run
+        // with `run` as its argument), hosting one job.
+        let dir = env.path(&format!("bg-{}", unique_name("d")));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(
+            dir.join("daemon"),
+            format!("{} 3600 &\nwait\n", job.display()),
+        )
+        .unwrap();
+        daemons.push(format!(
+            "(cd {d} && setsid python3 -c 'import os,sys; os.execv(sys.argv[1], [\"claude\", \"daemon\", \"run\"])' {b} </dev/null >/dev/null 2>&1 &)",
+            d = dir.display(),
+            b = bin.display()
+        ));
+    }
+    let line = daemons.join("\n");
+    let hosted_p = orphan_from_dead_agent(&mut env, &markers, &line, &hosted);
+    let mut found = None;
+    wait_until(Duration::from_secs(10), || {
+        found = pids_with_comm(&hosted2).first().copied();
+        found.is_some()
+    });
+    let hosted2_p = Proc::from_pid(found.expect("second hosted job"));
+    let plain = Proc::from_pid(hosted_p.ppid().unwrap());
+    let agent_daemon = Proc::from_pid(hosted2_p.ppid().unwrap());
+    let (pids, doc) = planned(&env);
+    for p in [&plain, &hosted_p, &agent_daemon, &hosted2_p] {
+        assert!(
+            !pids.contains(&p.pid),
+            "background session process {} planned: {doc}",
+            p.pid
+        );
+    }
+    assert!(explain(&env, plain.pid).contains("claude daemon run"));
+    let scan = scan_all(&env);
+    assert_eq!(
+        class_in_scan(&scan, agent_daemon.pid).as_deref(),
+        Some("protected"),
+        "{}",
+        scan_entry(&scan, agent_daemon.pid).unwrap_or_default()
+    );
+}
+
+/// A live agent with a few hundred children is not reaped, but plain to
+/// see: `scan` (JSON and the FAMILY column), `explain` (the family tree,
+/// clipped), `check` (`family_processes` against its thresholds, Nagios
+/// exit codes, Prometheus gauges).
+#[test]
+fn a_large_live_family_is_plain_to_see() {
+    const N: usize = 300;
+    let mut env = TestEnv::new();
+    let markers = Markers::new();
+    let (_, agent) = agent_shell(&mut env, "bg");
+    let (child, child_bin) = sleep_bin(&env, "bk");
+    let script = format!(
+        "i=0; while [ $i -lt {N} ]; do {} 3600 </dev/null >/dev/null 2>&1 & i=$((i+1)); done\n{}",
+        child_bin.display(),
+        block_line(&env)
+    );
+    let dir = env.path("");
+    let agent = spawn_headless(&env, &agent, &script, &dir);
+    let count = || {
+        descendants(agent.pid)
+            .iter()
+            .filter(|(_, c)| c == &child)
+            .count()
+    };
+    assert!(
+        wait_until(Duration::from_secs(30), || count() == N),
+        "only {} children started",
+        count()
+    );
+    let _children: Vec<Proc> = descendants(agent.pid)
+        .into_iter()
+        .map(|(p, _)| Proc::from_pid(p))
+        .collect();
+    let limits = |warn: u64, crit: u64| {
+        write_config(
+            &env,
+            &markers,
+            &format!("[check]\nfamily_processes_warn = {warn}\nfamily_processes_crit = {crit}\n"),
+        )
+    };
+    limits(100, 1000);
+
+    let scan = scan_all(&env);
+    let a = scan_entry(&scan, agent.pid).expect("agent in scan");
+    assert_eq!(a["family_processes"].as_u64(), Some(N as u64), "{a}");
+    assert!(a["family_rss_bytes"].as_u64().unwrap_or(0) > 0, "{a}");
+    let kid = scan_entry(&scan, _children[0].pid).expect("child in scan --all");
+    assert!(
+        kid["family_processes"].is_null(),
+        "null for non-agents: {kid}"
+    );
+    let out = env.run(&["scan"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("FAMILY"), "{text}");
+    let row = text
+        .lines()
+        .find(|l| l.contains(&agent.pid.to_string()))
+        .unwrap_or_default();
+    assert!(row.contains(&format!("{N} ")), "FAMILY column: {row}");
+
+    let text = explain(&env, agent.pid);
+    assert!(text.contains(&format!("family:   {N} processes")), "{text}");
+    assert!(text.contains("and 250 more"), "the tree is clipped: {text}");
+
+    let (pids, doc) = planned(&env);
+    assert!(pids.is_empty(), "a live family is never planned: {doc}");
+
+    let (doc, out) = env.json(&["check", "--format", "json"]);
+    let item = doc["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "family_processes")
+        .cloned()
+        .expect("family_processes check");
+    assert_eq!(item["status"], "warning", "{item}");
+    assert_eq!(item["value"].as_f64(), Some(N as f64), "{item}");
+    assert_eq!(out.status.code(), Some(1), "{doc}");
+    assert!(doc["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|c| c["name"] == "family_rss"));
+    limits(100, 250);
+    let out = env.run(&["check"]);
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let out = env.run(&["check", "--format", "prometheus"]);
+    let prom = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        prom.contains(&format!("stray_family_processes_max {N}")),
+        "{prom}"
+    );
+    assert!(prom.contains("stray_family_processes_crit 250"), "{prom}");
+    assert!(prom.contains("stray_family_rss_bytes_max "), "{prom}");
+}
