@@ -423,6 +423,33 @@ fn young_leftovers_wait_for_min_age() {
     for m in &s.members {
         assert_eq!(class_in_scan(&scan, m.pid).as_deref(), Some("leftover"));
     }
+    // Strays die first (issue 13): a real cycle that signals nobody still
+    // raises every young leftover's oom_score_adj, once per process.
+    let raises = |env: &TestEnv| {
+        std::fs::read_to_string(env.audit_path())
+            .unwrap_or_default()
+            .lines()
+            .filter(|l| l.contains("\"oom-score-adj\""))
+            .count()
+    };
+    for _ in 0..2 {
+        let out = env.run(&["reap", "--min-age", "1h"]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    for m in &s.members {
+        assert!(m.alive(), "young leftover {} was signalled", m.pid);
+        let adj = std::fs::read_to_string(format!("/proc/{}/oom_score_adj", m.pid)).unwrap();
+        assert_eq!(adj.trim(), "1000", "leftover {}", m.pid);
+    }
+    assert_eq!(
+        raises(&env),
+        s.members.len(),
+        "one audited raise per leftover, not per cycle"
+    );
 }
 
 /// Codex's MCP servers carry no marker: remembered descent is their only
