@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{is_root, skip, TestEnv};
+use common::{is_root, rerun_in_mount_namespace, skip, TestEnv};
 use kernel::{compile_helper, copy_as, MemCgroup};
 use stray::deaths::{self, Dropped, EventKind, LastKnown, Watched};
 use stray::kmsg::{self, KmsgReader, Limits};
@@ -280,28 +280,11 @@ fn signals_are_traced_with_their_sender() {
         return;
     }
     let env = TestEnv::new();
-    let out = Command::new("unshare")
-        .args(["-m", "--propagation", "private"])
-        .arg(std::env::current_exe().unwrap())
-        .args([
-            "--exact",
-            "signals_are_traced_with_their_sender",
-            "--nocapture",
-            "--test-threads=1",
-        ])
-        .env(CHILD_ENV, env.dir.path())
-        .output()
-        .unwrap();
-    let text = format!(
-        "{}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
+    rerun_in_mount_namespace(
+        "signals_are_traced_with_their_sender",
+        CHILD_ENV,
+        env.dir.path(),
     );
-    assert!(
-        out.status.success(),
-        "child in a private mount namespace failed:\n{text}"
-    );
-    assert!(text.contains("1 passed"), "the child ran no test:\n{text}");
 }
 
 fn spawn_target(bin: &Path) -> std::process::Child {

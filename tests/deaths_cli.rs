@@ -17,7 +17,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc::Receiver;
 use std::time::{Duration, Instant};
 
-use common::{is_root, skip, TestEnv};
+use common::{is_root, rerun_in_mount_namespace, skip, TestEnv};
 use kernel::{compile_helper, copy_as, MemCgroup};
 use serde_json::Value;
 
@@ -232,23 +232,7 @@ fn in_tracefs_namespace(name: &str) -> Option<PathBuf> {
         .prefix("stray-test-ns-")
         .tempdir()
         .unwrap();
-    let out = Command::new("unshare")
-        .args(["-m", "--propagation", "private"])
-        .arg(std::env::current_exe().unwrap())
-        .args(["--exact", name, "--nocapture", "--test-threads=1"])
-        .env(CHILD_ENV, dir.path())
-        .output()
-        .unwrap();
-    let text = format!(
-        "{}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(
-        out.status.success(),
-        "the run in a mount namespace failed:\n{text}"
-    );
-    assert!(text.contains("1 passed"), "the child ran no test:\n{text}");
+    rerun_in_mount_namespace(name, CHILD_ENV, dir.path());
     None
 }
 

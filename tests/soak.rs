@@ -41,28 +41,11 @@ fn watch_under_churn_keeps_fds_and_memory_flat() {
         .prefix("stray-test-ns-")
         .tempdir()
         .unwrap();
-    let out = Command::new("unshare")
-        .args(["-m", "--propagation", "private"])
-        .arg(std::env::current_exe().unwrap())
-        .args([
-            "--exact",
-            "watch_under_churn_keeps_fds_and_memory_flat",
-            "--nocapture",
-            "--test-threads=1",
-        ])
-        .env(CHILD_ENV, dir.path())
-        .output()
-        .unwrap();
-    let text = format!(
-        "{}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
+    rerun_in_mount_namespace(
+        "watch_under_churn_keeps_fds_and_memory_flat",
+        CHILD_ENV,
+        dir.path(),
     );
-    assert!(
-        out.status.success(),
-        "the soak in a mount namespace failed:\n{text}"
-    );
-    assert!(text.contains("1 passed"), "the child ran no test:\n{text}");
 }
 
 /// The tracefs mount point, from `/proc/self/mounts`.

@@ -241,6 +241,29 @@ impl ProcessTable {
     }
 }
 
+/// A plain live process for tests: its own session and group, no tty,
+/// uid 1000.
+#[cfg(test)]
+pub(crate) fn bare_process(pid: i32, ppid: i32, start_time: u64) -> Process {
+    Process {
+        pid,
+        ppid,
+        start_time,
+        uid: 1000,
+        state: 'S',
+        pgid: pid,
+        sid: pid,
+        tty: None,
+        comm: "x".into(),
+        rss_bytes: 0,
+        kernel_thread: false,
+        exe: None,
+        cmdline: None,
+        exe_id: None,
+        live_thread: None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

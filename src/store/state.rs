@@ -697,25 +697,7 @@ mod tests {
 
     use crate::core::process::{ProcKey, ProcessTable};
 
-    fn proc_at(pid: i32, ppid: i32, start_time: u64) -> crate::core::process::Process {
-        crate::core::process::Process {
-            pid,
-            ppid,
-            start_time,
-            uid: 1000,
-            state: 'S',
-            pgid: pid,
-            sid: pid,
-            tty: None,
-            comm: "x".into(),
-            rss_bytes: 0,
-            kernel_thread: false,
-            exe: None,
-            cmdline: None,
-            exe_id: None,
-            live_thread: None,
-        }
-    }
+    use crate::core::process::bare_process as proc_at;
 
     fn k(pid: i32, start_time: u64) -> ProcKey {
         ProcKey { pid, start_time }

@@ -568,3 +568,27 @@ pub fn line_reader(out: std::process::ChildStdout) -> std::sync::mpsc::Receiver<
     });
     rx
 }
+
+/// Runs the test `name` of this test binary again, alone, inside a private
+/// mount namespace (`unshare -m`), with `child_env` set to `dir`: how a test
+/// mounts tracefs without touching the host's mounts. Asserts that the child
+/// ran exactly that one test and passed.
+pub fn rerun_in_mount_namespace(name: &str, child_env: &str, dir: &Path) {
+    let out = Command::new("unshare")
+        .args(["-m", "--propagation", "private"])
+        .arg(std::env::current_exe().unwrap())
+        .args(["--exact", name, "--nocapture", "--test-threads=1"])
+        .env(child_env, dir)
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        out.status.success(),
+        "the run in a private mount namespace failed:\n{text}"
+    );
+    assert!(text.contains("1 passed"), "the child ran no test:\n{text}");
+}
