@@ -8,10 +8,10 @@ mod common;
 #[path = "support/kernel.rs"]
 mod kernel;
 
-use std::io::{BufRead, Write};
+use std::io::Write;
 use std::os::fd::AsFd;
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use common::{is_root, skip, TestEnv};
@@ -213,18 +213,7 @@ fn psi_trigger_fires_under_real_memory_pressure() {
 
     // A file larger than the limit, written and re-read from inside it.
     let file = env.dir.path().join("thrash.bin");
-    let mut child = cg.spawn(
-        Command::new(&thrasher)
-            .arg("thrash")
-            .arg(&file)
-            .arg("96")
-            .stdout(Stdio::piped()),
-    );
-    let mut line = String::new();
-    std::io::BufReader::new(child.stdout.as_mut().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    assert_eq!(line, "ready\n");
+    let mut child = cg.spawn_thrasher(&thrasher, &file, 96);
     let started = Instant::now();
     let wait_fire = |t: &PsiTrigger| {
         let deadline = Instant::now() + Duration::from_secs(30);

@@ -9,7 +9,6 @@ mod common;
 #[path = "support/kernel.rs"]
 mod kernel;
 
-use std::io::BufRead;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -224,17 +223,7 @@ fn watch_runs_a_cycle_at_once_under_real_memory_pressure() {
     assert!(orphan.alive());
 
     let file = env.dir.path().join("thrash.bin");
-    let mut thrash = cg.spawn(
-        Command::new(&thrasher)
-            .arg("thrash")
-            .arg(&file)
-            .arg("96")
-            .stdout(Stdio::piped()),
-    );
-    let mut l = String::new();
-    std::io::BufReader::new(thrash.stdout.as_mut().unwrap())
-        .read_line(&mut l)
-        .unwrap();
+    let mut thrash = cg.spawn_thrasher(&thrasher, &file, 96);
     let started = Instant::now();
     let mut pressure_lines = Vec::new();
     while orphan.alive() && started.elapsed() < Duration::from_secs(90) {

@@ -270,6 +270,26 @@ impl MemCgroup {
         cmd.stdin(Stdio::null()).spawn().unwrap()
     }
 
+    /// Starts the helper's page-cache thrasher inside this cgroup on a file
+    /// of `mib` MiB (larger than the limit, so it stalls on memory), and
+    /// returns once it says it is running.
+    pub fn spawn_thrasher(&self, helper: &Path, file: &Path, mib: u32) -> Child {
+        use std::io::BufRead;
+        let mut child = self.spawn(
+            Command::new(helper)
+                .arg("thrash")
+                .arg(file)
+                .arg(mib.to_string())
+                .stdout(Stdio::piped()),
+        );
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.as_mut().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        assert_eq!(line, "ready\n", "the thrasher did not start");
+        child
+    }
+
     fn pids(dir: &Path) -> Vec<i32> {
         std::fs::read_to_string(dir.join("cgroup.procs"))
             .unwrap_or_default()
