@@ -115,21 +115,7 @@ fn daemon_in_another_netns_serving_a_pane_is_protected_until_its_client_leaves()
     );
 
     // The client leaves: the daemon is an ordinary orphan and is reaped.
-    client.signal(libc::SIGKILL);
-    assert!(wait_until(Duration::from_secs(5), || !client.alive()));
-    let mut doc = Value::Null;
-    assert!(
-        wait_until(Duration::from_secs(5), || {
-            doc = env.json(&["scan"]).0;
-            class_in_scan(&doc, daemon.pid).as_deref() == Some("orphan")
-        }),
-        "{doc}"
-    );
-    let (doc, _) = env.json(&["reap"]);
-    assert_eq!(actions(&doc).len(), 1, "{doc}");
-    assert_eq!(doc["actions"][0]["pid"], daemon.pid, "{doc}");
-    assert_eq!(doc["actions"][0]["outcome"], "signalled", "{doc}");
-    assert!(wait_until(Duration::from_secs(5), || !daemon.alive()));
+    reaped_once_its_client_leaves(&env, &client, &daemon);
 }
 
 /// A daemon that accepted its client in the host's network namespace and
@@ -185,19 +171,7 @@ fn daemon_holding_sockets_from_another_netns_is_still_seen_serving() {
     assert!(actions(&doc).is_empty(), "{doc}");
     assert!(daemon.alive());
 
-    client.signal(libc::SIGKILL);
-    assert!(wait_until(Duration::from_secs(5), || !client.alive()));
-    let mut doc = Value::Null;
-    assert!(
-        wait_until(Duration::from_secs(5), || {
-            doc = env.json(&["scan"]).0;
-            class_in_scan(&doc, daemon.pid).as_deref() == Some("orphan")
-        }),
-        "{doc}"
-    );
-    let (doc, _) = env.json(&["reap"]);
-    assert_eq!(doc["actions"][0]["pid"], daemon.pid, "{doc}");
-    assert!(wait_until(Duration::from_secs(5), || !daemon.alive()));
+    reaped_once_its_client_leaves(&env, &client, &daemon);
 }
 
 /// `setpriv` prefix that runs a command as nobody:nogroup, no groups.
@@ -518,4 +492,24 @@ fn same_pts_number_case(bind_ptmx: bool) {
     let planned: Vec<Value> = actions(&dry).iter().map(|a| a["pid"].clone()).collect();
     assert_eq!(planned, vec![Value::from(host_agent.pid)], "{dry}");
     assert!(host_agent.alive() && inner.alive());
+}
+
+/// The daemon's last client exits: the daemon becomes an ordinary orphan,
+/// one real `reap` signals it and nothing else, and it dies.
+fn reaped_once_its_client_leaves(env: &TestEnv, client: &Proc, daemon: &Proc) {
+    client.signal(libc::SIGKILL);
+    assert!(wait_until(Duration::from_secs(5), || !client.alive()));
+    let mut doc = Value::Null;
+    assert!(
+        wait_until(Duration::from_secs(5), || {
+            doc = env.json(&["scan"]).0;
+            class_in_scan(&doc, daemon.pid).as_deref() == Some("orphan")
+        }),
+        "{doc}"
+    );
+    let (doc, _) = env.json(&["reap"]);
+    assert_eq!(actions(&doc).len(), 1, "{doc}");
+    assert_eq!(doc["actions"][0]["pid"], daemon.pid, "{doc}");
+    assert_eq!(doc["actions"][0]["outcome"], "signalled", "{doc}");
+    assert!(wait_until(Duration::from_secs(5), || !daemon.alive()));
 }
