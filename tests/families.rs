@@ -711,6 +711,10 @@ fn a_marked_process_on_a_live_terminal_is_not_taken() {
         })
         .collect::<Vec<_>>();
     let _guards: Vec<Proc> = script_pid.iter().map(|p| Proc::from_pid(*p)).collect();
+    assert!(
+        !script_pid.is_empty(),
+        "the test's own script(1) was not found"
+    );
     for p in &script_pid {
         assert!(
             !pids.contains(p),
