@@ -292,8 +292,16 @@ impl Senses {
         let last_known = known.as_ref().unwrap_or(last_known);
         let now_wall = SystemTime::now();
         let now_boot = kmsg::now_monotonic_usec();
-        let events: Vec<Event> = read
-            .events
+        // The trace's comm cache can lose a short-lived sender's name
+        // (`<...>`): ask /proc while the sender may still be there.
+        let mut read_events = read.events;
+        for ev in read_events.iter_mut().filter(|ev| ev.sender_comm.is_none()) {
+            ev.sender_comm =
+                std::fs::read_to_string(s.proc_root.join(format!("{}/comm", ev.sender_tid)))
+                    .ok()
+                    .map(|c| c.trim_end_matches('\n').to_string());
+        }
+        let events: Vec<Event> = read_events
             .iter()
             .filter(|ev| ev.sender_comm.as_deref() != Some(self.own_comm.as_str()))
             .filter_map(|ev| {
