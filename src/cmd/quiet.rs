@@ -9,8 +9,7 @@
 
 use crate::cmd::reap::CycleReport;
 use crate::core::classify::Class;
-use crate::core::incremental::{decide, Seen};
-use crate::render::msg;
+use crate::core::incremental::Seen;
 use crate::Settings;
 
 /// What quiet ticks keep between ticks.
@@ -80,11 +79,11 @@ impl QuietTicks {
         let decided = watcher
             .learn(seen, &s.config.matching, my_uid)
             .map_err(|e| format!("{e:#}"))
-            .and_then(|learned| decide(seen, &learned, &rules));
+            .and_then(|learned| crate::core::incremental::decide(seen, &learned, &rules));
         match decided {
             Ok(next) => Some(next),
             Err(why) => {
-                msg::info(&format!("full cycle: {why}"));
+                crate::render::msg::info(&format!("full cycle: {why}"));
                 None
             }
         }
