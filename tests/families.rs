@@ -1002,6 +1002,78 @@ fn a_claude_background_session_is_never_taken() {
     );
 }
 
+/// A job whose session a live process still holds open: Claude Code's
+/// background session keeps the task-output directory of the jobs it adopted
+/// from the session that moved (its `CLAUDE_PID` names the exited TUI);
+/// codex keeps its thread's rollout file open. Such a job is kept while the
+/// holder lives, and is a leftover once the holder is gone.
+#[test]
+fn a_job_whose_session_a_live_agent_holds_open_is_kept() {
+    let mut env = TestEnv::new();
+    let markers = Markers::new();
+    write_config(&env, &markers, "");
+    let session = uuid();
+    // The holder: an agent with no markers of its own, holding the
+    // session's file open on fd 3.
+    let (_, holder_bin) = agent_shell(&mut env, "ho");
+    let held = env.path(&format!("rollout-2026-12-03T10-00-00-{session}.jsonl"));
+    let script = format!("exec 3>{}\n{}", held.display(), block_line(&env));
+    let dir = env.path("");
+    let mut holder = spawn_headless(&env, &holder_bin, &script, &dir);
+    assert!(
+        wait_until(Duration::from_secs(10), || {
+            std::fs::read_link(format!("/proc/{}/fd/3", holder.pid)).is_ok_and(|t| t == held)
+        }),
+        "the holder never opened {}",
+        held.display()
+    );
+    // The job: from a session that is gone (its pid marker names a dead
+    // agent), carrying the held session's value.
+    let (job, job_bin) = sleep_bin(&env, "hj");
+    let (_, dead_bin) = agent_shell(&mut env, "hd");
+    let script = format!(
+        "{}setsid {} 3600 </dev/null >/dev/null 2>&1 &\n{}",
+        markers.exports(&session),
+        job_bin.display(),
+        block_line(&env)
+    );
+    let mut dead = spawn_headless(&env, &dead_bin, &script, &dir);
+    let mut found = None;
+    wait_until(Duration::from_secs(10), || {
+        found = pids_with_comm(&job).first().copied();
+        found.is_some()
+    });
+    let job_p = Proc::from_pid(found.expect("the job never started"));
+    dead.signal(libc::SIGKILL);
+    dead.wait_status();
+    let dead_pid = dead.pid;
+    assert!(wait_until(Duration::from_secs(5), || job_p
+        .ppid()
+        .is_some_and(|pp| pp != dead_pid)));
+
+    let (pids, doc) = planned(&env);
+    assert!(
+        !pids.contains(&job_p.pid),
+        "a held session's job planned: {doc}"
+    );
+    let why = explain(&env, job_p.pid);
+    assert!(
+        why.contains(&format!(
+            "a live session shares {}={session}",
+            markers.sess()
+        )),
+        "{why}"
+    );
+
+    holder.signal(libc::SIGKILL);
+    holder.wait_status();
+    let (pids, doc) = planned(&env);
+    assert!(
+        pids.contains(&job_p.pid),
+        "the holder is gone, the job is a leftover: {doc}"
+    );
+}
+
 /// A live agent with a few hundred children is not reaped, but plain to
 /// see: `scan` (JSON and the FAMILY column), `explain` (the family tree,
 /// clipped), `check` (`family_processes` against its thresholds, Nagios

@@ -411,6 +411,11 @@ pub struct Decision {
     pub footprints: BTreeMap<ProcKey, Footprint>,
     /// Processes whose environment a decision needs and that were not read.
     pub env_wanted: BTreeSet<ProcKey>,
+    /// Live holders (agents, background-session processes) whose open
+    /// files a decision needs ([`held_session_values`]) and that are not in
+    /// `held_values` yet: asked only once a member's verdict compares
+    /// session values.
+    pub held_wanted: BTreeSet<ProcKey>,
     /// What the state keeps for the next cycle.
     pub next_remembered: BTreeMap<ProcKey, BTreeSet<ProcKey>>,
     /// Agents in a deliberate background session (never orphans), with
@@ -633,7 +638,8 @@ pub fn decide(input: &Input, rules: &Rules) -> Decision {
     let tree = Tree::new(input, &t);
     let mut owners = Owners::new(input, &t, &tree, &found);
     let live = LiveValues::new(input, &t, &tree, &owners, &found);
-    let (outcome, reason, mut env_wanted) = judge_all(input, &t, &tree, &mut owners, &found, &live);
+    let judged = judge_all(input, &t, &tree, &mut owners, &found, &live);
+    let (outcome, reason, mut env_wanted) = (judged.outcome, judged.reason, judged.env_wanted);
     let background_agents = input
         .procs
         .iter()
@@ -662,6 +668,7 @@ pub fn decide(input: &Input, rules: &Rules) -> Decision {
         verdicts,
         footprints,
         env_wanted,
+        held_wanted: judged.held_wanted,
         next_remembered,
         background_agents,
     }
@@ -863,8 +870,17 @@ impl<'a> LiveValues<'a> {
     }
 }
 
+/// What [`judge_all`] decided, and what it still needs read.
+struct Judged {
+    outcome: Vec<Outcome>,
+    reason: Vec<String>,
+    env_wanted: BTreeSet<ProcKey>,
+    held_wanted: BTreeSet<ProcKey>,
+}
+
 /// Every process's outcome and reason, decided top-down so "descends from
-/// another leftover" sees its parent; and the environments still needed.
+/// another leftover" sees its parent; and the environments and held files
+/// still needed.
 fn judge_all(
     input: &Input,
     t: &Table,
@@ -872,7 +888,7 @@ fn judge_all(
     owners: &mut Owners,
     found: &[Option<Found>],
     live: &LiveValues<'_>,
-) -> (Vec<Outcome>, Vec<String>, BTreeSet<ProcKey>) {
+) -> Judged {
     let n = input.procs.len();
     let mut order: Vec<usize> = (0..n).collect();
     order.sort_by_key(|&i| tree.depth[i]);
@@ -883,16 +899,23 @@ fn judge_all(
     // carry: read once some member's verdict looks at those values (most
     // cycles have no such member, and agents are then never read).
     let mut live_wanted = BTreeSet::new();
+    // Live processes that can hold a session's files open: agents and
+    // background-session processes.
+    let mut holders = BTreeSet::new();
     let mut consulted = false;
     for &i in &order {
         let p = &input.procs[i];
+        let background = background_role(&p.args).or(tree.hosted_by[i].map(|h| h.1));
+        if (p.agent || background.is_some()) && !input.held_values.contains_key(&p.key) {
+            holders.insert(p.key);
+        }
         if p.agent {
             if found[i].is_none() {
                 // An agent started from another agent's shell carries that
                 // session's values: it keeps them alive.
                 live_wanted.insert(p.key);
             }
-            reason[i] = match background_role(&p.args).or(tree.hosted_by[i].map(|h| h.1)) {
+            reason[i] = match background {
                 // The agent rules must not take it for an orphan either.
                 Some(role) => format!(
                     "an agent in a Claude Code background session ({}): never an orphan",
@@ -939,10 +962,49 @@ fn judge_all(
         consulted |= member.consults_live_values();
         (outcome[i], reason[i]) = member.judge(live);
     }
+    if !consulted {
+        holders.clear();
+    }
     if consulted {
         env_wanted.extend(live_wanted);
     }
-    (outcome, reason, env_wanted)
+    Judged {
+        outcome,
+        reason,
+        env_wanted,
+        held_wanted: holders,
+    }
+}
+
+/// The session values a path a live process holds open carries: every
+/// uuid in it (8-4-4-4-12 hex digits, either case). Claude Code's
+/// task-output directory (`…/<session uuid>/…`), which a background session
+/// keeps open for the jobs it adopted, and codex's rollout file
+/// (`rollout-<date>-<thread uuid>.jsonl`) both name their session so.
+pub fn held_session_values(path: &str) -> BTreeSet<String> {
+    const GROUPS: [usize; 5] = [8, 4, 4, 4, 12];
+    const LEN: usize = 36;
+    let b = path.as_bytes();
+    let is_uuid = |w: &[u8]| {
+        let mut at = 0;
+        GROUPS.iter().enumerate().all(|(g, &n)| {
+            let ok = w[at..at + n].iter().all(u8::is_ascii_hexdigit)
+                && (g == GROUPS.len() - 1 || w[at + n] == b'-');
+            at += n + 1;
+            ok
+        })
+    };
+    // A uuid is not part of a longer run of hex digits (a dash may join
+    // it to the rest of a name: `rollout-…-<uuid>.jsonl`).
+    let bounded = |i: usize| {
+        (i == 0 || !b[i - 1].is_ascii_hexdigit())
+            && b.get(i + LEN).is_none_or(|c| !c.is_ascii_hexdigit())
+    };
+    (0..b.len().saturating_sub(LEN - 1))
+        .filter(|&i| bounded(i) && is_uuid(&b[i..i + LEN]))
+        .filter_map(|i| path.get(i..i + LEN))
+        .map(str::to_string)
+        .collect()
 }
 
 /// One non-agent process, with what [`judge_all`] learnt about it.
@@ -1640,6 +1702,51 @@ mod tests {
         let held = w.input.held_values.remove(&key(10, 1000)).unwrap();
         w.input.held_values.insert(key(10, 999), held);
         assert_eq!(outcome(&w.decide(), 40), Outcome::Leftover);
+    }
+
+    #[test]
+    fn session_values_in_held_paths() {
+        let thread = "0199a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b";
+        let codex =
+            format!("/h/.codex/sessions/2026/12/03/rollout-2026-12-03T10-00-00-{thread}.jsonl");
+        assert_eq!(
+            held_session_values(&codex),
+            BTreeSet::from([thread.to_string()])
+        );
+        let claude = format!("/tmp/claude-0/-work-proj/{UUID_A}/tasks/b1x9.output");
+        assert_eq!(
+            held_session_values(&claude),
+            BTreeSet::from([UUID_A.to_string()])
+        );
+        for none in [
+            "/usr/lib/libc.so.6",
+            "/dev/null",
+            // Not uuids: a hex run too long, a group too short.
+            &format!("/x/a{UUID_A}"),
+            "/x/0199a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5",
+            "",
+        ] {
+            assert!(held_session_values(none).is_empty(), "{none}");
+        }
+        // Multibyte text around a uuid is no trouble.
+        let odd = format!("/tmp/é{UUID_B}ü");
+        assert_eq!(
+            held_session_values(&odd),
+            BTreeSet::from([UUID_B.to_string()])
+        );
+    }
+
+    #[test]
+    fn held_files_are_asked_for_only_when_a_verdict_compares_session_values() {
+        let mut w = World::default();
+        w.agent(10, 5).comm = "codex".into();
+        w.add(40, 1, "sleep").env = Some(Vec::new());
+        assert!(w.decide().held_wanted.is_empty(), "no member with markers");
+        env(w.add(41, 1, "node"), &codex_shell_env(UUID_A));
+        assert_eq!(w.decide().held_wanted, BTreeSet::from([key(10, 1000)]));
+        // Asked once: a holder already read is not asked again.
+        w.input.held_values.insert(key(10, 1000), BTreeSet::new());
+        assert!(w.decide().held_wanted.is_empty());
     }
 
     #[test]

@@ -73,6 +73,15 @@ pub(crate) fn decide(cx: &Context<'_>) -> Decision {
             .copied()
             .filter(|k| asked.insert(*k))
             .collect();
+        let holders: Vec<ProcKey> = d
+            .held_wanted
+            .iter()
+            .copied()
+            .filter(|k| !input.held_values.contains_key(k))
+            .collect();
+        if !holders.is_empty() {
+            read_held(cx, &mut input, &holders);
+        }
         if !want.is_empty() {
             for k in want {
                 if let Some(&i) = index.get(&k.pid) {
@@ -85,6 +94,9 @@ pub(crate) fn decide(cx: &Context<'_>) -> Decision {
                         .map(|env| keep_names(&env, &names));
                 }
             }
+            continue;
+        }
+        if !holders.is_empty() {
             continue;
         }
         let new: Vec<i32> = d
@@ -106,6 +118,20 @@ pub(crate) fn decide(cx: &Context<'_>) -> Decision {
         }
     }
     d
+}
+
+/// The session values `holders` keep open (`family::held_session_values`).
+/// A holder whose fds cannot be read (gone, or another user's) holds
+/// nothing known; it is recorded so that it is not asked again.
+fn read_held(cx: &Context<'_>, input: &mut Input, holders: &[ProcKey]) {
+    for k in holders {
+        let paths = cx.source.open_paths(k.pid).unwrap_or_default();
+        let values = paths
+            .iter()
+            .flat_map(|p| family::held_session_values(p))
+            .collect();
+        input.held_values.insert(*k, values);
+    }
 }
 
 /// Only the caller's own processes may be taken (root: everyone's).

@@ -787,6 +787,17 @@ impl ProcSource for LiveSource {
         Ok(inodes)
     }
 
+    fn open_paths(&self, pid: i32) -> io::Result<Vec<String>> {
+        let mut paths = Vec::new();
+        self.each_fd(pid, |_, target| {
+            let bytes = target.as_os_str().as_bytes();
+            if bytes.first() == Some(&b'/') {
+                paths.push(String::from_utf8_lossy(bytes).into_owned());
+            }
+        })?;
+        Ok(paths)
+    }
+
     fn pipe_ends(&self, pid: i32) -> io::Result<Vec<super::PipeEnd>> {
         let mut pipes = Vec::new();
         self.each_fd(pid, |fd, target| {

@@ -64,6 +64,12 @@ pub(crate) trait ProcSource {
             "this source cannot list pipes",
         ))
     }
+    /// The paths of the files and directories this process holds open
+    /// (fd link targets that are paths, not sockets, pipes or anonymous
+    /// inodes). None known by default.
+    fn open_paths(&self, _pid: i32) -> std::io::Result<Vec<String>> {
+        Ok(Vec::new())
+    }
     /// The `NSpid` line of `/proc/PID/status`: the pid in each PID namespace
     /// the process belongs to, outermost first (the last is its own).
     fn nspid(&self, _pid: i32) -> std::io::Result<Vec<i32>> {
