@@ -992,7 +992,8 @@ fn a_claude_background_session_is_never_taken() {
             p.pid
         );
     }
-    assert!(explain(&env, plain.pid).contains("claude daemon run"));
+    let why = explain(&env, plain.pid);
+    assert!(why.contains("claude daemon run"), "{why}");
     let scan = scan_all(&env);
     assert_eq!(
         class_in_scan(&scan, agent_daemon.pid).as_deref(),
@@ -1002,11 +1003,10 @@ fn a_claude_background_session_is_never_taken() {
     );
 }
 
-/// A job whose session a live process still holds open: Claude Code's
-/// background session keeps the task-output directory of the jobs it adopted
-/// from the session that moved (its `CLAUDE_PID` names the exited TUI);
-/// codex keeps its thread's rollout file open. Such a job is kept while the
-/// holder lives, and is a leftover once the holder is gone.
+/// A job whose session a live agent still holds open, as codex keeps its
+/// thread's rollout file open: a `setsid` job whose shell has exited carries
+/// only the thread id (no marker names a pid). It is kept while the holder
+/// lives, and is a leftover once the holder is gone.
 #[test]
 fn a_job_whose_session_a_live_agent_holds_open_is_kept() {
     let mut env = TestEnv::new();
@@ -1027,13 +1027,13 @@ fn a_job_whose_session_a_live_agent_holds_open_is_kept() {
         "the holder never opened {}",
         held.display()
     );
-    // The job: from a session that is gone (its pid marker names a dead
-    // agent), carrying the held session's value.
+    // The job: started by a tool shell that is gone, carrying only the
+    // held session's value.
     let (job, job_bin) = sleep_bin(&env, "hj");
-    let (_, dead_bin) = agent_shell(&mut env, "hd");
+    let (_, dead_bin) = shell_bin(&env, "hd");
     let script = format!(
-        "{}setsid {} 3600 </dev/null >/dev/null 2>&1 &\n{}",
-        markers.exports(&session),
+        "export {}={session}\nsetsid {} 3600 </dev/null >/dev/null 2>&1 &\n{}",
+        markers.sess(),
         job_bin.display(),
         block_line(&env)
     );

@@ -661,7 +661,7 @@ proptest! {
         );
         let dir = state_dir(&s);
         let mut sig = RecordingSignaller::default();
-        let r = cycle(&s, Some(&dir), &CycleOptions { dry_run: true, pressure: false }, &mut sig).unwrap();
+        let r = cycle(&s, Some(&dir), &CycleOptions { dry_run: true, ..CycleOptions::default() }, &mut sig).unwrap();
         prop_assert!(sig.calls.is_empty());
         let alive = family_session_alive(&procs);
         for a in &r.actions {
@@ -699,7 +699,7 @@ fn generated_family_worlds_plan_leftovers() {
             None,
             &CycleOptions {
                 dry_run: true,
-                pressure: false,
+                ..CycleOptions::default()
             },
             &mut sig,
         )

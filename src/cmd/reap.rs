@@ -23,7 +23,7 @@ use crate::render::table::{self, Table};
 use crate::settings::Reap;
 use crate::store::audit::{self, AuditLog, Event};
 use crate::store::state::{Lock, QueueSlot, State, StateDir};
-use crate::sys::survey::{expected, survey};
+use crate::sys::survey::expected;
 use crate::{render::msg, Settings};
 
 /// One line of a reap report.
@@ -70,6 +70,9 @@ pub struct CycleOptions {
     /// pressure_min_age` replaces `min_age`, grace is not waited out, and
     /// the audit lines say so.
     pub pressure: bool,
+    /// Keep what this cycle saw for quiet ticks (`watch`; a one-shot `reap`
+    /// has no next tick).
+    pub quiet_ticks: bool,
 }
 
 /// What the audit lines of a pressure cycle give as its `trigger`.
@@ -92,7 +95,7 @@ fn consistent_survey(
     state: &mut State,
     notes: &mut Vec<String>,
 ) -> Result<crate::sys::survey::Survey> {
-    let sv = survey(&s.config, &s.proc_root, false, &state.lineage)?;
+    let sv = crate::sys::survey::survey_for_cycle(&s.config, &s.proc_root, &state.lineage)?;
     if !sv.problems.is_empty() {
         bail!(
             "the process table could not be read consistently ({}{}); no signal sent this cycle",
@@ -215,14 +218,16 @@ pub fn cycle(
         }
         saved?;
     }
-    let seen = crate::core::incremental::after_full(
-        &sv.table,
-        &sv.facts,
-        &sv.verdicts,
-        &s.config.rules(std::process::id() as i32),
-        quiet_ticks_blocked(real, &actions, &state, &notes),
-        s.config.full_every.as_secs_f64(),
-    );
+    let seen = opts.quiet_ticks.then(|| {
+        Box::new(crate::core::incremental::after_full(
+            &sv.table,
+            &sv.facts,
+            &sv.verdicts,
+            &s.config.rules(std::process::id() as i32),
+            quiet_ticks_blocked(real, &actions, &state, &notes),
+            s.config.full_every.as_secs_f64(),
+        ))
+    });
     Ok(CycleReport {
         dry_run: !real,
         actions,
@@ -231,7 +236,7 @@ pub fn cycle(
         oom_score_adj: raises,
         deaths,
         last_known,
-        seen: Some(Box::new(seen)),
+        seen,
     })
 }
 

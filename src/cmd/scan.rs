@@ -57,6 +57,7 @@ pub(crate) fn scan(s: &Settings, args: &Scan, out: &mut dyn Write) -> Result<Exi
         &s.proc_root,
         args.all,
         &memory,
+        crate::sys::survey::Shown::Every,
         |table, facts, rules| {
             // Pane names label agents only, even with --all: a scan of every
             // process must not query every tmux server on the host.

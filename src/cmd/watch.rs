@@ -188,6 +188,7 @@ pub(crate) fn watch(
         let opts = CycleOptions {
             dry_run: false,
             pressure: std::mem::take(&mut pressure),
+            quiet_ticks: true,
         };
         // Memory pressure always gets a full cycle: it is what may signal.
         let quiet_classes = if opts.pressure { None } else { quiet.tick(&s) };

@@ -899,15 +899,25 @@ fn judge_all(
     // carry: read once some member's verdict looks at those values (most
     // cycles have no such member, and agents are then never read).
     let mut live_wanted = BTreeSet::new();
-    // Live processes that can hold a session's files open: agents and
-    // background-session processes.
-    let mut holders = BTreeSet::new();
+    // Live processes that can hold a session's files open: background
+    // sessions' processes, and agents. A member whose pid marker names its
+    // gone agent needs only the first: its session's own agent is dead, and
+    // a job adopted from it is held by the background session it moved to.
+    // A member without one (codex's jobs) may be held by any live agent
+    // (the codex that writes that thread's rollout file).
+    let mut background_holders = BTreeSet::new();
+    let mut agent_holders = BTreeSet::new();
     let mut consulted = false;
+    let mut consulted_unnamed = false;
     for &i in &order {
         let p = &input.procs[i];
         let background = background_role(&p.args).or(tree.hosted_by[i].map(|h| h.1));
-        if (p.agent || background.is_some()) && !input.held_values.contains_key(&p.key) {
-            holders.insert(p.key);
+        if !input.held_values.contains_key(&p.key) {
+            if background.is_some() {
+                background_holders.insert(p.key);
+            } else if p.agent {
+                agent_holders.insert(p.key);
+            }
         }
         if p.agent {
             if found[i].is_none() {
@@ -959,20 +969,25 @@ fn judge_all(
             orphan_shaped,
             parent_leftover,
         };
-        consulted |= member.consults_live_values();
+        if member.consults_live_values() {
+            consulted = true;
+            consulted_unnamed |= !matches!(member.lineage, Some(Lineage::Named { .. }));
+        }
         (outcome[i], reason[i]) = member.judge(live);
     }
-    if !consulted {
-        holders.clear();
-    }
+    let mut held_wanted = BTreeSet::new();
     if consulted {
         env_wanted.extend(live_wanted);
+        held_wanted.extend(background_holders);
+    }
+    if consulted_unnamed {
+        held_wanted.extend(agent_holders);
     }
     Judged {
         outcome,
         reason,
         env_wanted,
-        held_wanted: holders,
+        held_wanted,
     }
 }
 
@@ -1747,6 +1762,34 @@ mod tests {
         // Asked once: a holder already read is not asked again.
         w.input.held_values.insert(key(10, 1000), BTreeSet::new());
         assert!(w.decide().held_wanted.is_empty());
+    }
+
+    #[test]
+    fn a_member_whose_pid_marker_names_its_gone_agent_asks_only_background_holders() {
+        let mut w = World::default();
+        w.agent(10, 5).comm = "codex".into();
+        let host = w.add(100, 1, "claude.exe");
+        host.args = ["claude bg-pty-host", "--bg-pty-host", "/tmp/a.sock"]
+            .map(String::from)
+            .to_vec();
+        // Claude's adopted job: CLAUDE_PID names the exited TUI (pid 60).
+        env(w.add(40, 1, "bash"), &claude_shell_env(60, UUID_A));
+        let d = w.decide();
+        assert_eq!(
+            d.held_wanted,
+            BTreeSet::from([key(100, 10000)]),
+            "{:?}",
+            d.held_wanted
+        );
+        // A codex job (no pid marker) may be held by any live agent.
+        env(w.add(41, 1, "node"), &codex_shell_env(UUID_B));
+        let d = w.decide();
+        assert_eq!(
+            d.held_wanted,
+            BTreeSet::from([key(10, 1000), key(100, 10000)]),
+            "{:?}",
+            d.held_wanted
+        );
     }
 
     #[test]

@@ -42,15 +42,35 @@ pub(crate) struct Context<'a> {
 /// (pid, uid) candidates → each one's unix socket peers.
 pub(crate) type PeerResolver<'a> = dyn Fn(&[(i32, u32)]) -> HashMap<i32, Peers> + 'a;
 
+/// The family decision, and the command lines read on the way (the
+/// survey keeps them for display instead of reading them again).
+pub(crate) struct Decided {
+    pub decision: Decision,
+    pub cmdlines: Vec<(i32, Vec<String>)>,
+}
+
 /// Decides every process's family outcome, reading as little as it can.
-/// Processes out of scope (another user's, for non-root) and any that the
-/// rounds did not settle are never leftovers.
-pub(crate) fn decide(cx: &Context<'_>) -> Decision {
+pub(crate) fn decide(cx: &Context<'_>) -> Decided {
+    let mut read_args = HashSet::new();
     let mut input = Input {
-        procs: views(cx),
+        procs: views(cx, &mut read_args),
         remembered: remembered(cx.memory),
         held_values: BTreeMap::new(),
     };
+    let decision = settle(cx, &mut input, &mut read_args);
+    let cmdlines = input
+        .procs
+        .into_iter()
+        .filter(|v| read_args.contains(&v.key.pid))
+        .map(|v| (v.key.pid, v.args))
+        .collect();
+    Decided { decision, cmdlines }
+}
+
+/// Reads what the rules ask for, round by round, until they ask nothing
+/// more. Processes out of scope (another user's, for non-root) and any that
+/// the rounds did not settle are never leftovers.
+fn settle(cx: &Context<'_>, input: &mut Input, read_args: &mut HashSet<i32>) -> Decision {
     let index: HashMap<i32, usize> = input
         .procs
         .iter()
@@ -66,7 +86,7 @@ pub(crate) fn decide(cx: &Context<'_>) -> Decision {
     let mut asked: HashSet<ProcKey> = HashSet::new();
     let mut examined: HashSet<i32> = HashSet::new();
     for _ in 0..MAX_ROUNDS {
-        let d = family::decide(&input, cx.family);
+        let d = family::decide(input, cx.family);
         let want: Vec<ProcKey> = d
             .env_wanted
             .iter()
@@ -80,18 +100,14 @@ pub(crate) fn decide(cx: &Context<'_>) -> Decision {
             .filter(|k| !input.held_values.contains_key(k))
             .collect();
         if !holders.is_empty() {
-            read_held(cx, &mut input, &holders);
+            read_held(cx, input, &holders);
         }
         if !want.is_empty() {
             for k in want {
                 if let Some(&i) = index.get(&k.pid) {
                     // Unreadable stays unread: the rules never take a
                     // process whose markers they could not see.
-                    input.procs[i].env = cx
-                        .source
-                        .environ(k.pid)
-                        .ok()
-                        .map(|env| keep_names(&env, &names));
+                    input.procs[i].env = cx.source.environ_named(k.pid, &names).ok();
                 }
             }
             continue;
@@ -107,10 +123,10 @@ pub(crate) fn decide(cx: &Context<'_>) -> Decision {
         if new.is_empty() {
             return in_scope_only(d, cx);
         }
-        examine(cx, &mut input, &index, &new, &examined);
+        examine(cx, input, &index, &new, &examined, read_args);
     }
     // Not settled: nothing is taken this cycle.
-    let mut d = family::decide(&input, cx.family);
+    let mut d = family::decide(input, cx.family);
     for v in &mut d.verdicts {
         if v.outcome == Outcome::Leftover {
             v.outcome = Outcome::Undecided;
@@ -150,15 +166,6 @@ fn in_scope_only(mut d: Decision, cx: &Context<'_>) -> Decision {
     d
 }
 
-/// `KEY=VALUE` entries whose KEY the rules name, as pairs.
-fn keep_names(env: &[String], names: &BTreeSet<String>) -> Vec<(String, String)> {
-    env.iter()
-        .filter_map(|e| e.split_once('='))
-        .filter(|(k, _)| names.contains(*k))
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect()
-}
-
 /// The state's lineage memory as remembered descent: agent → members.
 fn remembered(memory: &Lineage) -> BTreeMap<ProcKey, BTreeSet<ProcKey>> {
     let mut out: BTreeMap<ProcKey, BTreeSet<ProcKey>> = BTreeMap::new();
@@ -174,7 +181,9 @@ fn remembered(memory: &Lineage) -> BTreeMap<ProcKey, BTreeSet<ProcKey>> {
 }
 
 /// One view per process, from the table and the classifier's facts alone.
-fn views(cx: &Context<'_>) -> Vec<ProcView> {
+/// `read_args` gets the pids whose command line was read here (the
+/// survey keeps those).
+fn views(cx: &Context<'_>, read_args: &mut HashSet<i32>) -> Vec<ProcView> {
     cx.table
         .iter()
         .filter(|p| !p.kernel_thread)
@@ -197,6 +206,7 @@ fn views(cx: &Context<'_>) -> Vec<ProcView> {
                 // orphan anyway.
                 if let Ok(args) = cx.source.cmdline(p.pid) {
                     v.args = args;
+                    read_args.insert(p.pid);
                 }
             }
             v.rss_bytes = p.rss_bytes;
@@ -215,6 +225,7 @@ fn examine(
     index: &HashMap<i32, usize>,
     new: &[i32],
     examined: &HashSet<i32>,
+    read_args: &mut HashSet<i32>,
 ) {
     // Command lines up the chain (background_role reads argv).
     for &pid in new {
@@ -227,6 +238,7 @@ fn examine(
                 if let Ok(args) = cx.source.cmdline(p) {
                     if !args.is_empty() {
                         input.procs[i].args = args;
+                        read_args.insert(p);
                     }
                 }
             }

@@ -111,7 +111,22 @@ pub(crate) fn survey(
     all: bool,
     memory: &Lineage,
 ) -> Result<Survey> {
-    survey_with(cfg, proc_root, all, memory, |_, _, _| {})
+    survey_with(cfg, proc_root, all, memory, Shown::Every, |_, _, _| {})
+}
+
+/// Whose command lines a survey reads for display (besides those the
+/// rules read anyway).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Shown {
+    /// Every classified process (`scan`, `explain`, `check`).
+    Every,
+    /// Only the reapable ones: a cycle shows and audits only its actions.
+    Reapable,
+}
+
+/// [`survey`] for a reap cycle: command lines only for what it may act on.
+pub(crate) fn survey_for_cycle(cfg: &Config, proc_root: &Path, memory: &Lineage) -> Result<Survey> {
+    survey_with(cfg, proc_root, false, memory, Shown::Reapable, |_, _, _| {})
 }
 
 /// [`survey`], calling `early` as soon as the agents and the multiplexers'
@@ -122,6 +137,7 @@ pub(crate) fn survey_with(
     proc_root: &Path,
     all: bool,
     memory: &Lineage,
+    shown: Shown,
     early: impl FnOnce(&ProcessTable, &Facts, &Rules),
 ) -> Result<Survey> {
     let read = crate::sys::proc::read_table(proc_root)
@@ -162,7 +178,10 @@ pub(crate) fn survey_with(
         facts.peers = peers;
     }
 
-    let family = {
+    let crate::sys::family::Decided {
+        decision: family,
+        cmdlines,
+    } = {
         let c = Classifier::new(&table, &facts, &rules);
         let family_rules = cfg.family_rules();
         let resolve = |candidates: &[(i32, u32)]| {
@@ -183,6 +202,11 @@ pub(crate) fn survey_with(
             resolve_peers: &resolve,
         })
     };
+    for (pid, args) in cmdlines {
+        if let Some(p) = table.get_mut(pid) {
+            p.cmdline = Some(args);
+        }
+    }
     family_facts(&family, &mut facts);
     let leftovers: HashMap<i32, String> = family
         .leftovers()
@@ -192,7 +216,10 @@ pub(crate) fn survey_with(
 
     let verdicts = Classifier::new(&table, &facts, &rules).verdicts(all);
     // Command lines for display, only for what will be shown.
-    for v in &verdicts {
+    for v in verdicts
+        .iter()
+        .filter(|v| shown == Shown::Every || v.reapable())
+    {
         if let Some(p) = table.get_mut(v.pid) {
             if p.cmdline.is_none() {
                 p.cmdline = source.cmdline(v.pid).ok();

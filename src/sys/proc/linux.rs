@@ -617,15 +617,32 @@ impl LiveSource {
         f(Path::new(std::ffi::OsStr::from_bytes(&buf[..len])))
     }
 
-    /// Calls `f(fd_number, link_target)` for every fd of `pid`.
+    /// Calls `f(fd_number, link_target)` for every fd of `pid`. Each link
+    /// is read relative to the open `fd` directory: no path walk per fd
+    /// (`/proc/PID/fd/N` costs four lookups, each revalidating the task).
     fn each_fd(&self, pid: i32, mut f: impl FnMut(&str, &Path)) -> io::Result<()> {
         let dir = self.file(pid, "fd");
-        let rd = fs::read_dir(&dir).map_err(|e| with_path(e, &dir))?;
-        for entry in rd.flatten() {
+        let fd = openat(
+            AT_FDCWD,
+            &dir,
+            OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+            Mode::empty(),
+        )
+        .map_err(|e| with_path(io::Error::from(e), &dir))?;
+        let mut listing =
+            nix::dir::Dir::from_fd(fd).map_err(|e| with_path(io::Error::from(e), &dir))?;
+        let mut names: Vec<std::ffi::CString> = Vec::new();
+        for entry in listing.iter() {
+            let entry = entry.map_err(|e| with_path(io::Error::from(e), &dir))?;
+            if entry.file_name().to_bytes().first() != Some(&b'.') {
+                names.push(entry.file_name().to_owned());
+            }
+        }
+        for name in names {
             // An fd closed between readdir and readlink is simply skipped.
-            if let Ok(target) = fs::read_link(entry.path()) {
-                if let Some(fd) = entry.file_name().to_str() {
-                    f(fd, &target);
+            if let Ok(target) = nix::fcntl::readlinkat(listing.as_fd(), name.as_c_str()) {
+                if let Ok(fd) = name.to_str() {
+                    f(fd, Path::new(&target));
                 }
             }
         }
@@ -664,6 +681,24 @@ impl ProcSource for LiveSource {
     fn environ(&self, pid: i32) -> io::Result<Vec<String>> {
         self.with_file(pid, "environ", read_whole)
             .map(|b| split_nul(&b))
+    }
+
+    fn environ_named(
+        &self,
+        pid: i32,
+        names: &std::collections::BTreeSet<String>,
+    ) -> io::Result<Vec<(String, String)>> {
+        // Read for every would-be leftover: one buffer for all of them, and
+        // only the named entries decoded.
+        thread_local! {
+            static BUF: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+        }
+        self.with_file(pid, "environ", |path| {
+            BUF.with_borrow_mut(|buf| {
+                let len = read_into(path, buf)?;
+                Ok(super::named_entries(&buf[..len], names))
+            })
+        })
     }
 
     fn pty_masters(&self, pid: i32) -> io::Result<Vec<u32>> {
@@ -897,14 +932,24 @@ fn dev_major_minor(dev: u64) -> (u32, u32) {
     (major as u32, minor as u32)
 }
 
-/// Reads a procfs file whole without `fs::read`'s size probe (`statx` and
-/// `lseek`, useless on procfs, where every size is 0).
-/// Reads a procfs file whole with few syscalls: no size query (procfs
-/// reports 0), large reads until end of file (environments are read for
-/// many processes; a short read is not taken for the end).
+/// Reads a procfs file whole ([`read_into`]).
 fn read_whole(path: &Path) -> io::Result<Vec<u8>> {
+    let mut buf = Vec::new();
+    let len = read_into(path, &mut buf)?;
+    buf.truncate(len);
+    Ok(buf)
+}
+
+/// Reads a procfs file whole into `buf` with few syscalls: no size query
+/// (`fs::read` probes with `statx` and `lseek`, useless on procfs, where
+/// every size is 0), large reads until end of file (a short read is not
+/// taken for the end). `buf` is grown as needed, never shrunk or cleared:
+/// the caller uses the first `len` bytes returned.
+fn read_into(path: &Path, buf: &mut Vec<u8>) -> io::Result<usize> {
     let mut f = fs::File::open(path)?;
-    let mut buf = vec![0u8; 16 * 1024];
+    if buf.len() < 16 * 1024 {
+        buf.resize(16 * 1024, 0);
+    }
     let mut len = 0;
     loop {
         if len == buf.len() {
@@ -912,12 +957,10 @@ fn read_whole(path: &Path) -> io::Result<Vec<u8>> {
         }
         let n = io::Read::read(&mut f, &mut buf[len..])?;
         if n == 0 {
-            break;
+            return Ok(len);
         }
         len += n;
     }
-    buf.truncate(len);
-    Ok(buf)
 }
 
 fn read_small(path: &Path) -> io::Result<Vec<u8>> {

@@ -52,6 +52,21 @@ pub(crate) trait ProcSource {
     fn cmdline(&self, pid: i32) -> std::io::Result<Vec<String>>;
     /// Raw `KEY=VALUE` environment entries (`/proc/PID/environ`).
     fn environ(&self, pid: i32) -> std::io::Result<Vec<String>>;
+    /// The `KEY=VALUE` entries of the environment whose KEY is one of
+    /// `names`, as pairs (what the family rules read).
+    fn environ_named(
+        &self,
+        pid: i32,
+        names: &std::collections::BTreeSet<String>,
+    ) -> std::io::Result<Vec<(String, String)>> {
+        Ok(self
+            .environ(pid)?
+            .iter()
+            .filter_map(|e| e.split_once('='))
+            .filter(|(k, _)| names.contains(*k))
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect())
+    }
     /// Indexes of the PTYs whose master side this process holds.
     fn pty_masters(&self, pid: i32) -> std::io::Result<Vec<u32>>;
     /// Inodes of the sockets this process holds.
@@ -125,6 +140,24 @@ pub(crate) fn parse_cgroup_v2(text: &str) -> Option<String> {
     text.lines()
         .find_map(|l| l.strip_prefix("0::"))
         .map(str::to_string)
+}
+
+/// The entries of a NUL-separated environment blob whose name is one of
+/// `names`, decoded; the rest is skipped without being decoded.
+pub(crate) fn named_entries(
+    blob: &[u8],
+    names: &std::collections::BTreeSet<String>,
+) -> Vec<(String, String)> {
+    blob.split(|&b| b == 0)
+        .filter_map(|entry| {
+            let eq = entry.iter().position(|&b| b == b'=')?;
+            let name = std::str::from_utf8(&entry[..eq]).ok()?;
+            names.contains(name).then(|| {
+                let value = String::from_utf8_lossy(&entry[eq + 1..]).into_owned();
+                (name.to_string(), value)
+            })
+        })
+        .collect()
 }
 
 /// Decodes a NUL-separated `/proc` blob (cmdline, environ).
