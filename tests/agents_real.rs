@@ -14,7 +14,9 @@
 //! servers (`mcp_recorder.py`, one behind `sh -c`) ignore EOF and SIGTERM.
 //! The driver (`run_agent.py`) records who survived; this test checks the
 //! markers, runs the pure family decision on the real process table, and
-//! kills the survivors by pid and start time.
+//! kills the survivors by pid and start time. One test runs the session in
+//! private PID and network namespaces too, so that a real `stray reap`
+//! there (with the built-in markers) can reach nothing else.
 
 mod common;
 
@@ -374,8 +376,10 @@ fn claude_code_kill9_survivors_are_leftovers() {
 
 /// The same survivors through the real `stray` CLI: `reap --dry-run` with
 /// the built-in markers plans every live survivor as a `leftover`. Only a
-/// dry run: with the built-in markers a real cycle could also take another
-/// dead Claude Code session's leftovers on this machine.
+/// dry run here, in this PID namespace: a real cycle with the built-in
+/// markers could also take another dead Claude Code session's leftovers on
+/// this machine (`claude_code_kill9_survivors_are_reaped_for_real` reaps
+/// in a namespace of its own).
 fn planned_by_the_cli(dir: &Path, survivors: &Survivors) {
     let live: Vec<(i32, u64)> = survivors
         .listed
@@ -472,6 +476,115 @@ fn claude_code_normal_exit_survivors_are_leftovers() {
             assert_eq!(v.outcome, Outcome::Leftover, "{pid}: {}", v.reason);
         }
     }
+}
+
+/// The prefix that enters fresh PID and network namespaces with their own
+/// `/proc`, if any works: a `stray` run inside sees only what the session
+/// there started, so a real reap with the built-in markers cannot reach any
+/// other process on this machine.
+fn pid_and_netns_prefix() -> Option<Vec<&'static str>> {
+    let candidates: [&[&str]; 2] = [
+        &["unshare", "-npf", "--mount-proc", "--"],
+        &["unshare", "-rnpf", "--mount-proc", "--"],
+    ];
+    candidates.into_iter().map(<[&str]>::to_vec).find(|c| {
+        Command::new(c[0])
+            .args(&c[1..])
+            .args(["sh", "-c", "test $$ = 1"])
+            .status()
+            .is_ok_and(|s| s.success())
+    })
+}
+
+/// After `kill -9` of `claude -p`, a real `stray reap --wait` with the
+/// built-in markers takes every survivor (the MCP server behind `sh -c`
+/// ignores SIGTERM: SIGKILL after the grace) and signals nothing else. All
+/// of it runs in private PID and network namespaces: the namespace's PID 1
+/// (a shell) adopts the survivors, and everything left in the namespace
+/// dies with it.
+#[test]
+fn claude_code_kill9_survivors_are_reaped_for_real() {
+    let Some((cli, _)) = prerequisites() else {
+        return;
+    };
+    let Some(ns) = pid_and_netns_prefix() else {
+        common::skip("cannot enter PID and network namespaces (unshare -npf / -rnpf)");
+        return;
+    };
+    let dir = tempfile::Builder::new()
+        .prefix("stray-claude-")
+        .tempdir()
+        .unwrap();
+    let d = dir.path();
+    std::fs::write(
+        d.join("stray.toml"),
+        format!(
+            "min_age = \"0s\"\ngrace = \"2s\"\n[match]\nnames = [{:?}]\nexe = []\n",
+            common::unique_name("nc")
+        ),
+    )
+    .unwrap();
+    // PID 1 of the namespace: runs the session (the driver's arguments),
+    // then the reap, then lists who is left.
+    let script = format!(
+        "\"$@\"; '{stray}' -c '{d}/stray.toml' --state-dir '{d}/stray-state' --format json \
+         reap --wait > '{d}/reap.json' 2> '{d}/reap.err'; ps -eo pid= > '{d}/after.txt'",
+        stray = env!("CARGO_BIN_EXE_stray"),
+        d = d.display()
+    );
+    let mut prefix = ns.clone();
+    prefix.extend(["sh", "-c", &script, "sh"]);
+    let (report, mut survivors) = run_claude(&cli, "kill9", "-p", d, &prefix);
+    // Namespace pids: meaningless outside it (the token still finds them).
+    let listed = std::mem::take(&mut survivors.listed);
+    let ours: BTreeSet<i32> = listed.iter().map(|s| s.0).collect();
+    assert!(
+        !ours.is_empty(),
+        "the wrapped MCP server and the jobs survive: {report:#}"
+    );
+    let reap: Value = serde_json::from_slice(&std::fs::read(d.join("reap.json")).unwrap())
+        .unwrap_or_else(|e| {
+            panic!(
+                "reap.json: {e}: {}",
+                std::fs::read_to_string(d.join("reap.err")).unwrap_or_default()
+            )
+        });
+    let actions = reap["actions"].as_array().unwrap();
+    let taken: BTreeSet<i32> = actions
+        .iter()
+        .filter_map(|a| a["pid"].as_i64())
+        .map(|p| p as i32)
+        .collect();
+    assert_eq!(taken, ours, "exactly the survivors are taken: {reap:#}");
+    for a in actions {
+        assert_eq!(a["class"], "leftover", "{a}");
+        assert_eq!(a["rule"], "family", "{a}");
+        assert_eq!(a["outcome"], "signalled", "{a}");
+    }
+    // The wrapped MCP server ignores SIGTERM: the escalation ends it.
+    let wrapped = report["mcp"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["tag"] == "wrapped")
+        .and_then(|m| m["pid"].as_i64())
+        .unwrap();
+    assert!(
+        actions
+            .iter()
+            .any(|a| a["pid"] == wrapped && a["signal"] == "SIGKILL"),
+        "the TERM-ignoring server {wrapped} got SIGKILL after the grace: {reap:#}"
+    );
+    let after: BTreeSet<i32> = std::fs::read_to_string(d.join("after.txt"))
+        .unwrap()
+        .split_whitespace()
+        .filter_map(|p| p.parse().ok())
+        .collect();
+    let left: Vec<&i32> = ours.intersection(&after).collect();
+    assert!(
+        left.is_empty(),
+        "survivors still running after the reap: {left:?}; {reap:#}"
+    );
 }
 
 /// `claude --bg`: the command exits at once and leaves a deliberate
