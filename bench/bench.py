@@ -641,7 +641,7 @@ def write_md(table, rows, baseline, opts):
             main = "# Benchmarks\n\nNo default run yet: `bench/run.sh`.\n"
     else:
         # The `--watch` section is written by its own runs: keep it.
-        main = default_md(table, rows, baseline, opts, stamp) + kept_watch_section()
+        main = default_md(table, rows, baseline, opts, stamp) + kept_notes_section() + kept_watch_section()
     text = main.rstrip("\n") + "\n"
     for n in sorted(sections):
         text += "\n" + sections[n]
@@ -707,19 +707,32 @@ below).
 
 WATCH_BEGIN = "<!-- bench --watch: begin -->"
 WATCH_END = "<!-- bench --watch: end -->"
+NOTES_BEGIN = "<!-- notes: begin -->"
+NOTES_END = "<!-- notes: end -->"
 
 
-def kept_watch_section():
-    """The `--watch` section of BENCHMARKS.md, kept when the main table is
-    rewritten."""
+def kept_section(begin, end):
+    """A hand-written or separately measured section of BENCHMARKS.md
+    (between `begin` and `end`), kept when the main table is rewritten."""
     try:
         with open(os.path.join(ROOT, "BENCHMARKS.md")) as f:
             old = f.read()
     except OSError:
         return ""
-    if WATCH_BEGIN in old and WATCH_END in old:
-        return "\n" + old[old.index(WATCH_BEGIN) : old.index(WATCH_END) + len(WATCH_END)] + "\n"
+    if begin in old and end in old:
+        return "\n" + old[old.index(begin) : old.index(end) + len(end)] + "\n"
     return ""
+
+
+def kept_watch_section():
+    """The `--watch` section, written by its own runs."""
+    return kept_section(WATCH_BEGIN, WATCH_END)
+
+
+def kept_notes_section():
+    """The notes on what a run measured (why a target is or is not met),
+    written by hand after a run."""
+    return kept_section(NOTES_BEGIN, NOTES_END)
 
 
 def write_watch_md(section):
