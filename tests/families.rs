@@ -581,8 +581,19 @@ fn pids_with_comm(comm: &str) -> Vec<i32> {
 /// Starts, from a short-lived agent, `script` (its markers exported), and
 /// returns once `comm` runs; then the agent is killed.
 fn orphan_from_dead_agent(env: &mut TestEnv, markers: &Markers, line: &str, comm: &str) -> Proc {
+    orphan_from_dead_agent_in(env, markers, &uuid(), line, comm)
+}
+
+/// [`orphan_from_dead_agent`], in the given session.
+fn orphan_from_dead_agent_in(
+    env: &mut TestEnv,
+    markers: &Markers,
+    session: &str,
+    line: &str,
+    comm: &str,
+) -> Proc {
     let (_, agent) = agent_shell(env, "da");
-    let script = format!("{}{line}\n{}", markers.exports(&uuid()), block_line(env));
+    let script = format!("{}{line}\n{}", markers.exports(session), block_line(env));
     let dir = env.path("");
     let mut a = spawn_headless(env, &agent, &script, &dir);
     let mut found = None;
@@ -1071,6 +1082,190 @@ fn a_job_whose_session_a_live_agent_holds_open_is_kept() {
     assert!(
         pids.contains(&job_p.pid),
         "the holder is gone, the job is a leftover: {doc}"
+    );
+}
+
+/// A holder whose open files cannot be read: a non-dumpable process of the
+/// caller's own user (as codex hardens itself) hides its fd table. Whether
+/// it holds the job's session is then unknown, so nobody's `stray` does not
+/// take nobody's job while that holder lives; once it is gone, it does.
+#[test]
+fn a_job_whose_holder_cannot_be_read_is_not_taken() {
+    if !is_root() {
+        skip("needs root to run the holder, the job and stray as nobody");
+        return;
+    }
+    let mut env = TestEnv::new();
+    let markers = Markers::new();
+    write_config(&env, &markers, "");
+    share_with_nobody(&env);
+    let session = uuid();
+    let held = env.path(&format!("rollout-2026-12-03T10-00-00-{session}.jsonl"));
+    std::fs::write(&held, "").unwrap();
+    let (holder_name, holder_bin) = python_bin(&env, "hn");
+    env.names.push(holder_name);
+    let mut c = Command::new(&holder_bin);
+    c.args([
+        "-c",
+        // PR_SET_DUMPABLE (4) to 0: /proc/PID/fd becomes root's.
+        "import ctypes, sys, time; f = open(sys.argv[1]); \
+         ctypes.CDLL(None).prctl(4, 0, 0, 0, 0); time.sleep(3600)",
+    ])
+    .arg(&held);
+    env.isolate(&mut c);
+    let mut holder = Proc::from_child(as_nobody(&c).spawn().unwrap());
+    let fd_dir = format!("/proc/{}/fd", holder.pid);
+    assert!(
+        wait_until(Duration::from_secs(10), || {
+            use std::os::unix::fs::MetadataExt;
+            std::fs::metadata(&fd_dir).is_ok_and(|m| m.uid() == 0)
+                && std::fs::read_dir(&fd_dir)
+                    .into_iter()
+                    .flatten()
+                    .flatten()
+                    .any(|e| std::fs::read_link(e.path()).is_ok_and(|t| t == held))
+        }),
+        "the holder never hid its fd table while holding {}",
+        held.display()
+    );
+    let (job, job_bin) = sleep_bin(&env, "hu");
+    let mut c = Command::new("sh");
+    c.arg("-c").arg(format!(
+        "export {}={session}\nsetsid {} 3600 </dev/null >/dev/null 2>&1 &",
+        markers.sess(),
+        job_bin.display()
+    ));
+    env.isolate(&mut c);
+    assert!(as_nobody(&c).status().unwrap().success());
+    let mut found = None;
+    wait_until(Duration::from_secs(10), || {
+        found = pids_with_comm(&job).first().copied();
+        found.is_some()
+    });
+    let job_p = Proc::from_pid(found.expect("the job never started"));
+    assert!(wait_until(Duration::from_secs(5), || job_p
+        .ppid()
+        .is_some_and(|pp| pp != std::process::id() as i32)));
+    let as_nobody_json = |args: &[&str]| {
+        let mut c = env.cmd();
+        c.args(["--format", "json"]).args(args);
+        let o = as_nobody(&c).output().unwrap();
+        assert!(
+            o.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        serde_json::from_slice::<Value>(&o.stdout).unwrap()
+    };
+    let planned_pids = |doc: &Value| -> BTreeSet<i32> {
+        doc["actions"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|a| a["pid"].as_i64())
+            .map(|p| p as i32)
+            .collect()
+    };
+    let doc = as_nobody_json(&["reap", "--dry-run"]);
+    assert!(
+        !planned_pids(&doc).contains(&job_p.pid),
+        "planned while its holder lives: {doc}"
+    );
+    let mut c = env.cmd();
+    c.args(["explain", &job_p.pid.to_string()]);
+    let why = String::from_utf8_lossy(&as_nobody(&c).output().unwrap().stdout).into_owned();
+    assert!(why.contains("could not be read"), "{why}");
+
+    holder.signal(libc::SIGKILL);
+    holder.wait_status();
+    let doc = as_nobody_json(&["reap", "--dry-run"]);
+    assert!(
+        planned_pids(&doc).contains(&job_p.pid),
+        "the holder is gone, the job is a leftover: {doc}"
+    );
+}
+
+/// Claude Code's "move to background": the job the old session had
+/// running is adopted by the background session, which holds its
+/// task-output directory open; the job's `CLAUDE_PID` names the TUI that
+/// exited. The host here is no agent by the rules (like the npm build's
+/// `claude.exe`) and not above the job: its `claude…` name is what gets its
+/// argv read. The job is kept while the host lives, and is a leftover after.
+#[test]
+fn a_job_a_background_session_adopted_is_kept() {
+    let mut env = TestEnv::new();
+    let markers = Markers::new();
+    write_config(&env, &markers, "");
+    let session = uuid();
+    let tasks = env.path(&format!("claude-0/-work/{session}/tasks"));
+    std::fs::create_dir_all(&tasks).unwrap();
+    let (py, py_bin) = python_bin(&env, "bh");
+    let host_name: String = format!("claude{}", &py[2..]).chars().take(15).collect();
+    let host_bin = env.path(&format!("bin/{host_name}"));
+    std::fs::rename(&py_bin, &host_bin).unwrap();
+    let mut c = Command::new(&host_bin);
+    c.arg0("claude bg-pty-host")
+        .args([
+            "-c",
+            "import os, sys, time; d = os.open(sys.argv[1], os.O_RDONLY); time.sleep(3600)",
+        ])
+        .arg(&tasks)
+        .args(["--bg-pty-host", "/nonexistent/stray-test.pty.sock"]);
+    env.isolate(&mut c);
+    c.stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    // SAFETY: setsid is async-signal-safe.
+    unsafe {
+        c.pre_exec(|| {
+            libc::setsid();
+            Ok(())
+        });
+    }
+    let mut host = Proc::from_child(c.spawn().unwrap());
+    assert!(
+        wait_until(Duration::from_secs(10), || {
+            std::fs::read_dir(format!("/proc/{}/fd", host.pid))
+                .into_iter()
+                .flatten()
+                .flatten()
+                .any(|e| std::fs::read_link(e.path()).is_ok_and(|t| t == tasks))
+        }),
+        "the host never opened {}",
+        tasks.display()
+    );
+    let (job, job_bin) = sleep_bin(&env, "bj");
+    let job_p = orphan_from_dead_agent_in(
+        &mut env,
+        &markers,
+        &session,
+        &format!(
+            "setsid {} 3600 </dev/null >/dev/null 2>&1 &",
+            job_bin.display()
+        ),
+        &job,
+    );
+    let (pids, doc) = planned(&env);
+    assert!(!pids.contains(&job_p.pid), "an adopted job planned: {doc}");
+    assert!(
+        !pids.contains(&host.pid),
+        "the background host planned: {doc}"
+    );
+    let why = explain(&env, job_p.pid);
+    assert!(
+        why.contains(&format!(
+            "a live session shares {}={session}",
+            markers.sess()
+        )),
+        "{why}"
+    );
+
+    host.signal(libc::SIGKILL);
+    host.wait_status();
+    let (pids, doc) = planned(&env);
+    assert!(
+        pids.contains(&job_p.pid),
+        "the background session is gone, the job is a leftover: {doc}"
     );
 }
 

@@ -17,8 +17,6 @@ use std::time::{Duration, Instant};
 use common::*;
 use serde_json::Value;
 
-const NOBODY: u32 = 65534;
-
 /// `env.cmd()` with another state dir.
 fn cmd_with_state(env: &TestEnv, state: &Path) -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_stray"));
@@ -840,22 +838,6 @@ fn term_at_in_the_future_restarts_grace_once() {
 // ---------------------------------------------------------------------------
 // Privilege.
 
-/// `setpriv` prefix that runs a command as nobody:nogroup, no groups.
-fn as_nobody(c: &mut Command) -> Command {
-    let mut s = Command::new("setpriv");
-    s.args(["--reuid=nobody", "--regid=nogroup", "--clear-groups", "--"])
-        .arg(c.get_program())
-        .args(c.get_args());
-    for (k, v) in c.get_envs() {
-        match v {
-            Some(v) => s.env(k, v),
-            None => s.env_remove(k),
-        };
-    }
-    s.stdin(Stdio::null());
-    s
-}
-
 /// Makes a TestEnv usable by nobody: the dir traversable, the state dir and
 /// XDG state dir owned by nobody.
 fn share_with_nobody(env: &TestEnv, state_too: bool) {
@@ -885,7 +867,7 @@ fn spawn_orphan_as_nobody(env: &TestEnv, bin: &Path) -> Proc {
         .arg(bin)
         .arg("300");
     env.isolate(&mut c);
-    let out = as_nobody(&mut c).stdout(Stdio::piped()).output().unwrap();
+    let out = as_nobody(&c).stdout(Stdio::piped()).output().unwrap();
     let pid: i32 = String::from_utf8_lossy(&out.stdout)
         .trim()
         .parse()
@@ -924,7 +906,7 @@ fn non_root_never_touches_other_users_processes() {
     let run_nobody = |args: &[&str]| {
         let mut c = env.cmd();
         c.args(["--format", "json"]).args(args);
-        let o = as_nobody(&mut c).output().unwrap();
+        let o = as_nobody(&c).output().unwrap();
         assert!(o.status.success(), "{args:?}: {}", stderr(&o));
         serde_json::from_slice::<Value>(&o.stdout).unwrap()
     };
@@ -975,7 +957,7 @@ fn root_signals_a_users_process_only_under_the_rules() {
         .arg("\"$0\" 300 & wait")
         .arg(&bin)
         .stdout(Stdio::null());
-    let parent = Proc::from_child(as_nobody(&mut c).spawn().unwrap());
+    let parent = Proc::from_child(as_nobody(&c).spawn().unwrap());
     let headless = Proc::from_pid(find_descendant(parent.pid, &name).expect("headless agent"));
     orphan_config(&env, &orphan, "0s", "60s", "");
     let (doc, out) = env.json(&["reap"]);
@@ -1037,7 +1019,7 @@ fn real_eperm_is_reported_as_denied() {
                 exe.ino()
             ),
         );
-    let o = as_nobody(&mut c).output().unwrap();
+    let o = as_nobody(&c).output().unwrap();
     let text = String::from_utf8_lossy(&o.stdout);
     if !o.status.success() && text.contains("Permission denied") {
         skip("test binary not executable by nobody");

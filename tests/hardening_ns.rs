@@ -10,15 +10,13 @@
 mod common;
 
 use std::fs;
-use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use common::*;
 use serde_json::Value;
-
-const NOBODY: u32 = 65534;
 
 fn actions(doc: &Value) -> Vec<Value> {
     doc["actions"].as_array().cloned().unwrap_or_default()
@@ -172,38 +170,6 @@ fn daemon_holding_sockets_from_another_netns_is_still_seen_serving() {
     assert!(daemon.alive());
 
     reaped_once_its_client_leaves(&env, &client, &daemon);
-}
-
-/// `setpriv` prefix that runs a command as nobody:nogroup, no groups.
-fn as_nobody(c: &Command) -> Command {
-    let mut s = Command::new("setpriv");
-    s.args(["--reuid=nobody", "--regid=nogroup", "--clear-groups", "--"])
-        .arg(c.get_program())
-        .args(c.get_args());
-    for (k, v) in c.get_envs() {
-        match v {
-            Some(v) => s.env(k, v),
-            None => s.env_remove(k),
-        };
-    }
-    s.stdin(Stdio::null());
-    s
-}
-
-/// Makes a TestEnv usable by nobody: the dir traversable, the config
-/// readable, the state dirs owned by nobody.
-fn share_with_nobody(env: &TestEnv) {
-    fs::set_permissions(env.dir.path(), fs::Permissions::from_mode(0o755)).unwrap();
-    fs::set_permissions(env.config_path(), fs::Permissions::from_mode(0o644)).unwrap();
-    for d in [env.state_dir(), env.path("xdg-state")] {
-        fs::create_dir_all(&d).unwrap();
-        nix::unistd::chown(
-            &d,
-            Some(nix::unistd::Uid::from_raw(NOBODY)),
-            Some(nix::unistd::Gid::from_raw(NOBODY)),
-        )
-        .unwrap();
-    }
 }
 
 /// Where stray cannot enter a process's network namespace (not root: setns

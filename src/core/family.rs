@@ -314,6 +314,11 @@ pub struct Input {
     /// adopted, codex's rollout file (rollout-…-<thread>.jsonl). Keyed by
     /// the holder; counts only while the holder is in the table.
     pub held_values: BTreeMap<ProcKey, BTreeSet<String>>,
+    /// Holders asked for their open files that could not be read (a
+    /// non-dumpable process of the caller's own user, say): while one
+    /// lives, whether it holds a session is unknown, and a member that
+    /// would be kept by it is not taken.
+    pub held_unknown: BTreeSet<ProcKey>,
 }
 
 /// The configuration slice the family rules need.
@@ -836,6 +841,11 @@ fn marker_lineage(
 struct LiveValues<'a> {
     values: BTreeSet<&'a str>,
     constant_agents: BTreeSet<&'a str>,
+    /// A live background-session process whose open files are unknown.
+    unknown_background: bool,
+    /// A live agent (not a background session's) whose open files are
+    /// unknown.
+    unknown_agent: bool,
 }
 
 impl<'a> LiveValues<'a> {
@@ -849,12 +859,16 @@ impl<'a> LiveValues<'a> {
         let mut lv = LiveValues {
             values: BTreeSet::new(),
             constant_agents: BTreeSet::new(),
+            unknown_background: false,
+            unknown_agent: false,
         };
         for (i, p) in input.procs.iter().enumerate() {
-            let live = owners.lineage_live[i]
-                || p.agent
-                || tree.hosted_by[i].is_some()
-                || background_role(&p.args).is_some();
+            let background = tree.hosted_by[i].is_some() || background_role(&p.args).is_some();
+            if input.held_unknown.contains(&p.key) {
+                lv.unknown_background |= background;
+                lv.unknown_agent |= p.agent && !background;
+            }
+            let live = owners.lineage_live[i] || p.agent || background;
             if let (true, Some(f)) = (live, &found[i]) {
                 lv.values.extend(f.session.iter().map(|(_, v)| v.as_str()));
                 lv.constant_agents
@@ -1084,6 +1098,17 @@ impl Member<'_> {
             return (
                 Outcome::Kept,
                 format!("a live session shares {name}={value}"),
+            );
+        }
+        // The holders a verdict asks (see `judge_all`): background
+        // sessions always, agents for a member no pid marker ties.
+        let named = matches!(lin, Lineage::Named { .. });
+        if !f.session.is_empty() && (live.unknown_background || (live.unknown_agent && !named)) {
+            return (
+                Outcome::Undecided,
+                "a live agent's or background session's open files could not be read: \
+                 whether it holds this session is unknown, not taken"
+                    .into(),
             );
         }
         if self.p.serves_live {
@@ -1762,6 +1787,42 @@ mod tests {
         // Asked once: a holder already read is not asked again.
         w.input.held_values.insert(key(10, 1000), BTreeSet::new());
         assert!(w.decide().held_wanted.is_empty());
+    }
+
+    #[test]
+    fn a_holder_whose_open_files_are_unknown_keeps_what_it_may_hold() {
+        let mut w = World::default();
+        w.agent(10, 5).comm = "codex".into();
+        env(w.add(41, 1, "node"), &codex_shell_env(UUID_B));
+        w.input.held_values.insert(key(10, 1000), BTreeSet::new());
+        assert_eq!(outcome(&w.decide(), 41), Outcome::Leftover);
+        // The agent's fds could not be read: the codex job is not taken.
+        w.input.held_unknown.insert(key(10, 1000));
+        let d = w.decide();
+        assert_eq!(outcome(&d, 41), Outcome::Undecided, "{}", reason(&d, 41));
+        assert!(
+            reason(&d, 41).contains("could not be read"),
+            "{}",
+            reason(&d, 41)
+        );
+        // A Claude job whose CLAUDE_PID names its gone TUI asks only
+        // background sessions: an unknown agent does not hold it back...
+        env(w.add(40, 1, "bash"), &claude_shell_env(60, UUID_A));
+        assert_eq!(outcome(&w.decide(), 40), Outcome::Leftover);
+        // ...an unknown background session does.
+        let host = w.add(100, 1, "claude.exe");
+        host.args = ["claude bg-pty-host", "--bg-pty-host", "/tmp/a.sock"]
+            .map(String::from)
+            .to_vec();
+        w.input.held_values.insert(key(100, 10000), BTreeSet::new());
+        w.input.held_unknown.insert(key(100, 10000));
+        let d = w.decide();
+        assert_eq!(outcome(&d, 40), Outcome::Undecided, "{}", reason(&d, 40));
+        // A holder that is gone (another start time) counts for nothing.
+        w.input.held_unknown = BTreeSet::from([key(100, 9999), key(10, 999)]);
+        let d = w.decide();
+        assert_eq!(outcome(&d, 40), Outcome::Leftover, "{}", reason(&d, 40));
+        assert_eq!(outcome(&d, 41), Outcome::Leftover, "{}", reason(&d, 41));
     }
 
     #[test]

@@ -55,7 +55,7 @@ pub(crate) fn decide(cx: &Context<'_>) -> Decided {
     let mut input = Input {
         procs: views(cx, &mut read_args),
         remembered: remembered(cx.memory),
-        held_values: BTreeMap::new(),
+        ..Input::default()
     };
     let decision = settle(cx, &mut input, &mut read_args);
     let cmdlines = input
@@ -136,16 +136,28 @@ fn settle(cx: &Context<'_>, input: &mut Input, read_args: &mut HashSet<i32>) -> 
     d
 }
 
-/// The session values `holders` keep open (`family::held_session_values`).
-/// A holder whose fds cannot be read (gone, or another user's) holds
-/// nothing known; it is recorded so that it is not asked again.
+/// The session values `holders` keep open (`family::held_session_values`),
+/// each holder recorded so that it is not asked again. A holder that is
+/// gone holds nothing; so does another user's (for non-root), whose files
+/// cannot name a session of processes we may take. Any other failure to
+/// read one of ours makes its files unknown (`held_unknown`).
 fn read_held(cx: &Context<'_>, input: &mut Input, holders: &[ProcKey]) {
     for k in holders {
-        let paths = cx.source.open_paths(k.pid).unwrap_or_default();
-        let values = paths
-            .iter()
-            .flat_map(|p| family::held_session_values(p))
-            .collect();
+        let ours = cx
+            .table
+            .get(k.pid)
+            .is_some_and(|p| cx.my_uid == 0 || p.uid == cx.my_uid);
+        let values = match cx.source.open_paths(k.pid) {
+            Ok(paths) => paths
+                .iter()
+                .flat_map(|p| family::held_session_values(p))
+                .collect(),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound || !ours => BTreeSet::new(),
+            Err(_) => {
+                input.held_unknown.insert(*k);
+                BTreeSet::new()
+            }
+        };
         input.held_values.insert(*k, values);
     }
 }
@@ -199,11 +211,15 @@ fn views(cx: &Context<'_>, read_args: &mut HashSet<i32>) -> Vec<ProcView> {
                     || cx.facts.ns_init_parent.contains(&p.pid));
             if let Some(args) = &p.cmdline {
                 v.args = args.clone();
-            } else if v.agent && !v.live_tty && !v.protected {
+            } else if (v.agent && !v.live_tty && !v.protected)
+                || (!v.live_tty && p.comm.starts_with("claude"))
+            {
                 // An agent without a terminal may be a background
                 // session's (`claude daemon run`), which is never an
                 // orphan; a protected one or one on a terminal is never an
-                // orphan anyway.
+                // orphan anyway. A `claude…` without a terminal that no
+                // rule matches (the npm build's `claude.exe`) may be a
+                // background session too, which holds the jobs it adopted.
                 if let Ok(args) = cx.source.cmdline(p.pid) {
                     v.args = args;
                     read_args.insert(p.pid);

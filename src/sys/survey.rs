@@ -120,7 +120,8 @@ pub(crate) fn survey(
 pub(crate) enum Shown {
     /// Every classified process (`scan`, `explain`, `check`).
     Every,
-    /// Only the reapable ones: a cycle shows and audits only its actions.
+    /// Only the reapable ones and the strays (young ones too): a cycle
+    /// shows and audits only its actions and `oom_score_adj` raises.
     Reapable,
 }
 
@@ -216,10 +217,11 @@ pub(crate) fn survey_with(
 
     let verdicts = Classifier::new(&table, &facts, &rules).verdicts(all);
     // Command lines for display, only for what will be shown.
-    for v in verdicts
-        .iter()
-        .filter(|v| shown == Shown::Every || v.reapable())
-    {
+    for v in verdicts.iter().filter(|v| {
+        shown == Shown::Every
+            || v.reapable()
+            || crate::core::memory::verdict_stray_kind(v).is_some()
+    }) {
         if let Some(p) = table.get_mut(v.pid) {
             if p.cmdline.is_none() {
                 p.cmdline = source.cmdline(v.pid).ok();

@@ -592,3 +592,40 @@ pub fn rerun_in_mount_namespace(name: &str, child_env: &str, dir: &Path) {
     );
     assert!(text.contains("1 passed"), "the child ran no test:\n{text}");
 }
+
+/// The uid and gid of `nobody`/`nogroup` on Debian.
+pub const NOBODY: u32 = 65534;
+
+/// `setpriv` prefix that runs a command as nobody:nogroup, no groups.
+pub fn as_nobody(c: &Command) -> Command {
+    let mut s = Command::new("setpriv");
+    s.args(["--reuid=nobody", "--regid=nogroup", "--clear-groups", "--"])
+        .arg(c.get_program())
+        .args(c.get_args());
+    for (k, v) in c.get_envs() {
+        match v {
+            Some(v) => s.env(k, v),
+            None => s.env_remove(k),
+        };
+    }
+    s.stdin(Stdio::null());
+    s
+}
+
+/// Makes a TestEnv usable by nobody: the dir traversable, the config
+/// readable, the state dirs owned by nobody.
+pub fn share_with_nobody(env: &TestEnv) {
+    use std::fs::Permissions;
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(env.dir.path(), Permissions::from_mode(0o755)).unwrap();
+    std::fs::set_permissions(env.config_path(), Permissions::from_mode(0o644)).unwrap();
+    for d in [env.state_dir(), env.path("xdg-state")] {
+        std::fs::create_dir_all(&d).unwrap();
+        nix::unistd::chown(
+            &d,
+            Some(nix::unistd::Uid::from_raw(NOBODY)),
+            Some(nix::unistd::Gid::from_raw(NOBODY)),
+        )
+        .unwrap();
+    }
+}

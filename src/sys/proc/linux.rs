@@ -639,10 +639,19 @@ impl LiveSource {
             }
         }
         for name in names {
-            // An fd closed between readdir and readlink is simply skipped.
-            if let Ok(target) = nix::fcntl::readlinkat(listing.as_fd(), name.as_c_str()) {
-                if let Ok(fd) = name.to_str() {
-                    f(fd, Path::new(&target));
+            match nix::fcntl::readlinkat(listing.as_fd(), name.as_c_str()) {
+                Ok(target) => {
+                    if let Ok(fd) = name.to_str() {
+                        f(fd, Path::new(&target));
+                    }
+                }
+                // An fd closed between readdir and readlink is simply skipped.
+                Err(nix::errno::Errno::ENOENT) => {}
+                // Anything else (a denied link) leaves the list incomplete:
+                // the caller must not take it for the whole table.
+                Err(e) => {
+                    let path = dir.join(name.to_string_lossy().as_ref());
+                    return Err(with_path(io::Error::from(e), &path));
                 }
             }
         }
@@ -695,8 +704,12 @@ impl ProcSource for LiveSource {
         }
         self.with_file(pid, "environ", |path| {
             BUF.with_borrow_mut(|buf| {
-                let len = read_into(path, buf)?;
-                Ok(super::named_entries(&buf[..len], names))
+                let read = read_into(path, buf).map(|len| super::named_entries(&buf[..len], names));
+                // `watch` lives long: a huge environment is not kept.
+                if buf.len() > 256 * 1024 {
+                    *buf = Vec::new();
+                }
+                read
             })
         })
     }

@@ -81,9 +81,13 @@ pub(crate) trait ProcSource {
     }
     /// The paths of the files and directories this process holds open
     /// (fd link targets that are paths, not sockets, pipes or anonymous
-    /// inodes). None known by default.
+    /// inodes). Unknown by default: a session such a process may hold is
+    /// then never taken for gone.
     fn open_paths(&self, _pid: i32) -> std::io::Result<Vec<String>> {
-        Ok(Vec::new())
+        Err(std::io::Error::new(
+            std::io::ErrorKind::Unsupported,
+            "this source cannot list open files",
+        ))
     }
     /// The `NSpid` line of `/proc/PID/status`: the pid in each PID namespace
     /// the process belongs to, outermost first (the last is its own).
