@@ -1014,6 +1014,149 @@ fn a_claude_background_session_is_never_taken() {
     );
 }
 
+/// The same through a named FIFO: an orphaned job of a session nobody
+/// shares writes into a FIFO a live agent reads. It serves that agent;
+/// once the reader is gone, it is a leftover.
+#[test]
+fn a_process_writing_to_a_live_agent_through_a_fifo_is_kept() {
+    let mut env = TestEnv::new();
+    let markers = Markers::new();
+    write_config(&env, &markers, "");
+    let fifo = env.path(&format!("fifo-{}", unique_name("f")));
+    assert!(Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap()
+        .success());
+    let (job, job_bin) = sleep_bin(&env, "fw");
+    let (_, agent_bin) = agent_shell(&mut env, "fa");
+    let script = format!(
+        "(export {}={}; setsid {} 3600 </dev/null >{f} 2>/dev/null &)\nexec 8<{f}\n{}",
+        markers.sess(),
+        uuid(),
+        job_bin.display(),
+        block_line(&env),
+        f = fifo.display(),
+    );
+    let dir = env.path("");
+    let mut agent = spawn_headless(&env, &agent_bin, &script, &dir);
+    let mut found = None;
+    wait_until(Duration::from_secs(10), || {
+        found = pids_with_comm(&job).first().copied();
+        found.is_some()
+    });
+    let writer = Proc::from_pid(found.expect("the writer never started"));
+    assert!(
+        wait_until(Duration::from_secs(10), || {
+            std::fs::read_link(format!("/proc/{}/fd/8", agent.pid)).is_ok_and(|t| t == fifo)
+                && writer.ppid().is_some_and(|pp| pp != agent.pid)
+        }),
+        "the agent never opened the FIFO, or the writer was not re-parented"
+    );
+    let (pids, doc) = planned(&env);
+    assert!(
+        !pids.contains(&writer.pid),
+        "a FIFO writer to a live agent planned: {doc}"
+    );
+    let why = explain(&env, writer.pid);
+    assert!(why.contains("serves a live process"), "{why}");
+
+    agent.signal(libc::SIGKILL);
+    agent.wait_status();
+    let (pids, doc) = planned(&env);
+    assert!(
+        pids.contains(&writer.pid),
+        "an idle FIFO writer is a leftover: {doc}"
+    );
+}
+
+/// An agent in a container (its own PID namespace): its MCP server's
+/// wrapper exited, so the server belongs to the namespace's init, and its
+/// pid marker names the agent by its pid in that namespace. That number
+/// means nothing in the host's table, so the server is never taken for a
+/// dead session's leftover.
+#[test]
+fn a_pid_marker_from_another_pid_namespace_ties_nothing_here() {
+    let prefix: Option<&[&str]> = [
+        &["unshare", "-pf", "--"][..],
+        &["unshare", "-rpf", "--"][..],
+    ]
+    .into_iter()
+    .find(|c| {
+        Command::new(c[0])
+            .args(&c[1..])
+            .arg("true")
+            .status()
+            .is_ok_and(|s| s.success())
+    });
+    let Some(prefix) = prefix else {
+        skip("cannot enter a PID namespace (unshare -pf / -rpf)");
+        return;
+    };
+    let mut env = TestEnv::new();
+    let markers = Markers::new();
+    // The namespace's init is a shell copy listed as a reaper parent (as
+    // `tini` is by default).
+    let (init, init_bin) = shell_bin(&env, "ni");
+    env.write_config(&format!(
+        "min_age = \"0s\"\ngrace = \"60s\"\nreaper_parents = [{:?}, {:?}]\n{}",
+        init,
+        adopter(&env),
+        markers.config()
+    ));
+    let (_, agent_bin) = agent_shell(&mut env, "na");
+    let (server, server_bin) = sleep_bin(&env, "ns");
+    let script = env.path("ns-agent.sh");
+    std::fs::write(
+        &script,
+        format!(
+            "{}sh -c '{} 3600 </dev/null >/dev/null 2>&1 &'\n{}",
+            markers.exports(&uuid()),
+            server_bin.display(),
+            block_line(&env)
+        ),
+    )
+    .unwrap();
+    let mut c = Command::new(prefix[0]);
+    c.args(&prefix[1..]).arg(&init_bin).arg("-c").arg(format!(
+        "{} {} & wait",
+        agent_bin.display(),
+        script.display()
+    ));
+    env.isolate(&mut c);
+    c.stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    let _unshare = Proc::from_child(c.spawn().unwrap());
+    let mut found = None;
+    wait_until(Duration::from_secs(10), || {
+        found = pids_with_comm(&server).first().copied();
+        found.is_some()
+    });
+    // Killing the namespace's init ends everything in it (at drop).
+    let _init = Proc::from_pid(
+        children_of(_unshare.pid)
+            .first()
+            .copied()
+            .expect("the namespace's init"),
+    );
+    let server_p = Proc::from_pid(found.expect("the server never started"));
+    assert!(
+        wait_until(Duration::from_secs(5), || server_p
+            .ppid()
+            .and_then(|pp| std::fs::read_to_string(format!("/proc/{pp}/comm")).ok())
+            .is_some_and(|c| c.trim_end() == init)),
+        "the server was not re-parented to the namespace's init"
+    );
+    let (pids, doc) = planned(&env);
+    assert!(
+        !pids.contains(&server_p.pid),
+        "a live container agent's server planned: {doc}"
+    );
+    let why = explain(&env, server_p.pid);
+    assert!(why.contains("another PID namespace"), "{why}");
+}
+
 /// A job whose session a live agent still holds open, as codex keeps its
 /// thread's rollout file open: a `setsid` job whose shell has exited carries
 /// only the thread id (no marker names a pid). It is kept while the holder

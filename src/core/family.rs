@@ -278,6 +278,10 @@ pub struct ProcView {
     /// The marker and keep variables found in its environment (only those:
     /// the reader filters), or `None` when it was not read.
     pub env: Option<Vec<(String, String)>>,
+    /// It runs in another PID namespace than the table's (a container), or
+    /// that could not be told: the pids its markers name are not this
+    /// table's pids.
+    pub foreign_pid_ns: bool,
 }
 
 impl ProcView {
@@ -298,6 +302,7 @@ impl ProcView {
             reaper_parent: false,
             rss_bytes: 0,
             env: None,
+            foreign_pid_ns: false,
         }
     }
 }
@@ -593,9 +598,20 @@ impl<'a> Table<'a> {
 }
 
 /// Never-leftover rules that need no environment, in SPEC order.
-fn structural_keep(p: &ProcView, hosted_by: Option<(i32, BackgroundRole)>) -> Option<String> {
+fn structural_keep(
+    p: &ProcView,
+    hosted_by: Option<(i32, BackgroundRole)>,
+    agent_below: Option<i32>,
+) -> Option<String> {
     if p.multiplexer_server {
         return Some("a multiplexer server: never a leftover".into());
+    }
+    if let Some(agent) = agent_below {
+        // Taking it would orphan a live agent (a nested agent started with
+        // `nohup … &` from a dead session's shell): that agent is live work.
+        return Some(format!(
+            "an ancestor of live agent {agent}: never a leftover"
+        ));
     }
     if p.protected {
         return Some("protected: never a leftover".into());
@@ -686,6 +702,8 @@ struct Tree {
     depth: Vec<usize>,
     agent_above: Vec<Option<usize>>,
     hosted_by: Vec<Option<(i32, BackgroundRole)>>,
+    /// A live agent below each process (its pid), if any.
+    agent_below: Vec<Option<i32>>,
 }
 
 impl Tree {
@@ -695,6 +713,7 @@ impl Tree {
             depth: vec![usize::MAX; n],
             agent_above: vec![None; n],
             hosted_by: vec![None; n],
+            agent_below: vec![None; n],
         };
         let roles: Vec<Option<BackgroundRole>> = input
             .procs
@@ -729,6 +748,19 @@ impl Tree {
                 tree.hosted_by[i] = ancestors
                     .iter()
                     .find_map(|&a| roles[a].map(|r| (input.procs[a].key.pid, r)));
+            }
+        }
+        // Up from every agent; a chain already marked is not walked again.
+        for (i, p) in input.procs.iter().enumerate().filter(|(_, p)| p.agent) {
+            let mut cur = input.procs[i].ppid;
+            let mut hops = 0;
+            while let Some(j) = t.get(cur).filter(|&j| j != i && hops < MAX_DEPTH) {
+                if tree.agent_below[j].is_some() {
+                    break;
+                }
+                tree.agent_below[j] = Some(p.key.pid);
+                cur = input.procs[j].ppid;
+                hops += 1;
             }
         }
         tree
@@ -805,7 +837,13 @@ fn marker_lineage(
     first: &mut Option<Lineage>,
     live: &mut Option<ProcKey>,
 ) {
-    for (marker, pid) in &f.pids {
+    // Another namespace's pid names nobody here (see `Member::judge`).
+    let pids = if p.foreign_pid_ns {
+        &[][..]
+    } else {
+        &f.pids[..]
+    };
+    for (marker, pid) in pids {
         let named = t
             .get(*pid)
             .map(|j| input.procs[j].key)
@@ -959,7 +997,7 @@ fn judge_all(
             }
         }
         let orphan_shaped = p.reaper_parent || parent_leftover.is_some();
-        let structural = structural_keep(p, tree.hosted_by[i]);
+        let structural = structural_keep(p, tree.hosted_by[i], tree.agent_below[i]);
         // The environment matters only where a leftover is possible, and for
         // live families (their session values keep other members alive).
         let could_be_leftover = structural.is_none()
@@ -1098,6 +1136,14 @@ impl Member<'_> {
             return (
                 Outcome::Kept,
                 format!("a live session shares {name}={value}"),
+            );
+        }
+        if self.p.foreign_pid_ns && !f.pids.is_empty() {
+            return (
+                Outcome::Undecided,
+                "its pid marker names a pid in another PID namespace: whether that agent \
+                 lives is unknown, not taken"
+                    .into(),
             );
         }
         // The holders a verdict asks (see `judge_all`): background
@@ -1787,6 +1833,74 @@ mod tests {
         // Asked once: a holder already read is not asked again.
         w.input.held_values.insert(key(10, 1000), BTreeSet::new());
         assert!(w.decide().held_wanted.is_empty());
+    }
+
+    #[test]
+    fn a_pid_marker_from_another_pid_namespace_names_nobody_here() {
+        let mut w = World::default();
+        // Host pid 2 is some other process; the member's marker means pid 2
+        // of its own namespace.
+        w.add(2, 1, "kworker");
+        let m = w.add(40, 1, "sleep");
+        env(m, &[("OPENCODE_PID", "2"), ("OPENCODE", "1")]);
+        m.foreign_pid_ns = true;
+        let d = w.decide();
+        assert_eq!(outcome(&d, 40), Outcome::Undecided, "{}", reason(&d, 40));
+        assert!(
+            reason(&d, 40).contains("another PID namespace"),
+            "{}",
+            reason(&d, 40)
+        );
+        assert!(
+            !matches!(
+                d.verdict(40).and_then(|v| v.lineage.clone()),
+                Some(Lineage::Named { .. })
+            ),
+            "not tied to host pid 2"
+        );
+        // In the table's own namespace the same marker ties it to pid 2.
+        w.input
+            .procs
+            .iter_mut()
+            .find(|p| p.key.pid == 40)
+            .unwrap()
+            .foreign_pid_ns = false;
+        let d = w.decide();
+        assert!(
+            matches!(
+                d.verdict(40).and_then(|v| v.lineage.clone()),
+                Some(Lineage::Named { pid: 2, .. })
+            ),
+            "{:?}",
+            d.verdict(40)
+        );
+    }
+
+    #[test]
+    fn an_ancestor_of_a_live_agent_is_never_a_leftover() {
+        // A dead session's shell (pid marker only, like opencode's) that
+        // started a nested agent with `nohup … &`: taking the shell would
+        // orphan a live agent.
+        let mut w = World::default();
+        env(
+            w.add(40, 1, "sh"),
+            &[("OPENCODE_PID", "60"), ("OPENCODE", "1")],
+        );
+        w.agent(41, 40);
+        env(w.add(42, 41, "node"), &[("OPENCODE_PID", "41")]);
+        let d = w.decide();
+        assert_eq!(outcome(&d, 40), Outcome::Kept, "{}", reason(&d, 40));
+        assert!(
+            reason(&d, 40).contains("ancestor of live agent 41"),
+            "{}",
+            reason(&d, 40)
+        );
+        // Its sibling without an agent below is taken.
+        env(
+            w.add(43, 1, "sleep"),
+            &[("OPENCODE_PID", "60"), ("OPENCODE", "1")],
+        );
+        assert_eq!(outcome(&w.decide(), 43), Outcome::Leftover);
     }
 
     #[test]

@@ -83,6 +83,14 @@ fn settle(cx: &Context<'_>, input: &mut Input, read_args: &mut HashSet<i32>) -> 
         .into_iter()
         .map(str::to_string)
         .collect();
+    let pid_markers: HashSet<&str> = cx
+        .family
+        .markers
+        .iter()
+        .filter(|m| matches!(m.kind, family::MarkerKind::Pid))
+        .map(|m| m.name.as_str())
+        .collect();
+    let pid_ns = PidNamespaces::new(cx.proc_root);
     let mut asked: HashSet<ProcKey> = HashSet::new();
     let mut examined: HashSet<i32> = HashSet::new();
     for _ in 0..MAX_ROUNDS {
@@ -107,7 +115,15 @@ fn settle(cx: &Context<'_>, input: &mut Input, read_args: &mut HashSet<i32>) -> 
                 if let Some(&i) = index.get(&k.pid) {
                     // Unreadable stays unread: the rules never take a
                     // process whose markers they could not see.
-                    input.procs[i].env = cx.source.environ_named(k.pid, &names).ok();
+                    let env = cx.source.environ_named(k.pid, &names).ok();
+                    let names_a_pid = env
+                        .iter()
+                        .flatten()
+                        .any(|(name, _)| pid_markers.contains(name.as_str()));
+                    if names_a_pid {
+                        input.procs[i].foreign_pid_ns = pid_ns.foreign(k.pid);
+                    }
+                    input.procs[i].env = env;
                 }
             }
             continue;
@@ -160,6 +176,43 @@ fn read_held(cx: &Context<'_>, input: &mut Input, holders: &[ProcKey]) {
         };
         input.held_values.insert(*k, values);
     }
+}
+
+/// Whose PID namespace is not the table's: the pids a process's markers
+/// name are numbers in its own namespace.
+struct PidNamespaces<'a> {
+    proc_root: &'a std::path::Path,
+    table: std::io::Result<(u64, u64)>,
+}
+
+impl<'a> PidNamespaces<'a> {
+    fn new(proc_root: &'a std::path::Path) -> PidNamespaces<'a> {
+        PidNamespaces {
+            proc_root,
+            table: namespace_id(&proc_root.join("self/ns/pid")),
+        }
+    }
+
+    /// True when `pid` runs in another PID namespace, or when that cannot
+    /// be told (doubt keeps). A procfs with no namespace files at all (no
+    /// `self/ns/pid` and none for `pid`) has one namespace.
+    fn foreign(&self, pid: i32) -> bool {
+        let own = namespace_id(&self.proc_root.join(format!("{pid}/ns/pid")));
+        let missing = |r: &std::io::Result<(u64, u64)>| {
+            r.as_ref()
+                .is_err_and(|e| e.kind() == std::io::ErrorKind::NotFound)
+        };
+        match (&self.table, &own) {
+            (Ok(table), Ok(own)) => table != own,
+            _ => !(missing(&self.table) && missing(&own)),
+        }
+    }
+}
+
+/// A namespace file's identity (device and inode of what it links to).
+fn namespace_id(path: &std::path::Path) -> std::io::Result<(u64, u64)> {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata(path).map(|m| (m.dev(), m.ino()))
 }
 
 /// Only the caller's own processes may be taken (root: everyone's).
@@ -460,8 +513,8 @@ fn pipe_peers(cx: &Context<'_>, input: &mut Input, index: &HashMap<i32, usize>, 
             Ok(ends) => {
                 for e in ends {
                     let other = PipeEnd {
-                        inode: e.inode,
                         write: !e.write,
+                        ..e
                     };
                     wanted.entry(other).or_default().push(pid);
                 }

@@ -847,23 +847,41 @@ impl ProcSource for LiveSource {
     }
 
     fn pipe_ends(&self, pid: i32) -> io::Result<Vec<super::PipeEnd>> {
-        let mut pipes = Vec::new();
+        use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt};
+        // Anonymous pipes by their pipefs inode; anything with a path may be
+        // a named FIFO, told by a `stat` through the fd.
+        let mut fds = Vec::new();
         self.each_fd(pid, |fd, target| {
-            if let Some(inode) = parse_pipe_link(target) {
-                pipes.push((fd.to_string(), inode));
+            let anonymous = parse_pipe_link(target);
+            if anonymous.is_some() || target.as_os_str().as_bytes().starts_with(b"/") {
+                fds.push((fd.to_string(), anonymous));
             }
         })?;
-        // The link's own mode is the open mode: l-wx for a write end.
-        use std::os::unix::fs::PermissionsExt;
-        let mut ends = Vec::with_capacity(pipes.len());
-        for (fd, inode) in pipes {
-            match fs::symlink_metadata(self.file(pid, &format!("fd/{fd}"))) {
-                Ok(m) => ends.push(super::PipeEnd {
-                    inode,
-                    write: m.permissions().mode() & 0o200 != 0,
-                }),
-                Err(e) if vanished(&e) => {}
+        let mut ends = Vec::with_capacity(fds.len());
+        for (fd, anonymous) in fds {
+            let link = self.file(pid, &format!("fd/{fd}"));
+            let (dev, inode) = match anonymous {
+                Some(inode) => (0, inode),
+                None => match fs::metadata(&link) {
+                    Ok(m) if m.file_type().is_fifo() => (m.dev(), m.ino()),
+                    Ok(_) => continue,
+                    Err(e) if vanished(&e) => continue,
+                    Err(e) => return Err(with_path(e, &link)),
+                },
+            };
+            // The link's own mode is the open mode: l-wx for a write end,
+            // lrwx for a FIFO opened both ways (both ends).
+            let mode = match fs::symlink_metadata(&link) {
+                Ok(m) => m.permissions().mode(),
+                Err(e) if vanished(&e) => continue,
                 Err(e) => return Err(e),
+            };
+            let end = |write| super::PipeEnd { dev, inode, write };
+            if mode & 0o200 != 0 {
+                ends.push(end(true));
+            }
+            if mode & 0o400 != 0 && (dev != 0 || mode & 0o200 == 0) {
+                ends.push(end(false));
             }
         }
         Ok(ends)

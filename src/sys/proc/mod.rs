@@ -28,9 +28,11 @@ use crate::core::process::{ExeId, Tty};
 
 /// Everything a command reads about individual processes after the table
 /// pass. Behind a trait so the gathering logic can be tested on fakes.
-/// One end of an anonymous pipe held by a process.
+/// One end of a pipe held by a process: an anonymous pipe (`dev` 0, the
+/// pipefs inode) or a named FIFO (its file's device and inode).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub(crate) struct PipeEnd {
+    pub dev: u64,
     pub inode: u64,
     /// The write end (else the read end).
     pub write: bool,
