@@ -584,6 +584,12 @@ fn orphan_from_dead_agent(env: &mut TestEnv, markers: &Markers, line: &str, comm
     orphan_from_dead_agent_in(env, markers, &uuid(), line, comm)
 }
 
+/// [`orphan_from_dead_agent`] without the markers exported: `line` sets
+/// its own.
+fn orphan_from_dead_agent_bare(env: &mut TestEnv, line: &str, comm: &str) -> Proc {
+    orphan_from_dead_agent_with(env, "", line, comm)
+}
+
 /// [`orphan_from_dead_agent`], in the given session.
 fn orphan_from_dead_agent_in(
     env: &mut TestEnv,
@@ -592,8 +598,14 @@ fn orphan_from_dead_agent_in(
     line: &str,
     comm: &str,
 ) -> Proc {
+    orphan_from_dead_agent_with(env, &markers.exports(session), line, comm)
+}
+
+/// Starts, from a short-lived agent, `exports` and `line`, and returns once
+/// `comm` runs; then the agent is killed.
+fn orphan_from_dead_agent_with(env: &mut TestEnv, exports: &str, line: &str, comm: &str) -> Proc {
     let (_, agent) = agent_shell(env, "da");
-    let script = format!("{}{line}\n{}", markers.exports(session), block_line(env));
+    let script = format!("{exports}{line}\n{}", block_line(env));
     let dir = env.path("");
     let mut a = spawn_headless(env, &agent, &script, &dir);
     let mut found = None;
@@ -1012,6 +1024,50 @@ fn a_claude_background_session_is_never_taken() {
         "{}",
         scan_entry(&scan, agent_daemon.pid).unwrap_or_default()
     );
+}
+
+/// A dead session's shell that started another agent with `nohup … &`
+/// (pid markers only, as opencode's are): the shell is re-parented, its
+/// child agent lives. Taking the shell would orphan that agent, so it is
+/// never a leftover.
+#[test]
+fn the_shell_above_a_live_nested_agent_is_not_taken() {
+    let mut env = TestEnv::new();
+    let markers = Markers::new();
+    write_config(&env, &markers, "");
+    let (sh, sh_bin) = shell_bin(&env, "nw");
+    let (nested, nested_bin) = agent_shell(&mut env, "nn");
+    let line = format!(
+        "export {}=$$ {}=1\nsetsid nohup {} -c '{} -c \"{}\"; :' </dev/null >/dev/null 2>&1 &",
+        markers.pid(),
+        markers.constant(),
+        sh_bin.display(),
+        nested_bin.display(),
+        block_line(&env).trim_end(),
+    );
+    let shell = orphan_from_dead_agent_bare(&mut env, &line, &sh);
+    let mut found = None;
+    wait_until(Duration::from_secs(10), || {
+        found = pids_with_comm(&nested).first().copied();
+        found.is_some()
+    });
+    let agent = Proc::from_pid(found.expect("the nested agent never started"));
+    assert_eq!(
+        agent.ppid(),
+        Some(shell.pid),
+        "the nested agent runs under the shell"
+    );
+    let (pids, doc) = planned(&env);
+    assert!(
+        !pids.contains(&shell.pid),
+        "the shell above a live agent planned: {doc}"
+    );
+    assert!(
+        !pids.contains(&agent.pid),
+        "the nested agent planned: {doc}"
+    );
+    let why = explain(&env, shell.pid);
+    assert!(!why.contains("leftover"), "{why}");
 }
 
 /// The same through a named FIFO: an orphaned job of a session nobody
