@@ -23,7 +23,7 @@ use serde_json::Value;
 fn shell_bin(env: &TestEnv, tag: &str) -> (String, PathBuf) {
     let name = unique_name(tag);
     let bin = env.path(&format!("bin/{name}"));
-    std::fs::copy("/bin/sh", &bin).unwrap();
+    copy_exe("/bin/sh", &bin);
     (name, bin)
 }
 
@@ -31,7 +31,7 @@ fn shell_bin(env: &TestEnv, tag: &str) -> (String, PathBuf) {
 fn sleep_bin(env: &TestEnv, tag: &str) -> (String, PathBuf) {
     let name = unique_name(tag);
     let bin = env.path(&format!("bin/{name}"));
-    std::fs::copy("/bin/sleep", &bin).unwrap();
+    copy_exe("/bin/sleep", &bin);
     (name, bin)
 }
 
@@ -871,7 +871,7 @@ fn a_process_writing_to_a_pane_through_a_pipe_is_kept() {
     // The reader: a copy of cat under a unique name.
     let r = unique_name("pr");
     let r_bin = env.path(&format!("bin/{r}"));
-    std::fs::copy("/bin/cat", &r_bin).unwrap();
+    copy_exe("/bin/cat", &r_bin);
     let script = format!(
         "{}setsid {} -c 'while :; do sleep 1; done' 2>/dev/null </dev/null &\n{}",
         markers.exports(&uuid()),

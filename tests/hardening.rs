@@ -81,7 +81,7 @@ fn action_for(doc: &Value, pid: i32) -> Option<Value> {
 fn stubborn_bin(env: &mut TestEnv, tag: &str) -> (String, PathBuf) {
     let name = unique_name(tag);
     let bin = env.path(&format!("bin/{name}"));
-    fs::copy("/bin/bash", &bin).unwrap();
+    copy_exe("/bin/bash", &bin);
     env.names.push(name.clone());
     (name, bin)
 }
@@ -158,7 +158,7 @@ fn pid_reuse(
     } else {
         let other = unique_name("o");
         let p = env.path(&format!("bin/{other}"));
-        fs::copy("/bin/sleep", &p).unwrap();
+        copy_exe("/bin/sleep", &p);
         (p, other)
     };
     // The processes are the namespace init's own children (`setsid cmd &`):
@@ -395,7 +395,7 @@ fn hostile_names_and_command_lines_are_escaped_for_people_and_exact_in_json() {
         .take(15)
         .collect();
     let bin = env.path(&format!("bin/{name}"));
-    fs::copy("/bin/sleep", &bin).unwrap();
+    copy_exe("/bin/sleep", &bin);
     env.names.push(name.clone());
     // argv[0]: OSC title injection, BEL, CR/LF, invalid UTF-8, a C1 CSI,
     // then 100 000 bytes.

@@ -106,12 +106,12 @@ struct Shapeshifter {
 fn shapeshifter(env: &mut TestEnv, marker: &str, into: Becomes) -> Shapeshifter {
     let name = unique_name("x");
     let bin = env.path(&format!("bin/{name}"));
-    fs::copy("/bin/bash", &bin).unwrap();
+    copy_exe("/bin/bash", &bin);
     let (target, exec) = match into {
         Becomes::AnotherFile => {
             fs::create_dir_all(env.path("bin2")).unwrap();
             let target = env.path(&format!("bin2/{name}"));
-            fs::copy("/bin/sleep", &target).unwrap();
+            copy_exe("/bin/sleep", &target);
             let exec = format!("exec {} 300", target.display());
             (target, exec)
         }

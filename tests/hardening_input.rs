@@ -296,7 +296,7 @@ fn bidi_controls_in_names_are_escaped_everywhere() {
         .take(11)
         .collect();
     let bin = env.path(&format!("bin/{name}"));
-    std::fs::copy("/bin/bash", &bin).unwrap();
+    copy_exe("/bin/bash", &bin);
     env.names = vec![name.clone()];
     // The command line carries the other bidi controls too.
     // (Its only child is a `sleep 1`, gone a second after the shell.)
@@ -370,7 +370,7 @@ fn explain_of_a_non_agent_has_no_reap_policy() {
     // An orphan-shaped process that matches no rule.
     let other = unique_name("x");
     let bin = env.path(&format!("bin/{other}"));
-    std::fs::copy("/bin/sleep", &bin).unwrap();
+    copy_exe("/bin/sleep", &bin);
     let p = spawn_orphan(&env, &bin, &["300"]);
     orphan_config(&env, &p, "0s", "60s", "");
     let out = env.run(&["explain", &p.pid.to_string()]);
@@ -392,7 +392,7 @@ fn reap_wait_prints_every_step_of_the_escalation() {
     let mut env = TestEnv::new();
     let name = unique_name("w");
     let bin = env.path(&format!("bin/{name}"));
-    std::fs::copy("/bin/bash", &bin).unwrap();
+    copy_exe("/bin/bash", &bin);
     env.names.push(name);
     let stubborn = spawn_orphan(
         &env,

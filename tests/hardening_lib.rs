@@ -159,7 +159,7 @@ fn candidate_that_execs_before_the_signal_is_not_signalled() {
     let mut env = TestEnv::new();
     let name = unique_name("v");
     let bin = env.path(&format!("bin/{name}"));
-    fs::copy("/bin/bash", &bin).unwrap();
+    copy_exe("/bin/bash", &bin);
     env.names.push(name.clone());
     let orphan = spawn_orphan(
         &env,

@@ -18,7 +18,7 @@ use common::*;
 fn shell_bin(env: &TestEnv, tag: &str) -> (String, PathBuf) {
     let name = unique_name(tag);
     let bin = env.path(&format!("bin/{name}"));
-    std::fs::copy("/bin/sh", &bin).unwrap();
+    copy_exe("/bin/sh", &bin);
     (name, bin)
 }
 

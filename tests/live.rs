@@ -154,7 +154,7 @@ fn term_ignoring_orphan_is_killed_only_after_grace() {
     let mut env = TestEnv::new();
     let name = unique_name("k");
     let bin = env.path(&format!("bin/{name}"));
-    std::fs::copy("/bin/bash", &bin).unwrap();
+    copy_exe("/bin/bash", &bin);
     env.names.push(name.clone());
     let orphan = spawn_orphan(
         &env,
@@ -196,7 +196,7 @@ fn reap_wait_runs_the_whole_escalation() {
     let mut env = TestEnv::new();
     let name = unique_name("w");
     let bin = env.path(&format!("bin/{name}"));
-    std::fs::copy("/bin/bash", &bin).unwrap();
+    copy_exe("/bin/bash", &bin);
     env.names.push(name.clone());
     let stubborn = spawn_orphan(
         &env,
@@ -528,9 +528,9 @@ fn exe_env_and_cmdline_rules_match_without_names() {
     let versions = env.path("claude/versions");
     std::fs::create_dir_all(&versions).unwrap();
     let native = versions.join("2.1.233");
-    std::fs::copy("/bin/sleep", &native).unwrap();
+    copy_exe("/bin/sleep", &native);
     let plain = env.path("bin/plainsleep");
-    std::fs::copy("/bin/sleep", &plain).unwrap();
+    copy_exe("/bin/sleep", &plain);
     let by_exe = spawn_orphan(&env, &native, &["300"]);
     let by_cmdline = spawn_orphan(&env, &plain, &["301", &token]);
     let by_env = {

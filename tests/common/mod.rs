@@ -98,7 +98,7 @@ impl TestEnv {
     pub fn agent_bin(&mut self, tag: &str) -> (String, PathBuf) {
         let name = unique_name(tag);
         let bin = self.path(&format!("bin/{name}"));
-        std::fs::copy("/bin/sleep", &bin).unwrap();
+        copy_exe("/bin/sleep", &bin);
         self.names.push(name.clone());
         (name, bin)
     }
@@ -628,4 +628,25 @@ pub fn share_with_nobody(env: &TestEnv) {
         )
         .unwrap();
     }
+}
+
+/// Copies an executable with `cp`, so the file is never open for writing
+/// in this (multi-threaded) process: a child another test forks at that
+/// moment would inherit the write fd until its exec, and running the copy
+/// then fails with ETXTBSY ("Text file busy").
+pub fn copy_exe(src: impl AsRef<Path>, dst: impl AsRef<Path>) {
+    let (src, dst) = (src.as_ref(), dst.as_ref());
+    let status = Command::new("cp")
+        .arg("--")
+        .arg(src)
+        .arg(dst)
+        .stdin(Stdio::null())
+        .status()
+        .unwrap_or_else(|e| panic!("cp {} {}: {e}", src.display(), dst.display()));
+    assert!(
+        status.success(),
+        "cp {} {}: {status}",
+        src.display(),
+        dst.display()
+    );
 }

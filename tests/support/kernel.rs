@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use crate::common::{unique_name, wait_until};
+use crate::common::{copy_exe, unique_name, wait_until};
 
 const HELPER_C: &str = r#"
 #define _XOPEN_SOURCE 600
@@ -158,7 +158,7 @@ pub fn compile_helper(dir: &Path) -> PathBuf {
 pub fn copy_as(dir: &Path, bin: &Path, tag: &str) -> (String, PathBuf) {
     let name = unique_name(tag);
     let path = dir.join(&name);
-    std::fs::copy(bin, &path).unwrap();
+    copy_exe(bin, &path);
     (name, path)
 }
 
