@@ -635,14 +635,21 @@ fn the_keep_marker_keeps_a_dead_sessions_service() {
     let kept = orphan_from_dead_agent(
         &mut env,
         &markers,
+        // The sibling first: once the kept one runs, the sibling was forked
+        // before the agent is killed (it may still be on its way to exec).
         &format!(
-            "STRAY_KEEP=1 setsid {} 3600 </dev/null >/dev/null 2>&1 &\nsetsid {} 3600 </dev/null >/dev/null 2>&1 &",
-            k_bin.display(),
-            l_bin.display()
+            "setsid {} 3600 </dev/null >/dev/null 2>&1 &\nSTRAY_KEEP=1 setsid {} 3600 </dev/null >/dev/null 2>&1 &",
+            l_bin.display(),
+            k_bin.display()
         ),
         &k,
     );
-    let taken = Proc::from_pid(pids_with_comm(&l)[0]);
+    let mut found = None;
+    wait_until(Duration::from_secs(10), || {
+        found = pids_with_comm(&l).first().copied();
+        found.is_some()
+    });
+    let taken = Proc::from_pid(found.expect("the unmarked sibling never started"));
     let (pids, doc) = planned(&env);
     assert!(!pids.contains(&kept.pid), "STRAY_KEEP=1 planned: {doc}");
     assert!(
