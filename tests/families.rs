@@ -537,15 +537,7 @@ fn a_live_agents_family_is_never_planned() {
     let dir = env.path("");
     let agent = spawn_headless(&env, &agent, &script, &dir);
     // a and b are re-parented away at once; c stays a child.
-    let find = |comm: &str| {
-        let mut found = None;
-        wait_until(Duration::from_secs(10), || {
-            found = pids_with_comm(comm).first().copied();
-            found.is_some()
-        });
-        Proc::from_pid(found.unwrap_or_else(|| panic!("{comm} never started")))
-    };
-    let (pa, pb, pc) = (find(&a), find(&b), find(&c));
+    let (pa, pb, pc) = (started(&a), started(&b), started(&c));
     assert_ne!(pa.ppid(), Some(agent.pid));
     let (pids, doc) = planned(&env);
     for p in [&pa, &pb, &pc] {
@@ -578,6 +570,48 @@ fn pids_with_comm(comm: &str) -> Vec<i32> {
     out
 }
 
+/// True when `pid` holds `path` open (one of its fd links names it).
+fn holds_open(pid: i32, path: &Path) -> bool {
+    fd_targets(pid)
+        .iter()
+        .filter_map(|t| t.split_once("->"))
+        .any(|(_, target)| Path::new(target) == path)
+}
+
+/// A job kept because `holder` holds its session open: not planned, and
+/// `explain` says a live session shares `shares` (`NAME=VALUE`); once the
+/// holder is killed, planned. The holder itself is never planned.
+fn kept_until_the_holder_dies(env: &TestEnv, job: &Proc, holder: &mut Proc, shares: &str) {
+    let (pids, doc) = planned(env);
+    assert!(
+        !pids.contains(&job.pid),
+        "a held session's job planned: {doc}"
+    );
+    assert!(!pids.contains(&holder.pid), "the holder planned: {doc}");
+    let why = explain(env, job.pid);
+    assert!(
+        why.contains(&format!("a live session shares {shares}")),
+        "{why}"
+    );
+    holder.signal(libc::SIGKILL);
+    holder.wait_status();
+    let (pids, doc) = planned(env);
+    assert!(
+        pids.contains(&job.pid),
+        "the holder is gone, the job is a leftover: {doc}"
+    );
+}
+
+/// The (first) process named `comm` once it runs; panics after 10 s.
+fn started(comm: &str) -> Proc {
+    let mut found = None;
+    wait_until(Duration::from_secs(10), || {
+        found = pids_with_comm(comm).first().copied();
+        found.is_some()
+    });
+    Proc::from_pid(found.unwrap_or_else(|| panic!("{comm} never started")))
+}
+
 /// Starts, from a short-lived agent, `script` (its markers exported), and
 /// returns once `comm` runs; then the agent is killed.
 fn orphan_from_dead_agent(env: &mut TestEnv, markers: &Markers, line: &str, comm: &str) -> Proc {
@@ -608,12 +642,7 @@ fn orphan_from_dead_agent_with(env: &mut TestEnv, exports: &str, line: &str, com
     let script = format!("{exports}{line}\n{}", block_line(env));
     let dir = env.path("");
     let mut a = spawn_headless(env, &agent, &script, &dir);
-    let mut found = None;
-    wait_until(Duration::from_secs(10), || {
-        found = pids_with_comm(comm).first().copied();
-        found.is_some()
-    });
-    let p = Proc::from_pid(found.unwrap_or_else(|| panic!("{comm} never started")));
+    let p = started(comm);
     a.signal(libc::SIGKILL);
     a.wait_status();
     let dead = a.pid;
@@ -644,12 +673,7 @@ fn the_keep_marker_keeps_a_dead_sessions_service() {
         ),
         &k,
     );
-    let mut found = None;
-    wait_until(Duration::from_secs(10), || {
-        found = pids_with_comm(&l).first().copied();
-        found.is_some()
-    });
-    let taken = Proc::from_pid(found.expect("the unmarked sibling never started"));
+    let taken = started(&l);
     let (pids, doc) = planned(&env);
     assert!(!pids.contains(&kept.pid), "STRAY_KEEP=1 planned: {doc}");
     assert!(
@@ -899,12 +923,7 @@ fn a_process_writing_to_a_pane_through_a_pipe_is_kept() {
     let pane = tmux.first_pane_pid();
     let agent_p = Proc::from_pid(find_descendant(pane, &agent_name).expect("agent in pane"));
     let reader = Proc::from_pid(find_descendant(pane, &r).expect("reader in pane"));
-    let mut found = None;
-    wait_until(Duration::from_secs(10), || {
-        found = pids_with_comm(&w).first().copied();
-        found.is_some()
-    });
-    let writer = Proc::from_pid(found.expect("writer"));
+    let writer = started(&w);
     agent_p.signal(libc::SIGKILL);
     assert!(wait_until(Duration::from_secs(5), || !agent_p.alive()));
     assert!(wait_until(Duration::from_secs(5), || writer
@@ -1006,12 +1025,7 @@ fn a_claude_background_session_is_never_taken() {
     }
     let line = daemons.join("\n");
     let hosted_p = orphan_from_dead_agent(&mut env, &markers, &line, &hosted);
-    let mut found = None;
-    wait_until(Duration::from_secs(10), || {
-        found = pids_with_comm(&hosted2).first().copied();
-        found.is_some()
-    });
-    let hosted2_p = Proc::from_pid(found.expect("second hosted job"));
+    let hosted2_p = started(&hosted2);
     let plain = Proc::from_pid(hosted_p.ppid().unwrap());
     let agent_daemon = Proc::from_pid(hosted2_p.ppid().unwrap());
     let (pids, doc) = planned(&env);
@@ -1053,12 +1067,7 @@ fn the_shell_above_a_live_nested_agent_is_not_taken() {
         block_line(&env).trim_end(),
     );
     let shell = orphan_from_dead_agent_bare(&mut env, &line, &sh);
-    let mut found = None;
-    wait_until(Duration::from_secs(10), || {
-        found = pids_with_comm(&nested).first().copied();
-        found.is_some()
-    });
-    let agent = Proc::from_pid(found.expect("the nested agent never started"));
+    let agent = started(&nested);
     assert_eq!(
         agent.ppid(),
         Some(shell.pid),
@@ -1103,16 +1112,10 @@ fn a_process_writing_to_a_live_agent_through_a_fifo_is_kept() {
     );
     let dir = env.path("");
     let mut agent = spawn_headless(&env, &agent_bin, &script, &dir);
-    let mut found = None;
-    wait_until(Duration::from_secs(10), || {
-        found = pids_with_comm(&job).first().copied();
-        found.is_some()
-    });
-    let writer = Proc::from_pid(found.expect("the writer never started"));
+    let writer = started(&job);
     assert!(
         wait_until(Duration::from_secs(10), || {
-            std::fs::read_link(format!("/proc/{}/fd/8", agent.pid)).is_ok_and(|t| t == fifo)
-                && writer.ppid().is_some_and(|pp| pp != agent.pid)
+            holds_open(agent.pid, &fifo) && writer.ppid().is_some_and(|pp| pp != agent.pid)
         }),
         "the agent never opened the FIFO, or the writer was not re-parented"
     );
@@ -1191,11 +1194,7 @@ fn a_pid_marker_from_another_pid_namespace_ties_nothing_here() {
         .stdout(Stdio::null())
         .stderr(Stdio::null());
     let _unshare = Proc::from_child(c.spawn().unwrap());
-    let mut found = None;
-    wait_until(Duration::from_secs(10), || {
-        found = pids_with_comm(&server).first().copied();
-        found.is_some()
-    });
+    let server_p = started(&server);
     // Killing the namespace's init ends everything in it (at drop).
     let _init = Proc::from_pid(
         children_of(_unshare.pid)
@@ -1203,7 +1202,6 @@ fn a_pid_marker_from_another_pid_namespace_ties_nothing_here() {
             .copied()
             .expect("the namespace's init"),
     );
-    let server_p = Proc::from_pid(found.expect("the server never started"));
     assert!(
         wait_until(Duration::from_secs(5), || server_p
             .ppid()
@@ -1239,7 +1237,7 @@ fn a_job_whose_session_a_live_agent_holds_open_is_kept() {
     let mut holder = spawn_headless(&env, &holder_bin, &script, &dir);
     assert!(
         wait_until(Duration::from_secs(10), || {
-            std::fs::read_link(format!("/proc/{}/fd/3", holder.pid)).is_ok_and(|t| t == held)
+            holds_open(holder.pid, &held)
         }),
         "the holder never opened {}",
         held.display()
@@ -1255,12 +1253,7 @@ fn a_job_whose_session_a_live_agent_holds_open_is_kept() {
         block_line(&env)
     );
     let mut dead = spawn_headless(&env, &dead_bin, &script, &dir);
-    let mut found = None;
-    wait_until(Duration::from_secs(10), || {
-        found = pids_with_comm(&job).first().copied();
-        found.is_some()
-    });
-    let job_p = Proc::from_pid(found.expect("the job never started"));
+    let job_p = started(&job);
     dead.signal(libc::SIGKILL);
     dead.wait_status();
     let dead_pid = dead.pid;
@@ -1268,27 +1261,8 @@ fn a_job_whose_session_a_live_agent_holds_open_is_kept() {
         .ppid()
         .is_some_and(|pp| pp != dead_pid)));
 
-    let (pids, doc) = planned(&env);
-    assert!(
-        !pids.contains(&job_p.pid),
-        "a held session's job planned: {doc}"
-    );
-    let why = explain(&env, job_p.pid);
-    assert!(
-        why.contains(&format!(
-            "a live session shares {}={session}",
-            markers.sess()
-        )),
-        "{why}"
-    );
-
-    holder.signal(libc::SIGKILL);
-    holder.wait_status();
-    let (pids, doc) = planned(&env);
-    assert!(
-        pids.contains(&job_p.pid),
-        "the holder is gone, the job is a leftover: {doc}"
-    );
+    let shares = format!("{}={session}", markers.sess());
+    kept_until_the_holder_dies(&env, &job_p, &mut holder, &shares);
 }
 
 /// A holder whose open files cannot be read: a non-dumpable process of the
@@ -1324,12 +1298,7 @@ fn a_job_whose_holder_cannot_be_read_is_not_taken() {
     assert!(
         wait_until(Duration::from_secs(10), || {
             use std::os::unix::fs::MetadataExt;
-            std::fs::metadata(&fd_dir).is_ok_and(|m| m.uid() == 0)
-                && std::fs::read_dir(&fd_dir)
-                    .into_iter()
-                    .flatten()
-                    .flatten()
-                    .any(|e| std::fs::read_link(e.path()).is_ok_and(|t| t == held))
+            std::fs::metadata(&fd_dir).is_ok_and(|m| m.uid() == 0) && holds_open(holder.pid, &held)
         }),
         "the holder never hid its fd table while holding {}",
         held.display()
@@ -1343,12 +1312,7 @@ fn a_job_whose_holder_cannot_be_read_is_not_taken() {
     ));
     env.isolate(&mut c);
     assert!(as_nobody(&c).status().unwrap().success());
-    let mut found = None;
-    wait_until(Duration::from_secs(10), || {
-        found = pids_with_comm(&job).first().copied();
-        found.is_some()
-    });
-    let job_p = Proc::from_pid(found.expect("the job never started"));
+    let job_p = started(&job);
     assert!(wait_until(Duration::from_secs(5), || job_p
         .ppid()
         .is_some_and(|pp| pp != std::process::id() as i32)));
@@ -1430,13 +1394,7 @@ fn a_job_a_background_session_adopted_is_kept() {
     }
     let mut host = Proc::from_child(c.spawn().unwrap());
     assert!(
-        wait_until(Duration::from_secs(10), || {
-            std::fs::read_dir(format!("/proc/{}/fd", host.pid))
-                .into_iter()
-                .flatten()
-                .flatten()
-                .any(|e| std::fs::read_link(e.path()).is_ok_and(|t| t == tasks))
-        }),
+        wait_until(Duration::from_secs(10), || { holds_open(host.pid, &tasks) }),
         "the host never opened {}",
         tasks.display()
     );
@@ -1451,28 +1409,8 @@ fn a_job_a_background_session_adopted_is_kept() {
         ),
         &job,
     );
-    let (pids, doc) = planned(&env);
-    assert!(!pids.contains(&job_p.pid), "an adopted job planned: {doc}");
-    assert!(
-        !pids.contains(&host.pid),
-        "the background host planned: {doc}"
-    );
-    let why = explain(&env, job_p.pid);
-    assert!(
-        why.contains(&format!(
-            "a live session shares {}={session}",
-            markers.sess()
-        )),
-        "{why}"
-    );
-
-    host.signal(libc::SIGKILL);
-    host.wait_status();
-    let (pids, doc) = planned(&env);
-    assert!(
-        pids.contains(&job_p.pid),
-        "the background session is gone, the job is a leftover: {doc}"
-    );
+    let shares = format!("{}={session}", markers.sess());
+    kept_until_the_holder_dies(&env, &job_p, &mut host, &shares);
 }
 
 /// A live agent with a few hundred children is not reaped, but plain to
