@@ -1135,25 +1135,33 @@ mod tests {
         assert_eq!(out[&12], Peers::Known(Vec::new()));
     }
 
+    /// The required reads of a fake that answers something else: no exe,
+    /// command line or environment, no PTY masters, no sockets.
+    macro_rules! no_other_reads {
+        () => {
+            fn exe(&self, _: i32) -> std::io::Result<String> {
+                Err(std::io::ErrorKind::NotFound.into())
+            }
+            fn cmdline(&self, _: i32) -> std::io::Result<Vec<String>> {
+                Err(std::io::ErrorKind::NotFound.into())
+            }
+            fn environ(&self, _: i32) -> std::io::Result<Vec<String>> {
+                Err(std::io::ErrorKind::NotFound.into())
+            }
+            fn pty_masters(&self, _: i32) -> std::io::Result<Vec<u32>> {
+                Ok(Vec::new())
+            }
+            fn socket_inodes(&self, _: i32) -> std::io::Result<Vec<u64>> {
+                Ok(Vec::new())
+            }
+        };
+    }
+
     /// Answers only which sockets are AF_UNIX.
     struct UnixOnly(Vec<u64>);
 
     impl ProcSource for UnixOnly {
-        fn exe(&self, _: i32) -> std::io::Result<String> {
-            Err(std::io::ErrorKind::NotFound.into())
-        }
-        fn cmdline(&self, _: i32) -> std::io::Result<Vec<String>> {
-            Err(std::io::ErrorKind::NotFound.into())
-        }
-        fn environ(&self, _: i32) -> std::io::Result<Vec<String>> {
-            Err(std::io::ErrorKind::NotFound.into())
-        }
-        fn pty_masters(&self, _: i32) -> std::io::Result<Vec<u32>> {
-            Ok(Vec::new())
-        }
-        fn socket_inodes(&self, _: i32) -> std::io::Result<Vec<u64>> {
-            Ok(Vec::new())
-        }
+        no_other_reads!();
         fn unix_sockets_among(&self, _: i32, inodes: &[u64]) -> std::io::Result<Vec<u64>> {
             Ok(inodes
                 .iter()
@@ -1213,21 +1221,7 @@ mod tests {
     }
 
     impl ProcSource for Devpts {
-        fn exe(&self, _: i32) -> std::io::Result<String> {
-            Err(std::io::ErrorKind::NotFound.into())
-        }
-        fn cmdline(&self, _: i32) -> std::io::Result<Vec<String>> {
-            Err(std::io::ErrorKind::NotFound.into())
-        }
-        fn environ(&self, _: i32) -> std::io::Result<Vec<String>> {
-            Err(std::io::ErrorKind::NotFound.into())
-        }
-        fn pty_masters(&self, _: i32) -> std::io::Result<Vec<u32>> {
-            Ok(Vec::new())
-        }
-        fn socket_inodes(&self, _: i32) -> std::io::Result<Vec<u64>> {
-            Ok(Vec::new())
-        }
+        no_other_reads!();
         fn pty_master_devpts(&self, pid: i32, _: u32) -> std::io::Result<Vec<Option<u64>>> {
             Ok(self.masters.get(&pid).cloned().unwrap_or_default())
         }
