@@ -377,23 +377,10 @@ fn summary_line(report: &Report) -> String {
 #[cfg(all(test, target_os = "linux"))]
 mod tests {
     use super::*;
+    use crate::core::sockets::tests::obs;
     use crate::core::sockets::Owner;
-    use std::net::SocketAddr;
 
     const STALL: Duration = Duration::from_secs(30);
-
-    fn obs(port: u16, queue: u32, acked: u64) -> Observation {
-        Observation {
-            local: SocketAddr::from(([127, 0, 0, 1], 8080)),
-            remote: SocketAddr::from(([127, 0, 0, 1], port)),
-            inode: u64::from(port) + 1000,
-            uid: 1000,
-            send_queue: queue,
-            bytes_acked: Some(acked),
-            cookie: [0; 8],
-            interface: 0,
-        }
-    }
 
     #[test]
     fn summary_lines() {

@@ -251,10 +251,12 @@ impl Report {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn obs(port: u16, queue: u32, acked: u64) -> Observation {
+    /// A loopback connection to port 8080 from `port` (also used by
+    /// `cmd::sockets`'s tests).
+    pub(crate) fn obs(port: u16, queue: u32, acked: u64) -> Observation {
         Observation {
             local: SocketAddr::from(([127, 0, 0, 1], 8080)),
             remote: SocketAddr::from(([127, 0, 0, 1], port)),
