@@ -11,11 +11,11 @@ mod kernel;
 use std::collections::HashMap;
 use std::io::BufRead;
 use std::os::unix::process::ExitStatusExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{is_root, rerun_in_mount_namespace, skip, TestEnv};
+use common::{is_root, rerun_in_mount_namespace, skip, tracefs_in_rerun_child, TestEnv};
 use kernel::{compile_helper, copy_as, MemCgroup};
 use stray::deaths::{self, Dropped, EventKind, LastKnown, Watched};
 use stray::kmsg::{self, KmsgReader, Limits};
@@ -256,18 +256,7 @@ fn signals_are_traced_with_their_sender() {
         skip("needs root: tracefs");
         return;
     }
-    if let Some(dir) = std::env::var_os(CHILD_ENV) {
-        let root = PathBuf::from(dir).join("tracefs");
-        std::fs::create_dir_all(&root).unwrap();
-        let st = Command::new("mount")
-            .args(["-t", "tracefs", "nodev"])
-            .arg(&root)
-            .status()
-            .unwrap();
-        assert!(
-            st.success(),
-            "mount -t tracefs failed in the private namespace"
-        );
+    if let Some(root) = tracefs_in_rerun_child(CHILD_ENV) {
         scenario(&root);
         return;
     }

@@ -17,7 +17,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc::Receiver;
 use std::time::{Duration, Instant};
 
-use common::{is_root, rerun_in_mount_namespace, skip, TestEnv};
+use common::{is_root, rerun_in_mount_namespace, skip, tracefs_in_rerun_child, TestEnv};
 use kernel::{compile_helper, copy_as, MemCgroup};
 use serde_json::Value;
 
@@ -213,15 +213,7 @@ const CHILD_ENV: &str = "STRAY_TEST_DEATHS_CLI_NS";
 /// kernel-wide all the same). Returns the tracefs root when already in
 /// one, `None` after the re-run (whose result it asserts).
 fn in_tracefs_namespace(name: &str) -> Option<PathBuf> {
-    if let Some(dir) = std::env::var_os(CHILD_ENV) {
-        let root = PathBuf::from(dir).join("tracefs");
-        std::fs::create_dir_all(&root).unwrap();
-        let st = Command::new("mount")
-            .args(["-t", "tracefs", "nodev"])
-            .arg(&root)
-            .status()
-            .unwrap();
-        assert!(st.success(), "mount -t tracefs in the private namespace");
+    if let Some(root) = tracefs_in_rerun_child(CHILD_ENV) {
         return Some(root);
     }
     if Command::new("unshare").arg("--version").output().is_err() {

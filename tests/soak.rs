@@ -8,7 +8,7 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use common::*;
@@ -21,15 +21,7 @@ fn watch_under_churn_keeps_fds_and_memory_flat() {
         soak(None);
         return;
     }
-    if let Some(dir) = std::env::var_os(CHILD_ENV) {
-        let root = PathBuf::from(dir).join("tracefs");
-        std::fs::create_dir_all(&root).unwrap();
-        let st = Command::new("mount")
-            .args(["-t", "tracefs", "nodev"])
-            .arg(&root)
-            .status()
-            .unwrap();
-        assert!(st.success(), "mount -t tracefs in the private namespace");
+    if let Some(root) = tracefs_in_rerun_child(CHILD_ENV) {
         soak(Some(&root));
         return;
     }

@@ -569,6 +569,22 @@ pub fn line_reader(out: std::process::ChildStdout) -> std::sync::mpsc::Receiver<
     rx
 }
 
+/// In the re-run child of [`rerun_in_mount_namespace`] (`child_env` set):
+/// mounts tracefs under the dir `child_env` names, in that private mount
+/// namespace, and returns its root. Elsewhere `None`.
+pub fn tracefs_in_rerun_child(child_env: &str) -> Option<PathBuf> {
+    let dir = std::env::var_os(child_env)?;
+    let root = PathBuf::from(dir).join("tracefs");
+    std::fs::create_dir_all(&root).unwrap();
+    let st = Command::new("mount")
+        .args(["-t", "tracefs", "nodev"])
+        .arg(&root)
+        .status()
+        .unwrap();
+    assert!(st.success(), "mount -t tracefs in the private namespace");
+    Some(root)
+}
+
 /// Runs the test `name` of this test binary again, alone, inside a private
 /// mount namespace (`unshare -m`), with `child_env` set to `dir`: how a test
 /// mounts tracefs without touching the host's mounts. Asserts that the child
