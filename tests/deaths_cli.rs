@@ -21,17 +21,8 @@ use common::{is_root, rerun_in_mount_namespace, skip, tracefs_in_rerun_child, Te
 use kernel::{compile_helper, copy_as, MemCgroup};
 use serde_json::Value;
 
-/// Every audit line, parsed.
-fn audit(env: &TestEnv) -> Vec<Value> {
-    std::fs::read_to_string(env.audit_path())
-        .unwrap_or_default()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
-        .collect()
-}
-
 fn events_for(env: &TestEnv, event: &str, pid: i32) -> Vec<Value> {
-    audit(env)
+    env.audit_lines()
         .into_iter()
         .filter(|e| e["event"] == event && e["pid"] == pid)
         .collect()
@@ -95,7 +86,7 @@ fn a_real_oom_kill_is_recorded_once_and_reported() {
     // test, is alive); nothing is signalled.
     let first = ok(&env.run(&["reap"]));
     assert!(
-        audit(&env).iter().all(|e| e["event"] != "reap"),
+        env.audit_lines().iter().all(|e| e["event"] != "reap"),
         "a headless agent was signalled:\n{first}"
     );
     let agent_pid = oom(agent);
@@ -103,7 +94,7 @@ fn a_real_oom_kill_is_recorded_once_and_reported() {
 
     ok(&env.run(&["reap"]));
     let kills = events_for(&env, "oom-kill", agent_pid);
-    assert_eq!(kills.len(), 1, "{:#?}", audit(&env));
+    assert_eq!(kills.len(), 1, "{:#?}", env.audit_lines());
     let k = &kills[0];
     assert_eq!(k["comm"], agent_comm.as_str());
     assert_eq!(k["memcg"], cg.memcg.as_str());
@@ -430,7 +421,7 @@ fn web_terminal_kills_a_tmux_client(root: &Path, interval: &str) -> (TestEnv, Wa
     assert!(
         found,
         "no killed event for the client {client_pid}; audit {:#?}\nstderr:\n{}",
-        audit(&env),
+        env.audit_lines(),
         watch.stderr_so_far()
     );
     // Both signals land in the same second; let the watch drain them.
@@ -447,7 +438,7 @@ fn web_terminal_kills_a_tmux_client(root: &Path, interval: &str) -> (TestEnv, Wa
     assert!(kills.iter().all(|e| e["sender_pid"] != client_pid));
     assert!(kills.len() <= 2, "at most one line per signal: {kills:#?}");
     assert!(
-        audit(&env).iter().all(|e| e["pid"] != other_pid),
+        env.audit_lines().iter().all(|e| e["pid"] != other_pid),
         "{other_comm} ({other_pid}) was recorded"
     );
     let _ = sender_comm;

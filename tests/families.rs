@@ -1316,17 +1316,6 @@ fn a_job_whose_holder_cannot_be_read_is_not_taken() {
     assert!(wait_until(Duration::from_secs(5), || job_p
         .ppid()
         .is_some_and(|pp| pp != std::process::id() as i32)));
-    let as_nobody_json = |args: &[&str]| {
-        let mut c = env.cmd();
-        c.args(["--format", "json"]).args(args);
-        let o = as_nobody(&c).output().unwrap();
-        assert!(
-            o.status.success(),
-            "{args:?}: {}",
-            String::from_utf8_lossy(&o.stderr)
-        );
-        serde_json::from_slice::<Value>(&o.stdout).unwrap()
-    };
     let planned_pids = |doc: &Value| -> BTreeSet<i32> {
         doc["actions"]
             .as_array()
@@ -1336,7 +1325,7 @@ fn a_job_whose_holder_cannot_be_read_is_not_taken() {
             .map(|p| p as i32)
             .collect()
     };
-    let doc = as_nobody_json(&["reap", "--dry-run"]);
+    let doc = json_as_nobody(&env, &["reap", "--dry-run"]);
     assert!(
         !planned_pids(&doc).contains(&job_p.pid),
         "planned while its holder lives: {doc}"
@@ -1348,7 +1337,7 @@ fn a_job_whose_holder_cannot_be_read_is_not_taken() {
 
     holder.signal(libc::SIGKILL);
     holder.wait_status();
-    let doc = as_nobody_json(&["reap", "--dry-run"]);
+    let doc = json_as_nobody(&env, &["reap", "--dry-run"]);
     assert!(
         planned_pids(&doc).contains(&job_p.pid),
         "the holder is gone, the job is a leftover: {doc}"

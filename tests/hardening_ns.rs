@@ -217,24 +217,13 @@ fn unenterable_netns_means_peers_unknown_and_protected() {
     orphan_config(&env, &orphan, "0s", "60s", "");
     share_with_nobody(&env);
 
-    let run_nobody = |args: &[&str]| {
-        let mut c = env.cmd();
-        c.args(["--format", "json"]).args(args);
-        let o = as_nobody(&c).output().unwrap();
-        assert!(
-            o.status.success(),
-            "{args:?}: {}",
-            String::from_utf8_lossy(&o.stderr)
-        );
-        serde_json::from_slice::<Value>(&o.stdout).unwrap()
-    };
-    let scan = run_nobody(&["scan"]);
+    let scan = json_as_nobody(&env, &["scan"]);
     let e = scan_entry(&scan, orphan.pid).expect("nobody sees its own process");
     assert_eq!(e["class"], "protected", "{scan}");
     assert_eq!(e["protected_by"]["kind"], "peers-unknown", "{scan}");
-    let dry = run_nobody(&["reap", "--dry-run"]);
+    let dry = json_as_nobody(&env, &["reap", "--dry-run"]);
     assert!(actions(&dry).is_empty(), "{dry}");
-    let doc = run_nobody(&["reap"]);
+    let doc = json_as_nobody(&env, &["reap"]);
     assert!(actions(&doc).is_empty(), "{doc}");
     assert!(orphan.alive());
 

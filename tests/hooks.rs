@@ -105,14 +105,6 @@ fn agents_from(pidfile: &Path, n: usize, name: &str) -> Vec<Proc> {
         .collect()
 }
 
-fn audit_lines(env: &TestEnv) -> Vec<serde_json::Value> {
-    std::fs::read_to_string(env.audit_path())
-        .unwrap_or_default()
-        .lines()
-        .filter_map(|l| serde_json::from_str(l).ok())
-        .collect()
-}
-
 #[test]
 fn killing_a_session_reaps_its_orphan_without_a_timer() {
     if !have_tmux() {
@@ -154,19 +146,19 @@ fn killing_a_session_reaps_its_orphan_without_a_timer() {
     assert!(
         wait_until(Duration::from_secs(10), || !orphan_to_be.alive()),
         "the orphan of the killed session was not reaped; audit: {:?}",
-        audit_lines(&env)
+        env.audit_lines()
     );
     // And it was stray, through the hook (nothing else runs stray here). The
     // audit line is written just after the signal: wait for it.
     let by_stray = || {
-        audit_lines(&env).into_iter().any(|l| {
+        env.audit_lines().into_iter().any(|l| {
             l["pid"] == orphan_to_be.pid && l["signal"] == "SIGTERM" && l["outcome"] == "signalled"
         })
     };
     assert!(
         wait_until(Duration::from_secs(10), by_stray),
         "no SIGTERM in the audit log: {:?}",
-        audit_lines(&env)
+        env.audit_lines()
     );
 }
 
@@ -437,10 +429,10 @@ fn claude_hook_returns_at_once_and_reaps_once_claude_has_exited() {
     assert!(
         wait_until(Duration::from_secs(15), || !orphan_to_be.alive()),
         "the orphan was not reaped after `claude` exited; audit: {:?}",
-        audit_lines(&env)
+        env.audit_lines()
     );
     assert!(
-        wait_until(Duration::from_secs(10), || audit_lines(&env).iter().any(
+        wait_until(Duration::from_secs(10), || env.audit_lines().iter().any(
             |l| {
                 l["pid"] == orphan_to_be.pid
                     && l["signal"] == "SIGTERM"
@@ -448,7 +440,7 @@ fn claude_hook_returns_at_once_and_reaps_once_claude_has_exited() {
             }
         )),
         "no SIGTERM in the audit log: {:?}",
-        audit_lines(&env)
+        env.audit_lines()
     );
 }
 

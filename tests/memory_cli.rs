@@ -28,16 +28,8 @@ fn set_adj(pid: i32, v: i32) {
     std::fs::write(format!("/proc/{pid}/oom_score_adj"), v.to_string()).unwrap();
 }
 
-fn audit(env: &TestEnv) -> Vec<Value> {
-    std::fs::read_to_string(env.audit_path())
-        .unwrap_or_default()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
-        .collect()
-}
-
 fn adj_events(env: &TestEnv, pid: i32) -> Vec<Value> {
-    audit(env)
+    env.audit_lines()
         .into_iter()
         .filter(|e| e["event"] == "oom-score-adj" && e["pid"] == pid)
         .collect()
@@ -85,7 +77,7 @@ fn strays_die_first_and_nobody_else_is_touched() {
     assert_eq!(planned[0]["to"], 1000);
     assert_eq!(planned[0]["outcome"], "would-raise");
     assert_eq!(adj(orphan.pid), 0, "a dry run wrote oom_score_adj");
-    assert!(audit(&env).is_empty());
+    assert!(env.audit_lines().is_empty());
     let human = String::from_utf8_lossy(&env.run(&["reap", "--dry-run"]).stdout).into_owned();
     assert!(human.contains("oom_score_adj"), "{human}");
 
@@ -97,12 +89,12 @@ fn strays_die_first_and_nobody_else_is_touched() {
     assert_eq!(adj(pane), 0, "protected touched");
     assert_eq!(adj(stranger.pid), 0, "a non-agent touched");
     let evs = adj_events(&env, orphan.pid);
-    assert_eq!(evs.len(), 1, "{:#?}", audit(&env));
+    assert_eq!(evs.len(), 1, "{:#?}", env.audit_lines());
     assert_eq!(evs[0]["from"], 0);
     assert_eq!(evs[0]["to"], 1000);
     assert_eq!(evs[0]["start_time"], orphan.start_time);
     assert_eq!(evs[0]["class"], "young");
-    assert_eq!(audit(&env).len(), 1, "{:#?}", audit(&env));
+    assert_eq!(env.audit_lines().len(), 1, "{:#?}", env.audit_lines());
 
     // Already at 1000: not raised, not audited again.
     assert!(env.run(&["reap"]).status.success());
@@ -247,7 +239,8 @@ fn watch_runs_a_cycle_at_once_under_real_memory_pressure() {
         pressure_lines.iter().any(|l| l.contains("memory pressure")),
         "{pressure_lines:#?}"
     );
-    let evs: Vec<Value> = audit(&env)
+    let evs: Vec<Value> = env
+        .audit_lines()
         .into_iter()
         .filter(|e| e["pid"] == orphan.pid && e["event"] == "reap")
         .collect();

@@ -84,6 +84,16 @@ impl TestEnv {
         self.path("xdg-state/stray/audit.jsonl")
     }
 
+    /// Every line of the audit log, parsed (none when there is no log); a
+    /// line that is not JSON fails the test.
+    pub fn audit_lines(&self) -> Vec<serde_json::Value> {
+        std::fs::read_to_string(self.audit_path())
+            .unwrap_or_default()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+            .collect()
+    }
+
     /// `TMUX_TMPDIR` for this test's tmux servers and for stray.
     pub fn tmux_tmpdir(&self) -> PathBuf {
         self.path("tmux")
@@ -626,6 +636,20 @@ pub fn as_nobody(c: &Command) -> Command {
     }
     s.stdin(Stdio::null());
     s
+}
+
+/// Runs `stray --format json ARGS` as nobody (see [`share_with_nobody`]),
+/// asserts it succeeded, and parses its output.
+pub fn json_as_nobody(env: &TestEnv, args: &[&str]) -> serde_json::Value {
+    let mut c = env.cmd();
+    c.args(["--format", "json"]).args(args);
+    let o = as_nobody(&c).output().unwrap();
+    assert!(
+        o.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    serde_json::from_slice(&o.stdout).unwrap()
 }
 
 /// Makes a TestEnv usable by nobody: the dir traversable, the config
