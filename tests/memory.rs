@@ -15,25 +15,13 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use common::{is_root, skip, TestEnv};
-use kernel::{compile_helper, copy_as, MemCgroup};
+use kernel::{adj, compile_helper, copy_as, set_adj, MemCgroup};
 use stray::memory::{self, AdjCandidate, PressureTrigger, StrayKind};
 use stray::oomadj::{self, ProcHandle, RaiseOutcome};
 use stray::psi::{self, PsiTrigger, Wake};
 use stray::ProcKey;
 
 const PROC: &str = "/proc";
-
-fn adj(pid: i32) -> i32 {
-    std::fs::read_to_string(format!("/proc/{pid}/oom_score_adj"))
-        .unwrap()
-        .trim()
-        .parse()
-        .unwrap()
-}
-
-fn set_adj(pid: i32, v: i32) {
-    std::fs::write(format!("/proc/{pid}/oom_score_adj"), v.to_string()).unwrap();
-}
 
 /// A sleeping process under a unique comm, with `oom_score_adj` = `start`.
 fn sleeper(env: &mut TestEnv, start: i32) -> common::Proc {

@@ -13,20 +13,8 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::{is_root, skip, Proc, TestEnv};
-use kernel::{compile_helper, copy_as, MemCgroup};
+use kernel::{adj, compile_helper, copy_as, set_adj, MemCgroup};
 use serde_json::Value;
-
-fn adj(pid: i32) -> i32 {
-    std::fs::read_to_string(format!("/proc/{pid}/oom_score_adj"))
-        .unwrap()
-        .trim()
-        .parse()
-        .unwrap()
-}
-
-fn set_adj(pid: i32, v: i32) {
-    std::fs::write(format!("/proc/{pid}/oom_score_adj"), v.to_string()).unwrap();
-}
 
 fn adj_events(env: &TestEnv, pid: i32) -> Vec<Value> {
     env.audit_lines()
