@@ -501,21 +501,9 @@ mod properties {
         peers: &[(usize, usize)],
     ) -> (ProcessTable, Facts) {
         let mut procs = vec![Process {
-            pid: 1,
-            ppid: 0,
-            start_time: 0,
             uid: 0,
-            state: 'S',
-            pgid: 1,
-            sid: 1,
-            tty: None,
             comm: "init".into(),
-            rss_bytes: 0,
-            kernel_thread: false,
-            exe: None,
-            cmdline: None,
-            exe_id: None,
-            live_thread: None,
+            ..crate::core::process::bare_process(1, 0, 0)
         }];
         let mut facts = Facts::default();
         for (i, s) in specs.iter().enumerate() {

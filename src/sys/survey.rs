@@ -1236,21 +1236,10 @@ mod tests {
     #[test]
     fn master_instance_from_the_pane_processes_only_when_unambiguous() {
         let p = |pid, ppid, tty: Option<Tty>| Process {
-            pid,
-            ppid,
-            pgid: pid,
-            sid: pid,
-            start_time: 0,
             uid: 0,
-            state: 'S',
             tty,
             comm: "sh".into(),
-            rss_bytes: 0,
-            kernel_thread: false,
-            exe: None,
-            cmdline: None,
-            exe_id: None,
-            live_thread: None,
+            ..crate::core::process::bare_process(pid, ppid, 0)
         };
         let table = ProcessTable::new(
             vec![
