@@ -266,6 +266,22 @@ impl Seen {
         keys
     }
 
+    /// The watched processes whose pidfd can still tell of an exit: not
+    /// those that were zombies already (their pidfd is readable for good;
+    /// their reaping shows as gone from the listing and the re-read).
+    pub(crate) fn pollable_keys(&self) -> Vec<ProcKey> {
+        self.watched_keys()
+            .into_iter()
+            .filter(|k| {
+                !self
+                    .watched
+                    .get(&k.pid)
+                    .or(self.exits.get(&k.pid))
+                    .is_some_and(Process::is_zombie)
+            })
+            .collect()
+    }
+
     /// The multiplexer servers whose masters a tick re-reads.
     pub(crate) fn servers(&self) -> Vec<i32> {
         let mut pids: Vec<i32> = self.masters.keys().copied().collect();

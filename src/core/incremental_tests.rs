@@ -270,15 +270,8 @@ impl World {
         // A pidfd is readable once its process exited; none is held for a
         // process that was a zombie already.
         l.exited = seen
-            .watched_keys()
+            .pollable_keys()
             .into_iter()
-            .filter(|k| {
-                !seen
-                    .watched
-                    .get(&k.pid)
-                    .or(seen.exits.get(&k.pid))
-                    .is_some_and(Process::is_zombie)
-            })
             .filter(|k| !by_pid(k.pid).is_some_and(|p| p.key() == *k && !p.is_zombie()))
             .collect();
         for pid in seen.to_reread() {

@@ -105,19 +105,7 @@ impl Watcher {
             too_many: None,
             stat_fds: PidMap::default(),
         };
-        // A zombie's pidfd is readable for good: its exit is known, and its
-        // reaping shows as gone from the listing and the re-read.
-        let keys: Vec<ProcKey> = seen
-            .watched_keys()
-            .into_iter()
-            .filter(|k| {
-                !seen
-                    .watched
-                    .get(&k.pid)
-                    .or(seen.exits.get(&k.pid))
-                    .is_some_and(Process::is_zombie)
-            })
-            .collect();
+        let keys: Vec<ProcKey> = seen.pollable_keys();
         if keys.len() > MAX_PIDFDS || !fd_room(2 * keys.len() + MAX_FRESH) {
             // Not worth the fds: every tick is a full cycle.
             w.too_many = Some(keys.len());
