@@ -598,27 +598,20 @@ const NOBODY: u32 = 65534;
 /// whose `/proc` is a fresh procfs mounted `hidepid=2`. The host's /proc is
 /// untouched (the mount dies with the namespace).
 fn as_nobody_under_hidepid(c: &Command) -> Command {
-    let mut s = Command::new("unshare");
-    s.args(["-m", "--propagation", "private", "--", "sh", "-c"])
-        .arg("mount -t proc -o hidepid=2 proc /proc && exec \"$@\"")
-        .arg("sh")
-        .args([
-            "setpriv",
-            "--reuid=nobody",
-            "--regid=nogroup",
-            "--clear-groups",
+    wrapped(
+        &[
+            "unshare",
+            "-m",
+            "--propagation",
+            "private",
             "--",
-        ])
-        .arg(c.get_program())
-        .args(c.get_args());
-    for (k, v) in c.get_envs() {
-        match v {
-            Some(v) => s.env(k, v),
-            None => s.env_remove(k),
-        };
-    }
-    s.stdin(Stdio::null());
-    s
+            "sh",
+            "-c",
+            "mount -t proc -o hidepid=2 proc /proc && exec \"$@\"",
+            "sh",
+        ],
+        &as_nobody(c),
+    )
 }
 
 /// SECURITY: with `/proc` mounted `hidepid=2`, a non-root stray cannot see

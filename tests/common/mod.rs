@@ -622,12 +622,11 @@ pub fn rerun_in_mount_namespace(name: &str, child_env: &str, dir: &Path) {
 /// The uid and gid of `nobody`/`nogroup` on Debian.
 pub const NOBODY: u32 = 65534;
 
-/// `setpriv` prefix that runs a command as nobody:nogroup, no groups.
-pub fn as_nobody(c: &Command) -> Command {
-    let mut s = Command::new("setpriv");
-    s.args(["--reuid=nobody", "--regid=nogroup", "--clear-groups", "--"])
-        .arg(c.get_program())
-        .args(c.get_args());
+/// `c` run through `prefix` (a program and its arguments, e.g. `setpriv
+/// …`, `unshare …`), with `c`'s environment changes, stdin from /dev/null.
+pub fn wrapped(prefix: &[&str], c: &Command) -> Command {
+    let mut s = Command::new(prefix[0]);
+    s.args(&prefix[1..]).arg(c.get_program()).args(c.get_args());
     for (k, v) in c.get_envs() {
         match v {
             Some(v) => s.env(k, v),
@@ -636,6 +635,20 @@ pub fn as_nobody(c: &Command) -> Command {
     }
     s.stdin(Stdio::null());
     s
+}
+
+/// `setpriv` prefix that runs a command as nobody:nogroup, no groups.
+pub fn as_nobody(c: &Command) -> Command {
+    wrapped(
+        &[
+            "setpriv",
+            "--reuid=nobody",
+            "--regid=nogroup",
+            "--clear-groups",
+            "--",
+        ],
+        c,
+    )
 }
 
 /// Runs `stray --format json ARGS` as nobody (see [`share_with_nobody`]),
