@@ -141,6 +141,23 @@ fn watched_pids(table: &ProcessTable, facts: &Facts, rules: &Rules) -> (PidSet, 
         }
     }
     exits.retain(|pid| !rows.contains(pid));
+    // A process named like a multiplexer that is no server now (a `screen`
+    // on a terminal) becomes one by losing its terminal, and then protects
+    // what is on its masters: its row is watched, so that change runs the
+    // full cycle. There are few of them.
+    let named_like_a_server = |p: &Process| {
+        !p.kernel_thread
+            && (p.comm.starts_with("tmux: server")
+                || rules
+                    .multiplexers
+                    .iter()
+                    .any(|m| p.comm.eq_ignore_ascii_case(m)))
+    };
+    for p in table.iter().filter(|p| named_like_a_server(p)) {
+        if !exits.contains(&p.pid) {
+            rows.insert(p.pid);
+        }
+    }
     (rows, exits)
 }
 
