@@ -1047,6 +1047,50 @@ fn a_claude_background_session_is_never_taken() {
     );
 }
 
+/// A reap cycle reads the command line only of agents it may signal. With
+/// `headless = "reap"`, an agent without a terminal under a live parent is
+/// reapable, so its argv must be read: as `claude daemon run` it is a
+/// background session and is kept, while the same agent with any other
+/// argv is planned.
+#[test]
+fn a_background_daemon_under_a_live_parent_is_kept_when_headless_agents_are_reaped() {
+    let mut env = TestEnv::new();
+    let markers = Markers::new();
+    write_config(&env, &markers, "[policy]\nheadless = \"reap\"\n");
+    let (_, daemon_bin) = agent_shell(&mut env, "hd");
+    let (_, plain_bin) = agent_shell(&mut env, "hp");
+    let dir = env.path(&format!("bg-{}", unique_name("d")));
+    std::fs::create_dir_all(&dir).unwrap();
+    // argv `claude daemon run`: the shell runs the script `daemon` here.
+    std::fs::write(dir.join("daemon"), block_line(&env)).unwrap();
+    let mut c = Command::new(&daemon_bin);
+    c.arg0("claude").args(["daemon", "run"]).current_dir(&dir);
+    env.isolate(&mut c);
+    c.stdout(Stdio::null()).stderr(Stdio::null());
+    // SAFETY: setsid is async-signal-safe.
+    unsafe {
+        c.pre_exec(|| {
+            libc::setsid();
+            Ok(())
+        });
+    }
+    let daemon = Proc::from_child(c.spawn().unwrap());
+    let plain = spawn_headless(&env, &plain_bin, &block_line(&env), &dir);
+    assert!(wait_until(Duration::from_secs(5), || {
+        std::fs::read(format!("/proc/{}/cmdline", daemon.pid))
+            .is_ok_and(|a| a.starts_with(b"claude\0daemon\0run\0"))
+    }));
+    let (pids, doc) = planned(&env);
+    assert!(
+        pids.contains(&plain.pid),
+        "a headless agent is reapable here: {doc}"
+    );
+    assert!(
+        !pids.contains(&daemon.pid),
+        "the background daemon planned: {doc}"
+    );
+}
+
 /// A dead session's shell that started another agent with `nohup … &`
 /// (pid markers only, as opencode's are): the shell is re-parented, its
 /// child agent lives. Taking the shell would orphan that agent, so it is

@@ -137,9 +137,7 @@ pub(crate) fn raise_strays(
             Some(AdjCandidate {
                 key: v.key(),
                 kind: Some(kind),
-                current: oomadj::ProcHandle::open(proc_root, v.pid)
-                    .and_then(|h| h.oom_score_adj())
-                    .ok(),
+                current: oomadj::current(proc_root, v.pid).ok(),
             })
         })
         .collect();

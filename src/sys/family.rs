@@ -37,6 +37,10 @@ pub(crate) struct Context<'a> {
     /// reason (the survey's resolver, passed in so this module does not
     /// depend on the survey that calls it).
     pub resolve_peers: &'a PeerResolver<'a>,
+    /// Read the command line of every agent without a terminal, for a
+    /// survey that shows each one's background role; else only of those
+    /// this cycle may signal (the role keeps them).
+    pub args_of_every_agent: bool,
 }
 
 /// (pid, uid) candidates → each one's unix socket peers.
@@ -283,14 +287,19 @@ fn views(cx: &Context<'_>, read_args: &mut HashSet<i32>) -> Vec<ProcView> {
                     || cx.facts.ns_init_parent.contains(&p.pid));
             if let Some(args) = &p.cmdline {
                 v.args = args.clone();
-            } else if (v.agent && !v.live_tty && !v.protected)
+            } else if (v.agent
+                && !v.live_tty
+                && !v.protected
+                && (cx.args_of_every_agent || cx.classifier.verdict(p).reapable()))
                 || (!v.live_tty && p.comm.starts_with("claude"))
             {
                 // An agent without a terminal may be a background
                 // session's (`claude daemon run`), which is never an
                 // orphan; a protected one or one on a terminal is never an
-                // orphan anyway. A `claude…` without a terminal that no
-                // rule matches (the npm build's `claude.exe`) may be a
+                // orphan anyway, and one that is not reapable without its
+                // role is not with it (what it hosts descends from a live
+                // agent). A `claude…` without a terminal that no rule
+                // matches (the npm build's `claude.exe`) may be a
                 // background session too, which holds the jobs it adopted.
                 if let Ok(args) = cx.source.cmdline(p.pid) {
                     v.args = args;

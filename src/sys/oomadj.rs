@@ -57,16 +57,6 @@ impl ProcHandle {
         })
     }
 
-    pub fn oom_score_adj(&self) -> io::Result<i32> {
-        let bytes = self.dir.read("oom_score_adj", 64)?;
-        String::from_utf8_lossy(&bytes).trim().parse().map_err(|_| {
-            io::Error::new(
-                io::ErrorKind::InvalidData,
-                format!("pid {}: unreadable oom_score_adj", self.pid),
-            )
-        })
-    }
-
     /// Raises to `target` if this is still `key` and its value is lower.
     pub fn raise(&self, key: ProcKey, target: i32) -> RaiseOutcome {
         if key.pid != self.pid {
@@ -110,11 +100,100 @@ impl ProcHandle {
     }
 }
 
+/// `pid`'s `oom_score_adj` as it is now, for a plan (the raise reads it
+/// again through the pinned fd). One `open`, one `read`: procfs hands the
+/// value out whole, and the newline ends it. Opened non-blocking and not
+/// following a symlink, like every file [`Dir`] opens.
+pub fn current(proc_root: &Path, pid: i32) -> io::Result<i32> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let path = proc_root.join(pid.to_string()).join("oom_score_adj");
+    let mut f = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+        .open(&path)?;
+    let mut buf = [0u8; 32];
+    let mut len = 0;
+    while len < buf.len() && !buf[..len].ends_with(b"\n") {
+        match f.read(&mut buf[len..])? {
+            0 => break,
+            n => len += n,
+        }
+    }
+    std::str::from_utf8(&buf[..len])
+        .ok()
+        .and_then(|t| t.trim().parse().ok())
+        .ok_or_else(|| {
+            io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("{}: not a number", path.display()),
+            )
+        })
+}
+
 /// Raises `key`'s `oom_score_adj` to `target` (never lowering it).
 pub fn raise(proc_root: &Path, key: ProcKey, target: i32) -> RaiseOutcome {
     match ProcHandle::open(proc_root, key.pid) {
         Ok(h) => h.raise(key, target),
         Err(e) if gone(&e) => RaiseOutcome::Gone,
         Err(e) => RaiseOutcome::Failed(format!("pid {}: {e}", key.pid)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn root_with(pid: i32, content: &[u8]) -> tempfile::TempDir {
+        let t = tempfile::tempdir().unwrap();
+        std::fs::create_dir(t.path().join(pid.to_string())).unwrap();
+        std::fs::write(t.path().join(format!("{pid}/oom_score_adj")), content).unwrap();
+        t
+    }
+
+    #[test]
+    fn current_reads_our_own_value() {
+        let ours = std::fs::read_to_string("/proc/self/oom_score_adj").unwrap();
+        let me = std::process::id() as i32;
+        assert_eq!(
+            current(Path::new("/proc"), me).unwrap(),
+            ours.trim().parse::<i32>().unwrap()
+        );
+    }
+
+    #[test]
+    fn current_takes_a_value_with_or_without_its_newline() {
+        assert_eq!(current(root_with(7, b"-17\n").path(), 7).unwrap(), -17);
+        assert_eq!(current(root_with(7, b"300").path(), 7).unwrap(), 300);
+    }
+
+    #[test]
+    fn current_names_the_file_it_cannot_parse() {
+        for bad in [&b"x\n"[..], b"", &[b'9'; 40][..]] {
+            let t = root_with(8, bad);
+            let e = current(t.path(), 8).unwrap_err();
+            assert_eq!(e.kind(), io::ErrorKind::InvalidData, "{bad:?}");
+            assert!(e.to_string().contains("8/oom_score_adj"), "{e}");
+        }
+        let missing = tempfile::tempdir().unwrap();
+        assert_eq!(
+            current(missing.path(), 9).unwrap_err().kind(),
+            io::ErrorKind::NotFound
+        );
+    }
+
+    #[test]
+    fn current_neither_follows_a_symlink_nor_hangs_on_a_fifo() {
+        let t = tempfile::tempdir().unwrap();
+        let dir = t.path().join("10");
+        std::fs::create_dir(&dir).unwrap();
+        std::fs::write(t.path().join("target"), b"5\n").unwrap();
+        std::os::unix::fs::symlink(t.path().join("target"), dir.join("oom_score_adj")).unwrap();
+        assert!(current(t.path(), 10).is_err());
+        let fifo_root = tempfile::tempdir().unwrap();
+        let dir = fifo_root.path().join("11");
+        std::fs::create_dir(&dir).unwrap();
+        nix::unistd::mkfifo(&dir.join("oom_score_adj"), nix::sys::stat::Mode::S_IRWXU).unwrap();
+        // No writer: a blocking open would hang here.
+        assert!(current(fifo_root.path(), 11).is_err());
     }
 }

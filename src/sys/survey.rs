@@ -153,7 +153,6 @@ pub(crate) fn survey_with(
         hidden_ancestry: hidden_ancestry(&table, proc_root),
         ..Facts::default()
     };
-    record_exe_ids(&mut table, &facts.agents, &source);
     let pane_servers = read_pane_ttys(&table, &rules, &source, &mut facts);
     read_pane_devpts(&table, &rules, &source, &pane_servers, &mut facts);
     read_parentage(&table, &rules, &source, memory, &mut facts);
@@ -201,6 +200,7 @@ pub(crate) fn survey_with(
             my_uid,
             proc_root,
             resolve_peers: &resolve,
+            args_of_every_agent: shown == Shown::Every,
         })
     };
     for (pid, args) in cmdlines {
@@ -209,13 +209,9 @@ pub(crate) fn survey_with(
         }
     }
     family_facts(&family, &mut facts);
-    let leftovers: HashMap<i32, String> = family
-        .leftovers()
-        .map(|v| (v.key.pid, String::new()))
-        .collect();
-    record_exe_ids(&mut table, &leftovers, &source);
 
     let verdicts = Classifier::new(&table, &facts, &rules).verdicts(all);
+    record_exe_ids(&mut table, &verdicts, &source);
     // Command lines for display, only for what will be shown.
     for v in verdicts.iter().filter(|v| {
         shown == Shown::Every
@@ -298,18 +294,15 @@ pub(crate) fn find_agents(
     agents
 }
 
-/// Records which file each agent runs (one `stat` per agent, none for the
-/// rest of the table), so that a signal can be withheld from a process
-/// that exec'd another file since. Unreadable stays `None`: such a
+/// Records which file each process this cycle may signal runs (one `stat`
+/// each, none for the rest of the table), so that a signal can be withheld
+/// from a process that exec'd another file since; the comm read with the
+/// table covers an exec before this. Unreadable stays `None`: such a
 /// process cannot be verified, so it is never signalled.
-fn record_exe_ids(
-    table: &mut ProcessTable,
-    agents: &HashMap<i32, String>,
-    source: &dyn ProcSource,
-) {
-    for &pid in agents.keys() {
-        if let Some(p) = table.get_mut(pid) {
-            p.exe_id = source.exe_id(pid).ok();
+fn record_exe_ids(table: &mut ProcessTable, verdicts: &[Verdict], source: &dyn ProcSource) {
+    for v in verdicts.iter().filter(|v| v.reapable()) {
+        if let Some(p) = table.get_mut(v.pid) {
+            p.exe_id = source.exe_id(v.pid).ok();
         }
     }
 }
@@ -434,6 +427,8 @@ fn read_parentage(
     let agents = table
         .iter()
         .filter(|p| facts.agents.contains_key(&p.pid) && p.tty.is_none() && p.ppid > 0);
+    // One parent (a shell, a supervisor) often has many such agents.
+    let mut parent_ns: HashMap<i32, Option<Vec<i32>>> = HashMap::new();
     for p in agents {
         if let Some(parent) = memory.parent_of(p.key()) {
             facts.earlier_parent.insert(p.pid, parent);
@@ -441,8 +436,13 @@ fn read_parentage(
         let Some(parent) = table.get(p.ppid) else {
             continue;
         };
-        if !parent_is_listed_reaper(table, rules, p) && is_ns_init_of(source, parent.pid, p.pid) {
-            facts.ns_init_parent.insert(p.pid);
+        if !parent_is_listed_reaper(table, rules, p) {
+            let parent_ns = parent_ns
+                .entry(parent.pid)
+                .or_insert_with(|| source.nspid(parent.pid).ok());
+            if is_ns_init_of(source, parent_ns.as_deref(), p.pid) {
+                facts.ns_init_parent.insert(p.pid);
+            }
         }
         if parent.comm == "systemd" {
             if let Some(unit) = service_main_of(table, source, p) {
@@ -456,8 +456,8 @@ fn read_parentage(
 /// both are as deep in the namespace tree (a child is in its parent's
 /// namespace or a deeper one, so equal depth means the same one). Unknown
 /// (unreadable) means no.
-fn is_ns_init_of(source: &dyn ProcSource, parent: i32, child: i32) -> bool {
-    let Ok(parent_ns) = source.nspid(parent) else {
+fn is_ns_init_of(source: &dyn ProcSource, parent_ns: Option<&[i32]>, child: i32) -> bool {
+    let Some(parent_ns) = parent_ns else {
         return false;
     };
     if parent_ns.len() < 2 || parent_ns.last() != Some(&1) {
@@ -1035,6 +1035,9 @@ mod tests {
         );
         // The parent first; the child only when the parent is an init.
         assert!(!reads.contains(&("nspid", 514)), "{reads:?}");
+        // A parent of several agents is read once.
+        let parent_reads = reads.iter().filter(|r| **r == ("nspid", 500)).count();
+        assert_eq!(parent_reads, 1, "{reads:?}");
         assert!(facts.service_main.is_empty() && facts.earlier_parent.is_empty());
     }
 

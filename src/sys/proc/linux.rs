@@ -556,6 +556,8 @@ pub(crate) struct LiveSource {
     /// Exited leaders with live threads: pid → the thread whose `task/TID/`
     /// files stand in for the leader's (see [`Process::live_thread`]).
     threads: PidMap<i32>,
+    /// fd tables already read, for a source that serves one survey.
+    fd_memo: Option<std::cell::RefCell<std::collections::HashMap<i32, FdLinks>>>,
 }
 
 impl LiveSource {
@@ -563,13 +565,17 @@ impl LiveSource {
         LiveSource {
             root: root.into(),
             threads: PidMap::default(),
+            fd_memo: None,
         }
     }
 
-    /// A source for the processes of `table`, reading each exited leader
-    /// with live threads through its live thread.
+    /// A source for one survey of `table`, reading each exited leader with
+    /// live threads through its live thread. It reads each fd table once
+    /// (the facts of one survey are one snapshot): it must not outlive that
+    /// survey, and a check right before a signal needs a source of its own.
     pub(crate) fn for_table(root: impl Into<PathBuf>, table: &ProcessTable) -> Self {
         let mut s = LiveSource::new(root);
+        s.fd_memo = Some(Default::default());
         for p in table.iter() {
             if let Some(tid) = p.live_thread {
                 s.threads.insert(p.pid, tid);
@@ -617,10 +623,37 @@ impl LiveSource {
         f(Path::new(std::ffi::OsStr::from_bytes(&buf[..len])))
     }
 
-    /// Calls `f(fd_number, link_target)` for every fd of `pid`. Each link
-    /// is read relative to the open `fd` directory: no path walk per fd
-    /// (`/proc/PID/fd/N` costs four lookups, each revalidating the task).
+    /// Calls `f(fd_number, link_target)` for every fd of `pid`, from the
+    /// survey's memo when this source has one ([`LiveSource::for_table`]).
     fn each_fd(&self, pid: i32, mut f: impl FnMut(&str, &Path)) -> io::Result<()> {
+        for (fd, target) in self.fd_links(pid)?.iter() {
+            f(fd, target);
+        }
+        Ok(())
+    }
+
+    /// `pid`'s fds and their link targets, read once per survey: the PTY,
+    /// socket, pipe and held-file questions about one process all read the
+    /// same table (a would-be leftover is asked all four). Errors are not
+    /// kept: each caller sees its own.
+    fn fd_links(&self, pid: i32) -> io::Result<FdLinks> {
+        let Some(memo) = &self.fd_memo else {
+            return self.read_fd_links(pid);
+        };
+        if let Some(links) = memo.borrow().get(&pid) {
+            return Ok(links.clone());
+        }
+        let links = self.read_fd_links(pid)?;
+        memo.borrow_mut().insert(pid, links.clone());
+        Ok(links)
+    }
+
+    /// Reads `pid`'s fd table. Each link is read relative to the open `fd`
+    /// directory: no path walk per fd (`/proc/PID/fd/N` costs four lookups,
+    /// each revalidating the task). The directory is listed with raw
+    /// `getdents64`: `opendir` would add an `fstat`, two `fcntl`s and an
+    /// `lseek` per process.
+    fn read_fd_links(&self, pid: i32) -> io::Result<FdLinks> {
         let dir = self.file(pid, "fd");
         let fd = openat(
             AT_FDCWD,
@@ -629,20 +662,13 @@ impl LiveSource {
             Mode::empty(),
         )
         .map_err(|e| with_path(io::Error::from(e), &dir))?;
-        let mut listing =
-            nix::dir::Dir::from_fd(fd).map_err(|e| with_path(io::Error::from(e), &dir))?;
-        let mut names: Vec<std::ffi::CString> = Vec::new();
-        for entry in listing.iter() {
-            let entry = entry.map_err(|e| with_path(io::Error::from(e), &dir))?;
-            if entry.file_name().to_bytes().first() != Some(&b'.') {
-                names.push(entry.file_name().to_owned());
-            }
-        }
+        let names = list_names(&fd).map_err(|e| with_path(e, &dir))?;
+        let mut links = Vec::with_capacity(names.len());
         for name in names {
-            match nix::fcntl::readlinkat(listing.as_fd(), name.as_c_str()) {
+            match nix::fcntl::readlinkat(&fd, name.as_c_str()) {
                 Ok(target) => {
-                    if let Ok(fd) = name.to_str() {
-                        f(fd, Path::new(&target));
+                    if let Ok(n) = name.into_string() {
+                        links.push((n, PathBuf::from(target)));
                     }
                 }
                 // An fd closed between readdir and readlink is simply skipped.
@@ -655,8 +681,70 @@ impl LiveSource {
                 }
             }
         }
-        Ok(())
+        Ok(links.into())
     }
+}
+
+/// One process's fds: (fd number, link target).
+type FdLinks = std::rc::Rc<[(String, PathBuf)]>;
+
+/// The entry names of an open directory, but `.` and `..`, read with
+/// `getdents64` until it returns nothing.
+fn list_names(dir: &OwnedFd) -> io::Result<Vec<std::ffi::CString>> {
+    use std::os::fd::AsRawFd;
+    // u64 words: the kernel aligns each record to 8 bytes.
+    let mut words = [0u64; 1024];
+    let mut names = Vec::new();
+    loop {
+        // SAFETY: a buffer of exactly the length given, written by the
+        // kernel only; the fd is open for the whole call.
+        let n = unsafe {
+            libc::syscall(
+                libc::SYS_getdents64,
+                dir.as_raw_fd(),
+                words.as_mut_ptr(),
+                std::mem::size_of_val(&words),
+            )
+        };
+        if n < 0 {
+            let e = io::Error::last_os_error();
+            if e.kind() == io::ErrorKind::Interrupted {
+                continue;
+            }
+            return Err(e);
+        }
+        if n == 0 {
+            return Ok(names);
+        }
+        // SAFETY: the first `n` bytes were just written by the kernel.
+        let bytes = unsafe { std::slice::from_raw_parts(words.as_ptr().cast::<u8>(), n as usize) };
+        parse_dirents(bytes, &mut names)?;
+    }
+}
+
+/// Appends the names in a `getdents64` buffer (`struct linux_dirent64`:
+/// inode u64, offset i64, record length u16, type u8, NUL-ended name),
+/// but `.` and `..`. A malformed record fails the listing.
+fn parse_dirents(bytes: &[u8], names: &mut Vec<std::ffi::CString>) -> io::Result<()> {
+    const NAME_AT: usize = 19;
+    let bad = || io::Error::new(io::ErrorKind::InvalidData, "malformed getdents64 record");
+    let mut at = 0;
+    while at < bytes.len() {
+        let len = bytes
+            .get(at + 16..at + 18)
+            .map(|b| u16::from_ne_bytes([b[0], b[1]]) as usize)
+            .ok_or_else(bad)?;
+        let record = bytes
+            .get(at..at + len)
+            .filter(|_| len > NAME_AT)
+            .ok_or_else(bad)?;
+        let name = std::ffi::CStr::from_bytes_until_nul(&record[NAME_AT..]).map_err(|_| bad())?;
+        if name.to_bytes() != b"." && name.to_bytes() != b".." {
+            names.push(name.to_owned());
+        }
+        at += len;
+    }
+    Ok(())
 }
 
 impl ProcSource for LiveSource {
@@ -683,7 +771,7 @@ impl ProcSource for LiveSource {
     }
 
     fn cmdline(&self, pid: i32) -> io::Result<Vec<String>> {
-        self.with_file(pid, "cmdline", read_small)
+        self.with_file(pid, "cmdline", read_whole)
             .map(|b| split_nul(&b))
     }
 
@@ -724,8 +812,8 @@ impl ProcSource for LiveSource {
         let mut indexes = Vec::with_capacity(master_fds.len());
         for fd in master_fds {
             let path = self.file(pid, &format!("fdinfo/{fd}"));
-            match fs::read_to_string(&path) {
-                Ok(info) => match parse_tty_index(&info) {
+            match read_whole(&path) {
+                Ok(info) => match parse_tty_index(&String::from_utf8_lossy(&info)) {
                     Some(i) => indexes.push(i),
                     // A master whose pane we cannot name: unknown, so the
                     // caller must treat every terminal as possibly a pane.
@@ -776,8 +864,8 @@ impl ProcSource for LiveSource {
         })?;
         let mut out = Vec::new();
         for fd in master_fds {
-            let info = match fs::read_to_string(self.file(pid, &format!("fdinfo/{fd}"))) {
-                Ok(info) => info,
+            let info = match read_whole(&self.file(pid, &format!("fdinfo/{fd}"))) {
+                Ok(info) => String::from_utf8_lossy(&info).into_owned(),
                 Err(e) if vanished(&e) => continue,
                 Err(e) => return Err(e),
             };
@@ -849,11 +937,13 @@ impl ProcSource for LiveSource {
     fn pipe_ends(&self, pid: i32) -> io::Result<Vec<super::PipeEnd>> {
         use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt};
         // Anonymous pipes by their pipefs inode; anything with a path may be
-        // a named FIFO, told by a `stat` through the fd.
+        // a named FIFO, told by a `stat` through the fd. `/dev/null`, on
+        // nearly every process's stdio, is the null device.
         let mut fds = Vec::new();
         self.each_fd(pid, |fd, target| {
             let anonymous = parse_pipe_link(target);
-            if anonymous.is_some() || target.as_os_str().as_bytes().starts_with(b"/") {
+            let bytes = target.as_os_str().as_bytes();
+            if anonymous.is_some() || (bytes.starts_with(b"/") && bytes != b"/dev/null") {
                 fds.push((fd.to_string(), anonymous));
             }
         })?;
@@ -888,7 +978,7 @@ impl ProcSource for LiveSource {
     }
 
     fn nspid(&self, pid: i32) -> io::Result<Vec<i32>> {
-        let bytes = self.with_file(pid, "status", read_small)?;
+        let bytes = self.with_file(pid, "status", read_whole)?;
         super::parse_nspid(&String::from_utf8_lossy(&bytes)).ok_or_else(|| {
             io::Error::new(
                 io::ErrorKind::InvalidData,
@@ -898,7 +988,7 @@ impl ProcSource for LiveSource {
     }
 
     fn cgroup(&self, pid: i32) -> io::Result<String> {
-        let bytes = self.with_file(pid, "cgroup", read_small)?;
+        let bytes = self.with_file(pid, "cgroup", read_whole)?;
         super::parse_cgroup_v2(&String::from_utf8_lossy(&bytes)).ok_or_else(|| {
             io::Error::new(
                 io::ErrorKind::InvalidData,
@@ -994,13 +1084,6 @@ fn read_into(path: &Path, buf: &mut Vec<u8>) -> io::Result<usize> {
     }
 }
 
-fn read_small(path: &Path) -> io::Result<Vec<u8>> {
-    let mut f = fs::File::open(path)?;
-    let mut buf = Vec::with_capacity(1024);
-    io::Read::read_to_end(&mut f, &mut buf)?;
-    Ok(buf)
-}
-
 /// An fd link to the PTY multiplexer: the master side of a terminal.
 pub(crate) fn is_ptmx_link(target: &[u8]) -> bool {
     target == b"/dev/ptmx" || target == b"/dev/pts/ptmx"
@@ -1040,6 +1123,76 @@ pub(crate) fn parse_pipe_link(target: &Path) -> Option<u64> {
 mod tests {
     use super::*;
     use std::os::unix::fs::OpenOptionsExt;
+
+    #[test]
+    fn raw_listing_agrees_with_read_dir_over_many_buffers() {
+        let t = tempfile::tempdir().unwrap();
+        // About 160 KiB of records: many `getdents64` calls of 8 KiB.
+        for i in 0..3000 {
+            fs::write(t.path().join(format!("entry-with-a-long-name-{i:05}")), b"").unwrap();
+        }
+        let dir = open_dir(t.path()).unwrap();
+        let mut raw: Vec<String> = list_names(&dir)
+            .unwrap()
+            .into_iter()
+            .map(|n| n.into_string().unwrap())
+            .collect();
+        let mut std_names: Vec<String> = fs::read_dir(t.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        raw.sort();
+        std_names.sort();
+        assert_eq!(raw.len(), 3000);
+        assert_eq!(raw, std_names);
+    }
+
+    #[test]
+    fn malformed_dirent_records_fail_the_listing() {
+        fn record(name: &[u8], len: u16) -> Vec<u8> {
+            let mut r = vec![0u8; 19];
+            r[16..18].copy_from_slice(&len.to_ne_bytes());
+            r.extend_from_slice(name);
+            r.resize(len.max(19) as usize, 0);
+            r
+        }
+        let mut names = Vec::new();
+        let good = [record(b".\0", 24), record(b"..\0", 24), record(b"7\0", 24)].concat();
+        parse_dirents(&good, &mut names).unwrap();
+        assert_eq!(names, vec![std::ffi::CString::new("7").unwrap()]);
+        for bad in [
+            record(b"7\0", 0),                   // no progress
+            record(b"7\0", 19),                  // no room for a name
+            record(b"7777", 24)[..23].to_vec(),  // cut short
+            record(b"77777", 24)[..24].to_vec(), // no NUL in the record
+            vec![0u8; 17],                       // no length
+        ] {
+            let mut names = Vec::new();
+            let e = parse_dirents(&bad, &mut names).unwrap_err();
+            assert_eq!(e.kind(), io::ErrorKind::InvalidData, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn a_survey_source_reads_each_fd_table_once() {
+        use std::os::fd::AsRawFd;
+        let me = std::process::id() as i32;
+        let table = read_table(Path::new("/proc")).unwrap().table;
+        let survey = LiveSource::for_table("/proc", &table);
+        let before = survey.open_paths(me).unwrap();
+        let marker = tempfile::NamedTempFile::new().unwrap();
+        let opened = fs::File::open(marker.path()).unwrap();
+        let path = marker.path().to_string_lossy().into_owned();
+        // The survey keeps its snapshot; a fresh source sees the new fd.
+        assert_eq!(survey.open_paths(me).unwrap(), before);
+        assert!(!before.contains(&path));
+        let fresh = LiveSource::new("/proc").open_paths(me).unwrap();
+        assert!(
+            fresh.contains(&path),
+            "{fresh:?} lacks fd {}",
+            opened.as_raw_fd()
+        );
+    }
 
     #[test]
     fn dev_numbers_split_as_glibc_does() {
