@@ -153,6 +153,9 @@ pub(crate) fn survey_with(
         hidden_ancestry: hidden_ancestry(&table, proc_root),
         ..Facts::default()
     };
+    // Right after the table: the window for an exec that the comm check
+    // cannot see stays as short as it can be.
+    record_exe_ids(&mut table, facts.agents.keys().copied(), &source);
     let pane_servers = read_pane_ttys(&table, &rules, &source, &mut facts);
     read_pane_devpts(&table, &rules, &source, &pane_servers, &mut facts);
     read_parentage(&table, &rules, &source, memory, &mut facts);
@@ -209,9 +212,9 @@ pub(crate) fn survey_with(
         }
     }
     family_facts(&family, &mut facts);
+    record_exe_ids(&mut table, family.leftovers().map(|v| v.key.pid), &source);
 
     let verdicts = Classifier::new(&table, &facts, &rules).verdicts(all);
-    record_exe_ids(&mut table, &verdicts, &source);
     // Command lines for display, only for what will be shown.
     for v in verdicts.iter().filter(|v| {
         shown == Shown::Every
@@ -294,15 +297,18 @@ pub(crate) fn find_agents(
     agents
 }
 
-/// Records which file each process this cycle may signal runs (one `stat`
-/// each, none for the rest of the table), so that a signal can be withheld
-/// from a process that exec'd another file since; the comm read with the
-/// table covers an exec before this. Unreadable stays `None`: such a
+/// Records which file each of `pids` (the agents, the leftovers) runs: one
+/// `stat` each, none for the rest of the table. A signal is withheld from a
+/// process that exec'd another file since. Unreadable stays `None`: such a
 /// process cannot be verified, so it is never signalled.
-fn record_exe_ids(table: &mut ProcessTable, verdicts: &[Verdict], source: &dyn ProcSource) {
-    for v in verdicts.iter().filter(|v| v.reapable()) {
-        if let Some(p) = table.get_mut(v.pid) {
-            p.exe_id = source.exe_id(v.pid).ok();
+fn record_exe_ids(
+    table: &mut ProcessTable,
+    pids: impl Iterator<Item = i32>,
+    source: &dyn ProcSource,
+) {
+    for pid in pids {
+        if let Some(p) = table.get_mut(pid) {
+            p.exe_id = source.exe_id(pid).ok();
         }
     }
 }
