@@ -130,13 +130,7 @@ fn spawn_headless(env: &TestEnv, bin: &Path, script: &str, dir: &Path) -> Proc {
     c.arg("-c").arg(script).current_dir(dir);
     env.isolate(&mut c);
     c.stdout(Stdio::null()).stderr(Stdio::null());
-    // SAFETY: setsid is async-signal-safe.
-    unsafe {
-        c.pre_exec(|| {
-            libc::setsid();
-            Ok(())
-        });
-    }
+    in_own_session(&mut c);
     Proc::from_child(c.spawn().unwrap())
 }
 
@@ -1067,13 +1061,7 @@ fn a_background_daemon_under_a_live_parent_is_kept_when_headless_agents_are_reap
     c.arg0("claude").args(["daemon", "run"]).current_dir(&dir);
     env.isolate(&mut c);
     c.stdout(Stdio::null()).stderr(Stdio::null());
-    // SAFETY: setsid is async-signal-safe.
-    unsafe {
-        c.pre_exec(|| {
-            libc::setsid();
-            Ok(())
-        });
-    }
+    in_own_session(&mut c);
     let daemon = Proc::from_child(c.spawn().unwrap());
     let plain = spawn_headless(&env, &plain_bin, &block_line(&env), &dir);
     assert!(wait_until(Duration::from_secs(5), || {
@@ -1418,13 +1406,7 @@ fn a_job_a_background_session_adopted_is_kept() {
     c.stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null());
-    // SAFETY: setsid is async-signal-safe.
-    unsafe {
-        c.pre_exec(|| {
-            libc::setsid();
-            Ok(())
-        });
-    }
+    in_own_session(&mut c);
     let mut host = Proc::from_child(c.spawn().unwrap());
     assert!(
         wait_until(Duration::from_secs(10), || { holds_open(host.pid, &tasks) }),

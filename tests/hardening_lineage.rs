@@ -118,13 +118,7 @@ fn agent_adopted_by_pid1_of_its_own_pid_namespace_is_an_orphan() {
         .arg(&go);
     env.isolate(&mut c);
     c.stdout(Stdio::null()).stderr(Stdio::piped());
-    // SAFETY: setsid is async-signal-safe.
-    unsafe {
-        c.pre_exec(|| {
-            libc::setsid();
-            Ok(())
-        });
-    }
+    in_own_session(&mut c);
     let unshare = Proc::from_child(c.spawn().unwrap());
     let init = wait_descendant(unshare.pid, &init_name);
     assert_eq!(nspid(init.pid).last(), Some(&1), "not a namespace's init");

@@ -703,3 +703,17 @@ pub fn copy_exe(src: impl AsRef<Path>, dst: impl AsRef<Path>) {
         dst.display()
     );
 }
+
+/// Starts `c` in a session of its own, with no controlling terminal, as a
+/// headless agent or a `setsid` job runs.
+pub fn in_own_session(c: &mut Command) -> &mut Command {
+    use std::os::unix::process::CommandExt;
+    // SAFETY: setsid is async-signal-safe.
+    unsafe {
+        c.pre_exec(|| {
+            libc::setsid();
+            Ok(())
+        });
+    }
+    c
+}
