@@ -2,7 +2,8 @@
 //! tmux query per live tmux server (none once the pane cache is warm), and
 //! `reap --dry-run` starts none, however many agents and panes there are.
 //! Counted with strace on the real binary, against private tmux servers
-//! holding fake agents.
+//! holding fake agents. And per-process reads: a would-be leftover's fd
+//! table is listed once per cycle.
 
 mod common;
 
@@ -222,4 +223,67 @@ fn the_counter_sees_forks_and_threads() {
     let s = count(&dir);
     assert!(s.processes >= 2, "{s:?}");
     assert!(s.programs.iter().all(|p| p == "/bin/true"), "{s:?}");
+}
+
+/// A would-be leftover is asked several questions about its fds (terminal
+/// masters, sockets, pipes): one cycle lists its fd table once.
+#[test]
+fn a_would_be_leftovers_fd_table_is_listed_once_per_cycle() {
+    if strace_usable().is_none() {
+        return;
+    }
+    let env = TestEnv::new();
+    let name = unique_name("fl");
+    let bin = env.path(&name);
+    copy_exe("/bin/sleep", &bin);
+    let marker = format!("STRAYT{}_SESS", unique_name("m").to_uppercase());
+    // A dead session's job: its session marker names a session no live
+    // process carries.
+    let session = format!(
+        "{marker}=5f0c1d2e-0000-4000-8000-{:012x}",
+        std::process::id()
+    );
+    let job = spawn_orphan(
+        &env,
+        Path::new("env"),
+        &[&session, bin.to_str().unwrap(), "300"],
+    );
+    assert!(wait_until(std::time::Duration::from_secs(5), || {
+        std::fs::read_to_string(format!("/proc/{}/comm", job.pid))
+            .is_ok_and(|c| c.trim_end() == name)
+    }));
+    orphan_config(
+        &env,
+        &job,
+        "0s",
+        "60s",
+        &format!("[family]\nenv = [\"{marker}\"]\n"),
+    );
+
+    let trace = env.path("openat.trace");
+    let stray = env.cmd();
+    let mut c = Command::new("strace");
+    c.args(["-f", "-qq", "-e", "trace=openat", "-o"])
+        .arg(&trace)
+        .arg(stray.get_program())
+        .args(stray.get_args())
+        .args(["--format", "json", "reap", "--dry-run"]);
+    env.isolate(&mut c);
+    let out = c.output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let action = doc["actions"]
+        .as_array()
+        .and_then(|a| a.iter().find(|x| x["pid"] == job.pid))
+        .unwrap_or_else(|| panic!("the job is not planned: {doc}"));
+    assert_eq!(action["class"], "leftover", "{action}");
+    let text = std::fs::read_to_string(&trace).unwrap();
+    let fd_dir = format!("\"/proc/{}/fd\"", job.pid);
+    let listings = text.lines().filter(|l| l.contains(&fd_dir)).count();
+    assert_eq!(listings, 1, "{fd_dir} opened {listings} times:\n{text}");
+    assert!(job.alive());
 }
