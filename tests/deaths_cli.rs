@@ -479,6 +479,29 @@ fn instance_cleanup(root: &Path, env: &TestEnv, watch: Watch) {
     assert!(!instance(root, pid).exists());
 }
 
+const NO_TRACEFS_ENV: &str = "STRAY_TEST_DEATHS_CLI_NO_TRACEFS";
+
+/// Unmounts every tracefs of this (private) mount namespace, stacked
+/// mounts included.
+fn unmount_every_tracefs() {
+    for _ in 0..16 {
+        let mounts = std::fs::read_to_string("/proc/self/mounts").unwrap();
+        let points: Vec<&str> = mounts
+            .lines()
+            .filter_map(|l| {
+                let f: Vec<&str> = l.split_whitespace().collect();
+                (f.get(2) == Some(&"tracefs")).then(|| f[1])
+            })
+            .collect();
+        if points.is_empty() {
+            return;
+        }
+        for p in points {
+            let _ = Command::new("umount").arg(p).status();
+        }
+    }
+}
+
 #[test]
 fn watch_without_tracefs_says_so_once_and_runs() {
     if !is_root() {
@@ -486,8 +509,24 @@ fn watch_without_tracefs_says_so_once_and_runs() {
         return;
     }
     if stray::tracefs::find_root().is_some() {
-        skip("tracefs is mounted here: the missing case cannot be shown");
-        return;
+        // Shown in a private mount namespace without it.
+        if std::env::var_os(NO_TRACEFS_ENV).is_none() {
+            let dir = tempfile::Builder::new()
+                .prefix("stray-test-ns-")
+                .tempdir()
+                .unwrap();
+            rerun_in_mount_namespace(
+                "watch_without_tracefs_says_so_once_and_runs",
+                NO_TRACEFS_ENV,
+                dir.path(),
+            );
+            return;
+        }
+        unmount_every_tracefs();
+        if stray::tracefs::find_root().is_some() {
+            skip("tracefs stays mounted even in a private mount namespace");
+            return;
+        }
     }
     let env = TestEnv::new();
     let watch = Watch::start(&env, "200ms");

@@ -1384,6 +1384,19 @@ fn a_job_whose_holder_cannot_be_read_is_not_taken() {
 /// argv read. The job is kept while the host lives, and is a leftover after.
 #[test]
 fn a_job_a_background_session_adopted_is_kept() {
+    adopted_job_is_kept_while_its_host_lives(false);
+}
+
+/// The same with the host an agent by the rules under a name that is not
+/// `claude…` (the native build runs as its version, `2.1.x`, matched by the
+/// default `exe` glob), under a live parent: no policy reaps it here, and
+/// its argv must still be read, for it holds the job's session.
+#[test]
+fn a_job_a_background_session_adopted_is_kept_when_the_host_is_an_agent() {
+    adopted_job_is_kept_while_its_host_lives(true);
+}
+
+fn adopted_job_is_kept_while_its_host_lives(host_is_agent: bool) {
     let mut env = TestEnv::new();
     let markers = Markers::new();
     write_config(&env, &markers, "");
@@ -1391,9 +1404,15 @@ fn a_job_a_background_session_adopted_is_kept() {
     let tasks = env.path(&format!("claude-0/-work/{session}/tasks"));
     std::fs::create_dir_all(&tasks).unwrap();
     let (py, py_bin) = python_bin(&env, "bh");
-    let host_name: String = format!("claude{}", &py[2..]).chars().take(15).collect();
-    let host_bin = env.path(&format!("bin/{host_name}"));
-    std::fs::rename(&py_bin, &host_bin).unwrap();
+    let host_bin = if host_is_agent {
+        env.names.push(py.clone());
+        py_bin
+    } else {
+        let host_name: String = format!("claude{}", &py[2..]).chars().take(15).collect();
+        let host_bin = env.path(&format!("bin/{host_name}"));
+        std::fs::rename(&py_bin, &host_bin).unwrap();
+        host_bin
+    };
     let mut c = Command::new(&host_bin);
     c.arg0("claude bg-pty-host")
         .args([
@@ -1413,6 +1432,14 @@ fn a_job_a_background_session_adopted_is_kept() {
         "the host never opened {}",
         tasks.display()
     );
+    if host_is_agent {
+        let scan = scan_all(&env);
+        assert!(
+            scan_entry(&scan, host.pid).is_some_and(|e| e["rule"].as_str().is_some()),
+            "the host is not an agent here: {}",
+            scan_entry(&scan, host.pid).unwrap_or_default()
+        );
+    }
     let (job, job_bin) = sleep_bin(&env, "bj");
     let job_p = orphan_from_dead_agent_in(
         &mut env,

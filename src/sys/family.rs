@@ -37,10 +37,6 @@ pub(crate) struct Context<'a> {
     /// reason (the survey's resolver, passed in so this module does not
     /// depend on the survey that calls it).
     pub resolve_peers: &'a PeerResolver<'a>,
-    /// Read the command line of every agent without a terminal, for a
-    /// survey that shows each one's background role; else only of those
-    /// this cycle may signal (the role keeps them).
-    pub args_of_every_agent: bool,
 }
 
 /// (pid, uid) candidates → each one's unix socket peers.
@@ -164,6 +160,8 @@ fn settle(cx: &Context<'_>, input: &mut Input, read_args: &mut HashSet<i32>) -> 
 /// cannot name a session of processes we may take. Any other failure to
 /// read one of ours makes its files unknown (`held_unknown`).
 fn read_held(cx: &Context<'_>, input: &mut Input, holders: &[ProcKey]) {
+    // What they hold now, not a table kept from earlier in the survey.
+    cx.source.forget_fd_tables(&[]);
     for k in holders {
         let ours = cx
             .table
@@ -287,20 +285,17 @@ fn views(cx: &Context<'_>, read_args: &mut HashSet<i32>) -> Vec<ProcView> {
                     || cx.facts.ns_init_parent.contains(&p.pid));
             if let Some(args) = &p.cmdline {
                 v.args = args.clone();
-            } else if (v.agent
-                && !v.live_tty
-                && !v.protected
-                && (cx.args_of_every_agent || cx.classifier.verdict(p).reapable()))
+            } else if (v.agent && !v.live_tty && !v.protected)
                 || (!v.live_tty && p.comm.starts_with("claude"))
             {
                 // An agent without a terminal may be a background
                 // session's (`claude daemon run`), which is never an
-                // orphan; a protected one or one on a terminal is never an
-                // orphan anyway, and one that is not reapable without its
-                // role is not with it (what it hosts descends from a live
-                // agent). A `claude…` without a terminal that no rule
+                // orphan, hosts what runs below it, and holds the jobs it
+                // adopted: read whether or not this cycle may signal it. A
+                // protected one or one on a terminal is never an orphan
+                // anyway. A `claude…` without a terminal that no rule
                 // matches (the npm build's `claude.exe`) may be a
-                // background session too, which holds the jobs it adopted.
+                // background session too.
                 if let Ok(args) = cx.source.cmdline(p.pid) {
                     v.args = args;
                     read_args.insert(p.pid);
@@ -559,6 +554,9 @@ fn pipe_peers(cx: &Context<'_>, input: &mut Input, index: &HashMap<i32, usize>, 
         .iter()
         .filter_map(|p| cx.table.get(*p).map(|p| p.uid))
         .collect();
+    // Holders are listed now, after the would-be leftovers' own pipes: a
+    // table kept from earlier could miss a pipe opened since.
+    cx.source.forget_fd_tables(new);
     for p in cx.table.iter() {
         if wanted.is_empty() {
             break;

@@ -203,7 +203,6 @@ pub(crate) fn survey_with(
             my_uid,
             proc_root,
             resolve_peers: &resolve,
-            args_of_every_agent: shown == Shown::Every,
         })
     };
     for (pid, args) in cmdlines {
@@ -676,6 +675,10 @@ fn resolve_peers_held_by(
     // in, so asking only in ours would call a containerised daemon's clients
     // "none". One dump per distinct namespace.
     let tables = peer_tables(&mut sockets, &mut out, proc_root);
+    // Holders are listed after the dumps: a table kept from earlier in the
+    // survey could miss a connection the dump shows.
+    let candidate_pids: Vec<i32> = candidates.iter().map(|&(pid, _)| pid).collect();
+    source.forget_fd_tables(&candidate_pids);
     let elsewhere = sockets_from_elsewhere(&mut sockets, &mut out, &tables, source);
     if sockets.is_empty() {
         return out;

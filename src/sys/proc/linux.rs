@@ -570,9 +570,11 @@ impl LiveSource {
     }
 
     /// A source for one survey of `table`, reading each exited leader with
-    /// live threads through its live thread. It reads each fd table once
-    /// (the facts of one survey are one snapshot): it must not outlive that
-    /// survey, and a check right before a signal needs a source of its own.
+    /// live threads through its live thread. It keeps each fd table it
+    /// reads until [`ProcSource::forget_fd_tables`]: the several questions
+    /// about one would-be leftover share one read, while holders looked up
+    /// after a dump are read again. It must not outlive the survey, and a
+    /// check right before a signal needs a source of its own.
     pub(crate) fn for_table(root: impl Into<PathBuf>, table: &ProcessTable) -> Self {
         let mut s = LiveSource::new(root);
         s.fd_memo = Some(Default::default());
@@ -748,6 +750,12 @@ fn parse_dirents(bytes: &[u8], names: &mut Vec<std::ffi::CString>) -> io::Result
 }
 
 impl ProcSource for LiveSource {
+    fn forget_fd_tables(&self, keep: &[i32]) {
+        if let Some(memo) = &self.fd_memo {
+            memo.borrow_mut().retain(|pid, _| keep.contains(pid));
+        }
+    }
+
     fn exe(&self, pid: i32) -> io::Result<String> {
         // Called for every in-scope process under the default `[match] exe`
         // rule: build the path on the stack.
@@ -937,13 +945,13 @@ impl ProcSource for LiveSource {
     fn pipe_ends(&self, pid: i32) -> io::Result<Vec<super::PipeEnd>> {
         use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt};
         // Anonymous pipes by their pipefs inode; anything with a path may be
-        // a named FIFO, told by a `stat` through the fd. `/dev/null`, on
-        // nearly every process's stdio, is the null device.
+        // a named FIFO, told by a `stat` through the fd (even `/dev/null`:
+        // the path is in the holder's mount namespace, where a FIFO may be
+        // mounted there).
         let mut fds = Vec::new();
         self.each_fd(pid, |fd, target| {
             let anonymous = parse_pipe_link(target);
-            let bytes = target.as_os_str().as_bytes();
-            if anonymous.is_some() || (bytes.starts_with(b"/") && bytes != b"/dev/null") {
+            if anonymous.is_some() || target.as_os_str().as_bytes().starts_with(b"/") {
                 fds.push((fd.to_string(), anonymous));
             }
         })?;
@@ -1055,7 +1063,8 @@ fn dev_major_minor(dev: u64) -> (u32, u32) {
 
 /// Reads a procfs file whole ([`read_into`]).
 fn read_whole(path: &Path) -> io::Result<Vec<u8>> {
-    let mut buf = Vec::new();
+    // Most are small (`cmdline`, `status`, `fdinfo`): start at a page.
+    let mut buf = vec![0; 4096];
     let len = read_into(path, &mut buf)?;
     buf.truncate(len);
     Ok(buf)
@@ -1064,11 +1073,12 @@ fn read_whole(path: &Path) -> io::Result<Vec<u8>> {
 /// Reads a procfs file whole into `buf` with few syscalls: no size query
 /// (`fs::read` probes with `statx` and `lseek`, useless on procfs, where
 /// every size is 0), large reads until end of file (a short read is not
-/// taken for the end). `buf` is grown as needed, never shrunk or cleared:
-/// the caller uses the first `len` bytes returned.
+/// taken for the end; an interrupted read is retried). `buf` (16 KiB when
+/// empty) is grown as needed, never shrunk or cleared: the caller uses the
+/// first `len` bytes returned.
 fn read_into(path: &Path, buf: &mut Vec<u8>) -> io::Result<usize> {
     let mut f = fs::File::open(path)?;
-    if buf.len() < 16 * 1024 {
+    if buf.is_empty() {
         buf.resize(16 * 1024, 0);
     }
     let mut len = 0;
@@ -1076,7 +1086,11 @@ fn read_into(path: &Path, buf: &mut Vec<u8>) -> io::Result<usize> {
         if len == buf.len() {
             buf.resize(buf.len() * 2, 0);
         }
-        let n = io::Read::read(&mut f, &mut buf[len..])?;
+        let n = match io::Read::read(&mut f, &mut buf[len..]) {
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
         if n == 0 {
             return Ok(len);
         }
@@ -1174,7 +1188,7 @@ mod tests {
     }
 
     #[test]
-    fn a_survey_source_reads_each_fd_table_once() {
+    fn a_survey_source_keeps_each_fd_table_until_told_to_forget() {
         use std::os::fd::AsRawFd;
         let me = std::process::id() as i32;
         let table = read_table(Path::new("/proc")).unwrap().table;
@@ -1192,6 +1206,12 @@ mod tests {
             "{fresh:?} lacks fd {}",
             opened.as_raw_fd()
         );
+        // Kept through a forget that keeps it; read again after one that
+        // does not (holders looked up after a dump).
+        survey.forget_fd_tables(&[me]);
+        assert_eq!(survey.open_paths(me).unwrap(), before);
+        survey.forget_fd_tables(&[]);
+        assert!(survey.open_paths(me).unwrap().contains(&path));
     }
 
     #[test]

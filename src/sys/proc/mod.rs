@@ -91,6 +91,11 @@ pub(crate) trait ProcSource {
             "this source cannot list open files",
         ))
     }
+    /// A source that keeps fd tables for one survey (Linux's
+    /// `LiveSource::for_table`) drops them all but `keep`'s: what is read
+    /// next must be read after this point (holders of a peer found in a
+    /// dump made just now). Nothing to do for a source that keeps none.
+    fn forget_fd_tables(&self, _keep: &[i32]) {}
     /// The `NSpid` line of `/proc/PID/status`: the pid in each PID namespace
     /// the process belongs to, outermost first (the last is its own).
     fn nspid(&self, _pid: i32) -> std::io::Result<Vec<i32>> {
