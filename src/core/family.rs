@@ -426,6 +426,11 @@ pub struct Decision {
     /// `held_values` yet: asked only once a member's verdict compares
     /// session values.
     pub held_wanted: BTreeSet<ProcKey>,
+    /// Of `env_wanted`, the members no live agent is above: a pid marker in
+    /// their environment would name their owner, so the reader also looks
+    /// at their PID namespace (`ProcView::foreign_pid_ns`). Below a live
+    /// agent the owner is that agent, whatever the markers say.
+    pub pid_ns_matters: BTreeSet<ProcKey>,
     /// What the state keeps for the next cycle.
     pub next_remembered: BTreeMap<ProcKey, BTreeSet<ProcKey>>,
     /// Agents in a deliberate background session (never orphans), with
@@ -673,6 +678,14 @@ pub fn decide(input: &Input, rules: &Rules) -> Decision {
         })
         .collect();
     subtree_env_wanted(input, &t, &outcome, &found, &mut env_wanted);
+    let pid_ns_matters = env_wanted
+        .iter()
+        .copied()
+        .filter(|k| {
+            t.get(k.pid)
+                .is_some_and(|i| !input.procs[i].agent && tree.agent_above[i].is_none())
+        })
+        .collect();
     let footprints = footprints(input, &t, &owners.owner_live);
     let next_remembered = next_remembered(input, rules, &t);
     let verdicts = reason
@@ -690,6 +703,7 @@ pub fn decide(input: &Input, rules: &Rules) -> Decision {
         footprints,
         env_wanted,
         held_wanted: judged.held_wanted,
+        pid_ns_matters,
         next_remembered,
         background_agents,
     }
@@ -1874,6 +1888,26 @@ mod tests {
             "{:?}",
             d.verdict(40)
         );
+    }
+
+    #[test]
+    fn the_pid_namespace_matters_only_where_no_live_agent_is_above() {
+        let mut w = World::default();
+        w.agent(10, 5).env = None;
+        w.add(40, 1, "sleep").env = None;
+        w.add(41, 10, "node").env = None;
+        // A dead session's member compares session values: the live
+        // family's environments are wanted too.
+        env(w.add(42, 1, "bash"), &claude_shell_env(60, UUID_A));
+        let d = w.decide();
+        for k in [key(10, 1000), key(40, 4000), key(41, 4100)] {
+            assert!(
+                d.env_wanted.contains(&k),
+                "{k:?} not wanted: {:?}",
+                d.env_wanted
+            );
+        }
+        assert_eq!(d.pid_ns_matters, BTreeSet::from([key(40, 4000)]));
     }
 
     #[test]

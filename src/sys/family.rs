@@ -120,9 +120,7 @@ fn settle(cx: &Context<'_>, input: &mut Input, read_args: &mut HashSet<i32>) -> 
                         .iter()
                         .flatten()
                         .any(|(name, _)| pid_markers.contains(name.as_str()));
-                    // Below a live agent, the owner is that agent whatever
-                    // the markers say: no namespace to look at.
-                    if names_a_pid && !below_an_agent(cx, k.pid) {
+                    if names_a_pid && d.pid_ns_matters.contains(&k) {
                         input.procs[i].foreign_pid_ns = pid_ns.foreign(k.pid);
                     }
                     input.procs[i].env = env;
@@ -180,23 +178,6 @@ fn read_held(cx: &Context<'_>, input: &mut Input, holders: &[ProcKey]) {
         };
         input.held_values.insert(*k, values);
     }
-}
-
-/// True when a live agent is an ancestor of `pid` in the table.
-fn below_an_agent(cx: &Context<'_>, pid: i32) -> bool {
-    let mut cur = cx.table.get(pid).map(|p| p.ppid);
-    for _ in 0..4096 {
-        match cur {
-            Some(pp) if pp > 0 && pp != pid => {
-                if cx.facts.agents.contains_key(&pp) {
-                    return true;
-                }
-                cur = cx.table.get(pp).map(|p| p.ppid);
-            }
-            _ => return false,
-        }
-    }
-    false
 }
 
 /// Whose PID namespace is not the table's: the pids a process's markers
