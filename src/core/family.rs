@@ -1411,6 +1411,14 @@ mod tests {
             v.agent = true;
             v
         }
+        /// A Claude Code `bg-pty-host` (no rule makes it an agent).
+        fn pty_host(&mut self, pid: i32, ppid: i32) -> &mut ProcView {
+            let v = self.add(pid, ppid, "claude.exe");
+            v.args = ["claude bg-pty-host", "--bg-pty-host", "/tmp/a.pty.sock"]
+                .map(String::from)
+                .to_vec();
+            v
+        }
         fn decide(&self) -> Decision {
             decide(&self.input, &Rules::default())
         }
@@ -1958,10 +1966,7 @@ mod tests {
         env(w.add(40, 1, "bash"), &claude_shell_env(60, UUID_A));
         assert_eq!(outcome(&w.decide(), 40), Outcome::Leftover);
         // ...an unknown background session does.
-        let host = w.add(100, 1, "claude.exe");
-        host.args = ["claude bg-pty-host", "--bg-pty-host", "/tmp/a.sock"]
-            .map(String::from)
-            .to_vec();
+        w.pty_host(100, 1);
         w.input.held_values.insert(key(100, 10000), BTreeSet::new());
         w.input.held_unknown.insert(key(100, 10000));
         let d = w.decide();
@@ -1977,10 +1982,7 @@ mod tests {
     fn a_member_whose_pid_marker_names_its_gone_agent_asks_only_background_holders() {
         let mut w = World::default();
         w.agent(10, 5).comm = "codex".into();
-        let host = w.add(100, 1, "claude.exe");
-        host.args = ["claude bg-pty-host", "--bg-pty-host", "/tmp/a.sock"]
-            .map(String::from)
-            .to_vec();
+        w.pty_host(100, 1);
         // Claude's adopted job: CLAUDE_PID names the exited TUI (pid 60).
         env(w.add(40, 1, "bash"), &claude_shell_env(60, UUID_A));
         let d = w.decide();
@@ -2080,13 +2082,7 @@ mod tests {
             let d = w.add(100, 1, "claude.exe");
             d.args = s(&["/x/claude.exe", "daemon", "run", "--origin", "transient"]);
             d.agent = daemon_is_agent;
-            let h = w.add(101, 100, "claude.exe");
-            h.args = s(&[
-                "claude bg-pty-host",
-                "--bg-pty-host",
-                "/tmp/a.pty.sock",
-                "200",
-            ]);
+            w.pty_host(101, 100);
             let sp = w.add(102, 101, "claude.exe");
             sp.args = s(&["claude bg-spare", "--bg-spare", "/tmp/a.claim.sock"]);
             env(w.add(103, 102, "python3"), &claude_mcp_env(102, UUID_A));
