@@ -262,13 +262,20 @@ pub(crate) struct Rules {
 pub(crate) fn is_multiplexer_server(p: &Process, multiplexers: &[String]) -> bool {
     // A zombie server still counts: nothing can be its child any more, and
     // erring towards protection costs nothing.
+    named_like_multiplexer_server(p, multiplexers)
+        && (p.comm.starts_with("tmux: server") || p.tty.is_none())
+}
+
+/// Named like a multiplexer server: one now, or one once it loses its
+/// terminal (a `screen` whose user detaches).
+pub(crate) fn named_like_multiplexer_server(p: &Process, multiplexers: &[String]) -> bool {
     if p.kernel_thread {
         return false;
     }
     if p.comm.starts_with("tmux: server") {
         return multiplexers.iter().any(|m| m == "tmux");
     }
-    p.tty.is_none() && multiplexers.iter().any(|m| p.comm.eq_ignore_ascii_case(m))
+    multiplexers.iter().any(|m| p.comm.eq_ignore_ascii_case(m))
 }
 
 /// Is `p`'s parent PID 1 or a listed `reaper_parents` name? Known from the

@@ -30,7 +30,9 @@
 //! Must not read the system, the clock or the config file: everything
 //! arrives as data.
 
-use crate::core::classify::{is_multiplexer_server, summarize, Class, Facts, Rules, Verdict};
+use crate::core::classify::{
+    is_multiplexer_server, named_like_multiplexer_server, summarize, Class, Facts, Rules, Verdict,
+};
 use crate::core::process::{PidMap, PidSet, ProcKey, Process, ProcessTable, Tty};
 
 /// Beyond this many young processes to re-read each tick, ticks are full
@@ -145,15 +147,10 @@ fn watched_pids(table: &ProcessTable, facts: &Facts, rules: &Rules) -> (PidSet, 
     // on a terminal) becomes one by losing its terminal, and then protects
     // what is on its masters: its row is watched, so that change runs the
     // full cycle. There are few of them.
-    let named_like_a_server = |p: &Process| {
-        !p.kernel_thread
-            && (p.comm.starts_with("tmux: server")
-                || rules
-                    .multiplexers
-                    .iter()
-                    .any(|m| p.comm.eq_ignore_ascii_case(m)))
-    };
-    for p in table.iter().filter(|p| named_like_a_server(p)) {
+    for p in table
+        .iter()
+        .filter(|p| named_like_multiplexer_server(p, &rules.multiplexers))
+    {
         if !exits.contains(&p.pid) {
             rows.insert(p.pid);
         }
