@@ -61,13 +61,10 @@ pub(crate) trait ProcSource {
         pid: i32,
         names: &std::collections::BTreeSet<String>,
     ) -> std::io::Result<Vec<(String, String)>> {
-        Ok(self
-            .environ(pid)?
-            .iter()
-            .filter_map(|e| e.split_once('='))
-            .filter(|(k, _)| names.contains(*k))
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect())
+        Ok(named_entries(
+            self.environ(pid)?.join("\0").as_bytes(),
+            names,
+        ))
     }
     /// Indexes of the PTYs whose master side this process holds.
     fn pty_masters(&self, pid: i32) -> std::io::Result<Vec<u32>>;
@@ -246,6 +243,21 @@ mod tests {
             Some("/user.slice/user-1000.slice/user@1000.service/app.slice/a.service")
         );
         assert_eq!(parse_cgroup_v2("4:memory:/x\n"), None);
+    }
+
+    #[test]
+    fn named_entries_decode_only_the_named() {
+        let names = std::collections::BTreeSet::from(["A".to_string(), "C".to_string()]);
+        let blob = b"A=1\0B=2\0C=x=y\0\xff\xfe=3\0noequals\0A=\0";
+        assert_eq!(
+            named_entries(blob, &names),
+            vec![
+                ("A".to_string(), "1".to_string()),
+                ("C".to_string(), "x=y".to_string()),
+                ("A".to_string(), String::new()),
+            ]
+        );
+        assert!(named_entries(b"", &names).is_empty());
     }
 
     #[test]
