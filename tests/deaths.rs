@@ -264,16 +264,7 @@ fn signals_are_traced_with_their_sender() {
         scenario(&root);
         return;
     }
-    if Command::new("unshare").arg("--version").output().is_err() {
-        skip("tracefs is not mounted and unshare(1) is missing");
-        return;
-    }
-    let env = TestEnv::new();
-    rerun_in_mount_namespace(
-        "signals_are_traced_with_their_sender",
-        CHILD_ENV,
-        env.dir.path(),
-    );
+    rerun_in_mount_namespace("signals_are_traced_with_their_sender", CHILD_ENV);
 }
 
 fn spawn_target(bin: &Path) -> std::process::Child {

@@ -207,15 +207,7 @@ fn in_tracefs_namespace(name: &str) -> Option<PathBuf> {
     if let Some(root) = tracefs_in_rerun_child(CHILD_ENV) {
         return Some(root);
     }
-    if Command::new("unshare").arg("--version").output().is_err() {
-        skip("unshare(1) is missing");
-        return None;
-    }
-    let dir = tempfile::Builder::new()
-        .prefix("stray-test-ns-")
-        .tempdir()
-        .unwrap();
-    rerun_in_mount_namespace(name, CHILD_ENV, dir.path());
+    rerun_in_mount_namespace(name, CHILD_ENV);
     None
 }
 
@@ -330,7 +322,7 @@ fn web_terminal_kills_a_tmux_client(root: &Path, interval: &str) -> (TestEnv, Wa
     let mut env = TestEnv::new();
     let helper = compile_helper(env.dir.path());
     let (term_comm, term_bin) = copy_as(env.dir.path(), &helper, "wt");
-    let (sender_comm, sender_bin) = copy_as(env.dir.path(), &helper, "ws");
+    let (_, sender_bin) = copy_as(env.dir.path(), &helper, "ws");
     let (other_comm, other_bin) = copy_as(env.dir.path(), &helper, "wo");
     let (_, sleeper) = env.agent_bin("wa");
     let tmux = common::Tmux::start(&env, &format!("{} 300", sleeper.display()));

@@ -29,15 +29,7 @@ fn watch_under_churn_keeps_fds_and_memory_flat() {
         soak(Some(&root));
         return;
     }
-    let dir = tempfile::Builder::new()
-        .prefix("stray-test-ns-")
-        .tempdir()
-        .unwrap();
-    rerun_in_mount_namespace(
-        "watch_under_churn_keeps_fds_and_memory_flat",
-        CHILD_ENV,
-        dir.path(),
-    );
+    rerun_in_mount_namespace("watch_under_churn_keeps_fds_and_memory_flat", CHILD_ENV);
 }
 
 /// The tracefs mount point, from `/proc/self/mounts`.

@@ -596,15 +596,24 @@ pub fn tracefs_in_rerun_child(child_env: &str) -> Option<PathBuf> {
 }
 
 /// Runs the test `name` of this test binary again, alone, inside a private
-/// mount namespace (`unshare -m`), with `child_env` set to `dir`: how a test
-/// mounts tracefs without touching the host's mounts. Asserts that the child
-/// ran exactly that one test and passed.
-pub fn rerun_in_mount_namespace(name: &str, child_env: &str, dir: &Path) {
+/// mount namespace (`unshare -m`), with `child_env` set to a fresh scratch
+/// dir: how a test mounts (or unmounts) tracefs without touching the host's
+/// mounts. Asserts that the child ran exactly that one test and passed; a
+/// skip in the child is a skip here. Skips where `unshare` is missing.
+pub fn rerun_in_mount_namespace(name: &str, child_env: &str) {
+    if Command::new("unshare").arg("--version").output().is_err() {
+        skip("unshare(1) is missing: no private mount namespace to re-run in");
+        return;
+    }
+    let dir = tempfile::Builder::new()
+        .prefix("stray-test-ns-")
+        .tempdir()
+        .unwrap();
     let out = Command::new("unshare")
         .args(["-m", "--propagation", "private"])
         .arg(std::env::current_exe().unwrap())
         .args(["--exact", name, "--nocapture", "--test-threads=1"])
-        .env(child_env, dir)
+        .env(child_env, dir.path())
         .output()
         .unwrap();
     let text = format!(
@@ -617,6 +626,11 @@ pub fn rerun_in_mount_namespace(name: &str, child_env: &str, dir: &Path) {
         "the run in a private mount namespace failed:\n{text}"
     );
     assert!(text.contains("1 passed"), "the child ran no test:\n{text}");
+    // A skip in the child is this test's skip (the child's stderr is
+    // captured here, so it would otherwise be lost).
+    if let Some(line) = text.lines().find(|l| l.starts_with("SKIPPED ")) {
+        skip(&format!("in the private mount namespace: {line}"));
+    }
 }
 
 /// The uid and gid of `nobody`/`nogroup` on Debian.
