@@ -405,7 +405,6 @@ fn web_terminal_kills_a_tmux_client(root: &Path, interval: &str) -> (TestEnv, Wa
     line.clear();
     out.read_line(&mut line).unwrap();
     assert_eq!(line, "done 0 0\n", "the web terminal's kill(2) calls");
-    let _ = term.wait();
 
     let found = common::wait_until(Duration::from_secs(20), || {
         !events_for(&env, "killed", client_pid).is_empty()
@@ -429,11 +428,13 @@ fn web_terminal_kills_a_tmux_client(root: &Path, interval: &str) -> (TestEnv, Wa
     assert_eq!(hup["class"], "multiplexer");
     assert!(kills.iter().all(|e| e["sender_pid"] != client_pid));
     assert!(kills.len() <= 2, "at most one line per signal: {kills:#?}");
+    // The web terminal closes down only now.
+    drop(term.stdin.take());
+    let _ = term.wait();
     assert!(
         env.audit_lines().iter().all(|e| e["pid"] != other_pid),
         "{other_comm} ({other_pid}) was recorded"
     );
-    let _ = sender_comm;
     let human = ok(&env.run(&["log", "--deaths"]));
     assert!(
         human.contains(&term_comm) && human.contains(&client_pid.to_string()),
@@ -503,14 +504,9 @@ fn watch_without_tracefs_says_so_once_and_runs() {
     if stray::tracefs::find_root().is_some() {
         // Shown in a private mount namespace without it.
         if std::env::var_os(NO_TRACEFS_ENV).is_none() {
-            let dir = tempfile::Builder::new()
-                .prefix("stray-test-ns-")
-                .tempdir()
-                .unwrap();
             rerun_in_mount_namespace(
                 "watch_without_tracefs_says_so_once_and_runs",
                 NO_TRACEFS_ENV,
-                dir.path(),
             );
             return;
         }

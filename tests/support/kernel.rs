@@ -41,7 +41,8 @@ int main(int argc, char **argv) {
         /* A web terminal: hold a pty master, run ARGV[2..] on its slave as
            the session's controlling terminal, print the child's pid, drain
            the master; on a line on stdin (the "WebSocket closed"), send
-           SIGHUP then SIGKILL to the child, like ttyd does. */
+           SIGHUP then SIGKILL to the child, like ttyd does, and serve on
+           until stdin closes. */
         int m = posix_openpt(O_RDWR | O_NOCTTY);
         if (m < 0 || grantpt(m) || unlockpt(m)) return 1;
         char *name = ptsname(m);
@@ -70,6 +71,9 @@ int main(int argc, char **argv) {
         waitpid(c, 0, 0);
         printf("done %d %d\n", hup, kil);
         fflush(stdout);
+        /* A web terminal outlives one closed WebSocket: stay until stdin
+           closes. */
+        while (read(0, line, sizeof line) > 0) {}
         return 0;
     }
     if (!strcmp(argv[1], "target")) {
