@@ -519,7 +519,10 @@ fn claude_code_kill9_survivors_are_reaped_for_real() {
     std::fs::write(
         d.join("stray.toml"),
         format!(
-            "min_age = \"0s\"\ngrace = \"2s\"\n[match]\nnames = [{:?}]\nexe = []\n",
+            // A real reap: its audit lines go to this test's own log, not
+            // the user's.
+            "min_age = \"0s\"\ngrace = \"2s\"\naudit_log = {:?}\n[match]\nnames = [{:?}]\nexe = []\n",
+            d.join("audit.jsonl"),
             common::unique_name("nc")
         ),
     )
@@ -585,6 +588,14 @@ fn claude_code_kill9_survivors_are_reaped_for_real() {
         left.is_empty(),
         "survivors still running after the reap: {left:?}; {reap:#}"
     );
+    // The audit lines went to the test's own log.
+    let audit = std::fs::read_to_string(d.join("audit.jsonl")).unwrap_or_default();
+    for pid in &ours {
+        assert!(
+            audit.contains(&format!("\"pid\":{pid},")),
+            "no audit line for {pid} in the test's log:\n{audit}"
+        );
+    }
 }
 
 /// `claude --bg`: the command exits at once and leaves a deliberate
