@@ -171,6 +171,11 @@ fn planned(env: &TestEnv) -> (BTreeSet<i32>, Value) {
 
 fn explain(env: &TestEnv, pid: i32) -> String {
     let out = env.run(&["explain", &pid.to_string()]);
+    assert!(
+        out.status.success(),
+        "explain {pid}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
