@@ -433,11 +433,7 @@ fn planned_by_the_cli(dir: &Path, survivors: &Survivors) {
         if !common::alive(pid, start) {
             continue;
         }
-        let action = doc["actions"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|a| a["pid"] == pid)
+        let action = common::action_for(&doc, pid)
             .unwrap_or_else(|| panic!("survivor {pid} not planned by the CLI: {doc}"));
         assert_eq!(action["class"], "leftover", "{action}");
         assert_eq!(action["outcome"], "would-signal", "{action}");
@@ -553,11 +549,7 @@ fn claude_code_kill9_survivors_are_reaped_for_real() {
             )
         });
     let actions = reap["actions"].as_array().unwrap();
-    let taken: BTreeSet<i32> = actions
-        .iter()
-        .filter_map(|a| a["pid"].as_i64())
-        .map(|p| p as i32)
-        .collect();
+    let taken = common::action_pids(&reap);
     assert_eq!(taken, ours, "exactly the survivors are taken: {reap:#}");
     for a in actions {
         assert_eq!(a["class"], "leftover", "{a}");

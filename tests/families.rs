@@ -157,16 +157,7 @@ fn planned(env: &TestEnv) -> (BTreeSet<i32>, Value) {
         "reap --dry-run: {}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let pids = doc["actions"]
-        .as_array()
-        .map(|a| {
-            a.iter()
-                .filter_map(|x| x["pid"].as_i64())
-                .map(|p| p as i32)
-                .collect()
-        })
-        .unwrap_or_default();
-    (pids, doc)
+    (action_pids(&doc), doc)
 }
 
 fn explain(env: &TestEnv, pid: i32) -> String {
@@ -1353,18 +1344,9 @@ fn a_job_whose_holder_cannot_be_read_is_not_taken() {
     assert!(wait_until(Duration::from_secs(5), || job_p
         .ppid()
         .is_some_and(|pp| pp != std::process::id() as i32)));
-    let planned_pids = |doc: &Value| -> BTreeSet<i32> {
-        doc["actions"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(|a| a["pid"].as_i64())
-            .map(|p| p as i32)
-            .collect()
-    };
     let doc = json_as_nobody(&env, &["reap", "--dry-run"]);
     assert!(
-        !planned_pids(&doc).contains(&job_p.pid),
+        !action_pids(&doc).contains(&job_p.pid),
         "planned while its holder lives: {doc}"
     );
     let mut c = env.cmd();
@@ -1376,7 +1358,7 @@ fn a_job_whose_holder_cannot_be_read_is_not_taken() {
     holder.wait_status();
     let doc = json_as_nobody(&env, &["reap", "--dry-run"]);
     assert!(
-        planned_pids(&doc).contains(&job_p.pid),
+        action_pids(&doc).contains(&job_p.pid),
         "the holder is gone, the job is a leftover: {doc}"
     );
 }

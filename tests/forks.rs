@@ -261,25 +261,20 @@ fn a_would_be_leftovers_fd_table_is_listed_once_per_cycle() {
     );
 
     let trace = env.path("openat.trace");
-    let stray = env.cmd();
-    let mut c = Command::new("strace");
-    c.args(["-f", "-qq", "-e", "trace=openat", "-o"])
-        .arg(&trace)
-        .arg(stray.get_program())
-        .args(stray.get_args())
-        .args(["--format", "json", "reap", "--dry-run"]);
-    env.isolate(&mut c);
-    let out = c.output().unwrap();
+    let mut stray = env.cmd();
+    stray.args(["--format", "json", "reap", "--dry-run"]);
+    let strace = ["strace", "-f", "-qq", "-e", "trace=openat", "-o"];
+    let out = wrapped(&[&strace[..], &[trace.to_str().unwrap()]].concat(), &stray)
+        .output()
+        .unwrap();
     assert!(
         out.status.success(),
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
     let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    let action = doc["actions"]
-        .as_array()
-        .and_then(|a| a.iter().find(|x| x["pid"] == job.pid))
-        .unwrap_or_else(|| panic!("the job is not planned: {doc}"));
+    let action =
+        action_for(&doc, job.pid).unwrap_or_else(|| panic!("the job is not planned: {doc}"));
     assert_eq!(action["class"], "leftover", "{action}");
     let text = std::fs::read_to_string(&trace).unwrap();
     let fd_dir = format!("\"/proc/{}/fd\"", job.pid);

@@ -67,14 +67,6 @@ fn write_state(dir: &Path, boot: &str, entries: &[(i32, u64, &str, f64, Option<f
     fs::set_permissions(dir.join("state.json"), fs::Permissions::from_mode(0o600)).unwrap();
 }
 
-fn actions(doc: &Value) -> Vec<Value> {
-    doc["actions"].as_array().cloned().unwrap_or_default()
-}
-
-fn action_for(doc: &Value, pid: i32) -> Option<Value> {
-    actions(doc).into_iter().find(|a| a["pid"] == pid)
-}
-
 /// A copy of /bin/bash under a fresh agent name that ignores SIGTERM:
 /// `NAME -c 'trap "" TERM; while :; do sleep 1; done'` has comm NAME, and
 /// only SIGKILL ends it. Its `sleep` children are not agents.

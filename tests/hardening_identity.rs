@@ -38,14 +38,6 @@ fn audit_lines(env: &TestEnv) -> Vec<Value> {
         .collect()
 }
 
-fn action_for(doc: &Value, pid: i32) -> Option<Value> {
-    doc["actions"]
-        .as_array()?
-        .iter()
-        .find(|a| a["pid"] == pid)
-        .cloned()
-}
-
 fn boot_id() -> String {
     fs::read_to_string("/proc/sys/kernel/random/boot_id")
         .unwrap()

@@ -57,14 +57,6 @@ fn wait_descendant(root: i32, comm: &str) -> Proc {
     Proc::from_pid(found.unwrap())
 }
 
-fn action_for(doc: &serde_json::Value, pid: i32) -> Option<serde_json::Value> {
-    doc["actions"]
-        .as_array()?
-        .iter()
-        .find(|a| a["pid"] == pid)
-        .cloned()
-}
-
 fn stderr(o: &std::process::Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }

@@ -18,10 +18,6 @@ use std::time::Duration;
 use common::*;
 use serde_json::Value;
 
-fn actions(doc: &Value) -> Vec<Value> {
-    doc["actions"].as_array().cloned().unwrap_or_default()
-}
-
 /// Python that renames itself (PR_SET_NAME) to `name`, so its comm is an
 /// agent name no real program has.
 fn py_named(name: &str) -> String {

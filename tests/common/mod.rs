@@ -171,6 +171,25 @@ pub fn scan_entry(doc: &serde_json::Value, pid: i32) -> Option<serde_json::Value
         .cloned()
 }
 
+/// The actions of a `reap --format json` report.
+pub fn actions(doc: &serde_json::Value) -> Vec<serde_json::Value> {
+    doc["actions"].as_array().cloned().unwrap_or_default()
+}
+
+/// The action for `pid` in a `reap --format json` report.
+pub fn action_for(doc: &serde_json::Value, pid: i32) -> Option<serde_json::Value> {
+    actions(doc).into_iter().find(|a| a["pid"] == pid)
+}
+
+/// The pids a `reap --format json` report acts on (or would).
+pub fn action_pids(doc: &serde_json::Value) -> std::collections::BTreeSet<i32> {
+    actions(doc)
+        .iter()
+        .filter_map(|a| a["pid"].as_i64())
+        .map(|p| p as i32)
+        .collect()
+}
+
 pub fn class_in_scan(doc: &serde_json::Value, pid: i32) -> Option<String> {
     scan_entry(doc, pid).and_then(|p| p["class"].as_str().map(str::to_string))
 }
