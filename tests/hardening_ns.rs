@@ -444,23 +444,3 @@ fn same_pts_number_case(bind_ptmx: bool) {
     assert_eq!(planned, vec![Value::from(host_agent.pid)], "{dry}");
     assert!(host_agent.alive() && inner.alive());
 }
-
-/// The daemon's last client exits: the daemon becomes an ordinary orphan,
-/// one real `reap` signals it and nothing else, and it dies.
-fn reaped_once_its_client_leaves(env: &TestEnv, client: &Proc, daemon: &Proc) {
-    client.signal(libc::SIGKILL);
-    assert!(wait_until(Duration::from_secs(5), || !client.alive()));
-    let mut doc = Value::Null;
-    assert!(
-        wait_until(Duration::from_secs(5), || {
-            doc = env.json(&["scan"]).0;
-            class_in_scan(&doc, daemon.pid).as_deref() == Some("orphan")
-        }),
-        "{doc}"
-    );
-    let (doc, _) = env.json(&["reap"]);
-    assert_eq!(actions(&doc).len(), 1, "{doc}");
-    assert_eq!(doc["actions"][0]["pid"], daemon.pid, "{doc}");
-    assert_eq!(doc["actions"][0]["outcome"], "signalled", "{doc}");
-    assert!(wait_until(Duration::from_secs(5), || !daemon.alive()));
-}

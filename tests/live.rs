@@ -278,20 +278,7 @@ fn daemon_serving_a_pane_is_protected_until_its_client_leaves() {
     assert!(daemon.alive());
 
     // The client leaves: the daemon is an ordinary orphan.
-    client.signal(libc::SIGKILL);
-    assert!(wait_until(Duration::from_secs(5), || !client.alive()));
-    let mut doc = serde_json::Value::Null;
-    assert!(
-        wait_until(Duration::from_secs(5), || {
-            doc = env.json(&["scan"]).0;
-            class_in_scan(&doc, daemon.pid).as_deref() == Some("orphan")
-        }),
-        "{doc}"
-    );
-    let (doc, _) = env.json(&["reap"]);
-    assert_eq!(doc["actions"][0]["pid"], daemon.pid, "{doc}");
-    assert_eq!(doc["actions"][0]["outcome"], "signalled");
-    assert!(wait_until(Duration::from_secs(5), || !daemon.alive()));
+    reaped_once_its_client_leaves(&env, &client, &daemon);
 }
 
 #[test]

@@ -171,6 +171,26 @@ pub fn scan_entry(doc: &serde_json::Value, pid: i32) -> Option<serde_json::Value
         .cloned()
 }
 
+/// The daemon's last client exits: the daemon becomes an ordinary orphan,
+/// one real `reap` signals it and nothing else, and it dies.
+pub fn reaped_once_its_client_leaves(env: &TestEnv, client: &Proc, daemon: &Proc) {
+    client.signal(libc::SIGKILL);
+    assert!(wait_until(Duration::from_secs(5), || !client.alive()));
+    let mut doc = serde_json::Value::Null;
+    assert!(
+        wait_until(Duration::from_secs(5), || {
+            doc = env.json(&["scan"]).0;
+            class_in_scan(&doc, daemon.pid).as_deref() == Some("orphan")
+        }),
+        "{doc}"
+    );
+    let (doc, _) = env.json(&["reap"]);
+    assert_eq!(actions(&doc).len(), 1, "{doc}");
+    assert_eq!(doc["actions"][0]["pid"], daemon.pid, "{doc}");
+    assert_eq!(doc["actions"][0]["outcome"], "signalled", "{doc}");
+    assert!(wait_until(Duration::from_secs(5), || !daemon.alive()));
+}
+
 /// The actions of a `reap --format json` report.
 pub fn actions(doc: &serde_json::Value) -> Vec<serde_json::Value> {
     doc["actions"].as_array().cloned().unwrap_or_default()
