@@ -895,17 +895,10 @@ fn non_root_never_touches_other_users_processes() {
     orphan_config(&env, &roots, "0s", "60s", "");
     fs::set_permissions(env.config_path(), fs::Permissions::from_mode(0o644)).unwrap();
 
-    let run_nobody = |args: &[&str]| {
-        let mut c = env.cmd();
-        c.args(["--format", "json"]).args(args);
-        let o = as_nobody(&c).output().unwrap();
-        assert!(o.status.success(), "{args:?}: {}", stderr(&o));
-        serde_json::from_slice::<Value>(&o.stdout).unwrap()
-    };
-    let scan = run_nobody(&["scan"]);
+    let scan = json_as_nobody(&env, &["scan"]);
     assert!(scan_entry(&scan, roots.pid).is_none(), "{scan}");
     assert_eq!(class_in_scan(&scan, nobodys.pid).as_deref(), Some("orphan"));
-    let dry = run_nobody(&["reap", "--dry-run"]);
+    let dry = json_as_nobody(&env, &["reap", "--dry-run"]);
     assert!(action_for(&dry, roots.pid).is_none(), "{dry}");
     assert!(action_for(&dry, nobodys.pid).is_some(), "{dry}");
 
@@ -919,7 +912,7 @@ fn non_root_never_touches_other_users_processes() {
     assert!(action_for(&dry, nobodys.pid).is_some(), "{dry}");
 
     // A real cycle as nobody signals only nobody's process.
-    let doc = run_nobody(&["reap"]);
+    let doc = json_as_nobody(&env, &["reap"]);
     assert_eq!(actions(&doc).len(), 1, "{doc}");
     assert_eq!(
         action_for(&doc, nobodys.pid).unwrap()["outcome"],

@@ -370,8 +370,6 @@ fn named_agent_exec_race((syscall, nr, extra_env): SignalPath) {
 // ---------------------------------------------------------------------------
 // Case 3: a state file that is not ours.
 
-const NOBODY: u32 = 65534;
-
 /// A valid state file claiming that `orphan` got SIGTERM long ago (trusted,
 /// it turns into a SIGKILL on the first cycle), made untrusted by `spoil`;
 /// then one real cycle. The file must be moved aside unread, with one

@@ -592,8 +592,6 @@ fn tmux_socket_path_with_a_newline_keeps_its_owner_and_panes() {
 
 // ---------------------------------------------------------------- case 11
 
-const NOBODY: u32 = 65534;
-
 /// `c` run as nobody:nogroup (no groups) inside a private mount namespace
 /// whose `/proc` is a fresh procfs mounted `hidepid=2`. The host's /proc is
 /// untouched (the mount dies with the namespace).
@@ -647,20 +645,15 @@ fn hidepid_proc_is_explained_once_and_doctor_fails_with_the_fix() {
         chown(&d);
     }
     // nobody's own orphan agent.
-    let mut c = Command::new("setpriv");
+    let mut c = Command::new("setsid");
     c.args([
-        "--reuid=nobody",
-        "--regid=nogroup",
-        "--clear-groups",
-        "--",
-        "setsid",
         "sh",
         "-c",
+        "\"$0\" 300 </dev/null >/dev/null 2>&1 & echo $!",
     ])
-    .arg("\"$0\" 300 </dev/null >/dev/null 2>&1 & echo $!")
     .arg(&bin);
     env.isolate(&mut c);
-    let out = c.stdout(Stdio::piped()).output().unwrap();
+    let out = as_nobody(&c).stdout(Stdio::piped()).output().unwrap();
     let orphan = Proc::from_pid(stdout(&out).trim().parse().expect("orphan pid"));
     assert!(wait_until(Duration::from_secs(5), || orphan
         .ppid()
@@ -674,12 +667,7 @@ fn hidepid_proc_is_explained_once_and_doctor_fails_with_the_fix() {
         if hidepid {
             as_nobody_under_hidepid(&c).output().unwrap()
         } else {
-            let mut s = Command::new("setpriv");
-            s.args(["--reuid=nobody", "--regid=nogroup", "--clear-groups", "--"])
-                .arg(c.get_program())
-                .args(c.get_args());
-            env.isolate(&mut s);
-            s.output().unwrap()
+            as_nobody(&c).output().unwrap()
         }
     };
     // Control: with the host's /proc, nobody would reap its orphan.
