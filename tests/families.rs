@@ -128,9 +128,15 @@ fn block_line(env: &TestEnv) -> String {
 fn spawn_headless(env: &TestEnv, bin: &Path, script: &str, dir: &Path) -> Proc {
     let mut c = Command::new(bin);
     c.arg("-c").arg(script).current_dir(dir);
-    env.isolate(&mut c);
+    spawn_detached(env, &mut c)
+}
+
+/// Starts `c`, isolated, silent, in a session of its own, as a child of
+/// this test.
+fn spawn_detached(env: &TestEnv, c: &mut Command) -> Proc {
+    env.isolate(c);
     c.stdout(Stdio::null()).stderr(Stdio::null());
-    in_own_session(&mut c);
+    in_own_session(c);
     Proc::from_child(c.spawn().unwrap())
 }
 
@@ -1037,11 +1043,9 @@ fn a_claude_background_session_is_never_taken() {
     );
 }
 
-/// A reap cycle reads the command line only of agents it may signal. With
-/// `headless = "reap"`, an agent without a terminal under a live parent is
-/// reapable, so its argv must be read: as `claude daemon run` it is a
-/// background session and is kept, while the same agent with any other
-/// argv is planned.
+/// With `headless = "reap"`, an agent without a terminal under a live
+/// parent is reapable: as `claude daemon run` it is a background session
+/// and is kept, while the same agent with any other argv is planned.
 #[test]
 fn a_background_daemon_under_a_live_parent_is_kept_when_headless_agents_are_reaped() {
     let mut env = TestEnv::new();
@@ -1055,10 +1059,7 @@ fn a_background_daemon_under_a_live_parent_is_kept_when_headless_agents_are_reap
     std::fs::write(dir.join("daemon"), block_line(&env)).unwrap();
     let mut c = Command::new(&daemon_bin);
     c.arg0("claude").args(["daemon", "run"]).current_dir(&dir);
-    env.isolate(&mut c);
-    c.stdout(Stdio::null()).stderr(Stdio::null());
-    in_own_session(&mut c);
-    let daemon = Proc::from_child(c.spawn().unwrap());
+    let daemon = spawn_detached(&env, &mut c);
     let plain = spawn_headless(&env, &plain_bin, &block_line(&env), &dir);
     assert!(wait_until(Duration::from_secs(5), || {
         std::fs::read(format!("/proc/{}/cmdline", daemon.pid))
@@ -1408,12 +1409,7 @@ fn adopted_job_is_kept_while_its_host_lives(host_is_agent: bool) {
         ])
         .arg(&tasks)
         .args(["--bg-pty-host", "/nonexistent/stray-test.pty.sock"]);
-    env.isolate(&mut c);
-    c.stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null());
-    in_own_session(&mut c);
-    let mut host = Proc::from_child(c.spawn().unwrap());
+    let mut host = spawn_detached(&env, &mut c);
     assert!(
         wait_until(Duration::from_secs(10), || { holds_open(host.pid, &tasks) }),
         "the host never opened {}",
