@@ -614,12 +614,6 @@ fn orphan_from_dead_agent(env: &mut TestEnv, markers: &Markers, line: &str, comm
     orphan_from_dead_agent_in(env, markers, &uuid(), line, comm)
 }
 
-/// [`orphan_from_dead_agent`] without the markers exported: `line` sets
-/// its own.
-fn orphan_from_dead_agent_bare(env: &mut TestEnv, line: &str, comm: &str) -> Proc {
-    orphan_from_dead_agent_with(env, "", line, comm)
-}
-
 /// [`orphan_from_dead_agent`], in the given session.
 fn orphan_from_dead_agent_in(
     env: &mut TestEnv,
@@ -1095,7 +1089,7 @@ fn the_shell_above_a_live_nested_agent_is_not_taken() {
         nested_bin.display(),
         block_line(&env).trim_end(),
     );
-    let shell = orphan_from_dead_agent_bare(&mut env, &line, &sh);
+    let shell = orphan_from_dead_agent_with(&mut env, "", &line, &sh);
     let agent = started(&nested);
     assert_eq!(
         agent.ppid(),
@@ -1274,21 +1268,15 @@ fn a_job_whose_session_a_live_agent_holds_open_is_kept() {
     // The job: started by a tool shell that is gone, carrying only the
     // held session's value.
     let (job, job_bin) = sleep_bin(&env, "hj");
-    let (_, dead_bin) = shell_bin(&env, "hd");
-    let script = format!(
-        "export {}={session}\nsetsid {} 3600 </dev/null >/dev/null 2>&1 &\n{}",
-        markers.sess(),
-        job_bin.display(),
-        block_line(&env)
+    let job_p = orphan_from_dead_agent_with(
+        &mut env,
+        &format!("export {}={session}\n", markers.sess()),
+        &format!(
+            "setsid {} 3600 </dev/null >/dev/null 2>&1 &",
+            job_bin.display()
+        ),
+        &job,
     );
-    let mut dead = spawn_headless(&env, &dead_bin, &script, &dir);
-    let job_p = started(&job);
-    dead.signal(libc::SIGKILL);
-    dead.wait_status();
-    let dead_pid = dead.pid;
-    assert!(wait_until(Duration::from_secs(5), || job_p
-        .ppid()
-        .is_some_and(|pp| pp != dead_pid)));
 
     let shares = format!("{}={session}", markers.sess());
     kept_until_the_holder_dies(&env, &job_p, &mut holder, &shares);
