@@ -1206,25 +1206,28 @@ fn a_pid_marker_from_another_pid_namespace_ties_nothing_here() {
         ),
     )
     .unwrap();
-    let mut c = Command::new(prefix[0]);
-    c.args(&prefix[1..]).arg(&init_bin).arg("-c").arg(format!(
+    let mut inner = Command::new(&init_bin);
+    inner.arg("-c").arg(format!(
         "{} {} & wait",
         agent_bin.display(),
         script.display()
     ));
-    env.isolate(&mut c);
-    c.stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null());
-    let _unshare = Proc::from_child(c.spawn().unwrap());
-    let server_p = started(&server);
-    // Killing the namespace's init ends everything in it (at drop).
-    let _init = Proc::from_pid(
-        children_of(_unshare.pid)
-            .first()
-            .copied()
-            .expect("the namespace's init"),
+    env.isolate(&mut inner);
+    let mut c = wrapped(prefix, &inner);
+    c.stdout(Stdio::null()).stderr(Stdio::null());
+    let unshare = Proc::from_child(c.spawn().unwrap());
+    // Killing the namespace's init ends everything in it (at drop): held
+    // before anything below can fail.
+    let mut init_pid = None;
+    assert!(
+        wait_until(Duration::from_secs(10), || {
+            init_pid = children_of(unshare.pid).first().copied();
+            init_pid.is_some()
+        }),
+        "the namespace's init never started"
     );
+    let _init = Proc::from_pid(init_pid.unwrap());
+    let server_p = started(&server);
     assert!(
         wait_until(Duration::from_secs(5), || server_p
             .ppid()
