@@ -275,6 +275,15 @@ fn prerequisites() -> Option<(PathBuf, Vec<&'static str>)> {
 /// After `kill -9` of `claude -p`: the markers on MCP servers and shell
 /// jobs are the SPEC's, and every survivor is a leftover of its dead
 /// session, with the whole dead subtree in one decision.
+/// The pid of the MCP server the driver's report tags `tag`.
+fn mcp_pid(report: &Value, tag: &str) -> i32 {
+    report["mcp"]
+        .as_array()
+        .and_then(|a| a.iter().find(|m| m["tag"] == tag))
+        .and_then(|m| m["pid"].as_i64())
+        .unwrap_or_else(|| panic!("no {tag} MCP server in the report: {report:#}")) as i32
+}
+
 #[test]
 fn claude_code_kill9_survivors_are_leftovers() {
     let Some((cli, netns)) = prerequisites() else {
@@ -342,8 +351,7 @@ fn claude_code_kill9_survivors_are_leftovers() {
     for j in ["job-setsid.pid", "job-nohup.pid"] {
         assert!(pids.contains(&job(j)), "{j} survived: {pids:?}");
     }
-    let wrapped = mcp.iter().find(|m| m["tag"] == "wrapped").unwrap();
-    assert!(pids.contains(&(wrapped["pid"].as_i64().unwrap() as i32)));
+    assert!(pids.contains(&mcp_pid(&report, "wrapped")));
 
     // The family rules on the real table: every survivor is a leftover
     // (their claude is gone), and none of the others of this run is.
@@ -557,13 +565,7 @@ fn claude_code_kill9_survivors_are_reaped_for_real() {
         assert_eq!(a["outcome"], "signalled", "{a}");
     }
     // The wrapped MCP server ignores SIGTERM: the escalation ends it.
-    let wrapped = report["mcp"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|m| m["tag"] == "wrapped")
-        .and_then(|m| m["pid"].as_i64())
-        .unwrap();
+    let wrapped = mcp_pid(&report, "wrapped");
     assert!(
         actions
             .iter()
