@@ -123,6 +123,12 @@ fn block_line(env: &TestEnv) -> String {
     format!("read _ < {}\n", fifo.display())
 }
 
+/// A shell line that starts `bin 3600` as a `setsid` background job, as
+/// an agent's shell tool does.
+fn setsid_job(bin: &Path) -> String {
+    format!("setsid {} 3600 </dev/null >/dev/null 2>&1 &", bin.display())
+}
+
 /// Starts `bin -c script` in a session of its own (no controlling
 /// terminal), as a child of this test: a headless agent.
 fn spawn_headless(env: &TestEnv, bin: &Path, script: &str, dir: &Path) -> Proc {
@@ -657,9 +663,9 @@ fn the_keep_marker_keeps_a_dead_sessions_service() {
         // The sibling first: once the kept one runs, the sibling was forked
         // before the agent is killed (it may still be on its way to exec).
         &format!(
-            "setsid {} 3600 </dev/null >/dev/null 2>&1 &\nSTRAY_KEEP=1 setsid {} 3600 </dev/null >/dev/null 2>&1 &",
-            l_bin.display(),
-            k_bin.display()
+            "{}\nSTRAY_KEEP=1 {}",
+            setsid_job(&l_bin),
+            setsid_job(&k_bin)
         ),
         &k,
     );
@@ -1274,10 +1280,7 @@ fn a_job_whose_session_a_live_agent_holds_open_is_kept() {
     let job_p = orphan_from_dead_agent_with(
         &mut env,
         &format!("export {}={session}\n", markers.sess()),
-        &format!(
-            "setsid {} 3600 </dev/null >/dev/null 2>&1 &",
-            job_bin.display()
-        ),
+        &setsid_job(&job_bin),
         &job,
     );
 
@@ -1326,9 +1329,9 @@ fn a_job_whose_holder_cannot_be_read_is_not_taken() {
     let (job, job_bin) = sleep_bin(&env, "hu");
     let mut c = Command::new("sh");
     c.arg("-c").arg(format!(
-        "export {}={session}\nsetsid {} 3600 </dev/null >/dev/null 2>&1 &",
+        "export {}={session}\n{}",
         markers.sess(),
-        job_bin.display()
+        setsid_job(&job_bin)
     ));
     env.isolate(&mut c);
     assert!(as_nobody(&c).status().unwrap().success());
@@ -1415,16 +1418,8 @@ fn adopted_job_is_kept_while_its_host_lives(host_is_agent: bool) {
         );
     }
     let (job, job_bin) = sleep_bin(&env, "bj");
-    let job_p = orphan_from_dead_agent_in(
-        &mut env,
-        &markers,
-        &session,
-        &format!(
-            "setsid {} 3600 </dev/null >/dev/null 2>&1 &",
-            job_bin.display()
-        ),
-        &job,
-    );
+    let job_p =
+        orphan_from_dead_agent_in(&mut env, &markers, &session, &setsid_job(&job_bin), &job);
     let shares = format!("{}={session}", markers.sess());
     kept_until_the_holder_dies(&env, &job_p, &mut host, &shares);
 }
