@@ -22,9 +22,9 @@ use kernel::{compile_helper, copy_as, MemCgroup};
 use serde_json::Value;
 
 fn events_for(env: &TestEnv, event: &str, pid: i32) -> Vec<Value> {
-    env.audit_lines()
+    env.audit_events(event)
         .into_iter()
-        .filter(|e| e["event"] == event && e["pid"] == pid)
+        .filter(|e| e["pid"] == pid)
         .collect()
 }
 

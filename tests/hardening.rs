@@ -33,16 +33,6 @@ fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
-fn audit_lines(path: &Path) -> Vec<Value> {
-    fs::read_to_string(path)
-        .unwrap_or_default()
-        .lines()
-        .map(|l| serde_json::from_str::<Value>(l).expect("audit line is JSON"))
-        // stray's own signals; not the oom-score-adj raise each orphan gets
-        .filter(|l| l["event"] == "reap")
-        .collect()
-}
-
 fn boot_id() -> String {
     fs::read_to_string("/proc/sys/kernel/random/boot_id")
         .unwrap()
@@ -335,7 +325,8 @@ fn orphan_that_joins_a_pane_between_cycles_is_dropped_not_killed() {
     assert_eq!(state["reap"], serde_json::json!([]), "entry not dropped");
     std::thread::sleep(Duration::from_millis(200));
     assert!(orphan.alive(), "a process in a pane was killed");
-    let signals: Vec<Value> = audit_lines(&env.audit_path())
+    let signals: Vec<Value> = env
+        .audit_events("reap")
         .into_iter()
         .filter(|l| l["pid"] == orphan.pid)
         .map(|l| l["signal"].clone())
@@ -448,7 +439,7 @@ fn hostile_names_and_command_lines_are_escaped_for_people_and_exact_in_json() {
     assert!(o.status.success(), "{}", stderr(&o));
     assert_terminal_safe("reap stdout", &o.stdout);
     assert_terminal_safe("reap stderr", &o.stderr);
-    let audit = audit_lines(&env.audit_path());
+    let audit = env.audit_events("reap");
     assert_eq!(audit.len(), 1);
     assert_eq!(audit[0]["comm"], name.as_str());
     assert_eq!(audit[0]["cmdline"], want_cmdline.as_str());
@@ -725,7 +716,7 @@ fn full_disk_under_the_state_dir_sends_nothing() {
     assert!(err.contains("No space left"), "{err}");
     std::thread::sleep(Duration::from_millis(300));
     assert!(orphan.alive(), "signalled without a recorded state");
-    assert!(audit_lines(&env.audit_path()).is_empty());
+    assert!(env.audit_events("reap").is_empty());
     // Control: with room, the same cycle acts.
     small.free();
     let o = cmd_with_state(&env, &state)
@@ -765,7 +756,7 @@ fn full_disk_under_the_audit_log_sends_nothing() {
     let o = env.run(&["reap"]);
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(wait_until(Duration::from_secs(5), || !orphan.alive()));
-    assert_eq!(audit_lines(&log).len(), 1);
+    assert_eq!(audit_events_in(&log, "reap").len(), 1);
 }
 
 // ---------------------------------------------------------------------------
@@ -951,7 +942,7 @@ fn root_signals_a_users_process_only_under_the_rules() {
     assert!(action_for(&doc, headless.pid).is_none(), "{doc}");
     assert!(wait_until(Duration::from_secs(5), || !orphan.alive()));
     assert!(headless.alive());
-    let audit = audit_lines(&env.audit_path());
+    let audit = env.audit_events("reap");
     assert_eq!(audit.len(), 1);
     assert_eq!(audit[0]["uid"], NOBODY);
 }
@@ -1068,7 +1059,7 @@ fn concurrent_reaps_signal_each_orphan_exactly_once_per_step() {
     for p in &orphans {
         assert!(!p.alive(), "pid {} survived", p.pid);
     }
-    let lines = audit_lines(&env.audit_path());
+    let lines = env.audit_events("reap");
     let ours: std::collections::HashSet<i32> = orphans.iter().map(|p| p.pid).collect();
     for l in &lines {
         assert!(

@@ -28,16 +28,6 @@ fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
-fn audit_lines(env: &TestEnv) -> Vec<Value> {
-    fs::read_to_string(env.audit_path())
-        .unwrap_or_default()
-        .lines()
-        .map(|l| serde_json::from_str::<Value>(l).expect("audit line is JSON"))
-        // stray's own signals; not the oom-score-adj raise each orphan gets
-        .filter(|l| l["event"] == "reap")
-        .collect()
-}
-
 fn boot_id() -> String {
     fs::read_to_string("/proc/sys/kernel/random/boot_id")
         .unwrap()
@@ -226,7 +216,7 @@ fn assert_untouched(agent: &Shapeshifter) {
 }
 
 fn assert_changed_in_audit(env: &TestEnv, agent: &Shapeshifter) {
-    let lines = audit_lines(env);
+    let lines = env.audit_events("reap");
     let mine: Vec<&Value> = lines
         .iter()
         .filter(|l| l["pid"] == agent.proc_.pid)

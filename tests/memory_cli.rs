@@ -17,9 +17,9 @@ use kernel::{adj, compile_helper, copy_as, set_adj, MemCgroup};
 use serde_json::Value;
 
 fn adj_events(env: &TestEnv, pid: i32) -> Vec<Value> {
-    env.audit_lines()
+    env.audit_events("oom-score-adj")
         .into_iter()
-        .filter(|e| e["event"] == "oom-score-adj" && e["pid"] == pid)
+        .filter(|e| e["pid"] == pid)
         .collect()
 }
 
@@ -228,9 +228,9 @@ fn watch_runs_a_cycle_at_once_under_real_memory_pressure() {
         "{pressure_lines:#?}"
     );
     let evs: Vec<Value> = env
-        .audit_lines()
+        .audit_events("reap")
         .into_iter()
-        .filter(|e| e["pid"] == orphan.pid && e["event"] == "reap")
+        .filter(|e| e["pid"] == orphan.pid)
         .collect();
     let term = evs
         .iter()

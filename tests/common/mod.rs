@@ -87,11 +87,13 @@ impl TestEnv {
     /// Every line of the audit log, parsed (none when there is no log); a
     /// line that is not JSON fails the test.
     pub fn audit_lines(&self) -> Vec<serde_json::Value> {
-        std::fs::read_to_string(self.audit_path())
-            .unwrap_or_default()
-            .lines()
-            .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
-            .collect()
+        audit_file(&self.audit_path())
+    }
+
+    /// This test's audit lines of one kind (`reap`: stray's own signals,
+    /// `killed`, `oom-score-adj`, …).
+    pub fn audit_events(&self, event: &str) -> Vec<serde_json::Value> {
+        audit_events_in(&self.audit_path(), event)
     }
 
     /// `TMUX_TMPDIR` for this test's tmux servers and for stray.
@@ -189,6 +191,23 @@ pub fn reaped_once_its_client_leaves(env: &TestEnv, client: &Proc, daemon: &Proc
     assert_eq!(doc["actions"][0]["pid"], daemon.pid, "{doc}");
     assert_eq!(doc["actions"][0]["outcome"], "signalled", "{doc}");
     assert!(wait_until(Duration::from_secs(5), || !daemon.alive()));
+}
+
+/// Every line of an audit log, parsed (none when there is no file).
+pub fn audit_file(path: &Path) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect()
+}
+
+/// The lines of one kind in an audit log.
+pub fn audit_events_in(path: &Path, event: &str) -> Vec<serde_json::Value> {
+    audit_file(path)
+        .into_iter()
+        .filter(|l| l["event"] == event)
+        .collect()
 }
 
 /// The actions of a `reap --format json` report.
