@@ -34,18 +34,10 @@ fn fixtures() -> PathBuf {
 
 /// The command prefix that enters a fresh network namespace, if any works.
 fn netns_prefix() -> Option<Vec<&'static str>> {
-    let candidates: [&[&str]; 2] = [&["unshare", "-n", "--"], &["unshare", "-rn", "--"]];
-    for c in candidates {
-        let ok = Command::new(c[0])
-            .args(&c[1..])
-            .arg("true")
-            .status()
-            .is_ok_and(|s| s.success());
-        if ok {
-            return Some(c.to_vec());
-        }
-    }
-    None
+    common::first_working_prefix(
+        &[&["unshare", "-n", "--"], &["unshare", "-rn", "--"]],
+        &["true"],
+    )
 }
 
 fn have(program: &str) -> bool {
@@ -487,17 +479,13 @@ fn claude_code_normal_exit_survivors_are_leftovers() {
 /// there started, so a real reap with the built-in markers cannot reach any
 /// other process on this machine.
 fn pid_and_netns_prefix() -> Option<Vec<&'static str>> {
-    let candidates: [&[&str]; 2] = [
-        &["unshare", "-npf", "--mount-proc", "--"],
-        &["unshare", "-rnpf", "--mount-proc", "--"],
-    ];
-    candidates.into_iter().map(<[&str]>::to_vec).find(|c| {
-        Command::new(c[0])
-            .args(&c[1..])
-            .args(["sh", "-c", "test $$ = 1"])
-            .status()
-            .is_ok_and(|s| s.success())
-    })
+    common::first_working_prefix(
+        &[
+            &["unshare", "-npf", "--mount-proc", "--"],
+            &["unshare", "-rnpf", "--mount-proc", "--"],
+        ],
+        &["sh", "-c", "test $$ = 1"],
+    )
 }
 
 /// After `kill -9` of `claude -p`, a real `stray reap --wait` with the

@@ -1172,18 +1172,10 @@ fn a_process_writing_to_a_live_agent_through_a_fifo_is_kept() {
 /// dead session's leftover.
 #[test]
 fn a_pid_marker_from_another_pid_namespace_ties_nothing_here() {
-    let prefix: Option<&[&str]> = [
-        &["unshare", "-pf", "--"][..],
-        &["unshare", "-rpf", "--"][..],
-    ]
-    .into_iter()
-    .find(|c| {
-        Command::new(c[0])
-            .args(&c[1..])
-            .arg("true")
-            .status()
-            .is_ok_and(|s| s.success())
-    });
+    let prefix = first_working_prefix(
+        &[&["unshare", "-pf", "--"], &["unshare", "-rpf", "--"]],
+        &["true"],
+    );
     let Some(prefix) = prefix else {
         skip("cannot enter a PID namespace (unshare -pf / -rpf)");
         return;
@@ -1219,7 +1211,7 @@ fn a_pid_marker_from_another_pid_namespace_ties_nothing_here() {
         script.display()
     ));
     env.isolate(&mut inner);
-    let mut c = wrapped(prefix, &inner);
+    let mut c = wrapped(&prefix, &inner);
     c.stdout(Stdio::null()).stderr(Stdio::null());
     let unshare = Proc::from_child(c.spawn().unwrap());
     // Killing the namespace's init ends everything in it (at drop): held

@@ -193,6 +193,23 @@ pub fn reaped_once_its_client_leaves(env: &TestEnv, client: &Proc, daemon: &Proc
     assert!(wait_until(Duration::from_secs(5), || !daemon.alive()));
 }
 
+/// The first of `candidates` (a program and its arguments, such as an
+/// `unshare` prefix) under which `probe` runs and succeeds here: which
+/// namespaces this machine lets a test enter, and how.
+pub fn first_working_prefix(
+    candidates: &[&[&'static str]],
+    probe: &[&str],
+) -> Option<Vec<&'static str>> {
+    candidates.iter().map(|c| c.to_vec()).find(|c| {
+        Command::new(c[0])
+            .args(&c[1..])
+            .args(probe)
+            .stdin(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+    })
+}
+
 /// Every line of an audit log, parsed (none when there is no file).
 pub fn audit_file(path: &Path) -> Vec<serde_json::Value> {
     std::fs::read_to_string(path)
