@@ -359,8 +359,7 @@ fn web_terminal_kills_a_tmux_client(root: &Path, interval: &str) -> (TestEnv, Wa
     let client_pid: i32 = line.trim().parse().expect("client pid");
     assert!(
         common::wait_until(Duration::from_secs(10), || {
-            std::fs::read_to_string(format!("/proc/{client_pid}/comm"))
-                .is_ok_and(|c| c.trim_end() == "tmux: client")
+            common::comm_is(client_pid, "tmux: client")
         }),
         "tmux attach never became a client"
     );

@@ -564,8 +564,7 @@ fn pids_with_comm(comm: &str) -> Vec<i32> {
         let Ok(pid) = e.file_name().to_string_lossy().parse::<i32>() else {
             continue;
         };
-        if std::fs::read_to_string(format!("/proc/{pid}/comm")).is_ok_and(|c| c.trim_end() == comm)
-        {
+        if comm_is(pid, comm) {
             out.push(pid);
         }
     }
@@ -973,7 +972,7 @@ fn a_marker_naming_a_younger_agent_does_not_tie() {
     );
     std::fs::write(&pidfile, agent.pid.to_string()).unwrap();
     assert!(wait_until(Duration::from_secs(5), || {
-        std::fs::read_to_string(format!("/proc/{}/comm", job.pid)).is_ok_and(|c| c.trim_end() == j)
+        comm_is(job.pid, &j)
     }));
     let scan = scan_all(&env);
     let entry = scan_entry(&scan, job.pid).expect("job in scan");
@@ -1229,8 +1228,7 @@ fn a_pid_marker_from_another_pid_namespace_ties_nothing_here() {
     assert!(
         wait_until(Duration::from_secs(5), || server_p
             .ppid()
-            .and_then(|pp| std::fs::read_to_string(format!("/proc/{pp}/comm")).ok())
-            .is_some_and(|c| c.trim_end() == init)),
+            .is_some_and(|pp| comm_is(pp, &init))),
         "the server was not re-parented to the namespace's init"
     );
     let (pids, doc) = planned(&env);

@@ -249,8 +249,7 @@ fn a_would_be_leftovers_fd_table_is_listed_once_per_cycle() {
         &[&session, bin.to_str().unwrap(), "300"],
     );
     assert!(wait_until(std::time::Duration::from_secs(5), || {
-        std::fs::read_to_string(format!("/proc/{}/comm", job.pid))
-            .is_ok_and(|c| c.trim_end() == name)
+        comm_is(job.pid, &name)
     }));
     orphan_config(
         &env,

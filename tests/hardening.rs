@@ -344,12 +344,6 @@ fn tty_nr(pid: i32) -> Option<u64> {
     rest.split_whitespace().nth(4)?.parse().ok()
 }
 
-fn comm_of(pid: i32) -> Option<String> {
-    fs::read(format!("/proc/{pid}/comm"))
-        .ok()
-        .map(|b| String::from_utf8_lossy(b.strip_suffix(b"\n").unwrap_or(&b)).into_owned())
-}
-
 // ---------------------------------------------------------------------------
 // Hostile names and command lines.
 

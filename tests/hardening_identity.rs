@@ -39,12 +39,6 @@ fn exe_of(pid: i32) -> Option<PathBuf> {
     fs::read_link(format!("/proc/{pid}/exe")).ok()
 }
 
-fn comm_of(pid: i32) -> Option<String> {
-    fs::read_to_string(format!("/proc/{pid}/comm"))
-        .ok()
-        .map(|s| s.trim_end_matches('\n').to_string())
-}
-
 /// Bit `sig` of a `/proc/PID/status` signal mask line (`SigCgt:` …).
 fn status_mask_has(pid: i32, line: &str, sig: i32) -> bool {
     fs::read_to_string(format!("/proc/{pid}/status"))

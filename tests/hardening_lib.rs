@@ -96,12 +96,6 @@ impl<F: FnMut(ProcKey)> Signaller for RaceSignaller<F> {
     }
 }
 
-fn comm_of(pid: i32) -> Option<String> {
-    fs::read_to_string(format!("/proc/{pid}/comm"))
-        .ok()
-        .map(|s| s.trim_end_matches('\n').to_string())
-}
-
 /// The candidate exits (and may even be reaped) between the scan and the
 /// signal: the outcome is `gone`, recorded as such, the cycle succeeds and
 /// the entry is not kept.

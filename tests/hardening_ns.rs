@@ -24,10 +24,6 @@ fn py_named(name: &str) -> String {
     format!("import ctypes,socket,time,os\nctypes.CDLL(None).prctl(15, b'{name}', 0, 0, 0)\n")
 }
 
-fn comm_is(pid: i32, name: &str) -> bool {
-    fs::read_to_string(format!("/proc/{pid}/comm")).is_ok_and(|c| c.trim_end() == name)
-}
-
 fn net_ns(pid: &str) -> (u64, u64) {
     let m = fs::metadata(format!("/proc/{pid}/ns/net")).unwrap();
     (m.dev(), m.ino())

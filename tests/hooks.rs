@@ -23,9 +23,7 @@ fn have_tmux() -> bool {
 /// tmux server daemonized, so its own parent is that adopter.
 fn adopter_of(tmux: &Tmux) -> String {
     let ppid = common::stat_of(tmux.server_pid).expect("server alive").2;
-    std::fs::read_to_string(format!("/proc/{ppid}/comm"))
-        .map(|s| s.trim_end().to_string())
-        .unwrap_or_default()
+    common::comm_of(ppid).unwrap_or_default()
 }
 
 /// A config for hooked reaps: no min_age (the orphans are seconds old), the

@@ -249,10 +249,10 @@ fn daemon_serving_a_pane_is_protected_until_its_client_leaves() {
         wait_until(Duration::from_secs(10), || sock.exists()),
         "daemon socket"
     );
-    assert!(wait_until(Duration::from_secs(5), || {
-        std::fs::read_to_string(format!("/proc/{}/comm", daemon.pid))
-            .is_ok_and(|c| c.trim_end() == daemon_name)
-    }));
+    assert!(wait_until(Duration::from_secs(5), || comm_is(
+        daemon.pid,
+        &daemon_name
+    )));
     orphan_config(&env, &daemon, "0s", "60s", "");
 
     // A client in a tmux pane connects and stays.

@@ -386,14 +386,23 @@ pub fn spawn_orphan(env: &TestEnv, bin: &Path, args: &[&str]) -> Proc {
     p
 }
 
+/// `pid`'s comm, as the kernel has it (`None` once it is gone).
+pub fn comm_of(pid: i32) -> Option<String> {
+    std::fs::read(format!("/proc/{pid}/comm"))
+        .ok()
+        .map(|b| String::from_utf8_lossy(b.strip_suffix(b"\n").unwrap_or(&b)).into_owned())
+}
+
+/// Whether `pid` runs now under the comm `name`.
+pub fn comm_is(pid: i32, name: &str) -> bool {
+    comm_of(pid).is_some_and(|c| c == name)
+}
+
 /// The comm of the process that adopts orphans here (PID 1, or a subreaper
 /// such as `systemd --user`): tests add it to `reaper_parents` so the
 /// orphan rule holds wherever they run.
 pub fn adopter_comm(orphan: &Proc) -> String {
-    let ppid = orphan.ppid().expect("orphan alive");
-    std::fs::read_to_string(format!("/proc/{ppid}/comm"))
-        .map(|s| s.trim_end().to_string())
-        .unwrap_or_default()
+    comm_of(orphan.ppid().expect("orphan alive")).unwrap_or_default()
 }
 
 /// A config that makes `orphan`'s adopter a reaper parent and sets min_age
@@ -532,9 +541,7 @@ pub fn find_descendant(root: i32, comm: &str) -> Option<i32> {
     wait_until(Duration::from_secs(5), || {
         let mut stack = vec![root];
         while let Some(p) = stack.pop() {
-            if std::fs::read_to_string(format!("/proc/{p}/comm"))
-                .is_ok_and(|c| c.trim_end() == comm)
-            {
+            if comm_is(p, comm) {
                 found = Some(p);
                 return true;
             }
