@@ -263,14 +263,10 @@ fn a_would_be_leftovers_fd_table_is_listed_once_per_cycle() {
     let mut stray = env.cmd();
     stray.args(["--format", "json", "reap", "--dry-run"]);
     let strace = ["strace", "-f", "-qq", "-e", "trace=openat", "-o"];
-    let out = wrapped(&[&strace[..], &[trace.to_str().unwrap()]].concat(), &stray)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = output_ok(&mut wrapped(
+        &[&strace[..], &[trace.to_str().unwrap()]].concat(),
+        &stray,
+    ));
     let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let action =
         action_for(&doc, job.pid).unwrap_or_else(|| panic!("the job is not planned: {doc}"));

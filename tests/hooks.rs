@@ -116,16 +116,10 @@ fn killing_a_session_reaps_its_orphan_without_a_timer() {
     install_hooks(&env, &tmux, &printed_snippet(&env));
 
     let pidfile = env.path("agents");
-    let out = tmux
-        .cmd()
-        .args(["new-session", "-d", "-s", "work"])
-        .arg(pane_command(&agent, &pidfile))
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    common::output_ok(
+        tmux.cmd()
+            .args(["new-session", "-d", "-s", "work"])
+            .arg(pane_command(&agent, &pidfile)),
     );
     let orphan_to_be = agents_from(&pidfile, 1, &name).remove(0);
     let (scan, _) = env.json(&["scan"]);

@@ -42,15 +42,10 @@ const REGENERATE: &str = "cargo run -q -- --generate .";
 #[test]
 fn generated_docs_are_up_to_date() {
     let tmp = tempfile::tempdir().unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_stray"))
-        .arg("--generate")
-        .arg(tmp.path())
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    common::output_ok(
+        Command::new(env!("CARGO_BIN_EXE_stray"))
+            .arg("--generate")
+            .arg(tmp.path()),
     );
     for sub in ["man", "packaging/completions"] {
         let fresh = files_in(&tmp.path().join(sub), None);

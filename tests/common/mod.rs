@@ -386,6 +386,19 @@ pub fn spawn_orphan(env: &TestEnv, bin: &Path, args: &[&str]) -> Proc {
     p
 }
 
+/// Runs `c` to the end and asserts that it succeeded (its stderr in the
+/// message).
+pub fn output_ok(c: &mut Command) -> Output {
+    let out = c.output().unwrap();
+    assert!(
+        out.status.success(),
+        "{:?}: {}",
+        c.get_program(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
 /// `pid`'s comm, as the kernel has it (`None` once it is gone).
 pub fn comm_of(pid: i32) -> Option<String> {
     std::fs::read(format!("/proc/{pid}/comm"))
@@ -439,28 +452,19 @@ impl Tmux {
             server_pid: 0,
             server_start: 0,
         };
-        let out = t
-            .cmd()
-            .args([
-                "-f",
-                "/dev/null",
-                "new-session",
-                "-d",
-                "-s",
-                "main",
-                "-x",
-                "100",
-                "-y",
-                "30",
-                command,
-            ])
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "tmux new-session: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        output_ok(t.cmd().args([
+            "-f",
+            "/dev/null",
+            "new-session",
+            "-d",
+            "-s",
+            "main",
+            "-x",
+            "100",
+            "-y",
+            "30",
+            command,
+        ]));
         let pid = t.display("#{pid}");
         t.server_pid = pid.trim().parse().expect("server pid");
         t.server_start = wait_stat(t.server_pid).0;
