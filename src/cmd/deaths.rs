@@ -7,7 +7,7 @@
 //! Missing privilege is said once per process (a `watch` runs many cycles)
 //! and never fails a cycle.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::os::fd::BorrowedFd;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -130,29 +130,34 @@ pub(crate) fn raise_strays(
     raised: &mut Vec<ProcKey>,
     dry_run: bool,
 ) -> (Vec<Raise>, Vec<Event>) {
-    let cands: Vec<AdjCandidate> = verdicts
+    let strays: Vec<(&Verdict, _)> = verdicts
         .iter()
-        .filter_map(|v| {
-            let kind = memory::verdict_stray_kind(v)?;
-            Some(AdjCandidate {
-                key: v.key(),
-                kind: Some(kind),
-                current: oomadj::current(proc_root, v.pid).ok(),
-            })
+        .filter_map(|v| Some((v, memory::verdict_stray_kind(v)?)))
+        .collect();
+    let current = crate::sys::fanout::map(&strays, |(v, _)| oomadj::current(proc_root, v.pid).ok());
+    let cands: Vec<AdjCandidate> = strays
+        .into_iter()
+        .zip(current)
+        .map(|((v, kind), current)| AdjCandidate {
+            key: v.key(),
+            kind: Some(kind),
+            current,
         })
         .collect();
     let planned = memory::plan_raises(&cands, target);
     let audited: HashSet<ProcKey> = raised.iter().copied().collect();
     let mut lines = Vec::new();
     let mut events = Vec::new();
+    // By pid: a search of every verdict per stray grows with the square of
+    // the table.
+    let verdict_of: HashMap<i32, &Verdict> = verdicts.iter().map(|v| (v.pid, v)).collect();
+    let current_of: HashMap<ProcKey, Option<i32>> =
+        cands.iter().map(|c| (c.key, c.current)).collect();
     for key in planned {
-        let (Some(p), Some(v)) = (
-            table.get(key.pid),
-            verdicts.iter().find(|v| v.pid == key.pid),
-        ) else {
+        let (Some(p), Some(&v)) = (table.get(key.pid), verdict_of.get(&key.pid)) else {
             continue;
         };
-        let current = cands.iter().find(|c| c.key == key).and_then(|c| c.current);
+        let current = current_of.get(&key).copied().flatten();
         let line = |from: Option<i32>, to: i32, outcome: &str| Raise {
             pid: key.pid,
             start_time: key.start_time,

@@ -583,6 +583,15 @@ pub(crate) fn outcome_counts(report: &CycleReport) -> Vec<(Outcome, usize)> {
 }
 
 pub(crate) fn render(s: &Settings, report: &CycleReport, out: &mut dyn Write) -> Result<()> {
+    // One write for a report of many lines, not one per line (stdout is
+    // line-buffered).
+    let mut out = std::io::BufWriter::new(out);
+    render_to(s, report, &mut out)?;
+    out.flush()?;
+    Ok(())
+}
+
+fn render_to(s: &Settings, report: &CycleReport, out: &mut dyn Write) -> Result<()> {
     if s.json() {
         let mut summary = serde_json::Map::new();
         for (o, n) in outcome_counts(report) {

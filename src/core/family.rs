@@ -20,9 +20,9 @@
 //! keep it alive; a marker that is the same in every session (`CLAUDECODE=1`,
 //! `CODEX_CI=1`, `CODEX_VERSION`) only says "some agent's family".
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 
-use crate::core::process::ProcKey;
+use crate::core::process::{PidMap, ProcKey};
 
 /// How a marker's value is read.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -436,6 +436,9 @@ pub struct Decision {
     /// Agents in a deliberate background session (never orphans), with
     /// their role or that of the host above them.
     pub background_agents: BTreeMap<ProcKey, BackgroundRole>,
+    /// Per process, in input order: the live agent that owns it (what
+    /// [`finish`] counts the footprints by).
+    owner_live: Vec<Option<ProcKey>>,
 }
 
 impl Decision {
@@ -458,7 +461,7 @@ impl Decision {
 /// would-be leftovers with their subtrees, then the live families, then
 /// what those changed).
 pub fn env_wanted(input: &Input, rules: &Rules) -> BTreeSet<ProcKey> {
-    decide(input, rules).env_wanted
+    decide_round(input, rules).env_wanted
 }
 
 /// Markers found in one environment, split by what they can do.
@@ -517,14 +520,14 @@ const MAX_DEPTH: usize = 4096;
 
 struct Table<'a> {
     procs: &'a [ProcView],
-    by_pid: HashMap<i32, usize>,
-    children: HashMap<i32, Vec<usize>>,
+    by_pid: PidMap<usize>,
+    children: PidMap<Vec<usize>>,
 }
 
 impl<'a> Table<'a> {
     fn new(procs: &'a [ProcView]) -> Table<'a> {
-        let mut by_pid = HashMap::with_capacity(procs.len());
-        let mut children: HashMap<i32, Vec<usize>> = HashMap::new();
+        let mut by_pid = PidMap::with_capacity_and_hasher(procs.len(), Default::default());
+        let mut children: PidMap<Vec<usize>> = PidMap::default();
         for (i, p) in procs.iter().enumerate() {
             by_pid.insert(p.key.pid, i);
             if p.ppid != p.key.pid {
@@ -655,6 +658,14 @@ fn structural_keep(
 /// exactly like a dead one's, and nothing names its session. The constant
 /// marker still never ties it to that session nor keeps one alive.
 pub fn decide(input: &Input, rules: &Rules) -> Decision {
+    finish(input, rules, decide_round(input, rules))
+}
+
+/// One round of [`decide`] for a reader that reads what a round asks for
+/// and asks again: the verdicts and what to read next, without the
+/// footprints and the lineage to remember, which only the last round
+/// needs ([`finish`] adds them).
+pub fn decide_round(input: &Input, rules: &Rules) -> Decision {
     let t = Table::new(&input.procs);
     let found: Vec<Option<Found>> = input
         .procs
@@ -686,8 +697,6 @@ pub fn decide(input: &Input, rules: &Rules) -> Decision {
                 .is_some_and(|i| !input.procs[i].agent && tree.agent_above[i].is_none())
         })
         .collect();
-    let footprints = footprints(input, &t, &owners.owner_live);
-    let next_remembered = next_remembered(input, rules, &t);
     let verdicts = reason
         .into_iter()
         .enumerate()
@@ -700,13 +709,30 @@ pub fn decide(input: &Input, rules: &Rules) -> Decision {
         .collect();
     Decision {
         verdicts,
-        footprints,
+        footprints: BTreeMap::new(),
         env_wanted,
         held_wanted: judged.held_wanted,
         pid_ns_matters,
-        next_remembered,
+        next_remembered: BTreeMap::new(),
         background_agents,
+        owner_live: owners.owner_live,
     }
+}
+
+/// [`decide_round`]'s decision on `input`, completed with the footprints
+/// and the lineage to remember.
+pub fn finish(input: &Input, rules: &Rules, mut d: Decision) -> Decision {
+    let t = Table::new(&input.procs);
+    let below: BTreeMap<usize, Vec<usize>> = input
+        .procs
+        .iter()
+        .enumerate()
+        .filter(|(_, p)| p.agent)
+        .map(|(i, _)| (i, t.descendants(i)))
+        .collect();
+    d.footprints = footprints(input, &t, &below, &d.owner_live);
+    d.next_remembered = next_remembered(input, rules, &t, &below);
+    d
 }
 
 /// Lineage 1, from the ppid chain: each process's depth, nearest live
@@ -1269,16 +1295,19 @@ fn subtree_env_wanted(
 
 /// Footprint: each live agent's descendants plus the members it owns by
 /// remembered descent or a pid marker.
+/// `below`: each agent's descendants (by index).
 fn footprints(
     input: &Input,
     t: &Table,
+    below: &BTreeMap<usize, Vec<usize>>,
     owner_live: &[Option<ProcKey>],
 ) -> BTreeMap<ProcKey, Footprint> {
     let mut families: BTreeMap<ProcKey, BTreeSet<usize>> = BTreeMap::new();
-    for (i, p) in input.procs.iter().enumerate() {
-        if p.agent {
-            families.entry(p.key).or_default().extend(t.descendants(i));
-        }
+    for (&i, desc) in below {
+        families
+            .entry(input.procs[i].key)
+            .or_default()
+            .extend(desc.iter().copied());
     }
     for (i, owner) in owner_live.iter().enumerate() {
         if let (Some(owner), false) = (owner, input.procs[i].agent) {
@@ -1309,6 +1338,7 @@ fn next_remembered(
     input: &Input,
     rules: &Rules,
     t: &Table,
+    below: &BTreeMap<usize, Vec<usize>>,
 ) -> BTreeMap<ProcKey, BTreeSet<ProcKey>> {
     let mut next: BTreeMap<ProcKey, BTreeSet<ProcKey>> = BTreeMap::new();
     for (agent, members) in &input.remembered {
@@ -1317,11 +1347,9 @@ fn next_remembered(
             next.insert(*agent, alive);
         }
     }
-    for (i, p) in input.procs.iter().enumerate() {
-        if p.agent {
-            let entry = next.entry(p.key).or_default();
-            entry.extend(t.descendants(i).into_iter().map(|d| input.procs[d].key));
-        }
+    for (&i, desc) in below {
+        let entry = next.entry(input.procs[i].key).or_default();
+        entry.extend(desc.iter().map(|&d| input.procs[d].key));
     }
     // Bounds: keep the newest members (highest start time) per agent and
     // the newest agents.

@@ -94,7 +94,7 @@ fn settle(cx: &Context<'_>, input: &mut Input, read_args: &mut HashSet<i32>) -> 
     let mut asked: HashSet<ProcKey> = HashSet::new();
     let mut examined: HashSet<i32> = HashSet::new();
     for _ in 0..MAX_ROUNDS {
-        let d = family::decide(input, cx.family);
+        let d = family::decide_round(input, cx.family);
         let want: Vec<ProcKey> = d
             .env_wanted
             .iter()
@@ -111,11 +111,14 @@ fn settle(cx: &Context<'_>, input: &mut Input, read_args: &mut HashSet<i32>) -> 
             read_held(cx, input, &holders);
         }
         if !want.is_empty() {
-            for k in want {
+            let pids: Vec<i32> = want.iter().map(|k| k.pid).collect();
+            let envs = crate::sys::fanout::per_pid(cx.source, &pids, |s, pid| {
+                s.environ_named(pid, &names).ok()
+            });
+            for (k, env) in want.into_iter().zip(envs) {
                 if let Some(&i) = index.get(&k.pid) {
                     // Unreadable stays unread: the rules never take a
                     // process whose markers they could not see.
-                    let env = cx.source.environ_named(k.pid, &names).ok();
                     let names_a_pid = env
                         .iter()
                         .flatten()
@@ -137,7 +140,7 @@ fn settle(cx: &Context<'_>, input: &mut Input, read_args: &mut HashSet<i32>) -> 
             .filter(|p| examined.insert(*p))
             .collect();
         if new.is_empty() {
-            return in_scope_only(d, cx);
+            return in_scope_only(family::finish(input, cx.family, d), cx);
         }
         examine(cx, input, &index, &new, &examined, read_args);
     }
@@ -251,7 +254,8 @@ fn remembered(memory: &Lineage) -> BTreeMap<ProcKey, BTreeSet<ProcKey>> {
 /// `read_args` gets the pids whose command line was read here (the
 /// survey keeps those).
 fn views(cx: &Context<'_>, read_args: &mut HashSet<i32>) -> Vec<ProcView> {
-    cx.table
+    let mut views: Vec<ProcView> = cx
+        .table
         .iter()
         .filter(|p| !p.kernel_thread)
         .map(|p| {
@@ -266,26 +270,36 @@ fn views(cx: &Context<'_>, read_args: &mut HashSet<i32>) -> Vec<ProcView> {
                     || cx.facts.ns_init_parent.contains(&p.pid));
             if let Some(args) = &p.cmdline {
                 v.args = args.clone();
-            } else if (v.agent && !v.live_tty && !v.protected)
-                || (!v.live_tty && p.comm.starts_with("claude"))
-            {
-                // An agent without a terminal may be a background
-                // session's (`claude daemon run`), which is never an
-                // orphan, hosts what runs below it, and holds the jobs it
-                // adopted: read whether or not this cycle may signal it. A
-                // protected one or one on a terminal is never an orphan
-                // anyway. A `claude…` without a terminal that no rule
-                // matches (the npm build's `claude.exe`) may be a
-                // background session too.
-                if let Ok(args) = cx.source.cmdline(p.pid) {
-                    v.args = args;
-                    read_args.insert(p.pid);
-                }
             }
             v.rss_bytes = p.rss_bytes;
             v
         })
-        .collect()
+        .collect();
+    // An agent without a terminal may be a background session's (`claude
+    // daemon run`), which is never an orphan, hosts what runs below it, and
+    // holds the jobs it adopted: read whether or not this cycle may signal
+    // it. A protected one or one on a terminal is never an orphan anyway. A
+    // `claude…` without a terminal that no rule matches (the npm build's
+    // `claude.exe`) may be a background session too.
+    let wanted: Vec<usize> = views
+        .iter()
+        .enumerate()
+        .filter(|(_, v)| cx.table.get(v.key.pid).is_some_and(|p| p.cmdline.is_none()))
+        .filter(|(_, v)| {
+            (v.agent && !v.live_tty && !v.protected)
+                || (!v.live_tty && v.comm.starts_with("claude"))
+        })
+        .map(|(i, _)| i)
+        .collect();
+    let pids: Vec<i32> = wanted.iter().map(|&i| views[i].key.pid).collect();
+    let read = crate::sys::fanout::per_pid(cx.source, &pids, |s, pid| s.cmdline(pid).ok());
+    for (i, args) in wanted.into_iter().zip(read) {
+        if let Some(args) = args {
+            read_args.insert(views[i].key.pid);
+            views[i].args = args;
+        }
+    }
+    views
 }
 
 /// Reads, for the would-be leftovers `new`, the facts that can keep them:
@@ -327,9 +341,12 @@ fn examine(
             _ => None,
         })
         .collect();
-    for &pid in new {
+    // The first question about each one: its fd table is listed here (and
+    // kept for the questions below), the batch spread over cores.
+    let masters = crate::sys::fanout::per_pid(cx.source, new, |s, pid| s.pty_masters(pid));
+    for (&pid, masters) in new.iter().zip(masters) {
         let Some(&i) = index.get(&pid) else { continue };
-        match cx.source.pty_masters(pid) {
+        match masters {
             Ok(masters) => {
                 if masters.iter().any(|m| live_ptys.contains(m)) {
                     input.procs[i].holds_live_terminal = true;
