@@ -334,6 +334,13 @@ class Forest:
 
 def run_once(argv, env):
     """Wall ms and exit status of one run, output discarded."""
+    ms, code, _ = run_timed(argv, env)
+    return ms, code
+
+
+def run_timed(argv, env):
+    """Wall ms, exit status and CPU ms (user + system, from wait4's rusage:
+    every thread of the run counts) of one run, output discarded."""
     actions = [
         (os.POSIX_SPAWN_OPEN, 0, "/dev/null", os.O_RDONLY, 0),
         (os.POSIX_SPAWN_OPEN, 1, "/dev/null", os.O_WRONLY, 0),
@@ -341,9 +348,9 @@ def run_once(argv, env):
     ]
     t = time.perf_counter()
     pid = os.posix_spawn(argv[0], argv, env, file_actions=actions)
-    _, status = os.waitpid(pid, 0)
+    _, status, ru = os.wait4(pid, 0)
     ms = (time.perf_counter() - t) * 1000
-    return ms, os.waitstatus_to_exitcode(status)
+    return ms, os.waitstatus_to_exitcode(status), (ru.ru_utime + ru.ru_stime) * 1000
 
 
 def peak_rss(argv, env):
@@ -486,15 +493,17 @@ def measure(forest, stray, sizes, opts):
                 available[name] = None
         names = [n for n in commands if available[n] is None]
         samples = {n: [] for n in names}
+        cpu = {n: [] for n in names}
         rss = {n: 0 for n in names}
         count_before = proc_count()
         for r in range(opts.warmup + opts.runs):
             # Rotate the order each round so drift hits every command alike.
             k = r % len(names)
             for n in names[k:] + names[:k]:
-                ms, _ = run_once(commands[n][0], env)
+                ms, _, cpu_ms = run_timed(commands[n][0], env)
                 if r >= opts.warmup:
                     samples[n].append(ms)
+                    cpu[n].append(cpu_ms)
         for r in range(opts.rss_runs):
             for n in names:
                 kib = peak_rss(commands[n][0], env)
@@ -502,12 +511,14 @@ def measure(forest, stray, sizes, opts):
         count = (count_before + proc_count()) // 2
         print(f"size {size}: {count} processes ({forest.ptys} PTY masters held, {len(forest.servers)} tmux servers)", flush=True)
         med = {n: statistics.median(v) for n, v in samples.items()}
+        cpu_med = {n: statistics.median(v) for n, v in cpu.items()}
         for n, (_, baseline) in commands.items():
             if available[n] is not None:
-                rows.append((size, count, n, None, None, None, available[n]))
+                rows.append((size, count, n, None, None, None, available[n], None, None))
                 continue
             ratio = med[n] / med[baseline] if baseline and baseline in med else None
-            rows.append((size, count, n, med[n], ratio, rss[n], None))
+            cpu_ratio = cpu_med[n] / cpu_med[baseline] if baseline and cpu_med.get(baseline) else None
+            rows.append((size, count, n, med[n], ratio, rss[n], None, cpu_med[n], cpu_ratio))
     return rows
 
 
@@ -537,11 +548,11 @@ def write_config(forest, cfg):
 
 
 def render(rows):
-    head = ["size", "processes", "command", "median ms", "µs/process", "ratio to baseline", "peak RSS"]
+    head = ["size", "processes", "command", "median ms", "µs/process", "ratio to baseline", "CPU ms", "CPU ratio", "peak RSS"]
     lines = []
-    for size, count, name, ms, ratio, kib, note in rows:
+    for size, count, name, ms, ratio, kib, note, cpu_ms, cpu_ratio in rows:
         if note:
-            lines.append([str(size), str(count), name, note, "", "", ""])
+            lines.append([str(size), str(count), name, note, "", "", "", "", ""])
             continue
         lines.append(
             [
@@ -551,6 +562,8 @@ def render(rows):
                 f"{ms:.1f}",
                 f"{ms * 1000 / count:.1f}",
                 f"{ratio:.2f}×" if ratio is not None else "",
+                f"{cpu_ms:.1f}",
+                f"{cpu_ratio:.2f}×" if cpu_ratio is not None else "",
                 f"{kib / 1024:.1f} MiB" if kib is not None else "n/a",
             ]
         )
@@ -580,6 +593,11 @@ def verdicts(rows):
             continue
         shown = ", ".join(f"{r:.2f}× at {size}" for size, r in ratios)
         out.append(f"- `{cmd}` ≤ {limit}× its baseline at every size: {mark(all(r <= limit for _, r in ratios))} ({shown})")
+        cpu_shown = ", ".join(
+            f"{by[(size, cmd)][8]:.2f}× at {size}" for size in sizes if by[(size, cmd)][8] is not None
+        )
+        if cpu_shown:
+            out.append(f"  - its CPU time (user + system, all threads) against the baseline's: {cpu_shown}")
         if cmd != "stray pty":
             per = [by[(size, cmd)][3] * 1000 / by[(size, cmd)][1] for size in sizes]
             spread = max(per) / min(per)
@@ -666,7 +684,10 @@ commands run interleaved, so ratios are fair.
 - **median ms**: median wall time of {opts.runs} interleaved runs (after {opts.warmup}
   warm-up rounds), output to /dev/null. **peak RSS**: the largest maximum
   resident set size (GNU `time -f %M`) over {opts.rss_runs} more runs. **ratio**: to `ps -eo {PS_ARGS[0]}` for `scan` and
-  `reap --dry-run`, to `ls -l /proc/*/fd` for `pty`.
+  `reap --dry-run`, to `ls -l /proc/*/fd` for `pty`. **CPU ms**: median
+  user + system time of the same runs (`wait4`), every thread counted:
+  `stray` spreads its per-process reads over the CPUs (`sys/fanout.rs`),
+  so its wall time can be below its CPU time; `ps` and `ls` use one.
 - `stray --version` is the fixed cost of starting the binary.
 - The forest: private tmux servers whose panes run {DEPTH} nested shells and a
   fake agent, orphaned agents, headless agents under a live shell, agent
