@@ -340,7 +340,8 @@ def run_once(argv, env):
 
 def run_timed(argv, env):
     """Wall ms, exit status and CPU ms (user + system, from wait4's rusage:
-    every thread of the run counts) of one run, output discarded."""
+    the run's every thread and the children it waited for) of one run,
+    output discarded."""
     actions = [
         (os.POSIX_SPAWN_OPEN, 0, "/dev/null", os.O_RDONLY, 0),
         (os.POSIX_SPAWN_OPEN, 1, "/dev/null", os.O_WRONLY, 0),
@@ -685,9 +686,9 @@ commands run interleaved, so ratios are fair.
   warm-up rounds), output to /dev/null. **peak RSS**: the largest maximum
   resident set size (GNU `time -f %M`) over {opts.rss_runs} more runs. **ratio**: to `ps -eo {PS_ARGS[0]}` for `scan` and
   `reap --dry-run`, to `ls -l /proc/*/fd` for `pty`. **CPU ms**: median
-  user + system time of the same runs (`wait4`), every thread counted:
-  `stray` spreads its per-process reads over the CPUs (`sys/fanout.rs`),
-  so its wall time can be below its CPU time; `ps` and `ls` use one.
+  user + system time of the same runs (`wait4`: the command, every thread
+  of it, and the children it waited for, such as `scan`'s tmux clients),
+  what the machine pays; **CPU ratio** is to the same baseline.
 - `stray --version` is the fixed cost of starting the binary.
 - The forest: private tmux servers whose panes run {DEPTH} nested shells and a
   fake agent, orphaned agents, headless agents under a live shell, agent

@@ -130,18 +130,15 @@ pub(crate) fn raise_strays(
     raised: &mut Vec<ProcKey>,
     dry_run: bool,
 ) -> (Vec<Raise>, Vec<Event>) {
-    let strays: Vec<(&Verdict, _)> = verdicts
+    let cands: Vec<AdjCandidate> = verdicts
         .iter()
-        .filter_map(|v| Some((v, memory::verdict_stray_kind(v)?)))
-        .collect();
-    let current = crate::sys::fanout::map(&strays, |(v, _)| oomadj::current(proc_root, v.pid).ok());
-    let cands: Vec<AdjCandidate> = strays
-        .into_iter()
-        .zip(current)
-        .map(|((v, kind), current)| AdjCandidate {
-            key: v.key(),
-            kind: Some(kind),
-            current,
+        .filter_map(|v| {
+            let kind = memory::verdict_stray_kind(v)?;
+            Some(AdjCandidate {
+                key: v.key(),
+                kind: Some(kind),
+                current: oomadj::current(proc_root, v.pid).ok(),
+            })
         })
         .collect();
     let planned = memory::plan_raises(&cands, target);

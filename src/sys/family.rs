@@ -111,14 +111,11 @@ fn settle(cx: &Context<'_>, input: &mut Input, read_args: &mut HashSet<i32>) -> 
             read_held(cx, input, &holders);
         }
         if !want.is_empty() {
-            let pids: Vec<i32> = want.iter().map(|k| k.pid).collect();
-            let envs = crate::sys::fanout::per_pid(cx.source, &pids, |s, pid| {
-                s.environ_named(pid, &names).ok()
-            });
-            for (k, env) in want.into_iter().zip(envs) {
+            for k in want {
                 if let Some(&i) = index.get(&k.pid) {
                     // Unreadable stays unread: the rules never take a
                     // process whose markers they could not see.
+                    let env = cx.source.environ_named(k.pid, &names).ok();
                     let names_a_pid = env
                         .iter()
                         .flatten()
@@ -254,8 +251,7 @@ fn remembered(memory: &Lineage) -> BTreeMap<ProcKey, BTreeSet<ProcKey>> {
 /// `read_args` gets the pids whose command line was read here (the
 /// survey keeps those).
 fn views(cx: &Context<'_>, read_args: &mut HashSet<i32>) -> Vec<ProcView> {
-    let mut views: Vec<ProcView> = cx
-        .table
+    cx.table
         .iter()
         .filter(|p| !p.kernel_thread)
         .map(|p| {
@@ -270,36 +266,26 @@ fn views(cx: &Context<'_>, read_args: &mut HashSet<i32>) -> Vec<ProcView> {
                     || cx.facts.ns_init_parent.contains(&p.pid));
             if let Some(args) = &p.cmdline {
                 v.args = args.clone();
+            } else if (v.agent && !v.live_tty && !v.protected)
+                || (!v.live_tty && p.comm.starts_with("claude"))
+            {
+                // An agent without a terminal may be a background
+                // session's (`claude daemon run`), which is never an
+                // orphan, hosts what runs below it, and holds the jobs it
+                // adopted: read whether or not this cycle may signal it. A
+                // protected one or one on a terminal is never an orphan
+                // anyway. A `claude…` without a terminal that no rule
+                // matches (the npm build's `claude.exe`) may be a
+                // background session too.
+                if let Ok(args) = cx.source.cmdline(p.pid) {
+                    v.args = args;
+                    read_args.insert(p.pid);
+                }
             }
             v.rss_bytes = p.rss_bytes;
             v
         })
-        .collect();
-    // An agent without a terminal may be a background session's (`claude
-    // daemon run`), which is never an orphan, hosts what runs below it, and
-    // holds the jobs it adopted: read whether or not this cycle may signal
-    // it. A protected one or one on a terminal is never an orphan anyway. A
-    // `claude…` without a terminal that no rule matches (the npm build's
-    // `claude.exe`) may be a background session too.
-    let wanted: Vec<usize> = views
-        .iter()
-        .enumerate()
-        .filter(|(_, v)| cx.table.get(v.key.pid).is_some_and(|p| p.cmdline.is_none()))
-        .filter(|(_, v)| {
-            (v.agent && !v.live_tty && !v.protected)
-                || (!v.live_tty && v.comm.starts_with("claude"))
-        })
-        .map(|(i, _)| i)
-        .collect();
-    let pids: Vec<i32> = wanted.iter().map(|&i| views[i].key.pid).collect();
-    let read = crate::sys::fanout::per_pid(cx.source, &pids, |s, pid| s.cmdline(pid).ok());
-    for (i, args) in wanted.into_iter().zip(read) {
-        if let Some(args) = args {
-            read_args.insert(views[i].key.pid);
-            views[i].args = args;
-        }
-    }
-    views
+        .collect()
 }
 
 /// Reads, for the would-be leftovers `new`, the facts that can keep them:
@@ -341,12 +327,9 @@ fn examine(
             _ => None,
         })
         .collect();
-    // The first question about each one: its fd table is listed here (and
-    // kept for the questions below), the batch spread over cores.
-    let masters = crate::sys::fanout::per_pid(cx.source, new, |s, pid| s.pty_masters(pid));
-    for (&pid, masters) in new.iter().zip(masters) {
+    for &pid in new {
         let Some(&i) = index.get(&pid) else { continue };
-        match masters {
+        match cx.source.pty_masters(pid) {
             Ok(masters) => {
                 if masters.iter().any(|m| live_ptys.contains(m)) {
                     input.procs[i].holds_live_terminal = true;

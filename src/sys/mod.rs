@@ -4,7 +4,6 @@
 //! `settings`.
 pub(crate) mod bounded;
 pub(crate) mod family;
-pub(crate) mod fanout;
 #[cfg(target_os = "linux")]
 pub(crate) mod incremental;
 #[cfg(target_os = "linux")]

@@ -285,26 +285,8 @@ pub(crate) fn find_agents(
 ) -> HashMap<i32, String> {
     let mut agents = HashMap::new();
     let exe_needles: Vec<Option<String>> = rules.exe.iter().map(required_literal).collect();
-    let checked = |p: &Process| !p.kernel_thread && p.pid > 1 && in_scope(p, my_uid);
-    if !rules.exe.is_empty() {
-        // The one read most processes need (the default `exe` glob): the
-        // whole batch at once, spread over cores; `match_rule` then finds
-        // each process's link already read.
-        let wanted: Vec<i32> = table
-            .iter()
-            .filter(|p| checked(p) && p.exe.is_none() && !p.is_zombie())
-            .filter(|p| !rules.names.iter().any(|n| n == &p.comm))
-            .map(|p| p.pid)
-            .collect();
-        let links = crate::sys::fanout::per_pid(source, &wanted, |s, pid| s.exe(pid).ok());
-        for (pid, link) in wanted.into_iter().zip(links) {
-            if let Some(p) = table.get_mut(pid) {
-                p.exe = link;
-            }
-        }
-    }
     for p in table.iter_mut() {
-        if !checked(p) {
+        if p.kernel_thread || p.pid <= 1 || !in_scope(p, my_uid) {
             continue;
         }
         if let Some(rule) = match_rule(p, rules, &exe_needles, source) {
@@ -323,11 +305,9 @@ fn record_exe_ids(
     pids: impl Iterator<Item = i32>,
     source: &dyn ProcSource,
 ) {
-    let pids: Vec<i32> = pids.collect();
-    let ids = crate::sys::fanout::per_pid(source, &pids, |s, pid| s.exe_id(pid).ok());
-    for (pid, id) in pids.into_iter().zip(ids) {
+    for pid in pids {
         if let Some(p) = table.get_mut(pid) {
-            p.exe_id = id;
+            p.exe_id = source.exe_id(pid).ok();
         }
     }
 }
@@ -668,10 +648,8 @@ fn resolve_peers_held_by(
 ) -> HashMap<i32, Peers> {
     let mut out = HashMap::new();
     let mut sockets: HashMap<i32, Vec<u64>> = HashMap::new();
-    let pids: Vec<i32> = candidates.iter().map(|&(pid, _)| pid).collect();
-    let read = crate::sys::fanout::per_pid(source, &pids, |s, pid| s.socket_inodes(pid));
-    for (pid, inodes) in pids.into_iter().zip(read) {
-        match inodes {
+    for &(pid, _) in candidates {
+        match source.socket_inodes(pid) {
             Ok(inodes) if inodes.is_empty() => {
                 out.insert(pid, Peers::Known(Vec::new()));
             }

@@ -52,44 +52,27 @@ pub struct TableRead {
     pub hidden: usize,
 }
 
-/// Reads every process under `root` (normally `/proc`), the processes
-/// spread over the machine's cores (`sys::fanout`).
+/// Reads every process under `root` (normally `/proc`).
 pub fn read_table(root: &Path) -> io::Result<TableRead> {
-    read_table_with(
-        root,
-        crate::sys::fanout::workers(),
-        crate::sys::fanout::MIN_PER_WORKER,
-    )
-}
-
-/// [`read_table`] with the split spelled out (see `fanout::map_with`).
-fn read_table_with(root: &Path, workers: usize, min_per_worker: usize) -> io::Result<TableRead> {
     let now_boot = now_boottime();
     let ticks = sysconf(SysconfVar::CLK_TCK, 100);
     let page = sysconf(SysconfVar::PAGE_SIZE, 4096);
     let me = nix::unistd::geteuid().as_raw();
 
     let dir = open_dir(root)?;
-    let mut pids = Vec::with_capacity(1024);
-    for entry in fs::read_dir(root).map_err(|e| with_path(e, root))? {
-        let entry = entry.map_err(|e| with_path(e, root))?;
-        if let Some(pid) = parse_pid(entry.file_name().as_bytes()) {
-            pids.push(pid);
-        }
-    }
-    thread_local! {
-        static BUF: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
-    }
-    let rows = crate::sys::fanout::map_with(&pids, workers, min_per_worker, |&pid| {
-        let mut name = [0u8; 32];
-        let name = pid_path(&mut name, pid, "");
-        BUF.with_borrow_mut(|buf| read_stat(&dir, name, buf, page))
-    });
-    let mut procs = Vec::with_capacity(pids.len());
+    let entries = fs::read_dir(root).map_err(|e| with_path(e, root))?;
+    let mut procs = Vec::with_capacity(1024);
     let mut problems = Vec::new();
     let mut hidden = 0;
-    for (pid, row) in pids.into_iter().zip(rows) {
-        match row {
+    let mut buf = vec![0; STAT_BUF];
+
+    for entry in entries {
+        let entry = entry.map_err(|e| with_path(e, root))?;
+        let name = entry.file_name();
+        let Some(pid) = parse_pid(name.as_bytes()) else {
+            continue;
+        };
+        match read_stat(&dir, name.as_bytes(), &mut buf, page) {
             Ok(Some(p)) => procs.push(p),
             Ok(None) => {}
             Err(StatError::Denied { uid, .. }) if uid != me => hidden += 1,
@@ -567,16 +550,14 @@ fn with_path(e: io::Error, path: &Path) -> io::Error {
 }
 
 /// Reads per-process details from a procfs root on demand.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(crate) struct LiveSource {
     pub root: PathBuf,
     /// Exited leaders with live threads: pid → the thread whose `task/TID/`
     /// files stand in for the leader's (see [`Process::live_thread`]).
     threads: PidMap<i32>,
     /// fd tables already read, for a source that serves one survey.
-    /// (A lock, not a cell: batches of reads share the source between
-    /// threads, see `sys::fanout`.)
-    fd_memo: Option<std::sync::Mutex<std::collections::HashMap<i32, FdLinks>>>,
+    fd_memo: Option<std::cell::RefCell<std::collections::HashMap<i32, FdLinks>>>,
 }
 
 impl LiveSource {
@@ -661,22 +642,11 @@ impl LiveSource {
         let Some(memo) = &self.fd_memo else {
             return self.read_fd_links(pid);
         };
-        let memo = |f: &mut dyn FnMut(&mut std::collections::HashMap<i32, FdLinks>)| {
-            // A panic elsewhere cannot leave a half-written table behind:
-            // entries are inserted whole.
-            f(&mut memo
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner));
-        };
-        let mut kept = None;
-        memo(&mut |m| kept = m.get(&pid).cloned());
-        if let Some(links) = kept {
-            return Ok(links);
+        if let Some(links) = memo.borrow().get(&pid) {
+            return Ok(links.clone());
         }
         let links = self.read_fd_links(pid)?;
-        memo(&mut |m| {
-            m.insert(pid, links.clone());
-        });
+        memo.borrow_mut().insert(pid, links.clone());
         Ok(links)
     }
 
@@ -718,7 +688,7 @@ impl LiveSource {
 }
 
 /// One process's fds: (fd number, link target).
-type FdLinks = std::sync::Arc<[(String, PathBuf)]>;
+type FdLinks = std::rc::Rc<[(String, PathBuf)]>;
 
 /// The entry names of an open directory, but `.` and `..`, read with
 /// `getdents64` until it returns nothing.
@@ -782,14 +752,8 @@ fn parse_dirents(bytes: &[u8], names: &mut Vec<std::ffi::CString>) -> io::Result
 impl ProcSource for LiveSource {
     fn forget_fd_tables(&self, keep: &[i32]) {
         if let Some(memo) = &self.fd_memo {
-            memo.lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner)
-                .retain(|pid, _| keep.contains(pid));
+            memo.borrow_mut().retain(|pid, _| keep.contains(pid));
         }
-    }
-
-    fn shared(&self) -> Option<&(dyn ProcSource + Sync)> {
-        Some(self)
     }
 
     fn exe(&self, pid: i32) -> io::Result<String> {
@@ -1444,75 +1408,6 @@ mod tests {
         assert_eq!(read_one(t.path(), 79).unwrap(), None);
         assert!(read_one(t.path(), 78).is_err());
         assert_eq!(read_one(t.path(), 77).unwrap().unwrap().start_time, 555);
-    }
-
-    #[test]
-    fn a_table_read_on_several_threads_is_the_table_read_on_one() {
-        let t = tempfile::tempdir().unwrap();
-        let stat = |pid: u32| {
-            format!(
-                "{pid} (p{pid}) S 1 {pid} {pid} 0 -1 4194560 0 0 0 0 0 0 0 0 20 0 1 0 {} 1000 3 \
-                 18446744073709551615 0 0 0 0 0 0 0 0 0 0 0 0 17 0 0 0 0 0 0\n",
-                1000 + pid
-            )
-        };
-        // 300 readable, 50 that do not parse, 50 exited (no stat).
-        for pid in 100..500u32 {
-            let dir = t.path().join(pid.to_string());
-            fs::create_dir_all(&dir).unwrap();
-            match pid % 8 {
-                0 => fs::write(dir.join("stat"), format!("{pid} (cut) S 1\n")).unwrap(),
-                1 => {}
-                _ => fs::write(dir.join("stat"), stat(pid)).unwrap(),
-            }
-        }
-        let one = read_table_with(t.path(), 1, 1).unwrap();
-        let four = read_table_with(t.path(), 4, 8).unwrap();
-        let rows = |r: &TableRead| -> Vec<(i32, String, u64)> {
-            r.table
-                .iter()
-                .map(|p| (p.pid, p.comm.clone(), p.start_time))
-                .collect()
-        };
-        assert_eq!(one.table.len(), 300);
-        assert_eq!(one.problems.len(), 50, "{:?}", one.problems);
-        assert_eq!(rows(&four), rows(&one));
-        assert_eq!(four.problems, one.problems);
-        assert_eq!(four.hidden, one.hidden);
-    }
-
-    #[test]
-    fn the_live_source_answers_the_same_from_many_threads() {
-        // A child that keeps still: its argv, environment and fds do not
-        // change while it is read 600 times at once.
-        use std::os::unix::process::CommandExt;
-        let mut child = std::process::Command::new("sleep")
-            .arg0("stray-fanout-test")
-            .arg("60")
-            .env("STRAY_FANOUT_MARK", "one-value")
-            .stdin(std::process::Stdio::null())
-            .spawn()
-            .unwrap();
-        let pid = child.id() as i32;
-        let table = read_table(Path::new("/proc")).unwrap().table;
-        let source = LiveSource::for_table("/proc", &table);
-        let names = std::collections::BTreeSet::from(["STRAY_FANOUT_MARK".to_string()]);
-        let pids = vec![pid; 600];
-        let args = crate::sys::fanout::per_pid(&source, &pids, |s, p| s.cmdline(p).unwrap());
-        let envs =
-            crate::sys::fanout::per_pid(&source, &pids, |s, p| s.environ_named(p, &names).unwrap());
-        let sockets =
-            crate::sys::fanout::per_pid(&source, &pids, |s, p| s.socket_inodes(p).unwrap());
-        let _ = child.kill();
-        let _ = child.wait();
-        assert!(
-            args.iter().all(|a| a == &["stray-fanout-test", "60"]),
-            "{:?}",
-            args[0]
-        );
-        let mark = vec![("STRAY_FANOUT_MARK".to_string(), "one-value".to_string())];
-        assert!(envs.iter().all(|e| e == &mark), "{:?}", envs[0]);
-        assert!(sockets.iter().all(|s| s == &sockets[0]));
     }
 
     #[test]

@@ -93,12 +93,6 @@ pub(crate) trait ProcSource {
     /// next must be read after this point (holders of a peer found in a
     /// dump made just now). Nothing to do for a source that keeps none.
     fn forget_fd_tables(&self, _keep: &[i32]) {}
-    /// This source as one that threads may share (the live `/proc`
-    /// reader), for batches of reads spread over cores (`sys::fanout`).
-    /// `None`: reads stay on the caller's thread.
-    fn shared(&self) -> Option<&(dyn ProcSource + Sync)> {
-        None
-    }
     /// The `NSpid` line of `/proc/PID/status`: the pid in each PID namespace
     /// the process belongs to, outermost first (the last is its own).
     fn nspid(&self, _pid: i32) -> std::io::Result<Vec<i32>> {
