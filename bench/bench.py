@@ -598,7 +598,7 @@ def verdicts(rows):
             f"{by[(size, cmd)][8]:.2f}× at {size}" for size in sizes if by[(size, cmd)][8] is not None
         )
         if cpu_shown:
-            out.append(f"  - its CPU time (user + system, all threads) against the baseline's: {cpu_shown}")
+            out.append(f"  - its CPU time (user + system) against the baseline's: {cpu_shown}")
         if cmd != "stray pty":
             per = [by[(size, cmd)][3] * 1000 / by[(size, cmd)][1] for size in sizes]
             spread = max(per) / min(per)
