@@ -4,8 +4,10 @@
 //! Pure: everything arrives as data ([`Input`]: a small view of each
 //! process plus the facts other modules compute, and the remembered descent
 //! from earlier cycles). No I/O, no clock, no environment reads. The reader
-//! asks [`env_wanted`] which environments it must read, reads them, and
-//! calls [`decide`]; [`Decision::next_remembered`] is what the state keeps.
+//! calls [`decide_round`], reads what it asks for
+//! ([`Decision::env_wanted`], [`Decision::held_wanted`]), asks again, and
+//! completes the last round with [`finish`] ([`decide`] is both in one);
+//! [`Decision::next_remembered`] is what the state keeps.
 //!
 //! Lineage comes from three sources, in the SPEC's owner order:
 //! 1. the ppid chain now;
@@ -419,7 +421,13 @@ pub struct Decision {
     pub verdicts: Vec<Verdict>,
     /// Per live agent.
     pub footprints: BTreeMap<ProcKey, Footprint>,
-    /// Processes whose environment a decision needs and that were not read.
+    /// Processes whose environment a decision needs and that were not read:
+    /// the processes that can be leftovers (no live terminal, orphan-shaped
+    /// or below a leftover), and, once a member's verdict compares session
+    /// values, the live agents and their descendants (the values live
+    /// sessions carry). The reader reads them and asks again until it is
+    /// empty (three rounds at most: the would-be leftovers with their
+    /// subtrees, then the live families, then what those changed).
     pub env_wanted: BTreeSet<ProcKey>,
     /// Live holders (agents, background-session processes) whose open
     /// files a decision needs ([`held_session_values`]) and that are not in
@@ -451,17 +459,6 @@ impl Decision {
     pub fn verdict(&self, pid: i32) -> Option<&Verdict> {
         self.verdicts.iter().find(|v| v.key.pid == pid)
     }
-}
-
-/// The environments a decision needs and the input lacks: the processes
-/// that can be leftovers (no live terminal, orphan-shaped or below a
-/// leftover), and, once a member's verdict compares session values, the
-/// live agents and their descendants (the values live sessions carry).
-/// Read them and ask again until it is empty (three rounds at most: the
-/// would-be leftovers with their subtrees, then the live families, then
-/// what those changed).
-pub fn env_wanted(input: &Input, rules: &Rules) -> BTreeSet<ProcKey> {
-    decide_round(input, rules).env_wanted
 }
 
 /// Markers found in one environment, split by what they can do.
@@ -2176,7 +2173,10 @@ mod tests {
         // First the would-be leftovers and what is below them; the live
         // family only once a verdict compares session values.
         assert_eq!(d.env_wanted, BTreeSet::from([key(40, 4000), key(41, 4100)]));
-        assert_eq!(env_wanted(&w.input, &Rules::default()), d.env_wanted);
+        assert_eq!(
+            decide_round(&w.input, &Rules::default()).env_wanted,
+            d.env_wanted
+        );
         // Second round: 40 carries a dead session's markers.
         let claude = claude_shell_env(99, UUID_A);
         for v in &mut w.input.procs {
@@ -2595,14 +2595,14 @@ mod tests {
                     p.env = None;
                 }
                 for _round in 0..3 {
-                    let wanted = env_wanted(&partial, &rules);
+                    let wanted = decide_round(&partial, &rules).env_wanted;
                     for (p, f) in partial.procs.iter_mut().zip(&full.procs) {
                         if wanted.contains(&p.key) {
                             p.env = Some(f.env.clone().unwrap_or_default());
                         }
                     }
                 }
-                prop_assert!(env_wanted(&partial, &rules).is_empty());
+                prop_assert!(decide_round(&partial, &rules).env_wanted.is_empty());
                 // With what it read, the leftovers are those of a full read
                 // (where a process's environment was really unreadable, the
                 // full world says None and both keep it).

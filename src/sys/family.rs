@@ -1,6 +1,6 @@
 //! Agent families, the reading side: builds the pure family rules' input
 //! (`core::family`) from the table and reads only what those rules ask
-//! for. Environments only for [`family::env_wanted`] (one read each);
+//! for. Environments only for [`Decision::env_wanted`] (one read each);
 //! command lines, fds, socket and pipe peers, display sockets and TCP
 //! peers only for the processes the rules would take, since each of those
 //! facts can only keep a process. Must not decide anything itself, nor read
