@@ -227,9 +227,14 @@ pub fn audit_events_in(path: &Path, event: &str) -> Vec<serde_json::Value> {
         .collect()
 }
 
-/// The actions of a `reap --format json` report.
+/// The actions of a `reap --format json` report. A document without an
+/// `actions` array is no such report: a "not planned" check must not pass
+/// on it.
 pub fn actions(doc: &serde_json::Value) -> Vec<serde_json::Value> {
-    doc["actions"].as_array().cloned().unwrap_or_default()
+    match doc["actions"].as_array() {
+        Some(a) => a.clone(),
+        None => panic!("not a reap report (no actions array): {doc}"),
+    }
 }
 
 /// The action for `pid` in a `reap --format json` report.
