@@ -264,9 +264,6 @@ fn prerequisites() -> Option<(PathBuf, Vec<&'static str>)> {
     Some((cli, netns))
 }
 
-/// After `kill -9` of `claude -p`: the markers on MCP servers and shell
-/// jobs are the SPEC's, and every survivor is a leftover of its dead
-/// session, with the whole dead subtree in one decision.
 /// The pid of the MCP server the driver's report tags `tag`.
 fn mcp_pid(report: &Value, tag: &str) -> i32 {
     report["mcp"]
@@ -276,6 +273,9 @@ fn mcp_pid(report: &Value, tag: &str) -> i32 {
         .unwrap_or_else(|| panic!("no {tag} MCP server in the report: {report:#}")) as i32
 }
 
+/// After `kill -9` of `claude -p`: the markers on MCP servers and shell
+/// jobs are the SPEC's, and every survivor is a leftover of its dead
+/// session, with the whole dead subtree in one decision.
 #[test]
 fn claude_code_kill9_survivors_are_leftovers() {
     let Some((cli, netns)) = prerequisites() else {
@@ -393,8 +393,8 @@ fn planned_by_the_cli(dir: &Path, survivors: &Survivors) {
     for &(pid, _) in &live {
         if let Some((_, _, ppid)) = common::stat_of(pid) {
             if !ours.contains(&ppid) {
-                if let Ok(c) = std::fs::read_to_string(format!("/proc/{ppid}/comm")) {
-                    adopters.insert(c.trim_end().to_string());
+                if let Some(c) = common::comm_of(ppid) {
+                    adopters.insert(c);
                 }
             }
         }
@@ -571,11 +571,11 @@ fn claude_code_kill9_survivors_are_reaped_for_real() {
         "survivors still running after the reap: {left:?}; {reap:#}"
     );
     // The audit lines went to the test's own log.
-    let audit = std::fs::read_to_string(d.join("audit.jsonl")).unwrap_or_default();
+    let audit = common::audit_events_in(&d.join("audit.jsonl"), "reap");
     for pid in &ours {
         assert!(
-            audit.contains(&format!("\"pid\":{pid},")),
-            "no audit line for {pid} in the test's log:\n{audit}"
+            audit.iter().any(|l| l["pid"] == *pid),
+            "no audit line for {pid} in the test's log: {audit:#?}"
         );
     }
 }

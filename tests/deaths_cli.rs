@@ -17,16 +17,10 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc::Receiver;
 use std::time::{Duration, Instant};
 
-use common::{is_root, rerun_in_mount_namespace, skip, tracefs_in_rerun_child, TestEnv};
+use common::{
+    is_root, line_reader, rerun_in_mount_namespace, skip, tracefs_in_rerun_child, TestEnv,
+};
 use kernel::{compile_helper, copy_as, MemCgroup};
-use serde_json::Value;
-
-fn events_for(env: &TestEnv, event: &str, pid: i32) -> Vec<Value> {
-    env.audit_events(event)
-        .into_iter()
-        .filter(|e| e["pid"] == pid)
-        .collect()
-}
 
 fn ok(out: &std::process::Output) -> String {
     assert!(
@@ -93,7 +87,7 @@ fn a_real_oom_kill_is_recorded_once_and_reported() {
     let other_pid = oom(other);
 
     ok(&env.run(&["reap"]));
-    let kills = events_for(&env, "oom-kill", agent_pid);
+    let kills = env.audit_events_for("oom-kill", agent_pid);
     assert_eq!(kills.len(), 1, "{:#?}", env.audit_lines());
     let k = &kills[0];
     assert_eq!(k["comm"], agent_comm.as_str());
@@ -109,14 +103,14 @@ fn a_real_oom_kill_is_recorded_once_and_reported() {
     );
     assert!(k["sender_pid"].is_null() && k["sender_comm"].is_null());
     assert!(
-        events_for(&env, "oom-kill", other_pid).is_empty(),
+        env.audit_events_for("oom-kill", other_pid).is_empty(),
         "an unwatched process ({other_comm}) was recorded"
     );
 
     // A second cycle, and a check cycle, read on from where it stopped.
     ok(&env.run(&["reap"]));
     let (doc, out) = env.json(&["check"]);
-    assert_eq!(events_for(&env, "oom-kill", agent_pid).len(), 1);
+    assert_eq!(env.audit_events_for("oom-kill", agent_pid).len(), 1);
     let check = doc["checks"]
         .as_array()
         .unwrap()
@@ -227,7 +221,7 @@ impl Watch {
             .spawn()
             .unwrap();
         let lines = common::line_reader(child.stdout.take().unwrap());
-        let errs = stderr_reader(child.stderr.take().unwrap());
+        let errs = line_reader(child.stderr.take().unwrap());
         Watch { child, lines, errs }
     }
 
@@ -269,18 +263,6 @@ impl Drop for Watch {
             let _ = self.child.wait();
         }
     }
-}
-
-fn stderr_reader(err: std::process::ChildStderr) -> Receiver<String> {
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in std::io::BufReader::new(err).lines().map_while(Result::ok) {
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    rx
 }
 
 fn instance(root: &Path, pid: i32) -> PathBuf {
@@ -393,11 +375,9 @@ fn web_terminal_kills_a_tmux_client(root: &Path, interval: &str) -> (TestEnv, Wa
     assert_eq!(other.wait().unwrap().signal(), Some(libc::SIGTERM));
 
     // The WebSocket closes: SIGHUP, then SIGKILL, to the client.
-    let client_comm = std::fs::read_to_string(format!("/proc/{client_pid}/comm"));
+    let client_comm = common::comm_of(client_pid);
     assert!(
-        client_comm
-            .as_deref()
-            .is_ok_and(|c| c.trim_end() == "tmux: client"),
+        client_comm.as_deref() == Some("tmux: client"),
         "the client {client_pid} is gone before the web terminal closed: {client_comm:?}"
     );
     term.stdin.as_mut().unwrap().write_all(b"close\n").unwrap();
@@ -406,7 +386,7 @@ fn web_terminal_kills_a_tmux_client(root: &Path, interval: &str) -> (TestEnv, Wa
     assert_eq!(line, "done 0 0\n", "the web terminal's kill(2) calls");
 
     let found = common::wait_until(Duration::from_secs(20), || {
-        !events_for(&env, "killed", client_pid).is_empty()
+        !env.audit_events_for("killed", client_pid).is_empty()
     });
     assert!(
         found,
@@ -416,7 +396,7 @@ fn web_terminal_kills_a_tmux_client(root: &Path, interval: &str) -> (TestEnv, Wa
     );
     // Both signals land in the same second; let the watch drain them.
     std::thread::sleep(Duration::from_millis(500));
-    let kills = events_for(&env, "killed", client_pid);
+    let kills = env.audit_events_for("killed", client_pid);
     let hup = kills
         .iter()
         .find(|e| e["signal"] == "SIGHUP")

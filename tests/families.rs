@@ -98,9 +98,15 @@ fn uuid() -> String {
 /// The comm of whatever adopts orphans here (PID 1 or a subreaper), from a
 /// probe orphan: tests list it in `reaper_parents`.
 fn adopter(env: &TestEnv) -> String {
-    let (_, probe) = sleep_bin(env, "pr");
-    let p = spawn_orphan(env, &probe, &["30"]);
-    adopter_comm(&p)
+    // The same for every test of this binary: probed once.
+    static ADOPTER: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    ADOPTER
+        .get_or_init(|| {
+            let (_, probe) = sleep_bin(env, "pr");
+            let p = spawn_orphan(env, &probe, &["30"]);
+            adopter_comm(&p)
+        })
+        .clone()
 }
 
 fn write_config(env: &TestEnv, markers: &Markers, extra: &str) {
@@ -152,10 +158,7 @@ fn descendants(root: i32) -> Vec<(i32, String)> {
     let mut stack = vec![root];
     while let Some(p) = stack.pop() {
         for c in children_of(p) {
-            let comm = std::fs::read_to_string(format!("/proc/{c}/comm"))
-                .map(|s| s.trim_end().to_string())
-                .unwrap_or_default();
-            out.push((c, comm));
+            out.push((c, comm_of(c).unwrap_or_default()));
             stack.push(c);
         }
     }
@@ -173,12 +176,7 @@ fn planned(env: &TestEnv) -> (BTreeSet<i32>, Value) {
 }
 
 fn explain(env: &TestEnv, pid: i32) -> String {
-    let out = env.run(&["explain", &pid.to_string()]);
-    assert!(
-        out.status.success(),
-        "explain {pid}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = env.run_ok(&["explain", &pid.to_string()]);
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
@@ -310,12 +308,7 @@ fn assert_nothing_planned_while_alive(env: &TestEnv, s: &Session) {
         "a live session's family was planned: {doc}"
     );
     // And a real cycle signals nothing of it (and records its descent).
-    let out = env.run(&["reap"]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = env.run_ok(&["reap"]);
     assert!(s.agent.alive());
     for m in &s.members {
         assert!(
@@ -360,7 +353,7 @@ fn kill9_survivors_are_leftovers_and_go_in_one_cycle() {
     let comms: Vec<String> = s
         .members
         .iter()
-        .map(|m| std::fs::read_to_string(format!("/proc/{}/comm", m.pid)).unwrap_or_default())
+        .map(|m| comm_of(m.pid).unwrap_or_default())
         .collect();
     assert_eq!(
         s.members.len(),
@@ -372,12 +365,7 @@ fn kill9_survivors_are_leftovers_and_go_in_one_cycle() {
     s.wait_orphaned();
     assert_survivors_planned(&env, &s);
 
-    let out = env.run(&["reap", "--wait", "--grace", "1s"]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    env.run_ok(&["reap", "--wait", "--grace", "1s"]);
     for m in &s.members {
         assert!(
             wait_until(Duration::from_secs(5), || !m.alive()),
@@ -385,14 +373,14 @@ fn kill9_survivors_are_leftovers_and_go_in_one_cycle() {
             m.pid
         );
     }
-    let audit = std::fs::read_to_string(env.audit_path()).unwrap_or_default();
-    let leftover_lines = audit
-        .lines()
-        .filter(|l| l.contains("\"class\":\"leftover\""))
-        .count();
+    let leftover_lines: Vec<Value> = env
+        .audit_events("reap")
+        .into_iter()
+        .filter(|l| l["class"] == "leftover")
+        .collect();
     assert!(
-        leftover_lines >= s.members.len(),
-        "one audit line per signal, class leftover:\n{audit}"
+        leftover_lines.len() >= s.members.len(),
+        "one audit line per signal, class leftover: {leftover_lines:#?}"
     );
     let _ = (&s.mcp, &s.job, &s.browser, &s.browser_child);
 }
@@ -427,28 +415,15 @@ fn young_leftovers_wait_for_min_age() {
     }
     // Strays die first (issue 13): a real cycle that signals nobody still
     // raises every young leftover's oom_score_adj, once per process.
-    let raises = |env: &TestEnv| {
-        std::fs::read_to_string(env.audit_path())
-            .unwrap_or_default()
-            .lines()
-            .filter(|l| l.contains("\"oom-score-adj\""))
-            .count()
-    };
     for _ in 0..2 {
-        let out = env.run(&["reap", "--min-age", "1h"]);
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        env.run_ok(&["reap", "--min-age", "1h"]);
     }
     for m in &s.members {
         assert!(m.alive(), "young leftover {} was signalled", m.pid);
-        let adj = std::fs::read_to_string(format!("/proc/{}/oom_score_adj", m.pid)).unwrap();
-        assert_eq!(adj.trim(), "1000", "leftover {}", m.pid);
+        assert_eq!(adj(m.pid), 1000, "leftover {}", m.pid);
     }
     assert_eq!(
-        raises(&env),
+        env.audit_events("oom-score-adj").len(),
         s.members.len(),
         "one audited raise per leftover, not per cycle"
     );
@@ -474,12 +449,7 @@ fn remembered_descent_is_the_only_link_for_unmarked_servers() {
     let mut seen = spawn_headless(&env, &agent, &script, &dir);
     let seen_srv = Proc::from_pid(find_descendant(seen.pid, &srv).expect("server"));
     // The recording cycle: real, and it signals nothing.
-    let out = env.run(&["reap", "--min-age", "1h"]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    env.run_ok(&["reap", "--min-age", "1h"]);
     let mut unseen = spawn_headless(&env, &agent, &script, &dir);
     let unseen_srv = Proc::from_pid(find_descendant(unseen.pid, &srv).expect("server"));
     for a in [&mut seen, &mut unseen] {
@@ -557,26 +527,13 @@ fn a_live_agents_family_is_never_planned() {
     );
 }
 
-/// Pids whose comm is exactly `comm` (unique names: only ours).
-fn pids_with_comm(comm: &str) -> Vec<i32> {
-    let mut out = Vec::new();
-    for e in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
-        let Ok(pid) = e.file_name().to_string_lossy().parse::<i32>() else {
-            continue;
-        };
-        if comm_is(pid, comm) {
-            out.push(pid);
-        }
-    }
-    out
-}
-
 /// True when `pid` holds `path` open (one of its fd links names it).
 fn holds_open(pid: i32, path: &Path) -> bool {
-    fd_targets(pid)
-        .iter()
-        .filter_map(|t| t.split_once("->"))
-        .any(|(_, target)| Path::new(target) == path)
+    std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .into_iter()
+        .flatten()
+        .flatten()
+        .any(|e| std::fs::read_link(e.path()).is_ok_and(|t| t == path))
 }
 
 /// A job kept because `holder` holds its session open: not planned, and
@@ -601,16 +558,6 @@ fn kept_until_the_holder_dies(env: &TestEnv, job: &Proc, holder: &mut Proc, shar
         pids.contains(&job.pid),
         "the holder is gone, the job is a leftover: {doc}"
     );
-}
-
-/// The (first) process named `comm` once it runs; panics after 10 s.
-fn started(comm: &str) -> Proc {
-    let mut found = None;
-    wait_until(Duration::from_secs(10), || {
-        found = pids_with_comm(comm).first().copied();
-        found.is_some()
-    });
-    Proc::from_pid(found.unwrap_or_else(|| panic!("{comm} never started")))
 }
 
 /// Starts, from a short-lived agent, `script` (its markers exported), and
@@ -1324,7 +1271,7 @@ fn a_job_whose_holder_cannot_be_read_is_not_taken() {
         setsid_job(&job_bin)
     ));
     env.isolate(&mut c);
-    assert!(as_nobody(&c).status().unwrap().success());
+    output_ok(&mut as_nobody(&c));
     let job_p = started(&job);
     assert!(wait_until(Duration::from_secs(5), || job_p
         .ppid()
@@ -1336,7 +1283,7 @@ fn a_job_whose_holder_cannot_be_read_is_not_taken() {
     );
     let mut c = env.cmd();
     c.args(["explain", &job_p.pid.to_string()]);
-    let why = String::from_utf8_lossy(&as_nobody(&c).output().unwrap().stdout).into_owned();
+    let why = String::from_utf8_lossy(&output_ok(&mut as_nobody(&c)).stdout).into_owned();
     assert!(why.contains("could not be read"), "{why}");
 
     holder.signal(libc::SIGKILL);

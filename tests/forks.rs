@@ -47,17 +47,20 @@ fn traced(env: &TestEnv, args: &[&str]) -> (Spawns, std::process::Output) {
     let dir = env.path("strace");
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
-    let stray = env.cmd();
-    let mut c = Command::new("strace");
-    c.args(["-f", "-ff", "-qq", "-s", "256"])
-        .args(["-e", "trace=execve,clone,clone3,fork,vfork"])
-        .arg("-o")
-        .arg(dir.join("t"))
-        .arg(stray.get_program())
-        .args(stray.get_args())
-        .args(args);
-    env.isolate(&mut c);
-    let out = c.output().unwrap();
+    let out_prefix = dir.join("t");
+    let strace = [
+        "strace",
+        "-f",
+        "-ff",
+        "-qq",
+        "-s",
+        "256",
+        "-e",
+        "trace=execve,clone,clone3,fork,vfork",
+        "-o",
+        out_prefix.to_str().unwrap(),
+    ];
+    let out = wrapped(&strace, env.cmd().args(args)).output().unwrap();
     (count(&dir), out)
 }
 
@@ -262,11 +265,16 @@ fn a_would_be_leftovers_fd_table_is_listed_once_per_cycle() {
     let trace = env.path("openat.trace");
     let mut stray = env.cmd();
     stray.args(["--format", "json", "reap", "--dry-run"]);
-    let strace = ["strace", "-f", "-qq", "-e", "trace=openat", "-o"];
-    let out = output_ok(&mut wrapped(
-        &[&strace[..], &[trace.to_str().unwrap()]].concat(),
-        &stray,
-    ));
+    let strace = [
+        "strace",
+        "-f",
+        "-qq",
+        "-e",
+        "trace=openat",
+        "-o",
+        trace.to_str().unwrap(),
+    ];
+    let out = output_ok(&mut wrapped(&strace, &stray));
     let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let action =
         action_for(&doc, job.pid).unwrap_or_else(|| panic!("the job is not planned: {doc}"));

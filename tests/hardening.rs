@@ -326,9 +326,8 @@ fn orphan_that_joins_a_pane_between_cycles_is_dropped_not_killed() {
     std::thread::sleep(Duration::from_millis(200));
     assert!(orphan.alive(), "a process in a pane was killed");
     let signals: Vec<Value> = env
-        .audit_events("reap")
+        .audit_events_for("reap", orphan.pid)
         .into_iter()
-        .filter(|l| l["pid"] == orphan.pid)
         .map(|l| l["signal"].clone())
         .collect();
     assert_eq!(signals, vec![Value::from("SIGTERM")]);
@@ -815,9 +814,11 @@ fn term_at_in_the_future_restarts_grace_once() {
 // ---------------------------------------------------------------------------
 // Privilege.
 
-/// Makes a TestEnv usable by nobody: the dir traversable, the state dir and
-/// XDG state dir owned by nobody.
-fn share_with_nobody(env: &TestEnv, state_too: bool) {
+/// Makes a TestEnv usable by nobody here: the dir traversable, `bin/`
+/// (0755) and, with `state_too`, the state dir and XDG state dir (0700)
+/// owned by nobody. (`common::share_with_nobody` leaves `bin/` alone and
+/// makes the config readable instead.)
+fn give_dirs_to_nobody(env: &TestEnv, state_too: bool) {
     fs::set_permissions(env.dir.path(), fs::Permissions::from_mode(0o755)).unwrap();
     let mut dirs = vec![env.path("bin")];
     if state_too {
@@ -836,26 +837,6 @@ fn share_with_nobody(env: &TestEnv, state_too: bool) {
     }
 }
 
-fn spawn_orphan_as_nobody(env: &TestEnv, bin: &Path) -> Proc {
-    let mut c = Command::new("setsid");
-    c.arg("sh")
-        .arg("-c")
-        .arg("\"$0\" \"$@\" </dev/null >/dev/null 2>&1 & echo $!")
-        .arg(bin)
-        .arg("300");
-    env.isolate(&mut c);
-    let out = as_nobody(&c).stdout(Stdio::piped()).output().unwrap();
-    let pid: i32 = String::from_utf8_lossy(&out.stdout)
-        .trim()
-        .parse()
-        .expect("orphan pid");
-    let p = Proc::from_pid(pid);
-    assert!(wait_until(Duration::from_secs(5), || p
-        .ppid()
-        .is_some_and(|pp| pp != std::process::id() as i32)));
-    p
-}
-
 /// As non-root, other users' processes are never candidates: a root-owned
 /// orphan agent is not even listed, while nobody's own orphan is reaped.
 /// As root, both are candidates under the same rules.
@@ -867,7 +848,7 @@ fn non_root_never_touches_other_users_processes() {
     }
     let mut env = TestEnv::new();
     let (_n, bin) = env.agent_bin("p");
-    share_with_nobody(&env, true);
+    give_dirs_to_nobody(&env, true);
     fs::set_permissions(&bin, fs::Permissions::from_mode(0o755)).unwrap();
     let roots = spawn_orphan(&env, &bin, &["300"]);
     let nobodys = spawn_orphan_as_nobody(&env, &bin);
@@ -918,7 +899,7 @@ fn root_signals_a_users_process_only_under_the_rules() {
     }
     let mut env = TestEnv::new();
     let (name, bin) = env.agent_bin("q");
-    share_with_nobody(&env, false);
+    give_dirs_to_nobody(&env, false);
     fs::set_permissions(&bin, fs::Permissions::from_mode(0o755)).unwrap();
     let orphan = spawn_orphan_as_nobody(&env, &bin);
     // Headless: nobody's shell stays its parent.

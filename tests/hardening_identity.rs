@@ -210,12 +210,8 @@ fn assert_untouched(agent: &Shapeshifter) {
 }
 
 fn assert_changed_in_audit(env: &TestEnv, agent: &Shapeshifter) {
-    let lines = env.audit_events("reap");
-    let mine: Vec<&Value> = lines
-        .iter()
-        .filter(|l| l["pid"] == agent.proc_.pid)
-        .collect();
-    assert_eq!(mine.len(), 1, "{lines:?}");
+    let mine = env.audit_events_for("reap", agent.proc_.pid);
+    assert_eq!(mine.len(), 1, "{:?}", env.audit_events("reap"));
     assert_eq!(mine[0]["outcome"], "changed");
     assert_eq!(mine[0]["signal"], "SIGTERM");
     assert_eq!(mine[0]["start_time"], agent.proc_.start_time);

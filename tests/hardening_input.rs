@@ -645,45 +645,21 @@ fn hidepid_proc_is_explained_once_and_doctor_fails_with_the_fix() {
         chown(&d);
     }
     // nobody's own orphan agent.
-    let mut c = Command::new("setsid");
-    c.args([
-        "sh",
-        "-c",
-        "\"$0\" 300 </dev/null >/dev/null 2>&1 & echo $!",
-    ])
-    .arg(&bin);
-    env.isolate(&mut c);
-    let out = as_nobody(&c).stdout(Stdio::piped()).output().unwrap();
-    let orphan = Proc::from_pid(stdout(&out).trim().parse().expect("orphan pid"));
-    assert!(wait_until(Duration::from_secs(5), || orphan
-        .ppid()
-        .is_some_and(|pp| pp != std::process::id() as i32)));
+    let orphan = spawn_orphan_as_nobody(&env, &bin);
     orphan_config(&env, &orphan, "0s", "60s", "");
     mode(&env.config_path(), 0o644);
 
-    let run = |args: &[&str], hidepid: bool| -> Output {
+    let run = |args: &[&str]| -> Output {
         let mut c = env.cmd();
         c.args(args);
-        if hidepid {
-            as_nobody_under_hidepid(&c).output().unwrap()
-        } else {
-            as_nobody(&c).output().unwrap()
-        }
+        as_nobody_under_hidepid(&c).output().unwrap()
     };
     // Control: with the host's /proc, nobody would reap its orphan.
-    let dry = run(&["--format", "json", "reap", "--dry-run"], false);
-    let dry: Value = serde_json::from_slice(&dry.stdout).unwrap();
-    assert!(
-        dry["actions"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|a| a["pid"] == orphan.pid),
-        "control: {dry}"
-    );
+    let dry = json_as_nobody(&env, &["reap", "--dry-run"]);
+    assert!(action_for(&dry, orphan.pid).is_some(), "control: {dry}");
 
     // Under hidepid=2: a real cycle signals nothing and says why, once.
-    let out = run(&["--format", "json", "reap"], true);
+    let out = run(&["--format", "json", "reap"]);
     let err = stderr(&out);
     assert_eq!(out.status.code(), Some(0), "{err}");
     let doc: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {err}"));
@@ -695,7 +671,7 @@ fn hidepid_proc_is_explained_once_and_doctor_fails_with_the_fix() {
     assert!(!err.contains("vanished"), "{err}");
     assert!(orphan.alive());
     // scan shows it protected, with the reason.
-    let out = run(&["--format", "json", "scan"], true);
+    let out = run(&["--format", "json", "scan"]);
     let scan: Value = serde_json::from_slice(&out.stdout).unwrap();
     let entry = scan_entry(&scan, orphan.pid).unwrap_or_else(|| panic!("{scan}"));
     assert_eq!(entry["class"], "protected", "{entry}");
@@ -705,7 +681,7 @@ fn hidepid_proc_is_explained_once_and_doctor_fails_with_the_fix() {
     );
 
     // doctor fails, and says how to fix it.
-    let out = run(&["doctor"], true);
+    let out = run(&["doctor"]);
     let text = stdout(&out);
     assert_eq!(out.status.code(), Some(1), "{text}{}", stderr(&out));
     let proc_line = text

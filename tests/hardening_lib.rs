@@ -64,12 +64,7 @@ fn state_dir(s: &Settings) -> StateDir {
 /// The audit log's `reap` lines: stray's own signals (the `oom-score-adj`
 /// line of each orphan's raise is not what these tests are about).
 fn audit(dir: &Path) -> Vec<serde_json::Value> {
-    fs::read_to_string(dir.join("audit.jsonl"))
-        .unwrap_or_default()
-        .lines()
-        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
-        .filter(|e| e["event"] == "reap")
-        .collect()
+    common::audit_events_in(&dir.join("audit.jsonl"), "reap")
 }
 
 fn opts() -> CycleOptions {

@@ -51,12 +51,7 @@ fn install_hooks(env: &TestEnv, tmux: &Tmux, snippet: &str) {
 }
 
 fn printed_snippet(env: &TestEnv) -> String {
-    let out = env.run(&["hooks", "tmux"]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = env.run_ok(&["hooks", "tmux"]);
     String::from_utf8(out.stdout).unwrap()
 }
 
@@ -92,10 +87,7 @@ fn agents_from(pidfile: &Path, n: usize, name: &str) -> Vec<Proc> {
     pids.into_iter()
         .map(|pid| {
             assert!(
-                wait_until(Duration::from_secs(5), || std::fs::read_to_string(format!(
-                    "/proc/{pid}/comm"
-                ))
-                .is_ok_and(|c| c.trim_end() == name)),
+                wait_until(Duration::from_secs(5), || common::comm_is(pid, name)),
                 "agent {pid} never exec'd"
             );
             Proc::from_pid(pid)
@@ -195,12 +187,7 @@ fn a_burst_of_closes_runs_one_cycle_that_covers_them_all() {
     let tmux = Tmux::start(&env, "sleep 1000");
     hook_config(&env, &tmux);
     // The state dir and its lock file exist after one (empty) cycle.
-    let out = env.run(&["reap"]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    env.run_ok(&["reap"]);
 
     // Each hooked run goes through a wrapper that records, per run, that it
     // started, what stray printed, and then its exit code.
@@ -368,12 +355,7 @@ fn claude_hook_returns_at_once_and_reaps_once_claude_has_exited() {
         "min_age = \"0s\"\ngrace = \"60s\"\nreaper_parents = [{adopter:?}]\naudit_log = {:?}\n",
         env.audit_path().display().to_string()
     ));
-    let out = env.run(&["hooks", "claude"]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = env.run_ok(&["hooks", "claude"]);
     let settings: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let hook = &settings["hooks"]["SessionEnd"][0]["hooks"][0];
     assert_eq!(hook["type"], "command");

@@ -97,20 +97,8 @@ fn reparented_process_on_a_pane_tty_stays_protected() {
         &env,
         &format!("sh -c '({} 300 &); exec sleep 300'", bin.display()),
     );
-    let pid = find_descendant(1, &name)
-        .or_else(|| {
-            // Adopted by a subreaper rather than PID 1: search everywhere.
-            std::fs::read_dir("/proc").ok()?.flatten().find_map(|e| {
-                let pid: i32 = e.file_name().to_str()?.parse().ok()?;
-                (std::fs::read_to_string(format!("/proc/{pid}/comm"))
-                    .ok()?
-                    .trim_end()
-                    == name)
-                    .then_some(pid)
-            })
-        })
-        .expect("re-parented agent");
-    let agent = Proc::from_pid(pid);
+    // Re-parented to PID 1 or a subreaper: found by its unique name.
+    let agent = started(&name);
     assert_ne!(agent.ppid(), Some(tmux.server_pid));
     orphan_config(&env, &agent, "0s", "60s", "");
 
@@ -630,12 +618,7 @@ fn errors_and_usage() {
 fn config_init_and_show() {
     let env = TestEnv::new();
     let dest = env.path("new/config.toml");
-    let out = env.run(&["config", "init", dest.to_str().unwrap()]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    env.run_ok(&["config", "init", dest.to_str().unwrap()]);
     assert_eq!(
         std::fs::read_to_string(&dest).unwrap(),
         include_str!("../src/config.toml")

@@ -14,8 +14,8 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::{is_root, skip, TestEnv};
-use kernel::{adj, compile_helper, copy_as, set_adj, MemCgroup};
+use common::{adj, is_root, set_adj, skip, TestEnv};
+use kernel::{compile_helper, copy_as, MemCgroup};
 use stray::memory::{self, AdjCandidate, PressureTrigger, StrayKind};
 use stray::oomadj::{self, ProcHandle, RaiseOutcome};
 use stray::psi::{self, PsiTrigger, Wake};

@@ -12,16 +12,8 @@ mod kernel;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{is_root, skip, Proc, TestEnv};
-use kernel::{adj, compile_helper, copy_as, set_adj, MemCgroup};
-use serde_json::Value;
-
-fn adj_events(env: &TestEnv, pid: i32) -> Vec<Value> {
-    env.audit_events("oom-score-adj")
-        .into_iter()
-        .filter(|e| e["pid"] == pid)
-        .collect()
-}
+use common::{adj, is_root, set_adj, skip, Proc, TestEnv};
+use kernel::{compile_helper, copy_as, MemCgroup};
 
 #[test]
 fn strays_die_first_and_nobody_else_is_touched() {
@@ -76,7 +68,7 @@ fn strays_die_first_and_nobody_else_is_touched() {
     assert_eq!(adj(headless.pid), 0, "headless touched");
     assert_eq!(adj(pane), 0, "protected touched");
     assert_eq!(adj(stranger.pid), 0, "a non-agent touched");
-    let evs = adj_events(&env, orphan.pid);
+    let evs = env.audit_events_for("oom-score-adj", orphan.pid);
     assert_eq!(evs.len(), 1, "{:#?}", env.audit_lines());
     assert_eq!(evs[0]["from"], 0);
     assert_eq!(evs[0]["to"], 1000);
@@ -86,7 +78,7 @@ fn strays_die_first_and_nobody_else_is_touched() {
 
     // Already at 1000: not raised, not audited again.
     assert!(env.run(&["reap"]).status.success());
-    assert_eq!(adj_events(&env, orphan.pid).len(), 1);
+    assert_eq!(env.audit_events_for("oom-score-adj", orphan.pid).len(), 1);
     // Never lowered: a value above the target stays (target 500 here).
     common::orphan_config(
         &env,
@@ -227,11 +219,7 @@ fn watch_runs_a_cycle_at_once_under_real_memory_pressure() {
         pressure_lines.iter().any(|l| l.contains("memory pressure")),
         "{pressure_lines:#?}"
     );
-    let evs: Vec<Value> = env
-        .audit_events("reap")
-        .into_iter()
-        .filter(|e| e["pid"] == orphan.pid)
-        .collect();
+    let evs = env.audit_events_for("reap", orphan.pid);
     let term = evs
         .iter()
         .find(|e| e["signal"] == "SIGTERM")

@@ -132,8 +132,7 @@ fn pty_names_the_holder_and_counts_its_masters() {
         let mut want = indexes.clone();
         want.sort();
         assert_eq!(held, want);
-        let comm = std::fs::read_to_string(format!("/proc/{}/comm", holder.pid)).unwrap();
-        assert_eq!(entry["comm"], comm.trim_end());
+        assert_eq!(entry["comm"], comm_of(holder.pid).unwrap());
         assert!(doc["highest_index"].as_u64().unwrap() >= *want.last().unwrap() as u64);
         // Most masters first.
         let masters: Vec<u64> = doc["holders"]

@@ -96,6 +96,14 @@ impl TestEnv {
         audit_events_in(&self.audit_path(), event)
     }
 
+    /// This test's audit lines of one kind about `pid`.
+    pub fn audit_events_for(&self, event: &str, pid: i32) -> Vec<serde_json::Value> {
+        self.audit_events(event)
+            .into_iter()
+            .filter(|l| l["pid"] == pid)
+            .collect()
+    }
+
     /// `TMUX_TMPDIR` for this test's tmux servers and for stray.
     pub fn tmux_tmpdir(&self) -> PathBuf {
         self.path("tmux")
@@ -142,6 +150,11 @@ impl TestEnv {
 
     pub fn run(&self, args: &[&str]) -> Output {
         self.cmd().args(args).output().unwrap()
+    }
+
+    /// [`TestEnv::run`], asserting that stray succeeded ([`output_ok`]).
+    pub fn run_ok(&self, args: &[&str]) -> Output {
+        output_ok(self.cmd().args(args))
     }
 
     /// Runs with `--format json` and parses stdout (asserting one document).
@@ -397,8 +410,7 @@ pub fn output_ok(c: &mut Command) -> Output {
     let out = c.output().unwrap();
     assert!(
         out.status.success(),
-        "{:?}: {}",
-        c.get_program(),
+        "{c:?}: {}",
         String::from_utf8_lossy(&out.stderr)
     );
     out
@@ -411,9 +423,47 @@ pub fn comm_of(pid: i32) -> Option<String> {
         .map(|b| String::from_utf8_lossy(b.strip_suffix(b"\n").unwrap_or(&b)).into_owned())
 }
 
+/// `/proc/PID/oom_score_adj` of a process of ours.
+pub fn adj(pid: i32) -> i32 {
+    std::fs::read_to_string(format!("/proc/{pid}/oom_score_adj"))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap()
+}
+
+/// Sets `/proc/PID/oom_score_adj` of a process of ours.
+pub fn set_adj(pid: i32, v: i32) {
+    std::fs::write(format!("/proc/{pid}/oom_score_adj"), v.to_string()).unwrap();
+}
+
 /// Whether `pid` runs now under the comm `name`.
 pub fn comm_is(pid: i32, name: &str) -> bool {
     comm_of(pid).is_some_and(|c| c == name)
+}
+
+/// Pids whose comm is exactly `comm` (unique names: only ours).
+pub fn pids_with_comm(comm: &str) -> Vec<i32> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let Ok(pid) = e.file_name().to_string_lossy().parse::<i32>() else {
+            continue;
+        };
+        if comm_is(pid, comm) {
+            out.push(pid);
+        }
+    }
+    out
+}
+
+/// The (first) process named `comm` once it runs; panics after 10 s.
+pub fn started(comm: &str) -> Proc {
+    let mut found = None;
+    wait_until(Duration::from_secs(10), || {
+        found = pids_with_comm(comm).first().copied();
+        found.is_some()
+    });
+    Proc::from_pid(found.unwrap_or_else(|| panic!("{comm} never started")))
 }
 
 /// The comm of the process that adopts orphans here (PID 1, or a subreaper
@@ -496,16 +546,11 @@ impl Tmux {
 
     /// Opens a new window running `command`; returns the pane's first pid.
     pub fn new_window(&self, command: &str) -> i32 {
-        let out = self
-            .cmd()
-            .args(["new-window", "-d", "-P", "-F", "#{pane_pid}", command])
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "tmux new-window: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        let out =
+            output_ok(
+                self.cmd()
+                    .args(["new-window", "-d", "-P", "-F", "#{pane_pid}", command]),
+            );
         String::from_utf8_lossy(&out.stdout).trim().parse().unwrap()
     }
 
@@ -657,7 +702,7 @@ pub fn resting_fds_at_most(pid: i32, target: usize, window: Duration) -> usize {
 
 /// The lines a child prints, on a channel (read on a thread, so a test can
 /// wait for them with a timeout).
-pub fn line_reader(out: std::process::ChildStdout) -> std::sync::mpsc::Receiver<String> {
+pub fn line_reader(out: impl std::io::Read + Send + 'static) -> std::sync::mpsc::Receiver<String> {
     use std::io::BufRead;
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
@@ -761,13 +806,30 @@ pub fn as_nobody(c: &Command) -> Command {
 pub fn json_as_nobody(env: &TestEnv, args: &[&str]) -> serde_json::Value {
     let mut c = env.cmd();
     c.args(["--format", "json"]).args(args);
-    let o = as_nobody(&c).output().unwrap();
-    assert!(
-        o.status.success(),
-        "{args:?}: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
+    let o = output_ok(&mut as_nobody(&c));
     serde_json::from_slice(&o.stdout).unwrap()
+}
+
+/// Starts `bin 300` as nobody, detached (`setsid … &`): an orphan of
+/// nobody's, once its parent shell has exited.
+pub fn spawn_orphan_as_nobody(env: &TestEnv, bin: &Path) -> Proc {
+    let mut c = Command::new("setsid");
+    c.arg("sh")
+        .arg("-c")
+        .arg("\"$0\" \"$@\" </dev/null >/dev/null 2>&1 & echo $!")
+        .arg(bin)
+        .arg("300");
+    env.isolate(&mut c);
+    let out = as_nobody(&c).stdout(Stdio::piped()).output().unwrap();
+    let pid: i32 = String::from_utf8_lossy(&out.stdout)
+        .trim()
+        .parse()
+        .expect("orphan pid");
+    let p = Proc::from_pid(pid);
+    assert!(wait_until(Duration::from_secs(5), || p
+        .ppid()
+        .is_some_and(|pp| pp != std::process::id() as i32)));
+    p
 }
 
 /// Makes a TestEnv usable by nobody: the dir traversable, the config

@@ -325,17 +325,3 @@ impl Drop for MemCgroup {
         }
     }
 }
-
-/// `/proc/PID/oom_score_adj` of a process of ours.
-pub fn adj(pid: i32) -> i32 {
-    std::fs::read_to_string(format!("/proc/{pid}/oom_score_adj"))
-        .unwrap()
-        .trim()
-        .parse()
-        .unwrap()
-}
-
-/// Sets `/proc/PID/oom_score_adj` of a process of ours.
-pub fn set_adj(pid: i32, v: i32) {
-    std::fs::write(format!("/proc/{pid}/oom_score_adj"), v.to_string()).unwrap();
-}
